@@ -1,0 +1,1 @@
+"""Experiments: figure reproductions, policy comparison, sweeps."""

@@ -1,0 +1,118 @@
+"""Floor plan: outline, walls with height and penetration loss, free space, and the 3D
+blockage of MODEL §2.5, vectorised over links (numpy segment-crossing kernel)."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString, Polygon
+
+
+class FloorPlan:
+    """Walls as centre-line segments with thickness, height and loss (dB, inf = opaque).
+
+    A link p→q (3D) crosses a wall segment when their floor projections cross and the
+    link's height at the crossing is below the wall height; each crossing of a wall's
+    centre line costs that wall's loss. Closed walls (polygons) are drawn as their
+    boundary, so a link through one pays its loss once per boundary crossing, halved.
+    """
+
+    def __init__(self, outline, walls=(), fc_ghz: float = 28.0):
+        self.outline = Polygon(np.asarray(outline, float))
+        if not self.outline.is_valid:
+            raise ValueError("floor outline polygon is self-intersecting")
+        self.walls = tuple(walls)
+        a, b, h, loss, owner = [], [], [], [], []
+        shapes = []
+        for i, w in enumerate(self.walls):
+            pts = np.asarray(w.points, float)
+            if w.closed:
+                pts = np.vstack([pts, pts[:1]])
+            wl = w.loss_at(fc_ghz)
+            for j in range(len(pts) - 1):
+                a.append(pts[j]); b.append(pts[j + 1]); h.append(w.height_m)
+                loss.append(wl / 2 if (w.closed and np.isfinite(wl)) else wl)
+                owner.append(i)
+            line = LineString(pts)
+            shapes.append(line.buffer(w.thickness_m / 2, cap_style="flat", join_style="mitre")
+                          if not w.closed else Polygon(pts[:-1]).buffer(w.thickness_m / 2, join_style="mitre"))
+        self.seg_a = np.asarray(a, float).reshape(-1, 2)
+        self.seg_b = np.asarray(b, float).reshape(-1, 2)
+        self.seg_height = np.asarray(h, float)
+        self.seg_loss_db = np.asarray(loss, float)
+        self.seg_wall = np.asarray(owner, int)
+        self.wall_shapes = tuple(shapes)
+        obstacles = shapely.union_all(shapes) if shapes else Polygon()
+        self.free = self.outline.difference(obstacles)
+        shapely.prepare(self.free)
+        shapely.prepare(self.outline)
+
+    @classmethod
+    def from_scene(cls, scene) -> "FloorPlan":
+        return cls(scene.floor.outline, scene.floor.walls, scene.radio.carrier_ghz)
+
+    # --- queries -----------------------------------------------------------------
+    def wall_inside_outline(self, i: int) -> bool:
+        return bool(self.outline.buffer(1e-9).covers(self.wall_shapes[i].buffer(-1e-9) if
+                                                      not self.wall_shapes[i].buffer(-1e-9).is_empty
+                                                      else self.wall_shapes[i]))
+
+    def in_outline(self, xy) -> np.ndarray:
+        xy = np.asarray(xy, float)
+        return shapely.contains_xy(self.outline, xy[..., 0], xy[..., 1])
+
+    def is_free(self, xy) -> np.ndarray:
+        """True where (x, y) lies in free space (inside the outline, outside every wall)."""
+        xy = np.asarray(xy, float)
+        return shapely.contains_xy(self.free, xy[..., 0], xy[..., 1])
+
+    def segment_free(self, a, b, clearance: float = 0.0) -> bool:
+        """True if the straight walk a→b stays in free space (with a clearance)."""
+        line = LineString([tuple(a), tuple(b)])
+        region = self.free if clearance == 0 else self.free.buffer(-clearance)
+        return bool(region.covers(line))
+
+    def sample_free(self, rng: np.random.Generator, n: int = 1, clearance: float = 0.2) -> np.ndarray:
+        """``n`` points uniform over the free space (at ``clearance`` from walls/outline)."""
+        region = self.free.buffer(-clearance) if clearance > 0 else self.free
+        if region.is_empty:
+            region = self.free
+        x0, y0, x1, y1 = region.bounds
+        out = np.empty((0, 2))
+        while len(out) < n:
+            cand = rng.uniform((x0, y0), (x1, y1), size=(max(4 * n, 16), 2))
+            out = np.vstack([out, cand[shapely.contains_xy(region, cand[:, 0], cand[:, 1])]])
+        return out[:n]
+
+    # --- blockage (MODEL §2.5) -----------------------------------------------------
+    def loss_db(self, p, q) -> np.ndarray:
+        """Total penetration loss in dB of links p→q (inf if an opaque wall is crossed).
+
+        p (...,3), q (...,3) broadcast  ->  (...) float. Vectorised over links × wall
+        segments: a 2D segment-crossing test plus the link height at the crossing.
+        """
+        p = np.asarray(p, float)
+        q = np.asarray(q, float)
+        shape = np.broadcast_shapes(p.shape, q.shape)[:-1]
+        if self.seg_a.shape[0] == 0:
+            return np.zeros(shape)
+        P = np.broadcast_to(p, shape + (3,)).reshape(-1, 3)
+        Q = np.broadcast_to(q, shape + (3,)).reshape(-1, 3)
+        d = (Q - P)[:, None, :2]                         # (L,1,2)
+        e = (self.seg_b - self.seg_a)[None, :, :]        # (1,S,2)
+        w = self.seg_a[None, :, :] - P[:, None, :2]      # (L,S,2)
+        den = d[..., 0] * e[..., 1] - d[..., 1] * e[..., 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (w[..., 0] * e[..., 1] - w[..., 1] * e[..., 0]) / den   # along the link
+            u = (w[..., 0] * d[..., 1] - w[..., 1] * d[..., 0]) / den   # along the wall
+        cross = (den != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
+        z = P[:, None, 2] + t * (Q[:, None, 2] - P[:, None, 2])
+        hit = cross & (z < self.seg_height[None, :])
+        with np.errstate(invalid="ignore"):
+            total = np.where(hit, self.seg_loss_db[None, :], 0.0).sum(axis=1)
+        return total.reshape(shape)
+
+    def blockage_amplitude(self, p, q) -> np.ndarray:
+        """``b(p,q) = 10^(−Σ L_w/20)``, 0 through an opaque wall (MODEL §2.5)."""
+        loss = self.loss_db(p, q)
+        return np.where(np.isfinite(loss), 10.0 ** (-loss / 20.0), 0.0)

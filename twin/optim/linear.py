@@ -1,0 +1,65 @@
+"""Linear beamformers and combiners (MODEL §4.1; paper 002 §III, Lemma 1)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+KINDS = ("mrt", "zf", "mmse")
+
+
+def _direction(H, kind, reg):
+    N, K = H.shape
+    if kind == "mrt":
+        return H
+    if kind == "zf":
+        if K > N:
+            raise ValueError(f"ZF needs at least as many RF chains as users (K={K} > N={N}); "
+                             "use 'mmse', which works for any K (paper 002, footnote on ZF)")
+        return H @ np.linalg.pinv(H.conj().T @ H)
+    if kind == "mmse":
+        return np.linalg.solve(H @ H.conj().T + reg * np.eye(N), H)
+    raise ValueError(f"unknown beamformer {kind!r}; choose one of {', '.join(KINDS)}")
+
+
+def linear_precoder(H, power_w, kind, noise_w=None):
+    """Downlink precoder (MODEL §4.1, §6): MRT ``W ∝ H``, ZF ``W ∝ H (H^H H)^{-1}``,
+    MMSE ``W ∝ (H H^H + (K σ²/P) I)^{-1} H``, scaled to ``‖W‖_F² = P``.
+
+    H (N,K) (received sample ``h_k^H x``)  ->  W (N,K) complex.
+    """
+    H = np.asarray(H, dtype=complex)
+    kind = str(kind).lower()
+    reg = 0.0
+    if kind == "mmse":
+        if noise_w is None:
+            raise ValueError("linear_precoder(kind='mmse') needs noise_w")
+        reg = H.shape[1] * float(noise_w) / float(power_w)
+    W = _direction(H, kind, reg)
+    norm = np.linalg.norm(W)
+    if norm == 0:
+        return np.zeros_like(W)
+    return W * np.sqrt(power_w) / norm
+
+
+def linear_combiner(H, kind, powers_w=None, noise_w=None):
+    """Uplink combiners (MODEL §3.2, §4.1; paper 002 §III-B): MRC ``V = H``, ZF
+    ``V = H (H^H H)^{-1}``, MMSE ``v_k = (Σ_i p_i h_i h_i^H + σ² I)^{-1} h_k``.
+
+    Columns are unit-norm (the SINR is scale invariant). H (N,K)  ->  V (N,K).
+    """
+    H = np.asarray(H, dtype=complex)
+    kind = str(kind).lower()
+    if kind in ("mrc", "mrt"):
+        V = H
+    elif kind == "zf":
+        V = _direction(H, "zf", 0.0)
+    elif kind == "mmse":
+        if powers_w is None or noise_w is None:
+            raise ValueError("linear_combiner(kind='mmse') needs powers_w and noise_w")
+        p = np.broadcast_to(np.asarray(powers_w, float), (H.shape[1],))
+        C = (H * p[None, :]) @ H.conj().T + float(noise_w) * np.eye(H.shape[0])
+        V = np.linalg.solve(C, H)
+    else:
+        raise ValueError(f"unknown combiner {kind!r}; choose one of mrc, zf, mmse")
+    n = np.linalg.norm(V, axis=0)
+    return V / np.where(n > 0, n, 1.0)

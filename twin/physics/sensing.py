@@ -1,0 +1,121 @@
+"""Sensing receiver geometry and the position CRB (MODEL §2.4, §3.3; paper 000 §II-C/D,
+Appendix A, with the steering-vector typo fixed: phase ``2π d_r m sinθ / λ``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.physics.channel import free_space_gain, guide_response, pa_positions, power_split_factor
+from twin.units import wavelength, wavenumber
+
+
+def look_sin(target, rx_position, rx_axis=(0.0, 1.0, 0.0)):
+    """``sinθ = a_r·v/‖v‖`` with ``v = (q_t − p_r)_xy`` and its gradient w.r.t. (x_t, y_t)
+    (MODEL §2.4). Returns (sinθ, (2,) gradient)."""
+    v = (np.asarray(target, float) - np.asarray(rx_position, float))[:2]
+    axis = np.asarray(rx_axis, float)[:2]
+    axis = axis / np.linalg.norm(axis)
+    rho = np.linalg.norm(v)
+    sin = axis @ v / rho
+    grad = axis / rho - (axis @ v) * v / rho**3
+    return sin, grad
+
+
+def ula_steering(sin_theta, elements, spacing, fc):
+    """ULA response ``a(θ)_m = exp(−j 2π d_r m sinθ/λ)``, m = 0..M_r−1 (MODEL §2.4).
+
+    sin_theta scalar or (...)  ->  (..., M_r) complex.
+    """
+    m = np.arange(int(elements))
+    phase = 2.0 * np.pi * spacing / wavelength(fc)
+    return np.exp(-1j * phase * np.multiply.outer(np.asarray(sin_theta, float), m))
+
+
+def reflection_coefficient(target, rx_position, rcs_m2=1.0):
+    """``β = ξ/(√(4π) d_r)`` with deterministic ``ξ = √σ_RCS`` (MODEL §2.4)."""
+    d_r = np.linalg.norm(np.asarray(target, float) - np.asarray(rx_position, float))
+    return np.sqrt(rcs_m2) / (np.sqrt(4.0 * np.pi) * d_r)
+
+
+def target_channel_and_gradient(feed, direction, s, target, fc, *, n_eff=1.4,
+                                attenuation_db_per_m=0.0, active=None, blockage=None):
+    """Target channel ``h_t`` (N,) and its derivatives w.r.t. x_t, y_t (2,N)
+    (MODEL §3.3; paper 000 A.11-A.12, with §2.2's ``f(s)``; blockage held constant).
+
+    blockage: (N,M) amplitudes of the PA→target links, or None.
+    """
+    s = np.asarray(s, float)
+    act = np.ones(s.shape, bool) if active is None else np.asarray(active, bool)
+    s0 = np.where(act, s, 0.0)
+    pos = pa_positions(feed, direction, s0)                  # (N,M,3)
+    f = guide_response(s0, fc, n_eff, attenuation_db_per_m) * power_split_factor(act)
+    f = np.where(act, f, 0.0)
+    if blockage is not None:
+        f = f * blockage
+    q = np.asarray(target, float)
+    diff = q[None, None, :] - pos                             # (N,M,3)
+    r = np.linalg.norm(diff, axis=-1)
+    g = free_space_gain(pos, q[None, None, :], fc)
+    h = np.sum(f * g, axis=1)
+    dg_dr = g * (-1j * wavenumber(fc) - 1.0 / r)              # d/dr [e^{-jkr}/r]·√η
+    dh = np.stack([np.sum(f * dg_dr * diff[..., i] / r, axis=1) for i in (0, 1)])
+    return h, dh
+
+
+def fisher_blocks(R, h, dh, a, da, beta, snapshots, noise_w):
+    """Fisher information of η = [x_t, y_t, Re β, Im β] (MODEL §3.3; paper 000 A.14-A.17).
+
+    With ``A = a h^H`` and ``Ȧ_i = ȧ_i h^H + a ḣ_i^H``:
+    ``J11_ij = (2T|β|²/σ²) Re tr(Ȧ_j R Ȧ_i^H)``, ``J12_i = (2T/σ²) Re(β* tr(A R Ȧ_i^H)[1, j])``,
+    ``J22 = (2T/σ²) tr(A R A^H) I``.
+
+    R (N,N), h (N,), dh (2,N), a (Mr,), da (2,Mr)  ->  J11 (2,2), J12 (2,2), J22 (2,2).
+    """
+    c = 2.0 * snapshots / noise_w
+    A = np.outer(a, h.conj())
+    Ad = np.stack([np.outer(da[i], h.conj()) + np.outer(a, dh[i].conj()) for i in (0, 1)])
+    # tr(X R Y^H) = sum(conj(Y) * (X R))
+    AdR = Ad @ R                                              # (2,Mr,N)
+    AR = A @ R
+    J11 = c * abs(beta) ** 2 * np.real(np.einsum("imn,jmn->ij", Ad.conj(), AdR))
+    t = np.einsum("imn,mn->i", Ad.conj(), AR)                # tr(A R Ȧ_i^H)
+    J12 = c * np.real(np.conj(beta) * t[:, None] * np.array([1.0, 1j])[None, :])
+    J22 = c * np.real(np.sum(A.conj() * AR)) * np.eye(2)
+    return J11, J12, J22
+
+
+def crb_position(R, feed, direction, s, target, rx_position, rx_elements, fc, *,
+                 n_eff=1.4, attenuation_db_per_m=0.0, rx_axis=(0, 1, 0), rx_spacing=None,
+                 rcs_m2=1.0, snapshots=256, noise_w=1e-12, active=None, blockage=None):
+    """CRB of the target position (x_t, y_t) (MODEL §3.3, §6; paper 000 eqs. 19-21, A.14-A.17).
+
+    R (N,N) transmit covariance ``W W^H + R_s``, target (3,)  ->  (2,2) CRB in m².
+    ``CRB = (J11 − J12 J22^{-1} J12^T)^{-1}``, β = √rcs/(√(4π) d_r) (phase 0).
+    Returns an all-``inf`` matrix when the Fisher information is singular.
+    """
+    spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
+    h, dh = target_channel_and_gradient(feed, direction, s, target, fc, n_eff=n_eff,
+                                        attenuation_db_per_m=attenuation_db_per_m,
+                                        active=active, blockage=blockage)
+    sin, grad = look_sin(target, rx_position, rx_axis)
+    a = ula_steering(sin, rx_elements, spacing, fc)
+    m = np.arange(int(rx_elements))
+    da_dsin = -1j * 2.0 * np.pi * spacing / wavelength(fc) * m * a
+    da = np.stack([da_dsin * grad[i] for i in (0, 1)])
+    beta = reflection_coefficient(target, rx_position, rcs_m2)
+    J11, J12, J22 = fisher_blocks(np.asarray(R), h, dh, a, da, beta, snapshots, noise_w)
+    if J22[0, 0] <= 0:
+        return np.full((2, 2), np.inf)
+    schur = J11 - J12 @ J12.T / J22[0, 0]
+    try:
+        cond = np.linalg.cond(schur)
+        if not np.isfinite(cond) or cond > 1e14:
+            return np.full((2, 2), np.inf)
+        return np.linalg.inv(schur)
+    except np.linalg.LinAlgError:
+        return np.full((2, 2), np.inf)
+
+
+def root_crb(crb):
+    """``RCRB = √tr(CRB)`` in metres (MODEL §3.3)."""
+    return float(np.sqrt(np.trace(crb)))

@@ -1,0 +1,247 @@
+"""Scene schema: typed, immutable, validated (docs/scenes.md documents every field).
+
+Scene files use engineering units named in the key (``carrier_ghz``, ``tx_power_dbm``,
+``length_m``); the derived SI values (``fc_hz``, ``power_w``…) are properties, so the
+conversion happens in one place (twin.units).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from twin.units import dbm_to_w, db_to_lin, wavelength
+
+Vec2 = tuple[float, float]
+Vec3 = tuple[float, float, float]
+
+#: Wall penetration loss presets at f in GHz (MODEL §2.5; 3GPP TR 38.901 Table 7.4.3-1,
+#: plasterboard from ITU-R P.2040 stud-wall figures).
+MATERIALS = {
+    "glass": lambda f: 2.0 + 0.2 * f,
+    "irr_glass": lambda f: 23.0 + 0.3 * f,
+    "wood": lambda f: 4.85 + 0.12 * f,
+    "concrete": lambda f: 5.0 + 4.0 * f,
+    "plasterboard": lambda f: 6.0,
+}
+#: A wall whose loss reaches this is treated as opaque (MODEL §2.5: concrete ≈ 117 dB).
+OPAQUE_DB = 100.0
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Radio(Model):
+    carrier_ghz: float = Field(28.0, gt=0, le=300)
+    noise_dbm: float = -90.0
+    sensing_noise_dbm: float = -90.0
+    tx_power_dbm: float = 30.0
+    user_tx_power_dbm: float = 20.0
+
+    @property
+    def fc_hz(self) -> float:
+        return self.carrier_ghz * 1e9
+
+    @property
+    def wavelength_m(self) -> float:
+        return wavelength(self.fc_hz)
+
+    @property
+    def noise_w(self) -> float:
+        return float(dbm_to_w(self.noise_dbm))
+
+    @property
+    def sensing_noise_w(self) -> float:
+        return float(dbm_to_w(self.sensing_noise_dbm))
+
+    @property
+    def power_w(self) -> float:
+        return float(dbm_to_w(self.tx_power_dbm))
+
+    @property
+    def user_power_w(self) -> float:
+        return float(dbm_to_w(self.user_tx_power_dbm))
+
+
+class Wall(Model):
+    points: tuple[Vec2, ...] = Field(min_length=2)
+    thickness_m: float = Field(0.1, gt=0)
+    height_m: float = Field(3.0, gt=0)
+    material: Literal["glass", "irr_glass", "wood", "concrete", "plasterboard"] | None = None
+    loss_db: float | None = Field(None, ge=0)
+    opaque: bool = False
+    closed: bool = False
+    name: str = ""
+
+    @model_validator(mode="after")
+    def _one_loss(self):
+        given = sum(x is not None and x is not False for x in (self.material, self.loss_db, self.opaque or None))
+        if given != 1:
+            raise ValueError("give exactly one of material, loss_db or opaque = true")
+        return self
+
+    def loss_at(self, fc_ghz: float) -> float:
+        """Penetration loss in dB at ``fc_ghz`` (inf when opaque)."""
+        if self.opaque:
+            return float("inf")
+        loss = MATERIALS[self.material](fc_ghz) if self.material else float(self.loss_db)
+        return float("inf") if loss >= OPAQUE_DB else loss
+
+
+class Floor(Model):
+    outline: tuple[Vec2, ...] = Field(min_length=3)
+    walls: tuple[Wall, ...] = ()
+    ue_height_m: float = Field(0.0, ge=0)
+    ceiling_m: float = Field(3.0, gt=0)
+
+
+class Cluster(Model):
+    center_m: float = Field(ge=0)
+    aperture_m: float = Field(gt=0)
+    pas: int = Field(1, ge=1)
+
+
+class Waveguide(Model):
+    name: str = ""
+    feed: Vec3
+    direction: Vec3 = (1.0, 0.0, 0.0)
+    length_m: float = Field(gt=0)
+    n_eff: float = Field(1.4, ge=1.0)
+    attenuation_db_per_m: float = Field(0.0, ge=0)
+    pas: int = Field(1, ge=1)
+    min_spacing_m: float | None = Field(None, gt=0)
+    speed_m_s: float = Field(0.5, gt=0)
+    initial_m: tuple[float, ...] | None = None
+    clusters: tuple[Cluster, ...] = ()
+
+    @field_validator("direction")
+    @classmethod
+    def _nonzero(cls, v):
+        if np.linalg.norm(v) == 0:
+            raise ValueError("direction must be a non-zero vector")
+        return v
+
+    @model_validator(mode="after")
+    def _clusters(self):
+        if self.clusters and sum(c.pas for c in self.clusters) != self.pas:
+            raise ValueError(f"pas = {self.pas} but the clusters hold "
+                             f"{sum(c.pas for c in self.clusters)} PAs; make them agree")
+        if self.initial_m is not None and len(self.initial_m) != self.pas:
+            raise ValueError(f"initial_m has {len(self.initial_m)} entries for {self.pas} PAs")
+        return self
+
+
+class Sensing(Model):
+    position: Vec3 = (0.0, 0.0, 0.0)
+    axis: Vec3 = (0.0, 1.0, 0.0)
+    elements: int = Field(8, ge=1)
+    spacing_m: float | None = Field(None, gt=0)
+    snapshots: int = Field(256, ge=1)
+
+
+class Mobility(Model):
+    model: Literal["static", "random_waypoint", "waypoints"] = "static"
+    speed_m_s: float | tuple[float, float] = 1.0
+    pause_s: float | tuple[float, float] = 0.0
+    waypoints: tuple[Vec2, ...] = ()
+    loop: bool = True
+
+    @model_validator(mode="after")
+    def _check(self):
+        lo, hi = self.speed_range
+        if lo <= 0 or hi < lo:
+            raise ValueError("speed_m_s must be > 0 (a number or [min, max] with min ≤ max)")
+        if self.model == "waypoints" and len(self.waypoints) < 1:
+            raise ValueError("mobility model 'waypoints' needs a waypoints list")
+        return self
+
+    @property
+    def speed_range(self) -> tuple[float, float]:
+        s = self.speed_m_s
+        return (float(s), float(s)) if isinstance(s, (int, float)) else (float(s[0]), float(s[1]))
+
+    @property
+    def pause_range(self) -> tuple[float, float]:
+        s = self.pause_s
+        return (float(s), float(s)) if isinstance(s, (int, float)) else (float(s[0]), float(s[1]))
+
+
+class Entities(Model):
+    count: int | None = Field(None, ge=1)
+    positions: tuple[Vec2, ...] | None = None
+    mobility: Mobility | tuple[Mobility, ...] = Mobility()
+
+    @model_validator(mode="after")
+    def _count(self):
+        if self.count is None and self.positions is None:
+            raise ValueError("give count or positions")
+        if self.count is not None and self.positions is not None and len(self.positions) != self.count:
+            raise ValueError(f"count = {self.count} but {len(self.positions)} positions given")
+        if isinstance(self.mobility, tuple) and len(self.mobility) != self.n:
+            raise ValueError(f"mobility lists {len(self.mobility)} models for {self.n} entities")
+        return self
+
+    @property
+    def n(self) -> int:
+        return self.count if self.count is not None else len(self.positions)
+
+    def mobility_of(self, i: int) -> Mobility:
+        return self.mobility[i] if isinstance(self.mobility, tuple) else self.mobility
+
+
+class Users(Entities):
+    sinr_target_db: float | tuple[float, ...] = 6.0
+
+    @model_validator(mode="after")
+    def _targets(self):
+        if isinstance(self.sinr_target_db, tuple) and len(self.sinr_target_db) != self.n:
+            raise ValueError(f"sinr_target_db lists {len(self.sinr_target_db)} values for {self.n} users")
+        return self
+
+    @property
+    def sinr_target_lin(self) -> np.ndarray:
+        return np.broadcast_to(db_to_lin(np.asarray(self.sinr_target_db, float)), (self.n,)).copy()
+
+
+class Targets(Entities):
+    rcs_m2: float = Field(1.0, gt=0)
+    rcs_decay_per_rad: float = Field(0.0, ge=0)
+
+
+class Controller(Model):
+    policy: str = "uniform"
+    params: dict[str, bool | int | float | str | list] = {}
+    observation_noise_m: float = Field(0.0, ge=0)
+
+
+class Simulation(Model):
+    frames: int | None = Field(None, ge=1)
+    duration_s: float | None = Field(None, gt=0)
+    frame_s: float = Field(0.1, gt=0)
+    slots_per_frame: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    flush_frames: int = Field(200, ge=1)
+
+    @property
+    def n_frames(self) -> int:
+        if self.frames is not None:
+            return self.frames
+        if self.duration_s is not None:
+            return max(1, int(round(self.duration_s / self.frame_s)))
+        return 100
+
+
+class Scene(Model):
+    name: str = "scene"
+    description: str = ""
+    radio: Radio = Radio()
+    floor: Floor
+    waveguides: tuple[Waveguide, ...] = Field(min_length=1)
+    sensing: Sensing = Sensing()
+    users: Users
+    targets: Targets | None = None
+    controller: Controller = Controller()
+    simulation: Simulation = Simulation()
