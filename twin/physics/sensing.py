@@ -93,27 +93,35 @@ def crb_position(R, feed, direction, s, target, rx_position, rx_elements, fc, *,
     ``CRB = (J11 − J12 J22^{-1} J12^T)^{-1}``, β = √rcs/(√(4π) d_r) (phase 0).
     Returns an all-``inf`` matrix when the Fisher information is singular.
     """
-    spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
     h, dh = target_channel_and_gradient(feed, direction, s, target, fc, n_eff=n_eff,
                                         attenuation_db_per_m=attenuation_db_per_m,
                                         active=active, blockage=blockage)
+    return crb_from_channel(R, h, dh, target, rx_position, rx_elements, fc, rx_axis=rx_axis,
+                            rx_spacing=rx_spacing, rcs_m2=rcs_m2, snapshots=snapshots,
+                            noise_w=noise_w)
+
+
+def crb_from_channel(R, h, dh, target, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
+                     rx_spacing=None, rcs_m2=1.0, snapshots=256, noise_w=1e-12):
+    """Position CRB from any transmitter's target channel ``h`` (N,) and its gradient
+    ``dh`` (2,N) w.r.t. (x_t, y_t) (MODEL §3.3): PASS (via :func:`crb_position`) or fixed
+    arrays (MODEL §2.6). Returns (2,2); all-``inf`` when the Fisher matrix is singular.
+    """
+    spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
     sin, grad = look_sin(target, rx_position, rx_axis)
     a = ula_steering(sin, rx_elements, spacing, fc)
     m = np.arange(int(rx_elements))
     da_dsin = -1j * 2.0 * np.pi * spacing / wavelength(fc) * m * a
     da = np.stack([da_dsin * grad[i] for i in (0, 1)])
     beta = reflection_coefficient(target, rx_position, rcs_m2)
-    J11, J12, J22 = fisher_blocks(np.asarray(R), h, dh, a, da, beta, snapshots, noise_w)
-    if J22[0, 0] <= 0:
+    J11, J12, J22 = fisher_blocks(np.asarray(R), np.asarray(h), np.asarray(dh), a, da, beta,
+                                  snapshots, noise_w)
+    if not J22[0, 0] > 0:
         return np.full((2, 2), np.inf)
     schur = J11 - J12 @ J12.T / J22[0, 0]
-    try:
-        cond = np.linalg.cond(schur)
-        if not np.isfinite(cond) or cond > 1e14:
-            return np.full((2, 2), np.inf)
-        return np.linalg.inv(schur)
-    except np.linalg.LinAlgError:
+    if not np.all(np.isfinite(schur)) or np.linalg.cond(schur) > 1e14:
         return np.full((2, 2), np.inf)
+    return np.linalg.inv(schur)
 
 
 def root_crb(crb):

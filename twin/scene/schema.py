@@ -222,6 +222,7 @@ class Simulation(Model):
     duration_s: float | None = Field(None, gt=0)
     frame_s: float = Field(0.1, gt=0)
     slots_per_frame: int = Field(1, ge=1)
+    samples_per_slot: int = Field(1, ge=1)
     seed: int = Field(0, ge=0)
     flush_frames: int = Field(200, ge=1)
 
