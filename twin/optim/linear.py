@@ -17,6 +17,9 @@ def _direction(H, kind, reg):
                              "use 'mmse', which works for any K (paper 002, footnote on ZF)")
         return H @ np.linalg.pinv(H.conj().T @ H)
     if kind == "mmse":
+        # (H Hᴴ + r I_N)⁻¹ H = H (Hᴴ H + r I_K)⁻¹ (push-through): solve the smaller system
+        if K <= N:
+            return H @ np.linalg.solve(H.conj().T @ H + reg * np.eye(K), np.eye(K))
         return np.linalg.solve(H @ H.conj().T + reg * np.eye(N), H)
     raise ValueError(f"unknown beamformer {kind!r}; choose one of {', '.join(KINDS)}")
 
