@@ -123,7 +123,8 @@ def comparison_markdown(df: pd.DataFrame, reference: str, scene_name: str) -> st
     return "\n".join(lines)
 
 
-def plot_comparison(df: pd.DataFrame, reference: str, path) -> None:
+def _metric_axes(df: pd.DataFrame):
+    """A figure with one panel per metric present in ``df``: (plt, fig, axes, metrics)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -133,6 +134,13 @@ def plot_comparison(df: pd.DataFrame, reference: str, path) -> None:
     rows = int(np.ceil(len(metrics) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), constrained_layout=True,
                              squeeze=False)
+    for ax in axes.ravel()[len(metrics):]:
+        ax.set_visible(False)
+    return plt, fig, axes, metrics
+
+
+def plot_comparison(df: pd.DataFrame, reference: str, path) -> None:
+    plt, fig, axes, metrics = _metric_axes(df)
     pols = list(df["policy"].unique())
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes.ravel(), metrics):
@@ -148,8 +156,6 @@ def plot_comparison(df: pd.DataFrame, reference: str, path) -> None:
         ax.set_title(f"{label} ({better} better)", fontsize="medium")
         ax.set_ylabel(unit or "fraction")
         ax.grid(True, axis="y", alpha=0.3)
-    for ax in axes.ravel()[len(metrics):]:
-        ax.set_visible(False)
     fig.suptitle(f"{df['seed'].nunique()} seeds; bars: mean ± 95% CI; lines: the same seed across policies")
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -183,15 +189,7 @@ def sweep(scene, grid: dict, policies, seeds=2, out="sweep", *, frames=None, bac
 
 
 def plot_sweep(df: pd.DataFrame, keys: list[str], path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = [m for m in METRICS if not df[m].isna().all()]
-    cols = 4
-    rows = int(np.ceil(len(metrics) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), constrained_layout=True,
-                             squeeze=False)
+    plt, fig, axes, metrics = _metric_axes(df)
     x = keys[0]
     group = ["policy"] + keys[1:]
     for ax, metric in zip(axes.ravel(), metrics):
@@ -209,8 +207,6 @@ def plot_sweep(df: pd.DataFrame, keys: list[str], path) -> None:
         ax.set_ylabel(f"{lab} [{unit}]" if unit else lab, fontsize="small")
         ax.grid(True, alpha=0.3)
     axes.ravel()[0].legend(fontsize="x-small")
-    for ax in axes.ravel()[len(metrics):]:
-        ax.set_visible(False)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

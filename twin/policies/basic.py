@@ -73,25 +73,39 @@ def slot_plans(world, obs, pa_target, active, kind: str, velocity=None, predict:
     return tuple(plans)
 
 
-@register
-class Uniform(Policy):
-    """PAs evenly spread over each guide and never moved; linear beamformer per slot for
-    the users' predicted positions (``predict``) or once per frame for the observed ones."""
+class GeometricPolicy(Policy):
+    """A policy that places PAs by a rule (``pa_targets``) and beamforms linearly per slot
+    for the predicted state (:func:`slot_plans`)."""
 
-    name = "uniform"
-    description = "PAs evenly spread and fixed; linear beamformer (mrt|zf|mmse)"
     params = {"beamformer": "zf", "predict": True}
 
     def __init__(self, world, **params):
         super().__init__(world, **params)
         self.predictor = MotionPredictor()
 
+    def pa_targets(self, obs) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
     def decide(self, obs):
         dep = self.world.deployment
-        s = dep.uniform_positions()
+        target = self.pa_targets(obs)
         v = self.predictor.velocity(obs.time_s, obs.users)
-        plans = slot_plans(self.world, obs, s, dep.installed, self.p["beamformer"], v, self.p["predict"])
-        return Decision(pa_target=s, active=dep.installed.copy(), W=plans[0].W, slots=plans)
+        plans = slot_plans(self.world, obs, target, dep.installed, self.p["beamformer"], v, self.p["predict"])
+        travel = float(np.abs(target - obs.pa_s)[dep.installed].max(initial=0.0))
+        return Decision(pa_target=target, active=dep.installed.copy(), W=plans[0].W, slots=plans,
+                        info={"max_travel_m": travel})
+
+
+@register
+class Uniform(GeometricPolicy):
+    """PAs evenly spread over each guide and never moved; linear beamformer per slot for
+    the users' predicted positions (``predict``) or once per frame for the observed ones."""
+
+    name = "uniform"
+    description = "PAs evenly spread and fixed; linear beamformer (mrt|zf|mmse)"
+
+    def pa_targets(self, obs):
+        return self.world.deployment.uniform_positions()
 
 
 def follow_targets(world, users) -> np.ndarray:
@@ -116,7 +130,7 @@ def follow_targets(world, users) -> np.ndarray:
 
 
 @register
-class Follow(Policy):
+class Follow(GeometricPolicy):
     """Geometric heuristic: each guide's PAs slide to the projections of the users nearest
     that guide. With ``predict`` the beamformer is recomputed per slot for where the PAs
     will have slid (the controller knows its actuator) and where the users will have
@@ -124,17 +138,6 @@ class Follow(Policy):
 
     name = "follow"
     description = "PAs slide to the along-guide projections of the nearest users; linear beamformer"
-    params = {"beamformer": "zf", "predict": True}
 
-    def __init__(self, world, **params):
-        super().__init__(world, **params)
-        self.predictor = MotionPredictor()
-
-    def decide(self, obs):
-        dep = self.world.deployment
-        target = follow_targets(self.world, obs.users)
-        v = self.predictor.velocity(obs.time_s, obs.users)
-        plans = slot_plans(self.world, obs, target, dep.installed, self.p["beamformer"], v, self.p["predict"])
-        travel = float(np.abs(target - obs.pa_s)[dep.installed].max(initial=0.0))
-        return Decision(pa_target=target, active=dep.installed.copy(), W=plans[0].W, slots=plans,
-                        info={"max_travel_m": travel})
+    def pa_targets(self, obs):
+        return follow_targets(self.world, obs.users)
