@@ -27,18 +27,17 @@ class TraceWriter:
                     part.unlink()
             d.mkdir(exist_ok=True)
         self.flush_frames, self.flush_s = flush_frames, flush_s
-        self._buf: dict[str, dict[str, list]] = {n: {c: [] for c in TABLES[n].names} for n in TABLES}
+        self._buf: dict[str, list[dict[str, np.ndarray]]] = {n: [] for n in TABLES}
         self._part = 0
         self._frames_since = 0
         self._last_flush = time.monotonic()
 
     def add(self, table: str, **columns) -> None:
         """Append rows: each column an array (same length) or a scalar (broadcast)."""
-        buf = self._buf[table]
         arrays = {c: np.asarray(columns[c]) for c in TABLES[table].names}
         n = max((a.shape[0] for a in arrays.values() if a.ndim > 0), default=1)
-        for c, a in arrays.items():
-            buf[c].extend(a.tolist() if a.ndim > 0 else [a.item()] * n)
+        self._buf[table].append({c: (a if a.ndim else np.full(n, a.item(), dtype=a.dtype))
+                                 for c, a in arrays.items()})
 
     def end_frame(self) -> None:
         self._frames_since += 1
@@ -48,14 +47,16 @@ class TraceWriter:
 
     def flush(self) -> None:
         wrote = False
-        for name, buf in self._buf.items():
-            if not buf[TABLES[name].names[0]]:
+        for name, chunks in self._buf.items():
+            if not chunks:
                 continue
-            table = pa.Table.from_pydict(buf, schema=TABLES[name])
+            schema = TABLES[name]
+            cols = {c: np.concatenate([ch[c] for ch in chunks]) for c in schema.names}
+            table = pa.Table.from_pydict({c: pa.array(v, type=schema.field(c).type)
+                                          for c, v in cols.items()}, schema=schema)
             pq.write_table(table, self.dir / f"{name}.parquet" / f"part-{self._part:05d}.parquet",
                            compression="zstd")
-            for c in buf:
-                buf[c].clear()
+            chunks.clear()
             wrote = True
         if wrote:
             self._part += 1
