@@ -76,6 +76,9 @@ class Policy:
     name: ClassVar[str] = ""
     params: ClassVar[dict[str, Any]] = {}
     description: ClassVar[str] = ""
+    #: a built-in scene the policy is meant for (used by `pass-twin policies` and the
+    #: every-policy tests); clustered policies need a clustered deployment, for instance
+    example_scene: ClassVar[str] = "office"
 
     def __init__(self, world, **params):
         self.world = world
