@@ -69,19 +69,67 @@ def fisher_blocks(R, h, dh, a, da, beta, snapshots, noise_w):
     ``J11_ij = (2T|β|²/σ²) Re tr(Ȧ_j R Ȧ_i^H)``, ``J12_i = (2T/σ²) Re(β* tr(A R Ȧ_i^H)[1, j])``,
     ``J22 = (2T/σ²) tr(A R A^H) I``.
 
-    R (N,N), h (N,), dh (2,N), a (Mr,), da (2,Mr)  ->  J11 (2,2), J12 (2,2), J22 (2,2).
+    R (...,N,N), h (...,N), dh (...,2,N), a (Mr,), da (2,Mr)  ->  J11, J12, J22 each
+    (...,2,2); leading dimensions broadcast (a batch of covariances or of candidate
+    channels, e.g. one PA at Q positions). Each block is real-linear in R.
     """
     c = 2.0 * snapshots / noise_w
-    A = np.outer(a, h.conj())
-    Ad = np.stack([np.outer(da[i], h.conj()) + np.outer(a, dh[i].conj()) for i in (0, 1)])
+    R, h, dh = np.asarray(R), np.asarray(h), np.asarray(dh)
+    a, da = np.asarray(a), np.asarray(da)
+    A = a[:, None] * h.conj()[..., None, :]                                   # (...,Mr,N)
+    Ad = (da[:, :, None] * h.conj()[..., None, None, :]
+          + a[None, :, None] * dh.conj()[..., :, None, :])                    # (...,2,Mr,N)
     # tr(X R Y^H) = sum(conj(Y) * (X R))
-    AdR = Ad @ R                                              # (2,Mr,N)
-    AR = A @ R
-    J11 = c * abs(beta) ** 2 * np.real(np.einsum("imn,jmn->ij", Ad.conj(), AdR))
-    t = np.einsum("imn,mn->i", Ad.conj(), AR)                # tr(A R Ȧ_i^H)
-    J12 = c * np.real(np.conj(beta) * t[:, None] * np.array([1.0, 1j])[None, :])
-    J22 = c * np.real(np.sum(A.conj() * AR)) * np.eye(2)
+    AdR = Ad @ R[..., None, :, :]                                            # (...,2,Mr,N)
+    AR = A @ R                                                                # (...,Mr,N)
+    J11 = c * abs(beta) ** 2 * np.real(np.einsum("...imn,...jmn->...ij", Ad.conj(), AdR))
+    t = np.einsum("...imn,...mn->...i", Ad.conj(), AR)                       # tr(A R Ȧ_i^H)
+    J12 = c * np.real(np.conj(beta) * t[..., :, None] * np.array([1.0, 1j]))
+    J22 = c * np.real(np.sum(A.conj() * AR, axis=(-2, -1)))[..., None, None] * np.eye(2)
     return J11, J12, J22
+
+
+def crb_from_fisher(J11, J12, J22):
+    """``CRB = (J11 − J12 J22^{-1} J12^T)^{-1}`` (paper 000 eq. 21; MODEL §3.3), batched
+    over leading dimensions: (...,2,2) blocks -> (...,2,2); all-``inf`` where the Fisher
+    information is singular (J22 ≤ 0, non-finite or condition number > 1e14)."""
+    J11, J12, J22 = np.asarray(J11, float), np.asarray(J12, float), np.asarray(J22, float)
+    j22 = J22[..., 0, 0]
+    ok = j22 > 0
+    schur = J11 - (J12 @ np.swapaxes(J12, -1, -2)) / np.where(ok, j22, 1.0)[..., None, None]
+    ok = ok & np.all(np.isfinite(schur), axis=(-2, -1))
+    schur = np.where(ok[..., None, None], schur, np.eye(2))
+    ok = ok & (np.linalg.cond(schur) <= 1e14)
+    out = np.linalg.inv(np.where(ok[..., None, None], schur, np.eye(2)))
+    return np.where(ok[..., None, None], out, np.inf)
+
+
+def receiver_response(target, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
+                      rx_spacing=None, rcs_m2=1.0):
+    """Receive-side terms of the echo model (MODEL §2.4, §3.3; paper 000 eq. 16, A.6-A.7
+    with the typo fixed): steering ``a`` (Mr,), its gradient w.r.t. (x_t, y_t) ``da``
+    (2,Mr), and the reflection coefficient β."""
+    spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
+    sin, grad = look_sin(target, rx_position, rx_axis)
+    a = ula_steering(sin, rx_elements, spacing, fc)
+    m = np.arange(int(rx_elements))
+    da_dsin = -1j * 2.0 * np.pi * spacing / wavelength(fc) * m * a
+    da = np.stack([da_dsin * grad[i] for i in (0, 1)])
+    beta = reflection_coefficient(target, rx_position, rcs_m2)
+    return a, da, beta
+
+
+def nuisance_gauge(h, dh):
+    """``ḣ_i − κ_i h`` with ``κ_i = h^H ḣ_i/‖h‖²`` (MODEL §3.3): the gradient of
+    ``h̄ = c(x, y) h`` for the complex gauge ``c = exp(−κ·(q − q_t))``, which the nuisance β
+    absorbs (β' = β c^*, a bijection for fixed (x_t, y_t), |β'| = |β| at the point), so the
+    position CRB (eq. 21) is unchanged. Numerically it matters: for a compact array the
+    common phase slope of h (≈ k0 h) otherwise enters J11 and J12 only to cancel in the
+    Schur complement, losing ~13 digits. h (...,N), dh (...,2,N) -> (...,2,N)."""
+    h, dh = np.asarray(h), np.asarray(dh)
+    nrm = np.real(np.sum(h.conj() * h, axis=-1))
+    kappa = np.einsum("...in,...n->...i", dh, h.conj()) / np.where(nrm > 0, nrm, 1.0)[..., None]
+    return dh - kappa[..., :, None] * h[..., None, :]
 
 
 def crb_position(R, feed, direction, s, target, rx_position, rx_elements, fc, *,
@@ -106,22 +154,15 @@ def crb_from_channel(R, h, dh, target, rx_position, rx_elements, fc, *, rx_axis=
     """Position CRB from any transmitter's target channel ``h`` (N,) and its gradient
     ``dh`` (2,N) w.r.t. (x_t, y_t) (MODEL §3.3): PASS (via :func:`crb_position`) or fixed
     arrays (MODEL §2.6). Returns (2,2); all-``inf`` when the Fisher matrix is singular.
+    The gradient is taken in the gauge of :func:`nuisance_gauge` (same CRB, far less
+    cancellation).
     """
-    spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
-    sin, grad = look_sin(target, rx_position, rx_axis)
-    a = ula_steering(sin, rx_elements, spacing, fc)
-    m = np.arange(int(rx_elements))
-    da_dsin = -1j * 2.0 * np.pi * spacing / wavelength(fc) * m * a
-    da = np.stack([da_dsin * grad[i] for i in (0, 1)])
-    beta = reflection_coefficient(target, rx_position, rcs_m2)
-    J11, J12, J22 = fisher_blocks(np.asarray(R), np.asarray(h), np.asarray(dh), a, da, beta,
+    a, da, beta = receiver_response(target, rx_position, rx_elements, fc, rx_axis=rx_axis,
+                                    rx_spacing=rx_spacing, rcs_m2=rcs_m2)
+    h = np.asarray(h)
+    J11, J12, J22 = fisher_blocks(np.asarray(R), h, nuisance_gauge(h, dh), a, da, beta,
                                   snapshots, noise_w)
-    if not J22[0, 0] > 0:
-        return np.full((2, 2), np.inf)
-    schur = J11 - J12 @ J12.T / J22[0, 0]
-    if not np.all(np.isfinite(schur)) or np.linalg.cond(schur) > 1e14:
-        return np.full((2, 2), np.inf)
-    return np.linalg.inv(schur)
+    return crb_from_fisher(J11, J12, J22)
 
 
 def root_crb(crb):

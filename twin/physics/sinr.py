@@ -10,14 +10,15 @@ def sinr_downlink(H, W, noise_w, Rs=None):
     """Downlink SINR (MODEL §3.1; paper 000 eq. 13, paper 002 eq. 7).
 
     ``SINR_k = |h_k^H w_k|² / (Σ_{i≠k} |h_k^H w_i|² + h_k^H R_s h_k + σ²)``.
-    H (N,K), W (N,K), Rs (N,N) or None  ->  (K,) linear SINR.
+    H (...,N,K) (leading dimensions: a batch of channels, e.g. candidate PA positions),
+    W (N,K), Rs (N,N) or None  ->  (...,K) linear SINR.
     """
     H = np.asarray(H)
-    G = np.abs(H.conj().T @ np.asarray(W)) ** 2          # (K,K): |h_k^H w_i|²
-    signal = np.diag(G)
-    interference = G.sum(axis=1) - signal
+    G = np.abs(np.swapaxes(H.conj(), -1, -2) @ np.asarray(W)) ** 2   # (...,K,K): |h_k^H w_i|²
+    signal = np.diagonal(G, axis1=-2, axis2=-1)
+    interference = G.sum(axis=-1) - signal
     if Rs is not None:
-        interference = interference + np.real(np.einsum("nk,nm,mk->k", H.conj(), Rs, H))
+        interference = interference + np.real(np.einsum("...nk,nm,...mk->...k", H.conj(), Rs, H))
     return signal / (interference + noise_w)
 
 

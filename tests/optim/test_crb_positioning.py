@@ -1,0 +1,132 @@
+"""MODEL §4.4: paper 000 Algorithms 1-4 — SCA feasibility, closed form (48), the
+element-wise search never worsens its objective and evaluates candidates exactly like the
+physics core, AO monotone, discrete mode stays on the lattice."""
+
+import numpy as np
+import pytest
+
+from twin.optim.crb_positioning import (PassLayout, SearchGrid, crb_ao, elementwise_search,
+                                        lattice_snap, penalty_positioning, sca_sinr_projection,
+                                        sdr_at)
+from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.physics import sinr_downlink
+from twin.scene.loader import load_scene
+from twin.world import World
+
+QUICK = dict(max_outer=2, max_inner=2)
+
+
+@pytest.fixture(scope="module")
+def env():
+    w = World(load_scene("paper000"))
+    return w, PassLayout(w.deployment, w.floor), CrbSetup.from_world(w), CrbSdr(4, 3)
+
+
+def _drop(seed):
+    rng = np.random.default_rng(seed)
+    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
+    return users, np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+
+
+def test_sca_projection_is_feasible_and_closer(env):
+    """Algorithm 1 returns Q meeting every SINR with (W, R_s) and no farther from ΣQ_m
+    than its feasible start."""
+    w, lay, setup, sdr = env
+    users, q = _drop(1)
+    s = w.deployment.uniform_positions()
+    res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    H = lay.terms(s, users).sum(axis=1)
+    rng = np.random.default_rng(3)
+    P = H * (1 + 0.5 * (rng.standard_normal(H.shape) + 1j * rng.standard_normal(H.shape)))
+    assert np.any(sinr_downlink(P, res.W, w.noise_w, res.Rs) < w.sinr_target)   # P infeasible
+    Q, hist = sca_sinr_projection(P, H * (1 + 1e-3), res.W, res.Rs, w.sinr_target, w.noise_w)
+    assert np.all(sinr_downlink(Q, res.W, w.noise_w, res.Rs) >= w.sinr_target * (1 - 1e-6))
+    assert np.all(np.diff(hist) <= 1e-12 * hist[0])
+    assert hist[-1] < np.sum(np.abs(H - P) ** 2)
+
+
+def test_candidates_match_the_physics_core(env):
+    """The vectorised candidate evaluation equals re-evaluating the full channel."""
+    w, lay, *_ = env
+    users, q = _drop(2)
+    s = w.deployment.uniform_positions()
+    cand = np.array([4.0, 4.3, 5.0])
+    T, hc, dhc = lay.candidates(s, 2, 1, cand, users, q)
+    for i, x in enumerate(cand):
+        s2 = s.copy()
+        s2[2, 1] = x
+        assert np.allclose(T[i], lay.terms(s2, users)[2], rtol=1e-12)
+        h, dh = lay.target(s2, q)
+        assert hc[i] == pytest.approx(h[2], rel=1e-12)
+        assert np.allclose(dhc[:, i], dh[:, 2], rtol=1e-12)
+
+
+def test_elementwise_search_never_increases_and_keeps_spacing(env):
+    w, lay, setup, sdr = env
+    users, q = _drop(3)
+    dep = w.deployment
+    s = dep.uniform_positions()
+    res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    h, dh = lay.target(s, q)
+    before = np.trace(setup.crb(res.R, h, dh, q))
+    s2, _ = elementwise_search(lay, s, users, q, res.R, setup, SearchGrid(grid=301))
+    h2, dh2 = lay.target(s2, q)
+    after = np.trace(setup.crb(res.R, h2, dh2, q))
+    assert after <= before
+    assert np.all(np.diff(s2, axis=1) >= dep.spacing[:, None] - 1e-12)
+    assert np.all((s2 >= 0) & (s2 <= dep.length[:, None]))
+    # guarded search keeps the current beamformers feasible
+    s3, _ = elementwise_search(lay, s, users, q, res.R, setup, SearchGrid(grid=301),
+                               guard=(res.W, res.Rs, w.sinr_target, w.noise_w))
+    H3 = lay.terms(s3, users).sum(axis=1)
+    assert np.all(sinr_downlink(H3, res.W, w.noise_w, res.Rs) >= w.sinr_target * (1 - 1e-6))
+
+
+def test_penalty_positioning_drives_the_violation_down(env):
+    w, lay, setup, sdr = env
+    users, q = _drop(4)
+    s = w.deployment.uniform_positions()
+    res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    out = penalty_positioning(lay, s, users, q, res.W, res.Rs, setup, w.sinr_target, w.noise_w,
+                              grid=SearchGrid(grid=301), max_outer=4, max_inner=2)
+    assert out.violation < 0.5
+    assert out.iterations >= 1 and len(out.history) == out.iterations
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_ao_objective_never_increases_and_beats_uniform(env, seed):
+    w, lay, setup, sdr = env
+    users, q = _drop(seed)
+    s0 = w.deployment.uniform_positions()
+    r = crb_ao(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
+               grid=SearchGrid(grid=301), max_iter=4, penalty=QUICK)
+    assert r.sdr.ok
+    assert np.all(np.diff(r.history) <= 0)
+    assert r.history[-1] < r.history[0]
+    H = lay.terms(r.s, users).sum(axis=1)
+    assert np.all(sinr_downlink(H, r.sdr.W, w.noise_w, r.sdr.Rs) >= w.sinr_target * (1 - 2e-3))
+    h, dh = lay.target(r.s, q)
+    assert np.trace(setup.crb(r.sdr.R, h, dh, q)) == pytest.approx(r.objective, rel=1e-9)
+
+
+def test_discrete_mode_stays_on_lattice(env):
+    w, lay, setup, sdr = env
+    users, q = _drop(6)
+    dep = w.deployment
+    r = crb_ao(lay, dep.uniform_positions(), users, q, setup, w.sinr_target, w.power_w, w.noise_w,
+               sdr=sdr, grid=SearchGrid(lattice_z=15), max_iter=3, penalty=QUICK)
+    k = r.s / (dep.length[:, None] / 15)
+    assert np.allclose(k, np.rint(k), atol=1e-9)
+    assert np.all(np.diff(r.s, axis=1) > 0)
+    snapped = lattice_snap(dep, dep.uniform_positions(), 30)
+    assert np.allclose(snapped / 0.5, np.rint(snapped / 0.5))
+
+
+def test_warm_start_from_a_solution_does_not_lose_it(env):
+    w, lay, setup, sdr = env
+    users, q = _drop(0)
+    r1 = crb_ao(lay, w.deployment.uniform_positions(), users, q, setup, w.sinr_target, w.power_w,
+                w.noise_w, sdr=sdr, grid=SearchGrid(grid=301), max_iter=3, penalty=QUICK)
+    r2 = crb_ao(lay, r1.s, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
+                grid=SearchGrid(grid=301), max_iter=2, penalty=QUICK)
+    assert r2.objective <= r1.objective * (1 + 1e-4)

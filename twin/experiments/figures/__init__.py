@@ -1,0 +1,92 @@
+"""Figure reproductions: ``pass-twin figure NAME [--quick] --out DIR``.
+
+A figure is a function registered with :func:`figure`; it returns a tidy DataFrame with
+the swept parameter's column (``x``), ``scheme``, the metric column, ``ci_low`` and
+``ci_high``. :func:`run_figure` writes ``NAME.csv`` and ``NAME.png``. Every module in
+this package is imported on first use, so a new figure is a new file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from twin.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    name: str
+    func: Callable
+    x: str            # swept parameter column
+    metric: str       # metric column
+    xlabel: str
+    ylabel: str
+    logy: bool = False
+    title: str = ""
+    plot: Callable | None = None   # custom plot(df, path) instead of the default lines
+
+
+_FIGURES: dict[str, FigureSpec] = {}
+
+
+def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bool = False,
+           title: str = "", plot: Callable | None = None):
+    """Register ``func(quick: bool, seed: int) -> DataFrame`` as figure ``name``."""
+    def deco(func):
+        _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot)
+        return func
+    return deco
+
+
+def available() -> dict[str, FigureSpec]:
+    for mod in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{mod.name}")
+    return dict(sorted(_FIGURES.items()))
+
+
+def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0) -> pd.DataFrame:
+    """Compute figure ``name`` and write ``NAME.csv`` and ``NAME.png`` into ``out_dir``."""
+    figs = available()
+    if name not in figs:
+        raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
+                          f"choose one of: {', '.join(figs)}")
+    spec = figs[name]
+    df = spec.func(quick=quick, seed=seed)
+    for col in (spec.x, "scheme", spec.metric, "ci_low", "ci_high"):
+        if col not in df.columns:
+            raise RuntimeError(f"figure {name} did not produce column {col!r}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / f"{name}.csv", index=False)
+    (spec.plot or _default_plot)(df, out / f"{name}.png", spec)
+    return df
+
+
+def _default_plot(df: pd.DataFrame, path: Path, spec: FigureSpec) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    markers = "os^vD<>phx*"
+    for i, (scheme, g) in enumerate(df.groupby("scheme", sort=False)):
+        g = g.sort_values(spec.x)
+        line, = ax.plot(g[spec.x], g[spec.metric], marker=markers[i % len(markers)], label=scheme)
+        if np.any(g["ci_high"] > g["ci_low"]):
+            ax.fill_between(g[spec.x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.15)
+    ax.set_xlabel(spec.xlabel)
+    ax.set_ylabel(spec.ylabel)
+    if spec.logy:
+        ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(spec.title or spec.name)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

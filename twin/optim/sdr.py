@@ -1,0 +1,373 @@
+"""CRB-minimising digital beamforming by semidefinite relaxation (MODEL §4.3; paper 000
+§III-A, eqs. 23-33).
+
+The SDR (31) over ``W_k ⪰ 0``, ``R_s ⪰ 0``, ``U ⪰ 0``: minimise ``tr(U^{-1})`` subject to
+the Schur LMI (25) ``[[J11 − U, J12], [J12^T, J22]] ⪰ 0``, the SINR rows (28) and the power
+budget (29). It is compiled once per (N, K) as a DPP problem (:class:`CrbSdr`) and
+re-solved with new channel parameters per call.
+
+Conditioning (MEASURED.md): covariances are in units of the budget P (``tr R ≤ 1``),
+channels in units of σ/√P, each SINR row is divided by ``‖h̃_k‖²``; the target-channel
+gradient is put in the gauge of :func:`nuisance_gauge` (CRB unchanged) and the LMI is
+whitened by the congruence ``diag(T, I/√b)`` with ``T = S_0^{-1/2}`` (S_0: Schur complement
+at ``R = P I/N``); the objective ``tr(U^{-1})`` is written as ``tr Z`` with
+``[[Z, T^T], [T, U]] ⪰ 0`` (Schur complement again), so every block is O(1) even for the
+badly conditioned BS-side arrays. Clarabel failures are retried with more regularisation.
+
+The Fisher information is never re-derived here: it is real-linear in R, so its
+coefficients are read off :func:`twin.physics.sensing.fisher_blocks` applied to a basis of
+covariances (:func:`fisher_linear_map`); the objective reported is
+:func:`twin.physics.sensing.crb_from_channel` of the recovered covariance, the very CRB the
+physics core and the twin's evaluator compute.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import cvxpy as cp
+import numpy as np
+
+from twin.physics.sensing import (crb_from_channel, fisher_blocks, nuisance_gauge,
+                                  receiver_response)
+from twin.physics.sinr import sinr_downlink
+
+#: relative tolerance of the physical verification (SINR rows, power budget)
+VERIFY_RTOL = 2e-3
+#: Clarabel settings tried in turn when a solve fails or does not verify (MIMO baselines
+#: are badly conditioned: the range information of a BS-side array is tiny)
+RETRY_SETTINGS = ({}, {"static_regularization_constant": 1e-7}, {"direct_solve_method": "faer"})
+
+
+@dataclass(frozen=True)
+class CrbSetup:
+    """The sensing receiver and echo model a CRB needs (MODEL §2.4, §3.3): receive ULA
+    position (3,), axis (3,), elements M_r, spacing (m), carrier (Hz), RCS (m²),
+    snapshots T and receiver noise σ_s² (W)."""
+
+    rx_position: np.ndarray
+    rx_elements: int
+    fc: float
+    rx_axis: tuple = (0.0, 1.0, 0.0)
+    rx_spacing: float | None = None
+    rcs_m2: float = 1.0
+    snapshots: int = 256
+    noise_w: float = 1e-12
+
+    @classmethod
+    def from_world(cls, world) -> "CrbSetup":
+        sn = world.sensing
+        rcs = world.scene.targets.rcs_m2 if world.scene.targets else 1.0
+        return cls(np.asarray(sn.position, float), int(sn.elements), float(world.fc),
+                   tuple(np.asarray(sn.axis, float)), float(sn.spacing), float(rcs),
+                   int(sn.snapshots), float(world.sensing_noise_w))
+
+    def receiver(self, target):
+        """(a (Mr,), da (2,Mr), β) for a target (3,) (MODEL §2.4)."""
+        return receiver_response(target, self.rx_position, self.rx_elements, self.fc,
+                                 rx_axis=self.rx_axis, rx_spacing=self.rx_spacing,
+                                 rcs_m2=self.rcs_m2)
+
+    def fisher(self, R, h, dh, target):
+        """Fisher blocks (J11, J12, J22) (MODEL §3.3), batched like
+        :func:`~twin.physics.sensing.fisher_blocks`."""
+        a, da, beta = self.receiver(target)
+        return fisher_blocks(R, h, dh, a, da, beta, self.snapshots, self.noise_w)
+
+    def crb(self, R, h, dh, target) -> np.ndarray:
+        """(2,2) position CRB (MODEL §3.3, §6): :func:`crb_from_channel`."""
+        return crb_from_channel(R, h, dh, target, self.rx_position, self.rx_elements, self.fc,
+                                rx_axis=self.rx_axis, rx_spacing=self.rx_spacing,
+                                rcs_m2=self.rcs_m2, snapshots=self.snapshots,
+                                noise_w=self.noise_w)
+
+
+def fisher_linear_map(setup: CrbSetup, h, dh, target) -> np.ndarray:
+    """Coefficients of the Fisher entries as real-linear functions of a Hermitian R
+    (MODEL §3.3, paper 000 A.14-A.17), read off ``fisher_blocks`` on a basis.
+
+    Returns F (8, 2N²): rows ``[J11_00, J11_01, J11_11, J12_00, J12_01, J12_10, J12_11,
+    J22_00]``; columns act on ``[vec_F(Re R); vec_F(Im R)]`` (column-major vec), so that
+    ``entries(R) = F @ [vec(Re R); vec(Im R)]`` exactly.
+    """
+    h, dh = np.asarray(h), np.asarray(dh)
+    N = h.shape[0]
+    dh = nuisance_gauge(h, dh)
+    basis = np.zeros((2 * N * N, N, N), complex)
+    p, q = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+    idx = (p + N * q).ravel()                          # column-major index of (p, q)
+    basis[idx, p.ravel(), q.ravel()] = 1.0
+    basis[N * N + idx, p.ravel(), q.ravel()] = 1j
+    J11, J12, J22 = setup.fisher(basis, h, dh, target)
+    return np.stack([J11[:, 0, 0], J11[:, 0, 1], J11[:, 1, 1], J12[:, 0, 0], J12[:, 0, 1],
+                     J12[:, 1, 0], J12[:, 1, 1], J22[:, 0, 0]])
+
+
+@dataclass
+class SdrResult:
+    """Outcome of one SDR solve (MODEL §4.3).
+
+    W (N,K) rank-one beamformers (eq. 32), Rs (N,N) sensing covariance (eq. 33), both in
+    watts; objective: ``tr CRB`` (m²) of ``R = W W^H + Rs`` by the physics core;
+    sdr_objective: ``tr(U^{-1})`` of the relaxation (m²); status "optimal" or why not
+    ("infeasible", "inaccurate: …", "solver_error: …"); sinr (K,) physical SINR of the
+    returned solution, power_w its ``tr R``; solve_time_s: Clarabel's own time;
+    wall_time_s: the whole call (parameter update, solve, recovery, verification);
+    ``info["cvxpy_wall_s"]``: the wall time of ``problem.solve`` alone.
+    """
+
+    W: np.ndarray | None
+    Rs: np.ndarray | None
+    objective: float
+    sdr_objective: float
+    status: str
+    sinr: np.ndarray | None = None
+    power_w: float = float("nan")
+    solve_time_s: float = float("nan")
+    wall_time_s: float = float("nan")
+    info: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "optimal"
+
+    @property
+    def R(self) -> np.ndarray:
+        return self.W @ self.W.conj().T + self.Rs
+
+
+class CrbSdr:
+    """The SDR (31) of paper 000 compiled once for N RF chains and K users (DPP), re-solved
+    per call with new channels (MODEL §4.3).
+
+    ``solve(H, h_t, dh_t, target, setup, sinr_target, power_w, noise_w)`` with H (N,K)
+    user channels, h_t (N,) target channel and dh_t (2,N) its gradient w.r.t. (x_t, y_t);
+    any transmitter (PASS or a fixed array, MODEL §2.6) works. Never raises on an
+    infeasible or failed solve: the result's status says what happened. ``direct``: re-solve
+    through the compiled problem data (:meth:`_solve_direct`) instead of ``problem.solve``
+    (same answer, less overhead; falls back to ``problem.solve`` if that path fails).
+    """
+
+    def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",
+                 solver_opts: dict | None = None, direct: bool = True):
+        N, K = int(n_rf), int(n_users)
+        if N < 1 or K < 1:
+            raise ValueError(f"CrbSdr needs N ≥ 1 RF chains and K ≥ 1 users, got N={N}, K={K}")
+        self.N, self.K = N, K
+        self.solver = solver
+        self.direct = bool(direct)
+        self.solver_opts = {"max_threads": 1} if solver_opts is None and solver == "CLARABEL" \
+            else dict(solver_opts or {})
+        # Hermitian PSD matrices in real form: X ⪰ 0 (2N×2N) gives the Hermitian PSD
+        # W = (X11 + X22)/2 + j (X21 − X12)/2; every Hermitian PSD W arises this way. Real
+        # variables keep cvxpy's complex-to-real reduction (and its overhead) out.
+        self.Xk = [cp.Variable((2 * N, 2 * N), symmetric=True) for _ in range(K)]
+        self.Xs = cp.Variable((2 * N, 2 * N), symmetric=True)
+
+        def re_im(X):
+            return (X[:N, :N] + X[N:, N:]) / 2, (X[N:, :N] - X[:N, N:]) / 2
+
+        parts = [re_im(X) for X in self.Xk]
+        Rs_re, Rs_im = re_im(self.Xs)
+        self.U = cp.Variable((2, 2), symmetric=True)
+        self.Z = cp.Variable((2, 2), symmetric=True)
+        self.F = cp.Parameter((8, 2 * N * N))
+        self.T = cp.Parameter((2, 2))                                         # whitening
+        # SINR rows: Re tr(G W) = Σ Re G ⊙ Re W + Σ Im G ⊙ Im W for Hermitian G, W
+        self.Hr = [cp.Parameter((N, N)) for _ in range(K)]    # h̃h̃^H/‖h̃‖²: real, imag parts
+        self.Hi = [cp.Parameter((N, N)) for _ in range(K)]
+        self.Gr = [cp.Parameter((N, N)) for _ in range(K)]    # (1+1/γ) × the same
+        self.Gi = [cp.Parameter((N, N)) for _ in range(K)]
+        self.noise = cp.Parameter(K, nonneg=True)                             # 1/‖h̃‖²
+        R_re = sum(p[0] for p in parts) + Rs_re
+        R_im = sum(p[1] for p in parts) + Rs_im
+        r = cp.hstack([cp.vec(R_re, order="F"), cp.vec(R_im, order="F")])
+        j = self.F @ r
+        U = self.U
+        M = cp.bmat([[j[0] - U[0, 0], j[1] - U[0, 1], j[3], j[4]],
+                     [j[1] - U[1, 0], j[2] - U[1, 1], j[5], j[6]],
+                     [j[3], j[5], j[7], 0.0],
+                     [j[4], j[6], 0.0, j[7]]])
+        E = cp.bmat([[self.Z, self.T.T], [self.T, U]])      # Z ⪰ T^T U^{-1} T
+        cons = [0.5 * (M + M.T) >> 0, 0.5 * (E + E.T) >> 0, self.Xs >> 0, cp.trace(R_re) <= 1.0]
+        cons += [X >> 0 for X in self.Xk]
+        for k in range(K):
+            Wr, Wi = parts[k]
+            cons.append(cp.sum(cp.multiply(self.Gr[k], Wr)) + cp.sum(cp.multiply(self.Gi[k], Wi))
+                        - cp.sum(cp.multiply(self.Hr[k], R_re)) - cp.sum(cp.multiply(self.Hi[k], R_im))
+                        >= self.noise[k])
+        self.problem = cp.Problem(cp.Minimize(cp.trace(self.Z)), cons)
+        if not self.problem.is_dcp(dpp=True):  # pragma: no cover - construction guard
+            raise RuntimeError("the CRB SDR is not DPP")
+
+    # ---------------------------------------------------------------------------------
+    def solve(self, H, h_t, dh_t, target, setup: CrbSetup, sinr_target, power_w: float,
+              noise_w: float) -> SdrResult:
+        """Solve (31) for these channels, recover rank-one ``W_k`` (eqs. 32-33) and verify
+        the result against the physical SINR (MODEL §3.1) and power budget."""
+        t0 = time.perf_counter()
+        H = np.asarray(H, complex)
+        h_t, dh_t = np.asarray(h_t, complex), np.asarray(dh_t, complex)
+        N, K = self.N, self.K
+        if H.shape != (N, K) or h_t.shape != (N,) or dh_t.shape != (2, N):
+            raise ValueError(f"CrbSdr({N},{K}) got H {H.shape}, h_t {h_t.shape}, dh_t {dh_t.shape}")
+        gamma = np.broadcast_to(np.asarray(sinr_target, float), (K,))
+        P, sigma2 = float(power_w), float(noise_w)
+        if not (P > 0 and sigma2 > 0 and np.all(gamma > 0)):
+            raise ValueError("power_w, noise_w and the SINR targets must be positive")
+        fail = dict(W=None, Rs=None, objective=float("inf"), sdr_objective=float("inf"))
+        # --- parameters (scaled: R̃ = R/P, h̃ = h √P/σ) ------------------------------------
+        Ht = H * np.sqrt(P / sigma2)
+        nrm = np.sum(np.abs(Ht) ** 2, axis=0)
+        if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
+            return SdrResult(**fail, status="infeasible: a user has no channel",
+                             wall_time_s=time.perf_counter() - t0)
+        F = fisher_linear_map(setup, h_t, dh_t, target) * P
+        j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
+        b_ref = j0[7]
+        S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
+            np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
+        lam, V = np.linalg.eigh(S0) if np.all(np.isfinite(S0)) else (np.zeros(2), np.eye(2))
+        if not (b_ref > 0 and lam[0] > 0):
+            return SdrResult(**fail, status="infeasible: no Fisher information about the target",
+                             wall_time_s=time.perf_counter() - t0)
+        T = (V / np.sqrt(lam)) @ V.T                 # S0^{-1/2}
+        c0 = float(np.sum(1.0 / lam))                # tr S0^{-1}
+        self.F.value = _congruence(F, T, b_ref)
+        self.T.value = T / np.sqrt(c0)
+        for k in range(K):
+            Hk = np.outer(Ht[:, k], Ht[:, k].conj()) / nrm[k]
+            Hk = 0.5 * (Hk + Hk.conj().T)
+            g = 1.0 + 1.0 / gamma[k]
+            self.Hr[k].value, self.Hi[k].value = Hk.real, Hk.imag
+            self.Gr[k].value, self.Gi[k].value = g * Hk.real, g * Hk.imag
+        self.noise.value = 1.0 / nrm
+        # --- solve; Clarabel's numerical failures are retried with more regularisation --
+        res = None
+        for attempt, extra in enumerate(RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)):
+            res = self._attempt(extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, fail, t0)
+            res.info["attempts"] = attempt + 1
+            if res.ok or res.status == "infeasible":
+                break
+        return res
+
+    def _solve_direct(self, opts):
+        """Re-solve through the compiled problem data: cvxpy applies the new parameters
+        (``get_problem_data``, DPP), Clarabel is called directly and only the primal values
+        are mapped back through the reduction chain (cvxpy's full ``solve`` also recovers
+        every dual of the PSD cones, ~half of its overhead here). Returns (status, Clarabel
+        solve time, {variable id: value})."""
+        from cvxpy.reductions.solution import Solution
+
+        data, chain, inv = self.problem.get_problem_data(self.solver)
+        raw = chain.solver.solve_via_data(data, False, False, opts)
+        st = str(raw.status)
+        status = {"Solved": cp.OPTIMAL, "AlmostSolved": cp.OPTIMAL_INACCURATE,
+                  "PrimalInfeasible": cp.INFEASIBLE,
+                  "AlmostPrimalInfeasible": cp.INFEASIBLE_INACCURATE}.get(st, st)
+        self._last_iterations = int(getattr(raw, "iterations", 0) or 0)
+        if status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
+            return status, float(raw.solve_time), {}
+        sol = Solution(cp.OPTIMAL, raw.obj_val, {inv[-1][chain.solver.VAR_ID]: np.asarray(raw.x)}, {}, {})
+        for r, i in zip(reversed(chain.reductions[:-1]), reversed(inv[:-1])):
+            sol = r.invert(sol, i)
+        return status, float(raw.solve_time), sol.primal_vars
+
+    def _attempt(self, extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, fail, t0):
+        N, K = self.N, self.K
+        ts = time.perf_counter()
+        opts = {**self.solver_opts, **extra}
+        values = None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)   # verified physically below
+                if self.direct:
+                    try:
+                        st, solve_time, values = self._solve_direct(opts)
+                    except Exception:   # noqa: BLE001 - cvxpy internals changed: public path
+                        self.direct = False
+                if not self.direct:
+                    self.problem.solve(solver=self.solver, **opts)
+        except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
+            return SdrResult(**fail, status=f"solver_error: {exc}"[:200],
+                             wall_time_s=time.perf_counter() - t0)
+        cvxpy_wall = time.perf_counter() - ts
+        iters = getattr(self, "_last_iterations", 0)
+        if values is None:
+            stats = self.problem.solver_stats
+            solve_time = float(stats.solve_time) if stats and stats.solve_time is not None else float("nan")
+            st = self.problem.status
+            iters = int(getattr(stats, "num_iters", 0) or 0)
+            values = {v.id: v.value for v in self.Xk + [self.Xs, self.Z]}
+        if st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
+            return SdrResult(**fail, status="infeasible", solve_time_s=solve_time,
+                             wall_time_s=time.perf_counter() - t0)
+        if st not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or values.get(self.Xs.id) is None:
+            return SdrResult(**fail, status=f"solver_error: {st}", solve_time_s=solve_time,
+                             wall_time_s=time.perf_counter() - t0)
+        sdr_obj = float(np.trace(values[self.Z.id])) * c0
+        # --- rank-one recovery (eqs. 32-33), in watts ----------------------------------
+        What = [P * _herm(_complex(values[X.id], N)) for X in self.Xk]
+        Rhat = sum(What) + P * _herm(_complex(values[self.Xs.id], N))
+        W = np.zeros((N, K), complex)
+        for k in range(K):
+            Wh = What[k] @ H[:, k]
+            denom = np.real(H[:, k].conj() @ Wh)
+            # paper eq. 32 prints (h^H Ŵ h)^{-1}; the exponent is -1/2 ([37]): it keeps
+            # h^H W̄ h = h^H Ŵ h, hence every SINR row and the objective
+            W[:, k] = Wh / np.sqrt(denom) if denom > 0 else 0.0
+        Rs = _psd(Rhat - W @ W.conj().T)   # eq. 33 with R̂ = Σ Ŵ + R̂s (paper drops Σ Ŵ)
+        # --- physical verification -----------------------------------------------------
+        sinr = sinr_downlink(H, W, sigma2, Rs)
+        power = float(np.real(np.trace(W @ W.conj().T + Rs)))
+        R = W @ W.conj().T + Rs
+        obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
+        short = float(np.max(1.0 - sinr / gamma))
+        over = power / P - 1.0
+        status = "optimal"   # an "optimal_inaccurate" solve that passes the check is kept
+        if short > VERIFY_RTOL or over > VERIFY_RTOL or not np.isfinite(obj):
+            status = f"inaccurate: SINR short by {max(short, 0):.2e}, power over by {max(over, 0):.2e}"
+        return SdrResult(W=W, Rs=Rs, objective=obj, sdr_objective=sdr_obj, status=status,
+                         sinr=sinr, power_w=power, solve_time_s=solve_time,
+                         wall_time_s=time.perf_counter() - t0,
+                         info={"rank_Wk_max": int(max(np.sum(np.linalg.eigvalsh(Wm) > 1e-6 * max(np.trace(Wm).real, 1e-300)) for Wm in What)),
+                               "solver_iterations": iters,
+                               "solver_status": st, "cvxpy_wall_s": cvxpy_wall})
+
+
+def _congruence(F, T, b):
+    """Rows of the Fisher map after the congruence ``diag(T, I/√b)`` of the LMI (25):
+    ``T J11 T^T``, ``T J12/√b``, ``J22/b`` (the Schur complement becomes ``T S T^T``)."""
+    r = F
+    out = np.empty_like(F)
+    for row, (i, k) in enumerate(((0, 0), (0, 1), (1, 1))):
+        out[row] = (T[i, 0] * T[k, 0] * r[0] + (T[i, 0] * T[k, 1] + T[i, 1] * T[k, 0]) * r[1]
+                    + T[i, 1] * T[k, 1] * r[2])
+    for row, (i, k) in zip(range(3, 7), ((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[row] = (T[i, 0] * r[3 + k] + T[i, 1] * r[5 + k]) / np.sqrt(b)
+    out[7] = r[7] / b
+    return out
+
+
+def _complex(X, N) -> np.ndarray:
+    """Hermitian W = (X11 + X22)/2 + j (X21 − X12)/2 of a real-form variable X (2N,2N)."""
+    X = np.asarray(X).reshape(2 * N, 2 * N)
+    return (X[:N, :N] + X[N:, N:]) / 2 + 1j * (X[N:, :N] - X[:N, N:]) / 2
+
+
+def _vec_re_im(R) -> np.ndarray:
+    R = np.asarray(R)
+    return np.concatenate([np.real(R).ravel(order="F"), np.imag(R).ravel(order="F")])
+
+
+def _herm(X) -> np.ndarray:
+    X = np.asarray(X)
+    return 0.5 * (X + X.conj().T)
+
+
+def _psd(X) -> np.ndarray:
+    """Nearest PSD matrix (clip negative eigenvalues, numerical round-off of eq. 33)."""
+    lam, V = np.linalg.eigh(_herm(X))
+    return (V * np.clip(lam, 0.0, None)) @ V.conj().T
