@@ -1,0 +1,187 @@
+"""Render runs: a PNG of one frame, an animation (GIF/MP4) of a run or of two runs side
+by side, an interactive HTML export, or an interactive window (``show``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twin.errors import ConfigError
+from twin.traces import beams_of_frame, check_run_dir, load_run_scene, read_meta, read_table
+from twin.world import World
+from viz.headless import ensure_offscreen
+
+TRAIL_S = 3.0
+
+
+@dataclass
+class RunData:
+    """A run's tables, loaded once for rendering many frames."""
+
+    dir: Path
+    world: World
+    meta: dict
+    users: object
+    targets: object
+    pas: object
+    frames: object
+    beams: object
+    channel: object = None
+
+    @classmethod
+    def load(cls, run_dir) -> "RunData":
+        d = check_run_dir(run_dir)
+        scene = load_run_scene(d)
+        world = World(scene)
+        meta = read_meta(d)
+        data = cls(d, world, meta, read_table(d, "users"), read_table(d, "targets"), read_table(d, "pas"),
+                   read_table(d, "frames"), read_table(d, "beams"))
+        if data.frames.empty:
+            raise ConfigError(str(d), "(run directory)", "the run has no frames yet", "run it first")
+        from twin.policies import available
+        cls_ = available().get(meta.get("policy", ""))
+        if cls_ is not None and getattr(cls_, "fixed_array", False):
+            from twin.policies.registry import make_policy
+            data.channel = make_policy(meta["policy"], world, meta.get("params", {})).channel
+        return data
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.frames.frame.max()) + 1
+
+    def state(self, frame: int):
+        from viz.scene3d import FrameState
+
+        frame = self.n_frames - 1 if frame is None else int(frame)
+        if not 0 <= frame < self.n_frames:
+            raise ConfigError(str(self.dir), "--frame", f"frame {frame} is outside the run",
+                              f"choose 0 … {self.n_frames - 1}")
+        u = self.users[self.users.frame == frame]
+        t = float(u.time_s.max()) if len(u) else float(self.frames.time_s[frame])
+        u = u[u.time_s == t].sort_values("user")
+        z = self.world.ue_height
+        users = np.column_stack([u.x, u.y, np.full(len(u), z)])
+        trails = []
+        for k in u.user:
+            g = self.users[(self.users.user == k) & (self.users.time_s > t - TRAIL_S) & (self.users.time_s <= t)]
+            trails.append(np.column_stack([g.x, g.y, np.full(len(g), z + 0.05)]))
+        tg = self.targets[self.targets.time_s == t].sort_values("target")
+        targets = np.column_stack([tg.x, tg.y, np.full(len(tg), z)])
+        ttrails = []
+        for j in tg.target:
+            g = self.targets[(self.targets.target == j) & (self.targets.time_s > t - TRAIL_S) & (self.targets.time_s <= t)]
+            ttrails.append(np.column_stack([g.x, g.y, np.full(len(g), z + 0.05)]))
+        dep = self.world.deployment
+        pa = self.pas[self.pas.time_s == t]
+        s = np.zeros(dep.installed.shape)
+        active = np.zeros(dep.installed.shape, bool)
+        s[pa.waveguide, pa.pa] = pa.s_m
+        active[pa.waveguide, pa.pa] = pa.active
+        slot = int(u.slot.max()) if len(u) else 0
+        W, Rs = beams_of_frame(self.dir, frame, slot, self.beams)
+        rate = u.rate_bps_hz.mean() if len(u) else np.nan
+        outage = u.outage.mean() if len(u) else np.nan
+        rc = tg.rcrb_m.mean() if len(tg) else np.nan
+        fr = self.frames.iloc[frame]
+        lines = [f"{self.meta.get('scene', '')} / {self.meta.get('policy', '')}",
+                 f"t = {t:7.3f} s   frame {frame}",
+                 f"sum rate {u.rate_bps_hz.sum():.2f} bit/s/Hz (mean {rate:.2f})",
+                 f"users in outage {outage:.0%}"]
+        if np.isfinite(rc):
+            lines.append(f"RCRB {rc * 1e3:.3g} mm")
+        if np.isfinite(fr.get("sensing_outage_exact", np.nan)):
+            lines.append(f"sensing outage {fr.sensing_outage_exact:.3g}")
+        return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), self.channel)
+
+
+def _plotter(window, shape=(1, 1)):
+    ensure_offscreen()
+    import pyvista as pv
+    return pv.Plotter(off_screen=True, window_size=window, shape=shape)
+
+
+def _draw(p, data: RunData, frame, camera, beam, beam_nx):
+    from viz.scene3d import add_state, add_static, set_camera
+    add_static(p, data.world)
+    add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx)
+    set_camera(p, data.world, camera)
+
+
+def render_run(run_dir, out_png=None, frame=None, camera="isometric", beam="total",
+               window=(1280, 720), beam_nx=160) -> Path:
+    """PNG of one frame (default: the last) of a run."""
+    data = RunData.load(run_dir)
+    p = _plotter(window)
+    _draw(p, data, frame, camera, beam, beam_nx)
+    p.render()                       # screenshot() does not re-render (MEASURED.md)
+    out = Path(out_png) if out_png else data.dir / "render.png"
+    p.screenshot(str(out))
+    p.close()
+    return out
+
+
+def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1280, 720),
+                 beam_nx=120, fps=10, max_frames=None, progress=True) -> Path:
+    """Animation of one run, or of two runs side by side (same scene and seed), one video
+    frame per simulated frame; GIF or MP4 by the extension."""
+    import imageio.v2 as imageio
+    from tqdm import tqdm
+
+    datas = [RunData.load(r) for r in run_dirs]
+    n = min(d.n_frames for d in datas)
+    frames = range(n) if not max_frames or n <= max_frames else np.linspace(0, n - 1, max_frames).astype(int)
+    out = Path(out_path)
+    if out.suffix.lower() not in (".gif", ".mp4"):
+        raise ConfigError("--animate", str(out), "unknown animation format", "use a .gif or .mp4 file name")
+    width = window[0] * len(datas)
+    p = _plotter((width, window[1]), shape=(1, len(datas)))
+    kwargs = {"fps": fps} if out.suffix.lower() == ".mp4" else {"duration": 1.0 / fps, "loop": 0}
+    if out.suffix.lower() == ".mp4":
+        kwargs.update(codec="libx264", quality=7, macro_block_size=16)
+    with imageio.get_writer(str(out), **kwargs) as writer:
+        for f in tqdm(frames, unit="frame", desc="animating", disable=not progress):
+            for i, d in enumerate(datas):
+                p.subplot(0, i)
+                p.clear()
+                _draw(p, d, int(f), camera, beam, beam_nx)
+            p.render()
+            writer.append_data(p.screenshot(return_img=True))
+    p.close()
+    return out
+
+
+def export_html(run_dir, out_html, frame=None, beam="total") -> Path:
+    """Self-contained interactive HTML of one frame (pyvista's trame/vtk.js export)."""
+    data = RunData.load(run_dir)
+    p = _plotter((1280, 720))
+    _draw(p, data, frame, "isometric", beam, 100)
+    try:
+        p.export_html(str(out_html))
+    except ImportError as e:
+        raise ConfigError("--html", str(out_html), f"HTML export needs trame: {e}",
+                          "pip install 'pyvista[jupyter]'") from None
+    finally:
+        p.close()
+    return Path(out_html)
+
+
+def show(run_or_scene, frame=None) -> None:
+    """Interactive window where a display exists; in Jupyter, pyvista's trame backend."""
+    import pyvista as pv
+    from viz.scene3d import add_state, add_static, set_camera
+
+    p = pv.Plotter()
+    path = Path(str(run_or_scene))
+    if (path / "scene.json").exists():
+        data = RunData.load(path)
+        add_static(p, data.world)
+        add_state(p, data.world, data.state(frame))
+        world = data.world
+    else:
+        from twin.scene import load_scene
+        world = World(load_scene(run_or_scene))
+        add_static(p, world)
+    set_camera(p, world, "isometric")
+    p.show()
