@@ -30,6 +30,16 @@ def _nested_width(i: int, n: int) -> float:
 
 
 def plot_run(run_dir, out_png=None) -> Path:
+    """One-run dashboard PNG (:func:`dashboard_figure`); default ``RUN/dashboard.png``."""
+    d = check_run_dir(run_dir)
+    fig = dashboard_figure(d)
+    out = Path(out_png) if out_png else d / "dashboard.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def dashboard_figure(run_dir):
     """One-run dashboard: per-user SINR vs target with outage spans shaded, rates, RCRB
     and sensing outage, and the PA timeline (along-guide position of every PA)."""
     d = check_run_dir(run_dir)
@@ -93,10 +103,7 @@ def plot_run(run_dir, out_png=None) -> Path:
     fig.suptitle(f"{meta.get('scene', '')} / {meta.get('policy', '')} (seed {meta.get('seed', '')}): "
                  f"mean rate {summ['mean_rate_bps_hz']:.2f} bit/s/Hz, outage {summ['outage_fraction']:.1%}"
                  + ("" if meta.get("completed", True) else "  [run did not complete]"))
-    out = Path(out_png) if out_png else d / "dashboard.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return fig
 
 
 def plot_runs(run_dirs, out_png=None) -> Path:

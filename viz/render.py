@@ -158,10 +158,7 @@ def export_html(run_dir, out_html, frame=None, beam="total") -> Path:
     p = _plotter((1280, 720))
     _draw(p, data, frame, "isometric", beam, 100)
     try:
-        p.export_html(str(out_html))
-    except ImportError as e:
-        raise ConfigError("--html", str(out_html), f"HTML export needs trame: {e}",
-                          "pip install 'pyvista[jupyter]'") from None
+        p.trame.export_html(str(out_html))     # trame-pyvista: vtk.js scene inlined in one file
     finally:
         p.close()
     return Path(out_html)
