@@ -34,6 +34,11 @@ class FrameState:
     channel: object = None      # fixed-array policies: points -> (N,G)
 
 
+def _add(p: pv.Plotter, mesh, **kwargs):
+    """add_mesh without the render pyvista triggers per actor (one render per frame)."""
+    return p.add_mesh(mesh, render=False, **kwargs)
+
+
 def _extruded(poly, height):
     xy = np.asarray(poly.exterior.coords)[:-1]
     pts = np.column_stack([xy, np.zeros(len(xy))])
@@ -45,11 +50,11 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
     """Floor outline, walls, waveguides with feed points, sensing ULA."""
     fp, dep = world.floor, world.deployment
     ring = np.asarray(fp.outline.exterior.coords)
-    p.add_mesh(pv.lines_from_points(np.column_stack([ring, np.zeros(len(ring))])), color=(0.3, 0.3, 0.3),
+    _add(p, pv.lines_from_points(np.column_stack([ring, np.zeros(len(ring))])), color=(0.3, 0.3, 0.3),
                line_width=2)
     if floor_plane:
         x0, y0, x1, y1 = fp.outline.bounds
-        p.add_mesh(pv.Plane(center=((x0 + x1) / 2, (y0 + y1) / 2, -0.01), i_size=x1 - x0,
+        _add(p, pv.Plane(center=((x0 + x1) / 2, (y0 + y1) / 2, -0.01), i_size=x1 - x0,
                             j_size=y1 - y0), color=(0.93, 0.93, 0.93))
     for i, (w, shape) in enumerate(zip(fp.walls, fp.wall_shapes)):
         polys = getattr(shape, "geoms", [shape])
@@ -57,21 +62,21 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
         for poly in polys:
             mesh = _extruded(poly, w.height_m)
             mesh["loss_db"] = np.full(mesh.n_points, min(loss, WALL_LOSS_CLIM[1]))
-            p.add_mesh(mesh, scalars="loss_db", cmap="YlOrBr", clim=WALL_LOSS_CLIM, opacity=0.45,
+            _add(p, mesh, scalars="loss_db", cmap="YlOrBr", clim=WALL_LOSS_CLIM, opacity=0.45,
                        show_scalar_bar=(i == 0),
                        scalar_bar_args={"title": "wall loss [dB]", "position_x": 0.86, "position_y": 0.55,
                                         "width": 0.08, "height": 0.35, "vertical": True})
     for n in range(dep.n_guides):
         a = dep.feed[n]
         b = a + dep.length[n] * dep.direction[n]
-        p.add_mesh(pv.Tube(pointa=a, pointb=b, radius=0.03), color=GUIDE, opacity=0.6)
-        p.add_mesh(pv.Cube(center=a, x_length=0.15, y_length=0.15, z_length=0.15), color=GUIDE)
+        _add(p, pv.Tube(pointa=a, pointb=b, radius=0.03), color=GUIDE, opacity=0.6)
+        _add(p, pv.Cube(center=a, x_length=0.15, y_length=0.15, z_length=0.15), color=GUIDE)
     sn = world.sensing
     elems = sn.position + np.outer(np.arange(sn.elements) - (sn.elements - 1) / 2, sn.axis) * max(sn.spacing, 0.05)
-    p.add_mesh(pv.PolyData(elems).glyph(geom=pv.Cube(x_length=0.06, y_length=0.06, z_length=0.06),
+    _add(p, pv.PolyData(elems).glyph(geom=pv.Cube(x_length=0.06, y_length=0.06, z_length=0.06),
                                         scale=False, orient=False), color="purple")
     p.add_point_labels(sn.position[None] + [0, 0, 0.25], ["sensing ULA"], font_size=10,
-                       shape_opacity=0.3, always_visible=True)
+                       shape_opacity=0.3, always_visible=True, render=False)
 
 
 def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "total",
@@ -87,34 +92,34 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
         X, Y = np.meshgrid(bm.x, bm.y)
         grid = pv.StructuredGrid(X, Y, np.full(X.shape, 0.01))
         grid["beam_db"] = np.clip(bm.db, *BEAM_DB_RANGE).ravel(order="F")
-        p.add_mesh(grid, scalars="beam_db", cmap="inferno", clim=BEAM_DB_RANGE, nan_opacity=0.0,
+        _add(p, grid, scalars="beam_db", cmap="inferno", clim=BEAM_DB_RANGE, nan_opacity=0.0,
                    opacity=0.85, scalar_bar_args={"title": "radiated power [dB re peak]",
                                                   "position_x": 0.25, "position_y": 0.02})
     for mask, colour in ((act, PA_ACTIVE), (inst & ~act, PA_INACTIVE)):
         if mask.any():
-            p.add_mesh(pv.PolyData(pos[mask]).glyph(geom=pv.Sphere(radius=0.12), scale=False, orient=False),
+            _add(p, pv.PolyData(pos[mask]).glyph(geom=pv.Sphere(radius=0.12), scale=False, orient=False),
                        color=colour, lighting=False)
     for n, bounds in enumerate(dep.cluster_bounds):
         for lo, hi in bounds:
             a = dep.feed[n] + lo * dep.direction[n]
             b = dep.feed[n] + hi * dep.direction[n]
-            p.add_mesh(pv.Tube(pointa=a, pointb=b, radius=0.055), color=(0.2, 0.2, 0.2), opacity=0.35)
+            _add(p, pv.Tube(pointa=a, pointb=b, radius=0.055), color=(0.2, 0.2, 0.2), opacity=0.35)
     for k, q in enumerate(st.users):
         c = user_color(k)
-        p.add_mesh(pv.Cylinder(center=q + [0, 0, 0.85], direction=(0, 0, 1), radius=0.18, height=1.7),
+        _add(p, pv.Cylinder(center=q + [0, 0, 0.85], direction=(0, 0, 1), radius=0.18, height=1.7),
                    color=c)
         if k < len(st.user_trails) and len(st.user_trails[k]) > 1:
-            p.add_mesh(pv.lines_from_points(st.user_trails[k]), color=c, line_width=3, opacity=0.5)
+            _add(p, pv.lines_from_points(st.user_trails[k]), color=c, line_width=3, opacity=0.5)
     if len(st.users):
         p.add_point_labels(st.users + [0, 0, 1.9], [f"u{k}" for k in range(len(st.users))], font_size=11,
-                           shape_opacity=0.4, always_visible=True)
+                           shape_opacity=0.4, always_visible=True, render=False)
     for j, q in enumerate(st.targets):
-        p.add_mesh(pv.Cone(center=q + [0, 0, 0.5], direction=(0, 0, -1), height=1.0, radius=0.3), color=TARGET)
+        _add(p, pv.Cone(center=q + [0, 0, 0.5], direction=(0, 0, -1), height=1.0, radius=0.3), color=TARGET)
         if j < len(st.target_trails) and len(st.target_trails[j]) > 1:
-            p.add_mesh(pv.lines_from_points(st.target_trails[j]), color=TARGET, line_width=2, opacity=0.4)
+            _add(p, pv.lines_from_points(st.target_trails[j]), color=TARGET, line_width=2, opacity=0.4)
     if len(st.targets):
         p.add_point_labels(st.targets + [0, 0, 1.2], [f"target {j}" for j in range(len(st.targets))],
-                           font_size=11, shape_opacity=0.4, always_visible=True)
+                           font_size=11, shape_opacity=0.4, always_visible=True, render=False)
     if links and act.any() and len(st.users) and st.channel is None:
         src = pos[act]
         loss = fp.loss_db(src[:, None, :], st.users[None, :, :])
@@ -126,9 +131,9 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
                 pts[0::2], pts[1::2] = src[i], st.users[k]
                 cells = np.column_stack([np.full(i.size, 2), np.arange(0, 2 * i.size, 2),
                                          np.arange(1, 2 * i.size, 2)]).ravel()
-                p.add_mesh(pv.PolyData(pts, lines=cells), color=colour, line_width=1, opacity=0.5)
+                _add(p, pv.PolyData(pts, lines=cells), color=colour, line_width=1, opacity=0.5)
     if st.text:
-        p.add_text(st.text, position="upper_left", font_size=10, color="black")
+        p.add_text(st.text, position="upper_left", font_size=10, color="black", render=False)
 
 
 def set_camera(p: pv.Plotter, world, preset: str = "isometric") -> None:
