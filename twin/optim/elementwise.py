@@ -1,0 +1,303 @@
+"""Element-wise pinching beamforming (paper 002 §III-IV; MODEL §4.1-§4.2).
+
+For a linear beamformer (downlink MRT/ZF/MMSE) or combiner (uplink MRC/ZF/MMSE) the sum
+rate is a function of the PA positions only. PAs are updated one at a time: all Q
+candidate positions of one PA are scored in one vectorised step, and the best is kept;
+sweeps over all PAs repeat until the relative gain falls below ε.
+
+Moving PA (n, m) changes row n of H by δᵀ (K,), so the Gram matrix ``G = Hᴴ H`` changes
+by a rank-two term ``G' = G + U C Uᴴ`` with ``U = [conj(h_n), conj(δ)]`` and
+``C = [[0, 1], [1, 1]]``. Every sum rate needs only ``G'`` or ``A' = (G' + αI)⁻¹``:
+
+* DL MRT: ``Hᴴ W ∝ G'``, ``‖H'‖²_F``;
+* DL ZF (α = 0) and MMSE (α = Kσ²/P): ``H'ᴴW' ∝ I − αA'`` and
+  ``‖W'‖² ∝ tr A' − α‖A'‖²_F`` (paper 002 eqs. 33, 37-38);
+* UL MRC from ``G'``; UL ZF ``SINR_k = p/(σ²[A']_kk)``; UL MMSE (α = σ²/p)
+  ``SINR_k = 1/(α[A']_kk) − 1`` (eqs. 51, 59-61),
+
+and ``A'`` follows from the current ``A`` by Woodbury with a 2×2 core per candidate, entry by entry: no
+N×N or K×K inverse per candidate.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from twin.optim.linear import linear_combiner, linear_precoder
+from twin.physics.channel import free_space_gain, guide_response, power_split_factor
+from twin.physics.sinr import rate_bps_hz, sinr_downlink, sinr_uplink
+
+DOWNLINK = ("mrt", "zf", "mmse")
+UPLINK = ("mrc", "zf", "mmse")
+
+
+@dataclass(frozen=True)
+class LinkSetup:
+    """Which sum rate: ``link`` "downlink" (BS power ``power_w``) or "uplink" (per-user
+    power ``user_power_w``), beamformer ``kind``, receiver noise ``noise_w``."""
+
+    kind: str
+    link: str
+    power_w: float
+    user_power_w: float
+    noise_w: float
+
+    def __post_init__(self):
+        kinds = DOWNLINK if self.link == "downlink" else UPLINK if self.link == "uplink" else None
+        if kinds is None:
+            raise ValueError(f"link must be 'downlink' or 'uplink', got {self.link!r}")
+        if self.kind not in kinds:
+            raise ValueError(f"{self.link} beamformer must be one of {', '.join(kinds)}, got {self.kind!r}")
+
+    @property
+    def alpha(self) -> float:
+        """Regularisation of ``A = (G + αI)⁻¹``: 0 for ZF, Kσ²/P (DL MMSE), σ²/p (UL MMSE)."""
+        if self.kind != "mmse":
+            return 0.0
+        return self.noise_w / self.user_power_w if self.link == "uplink" else np.nan   # DL: needs K
+
+    def needs_inverse(self) -> bool:
+        return self.kind in ("zf", "mmse")
+
+
+@dataclass(frozen=True)
+class ElementwiseResult:
+    """s (N,M) positions; W (N,K) precoder (DL, ‖W‖²_F = P) or combiner (UL, unit
+    columns); sum_rate bit/s/Hz; history: the sum rate after every accepted move (the
+    first entry is the start); sweeps; status; wall_time_s."""
+
+    s: np.ndarray
+    W: np.ndarray
+    sum_rate: float
+    history: tuple = field(default_factory=tuple)
+    sweeps: int = 0
+    status: str = "ok"
+    wall_time_s: float = 0.0
+
+
+# --- exact sum rates (the reference; also used after every accepted move) -----------
+def beamformer(H, setup: LinkSetup):
+    """The linear beamformer of ``setup`` for channel H (N,K) (MODEL §4.1)."""
+    if setup.link == "downlink":
+        return linear_precoder(H, setup.power_w, setup.kind, setup.noise_w)
+    return linear_combiner(H, setup.kind, setup.user_power_w, setup.noise_w)
+
+
+def sum_rate(H, setup: LinkSetup) -> float:
+    """Sum rate (bit/s/Hz) of channel H (N,K) with the beamformer of ``setup``, computed
+    the direct way (explicit beamformer and SINR, MODEL §3.1-§3.2)."""
+    W = beamformer(H, setup)
+    if setup.link == "downlink":
+        sinr = sinr_downlink(H, W, setup.noise_w)
+    else:
+        sinr = sinr_uplink(H, W, setup.user_power_w, setup.noise_w)
+    return float(np.sum(rate_bps_hz(sinr)))
+
+
+def _check_dims(N, K, setup):
+    if setup.kind == "zf" and K > N:
+        raise ValueError(f"ZF needs at least as many waveguides as users (K={K} > N={N}); "
+                         "use 'mmse', which works for any K (paper 002, footnote on ZF)")
+
+
+def _alpha(setup: LinkSetup, K: int) -> float:
+    if setup.kind == "mmse" and setup.link == "downlink":
+        return K * setup.noise_w / setup.power_w
+    return setup.alpha
+
+
+def _sinr_to_rate(sinr):
+    return np.sum(np.log2(1.0 + np.maximum(sinr, 0.0)), axis=-1)
+
+
+def candidate_sum_rates(H, n: int, delta, setup: LinkSetup, A=None):
+    """Sum rates (Q,) when row n of H (N,K) changes by each row of ``delta`` (Q,K).
+
+    O(QK²) with no per-candidate K×K matrix: MRT/MRC use ``G' = G₀ + c cᴴ`` (G₀ the Gram
+    matrix without row n, c the new row conjugated); ZF/MMSE use Woodbury with the 2×2
+    core ``S = C⁻¹ + Uᴴ A U`` on ``A = (G + αI)⁻¹`` (passed in, or computed once), and
+    need only the diagonals and traces of ``A'`` and ``A'²`` (paper 002 eqs. 33, 37-38,
+    51, 59-61)."""
+    H = np.asarray(H)
+    delta = np.atleast_2d(delta)
+    N, K = H.shape
+    alpha = _alpha(setup, K)
+    s2 = setup.noise_w
+    G = H.conj().T @ H
+    a = np.conj(H[n])                                              # (K,) old row, conjugated
+    if setup.kind in ("mrt", "mrc"):
+        c = a[None] + np.conj(delta)                               # (Q,K) new row, conjugated
+        G0 = G - np.outer(a, a.conj())
+        G0c = c @ G0.T                                             # (Q,K): G₀ c
+        cn2 = np.sum(np.abs(c) ** 2, axis=1)
+        diag = np.real(np.diag(G0))[None] + np.abs(c) ** 2         # G'_kk
+        rows = (np.real(np.diag(G0 @ G0.conj().T))[None] + np.abs(c) ** 2 * cn2[:, None]
+                + 2.0 * np.real(np.conj(c) * G0c))                 # Σ_i |G'_ki|²
+        sig = diag ** 2
+        intf = np.maximum(rows - sig, 0.0)
+        if setup.link == "downlink":
+            fro2 = np.sum(np.abs(H) ** 2) - np.sum(np.abs(a) ** 2) + cn2
+            c2 = (setup.power_w / fro2)[:, None]
+            return _sinr_to_rate(c2 * sig / (c2 * intf + s2))
+        p = setup.user_power_w
+        return _sinr_to_rate(p * sig / (p * intf + s2 * diag))
+    if A is None:
+        A = np.linalg.inv(G + alpha * np.eye(K))
+    b = np.conj(delta)                                             # (Q,K)
+    Aa = A @ a                                                     # (K,):   A a
+    Ab = b @ A.T                                                   # (Q,K):  A b
+    # S = C⁻¹ + Uᴴ A U with U = [a, b], entry by entry (Q,)
+    s00 = -1.0 + np.real(np.vdot(a, Aa))
+    s01 = 1.0 + Ab @ a.conj()
+    s11 = np.real(np.sum(b.conj() * Ab, axis=1))
+    det = s00 * s11 - np.abs(s01) ** 2
+    i00, i01, i11 = s11 / det, -s01 / det, s00 / det               # S⁻¹ (Hermitian)
+    # X = (A U) S⁻¹, column by column; diag(A') = diag(A) − Re Σ_j X_j conj(AU_j)
+    X0 = Aa[None] * i00[:, None] + Ab * np.conj(i01)[:, None]
+    X1 = Aa[None] * i01[:, None] + Ab * i11[:, None]
+    d = np.real(np.diag(A))[None] - np.real(X0 * np.conj(Aa)[None] + X1 * np.conj(Ab))
+    if setup.link == "uplink":
+        sinr = setup.user_power_w / (s2 * d) if setup.kind == "zf" else 1.0 / (alpha * d) - 1.0
+        return _sinr_to_rate(sinr)
+    tr = np.sum(d, axis=1)                                         # tr A'
+    if setup.kind == "zf":                                         # no interference, ‖W'‖² ∝ tr A'
+        return K * np.log2(1.0 + setup.power_w / (s2 * tr))
+    # MMSE: E = I − αA'; Σ_i|E_ki|² = 1 − 2α A'_kk + α² [A'²]_kk; ‖W'‖² ∝ tr A' − α tr A'²,
+    # [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) S⁻¹ M S⁻¹ (AU)ᴴ]_kk, M = Uᴴ A² U
+    A2a = A @ Aa
+    A2b = Ab @ A.T
+    m00 = np.real(np.vdot(Aa, Aa))
+    m01 = Ab @ Aa.conj()
+    m11 = np.sum(np.abs(Ab) ** 2, axis=1)
+    Y0 = A2a[None] * i00[:, None] + A2b * np.conj(i01)[:, None]    # (A²U) S⁻¹
+    Y1 = A2a[None] * i01[:, None] + A2b * i11[:, None]
+    # T = S⁻¹ M S⁻¹ (Hermitian 2×2)
+    p00 = i00 * m00 + i01 * np.conj(m01)
+    p01 = i00 * m01 + i01 * m11
+    p10 = np.conj(i01) * m00 + i11 * np.conj(m01)
+    p11 = np.conj(i01) * m01 + i11 * m11
+    t00 = np.real(p00 * i00 + p01 * np.conj(i01))
+    t01 = p00 * i01 + p01 * i11
+    t11 = np.real(p10 * i01 + p11 * i11)
+    Z0 = Aa[None] * t00[:, None] + Ab * np.conj(t01)[:, None]
+    Z1 = Aa[None] * t01[:, None] + Ab * t11[:, None]
+    cA, cB = np.conj(Aa)[None], np.conj(Ab)
+    d2 = (np.real(np.diag(A @ A))[None] - 2.0 * np.real(Y0 * cA + Y1 * cB) + np.real(Z0 * cA + Z1 * cB))
+    rows = 1.0 - 2.0 * alpha * d + alpha ** 2 * d2
+    e2 = (1.0 - alpha * d) ** 2
+    w2 = tr - alpha * np.sum(d2, axis=1)
+    c2 = (setup.power_w / w2)[:, None]
+    return _sinr_to_rate(c2 * e2 / (c2 * np.maximum(rows - e2, 0.0) + s2))
+
+
+def brute_force_sum_rates(H, n: int, delta, setup: LinkSetup):
+    """Reference: the same sum rates with an explicit beamformer (an inverse) per
+    candidate. For tests and benchmarks."""
+    out = np.empty(len(delta))
+    for q, d in enumerate(np.atleast_2d(delta)):
+        Hq = np.array(H, copy=True)
+        Hq[n] = Hq[n] + d
+        out[q] = sum_rate(Hq, setup)
+    return out
+
+
+# --- geometry of one PA's candidates ---------------------------------------------------
+def candidate_terms(world, n: int, x, users, blockage: bool = True):
+    """Per-PA channel terms (Q,K) of a PA of guide n at along-guide coordinates x (Q,)
+    (MODEL §2.3: ``ρ f(x) g(p(x), q_k) b``)."""
+    dep = world.deployment
+    x = np.asarray(x, float)
+    pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]            # (Q,3)
+    rho = power_split_factor(dep.installed)[n, 0]
+    f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho   # (Q,)
+    g = free_space_gain(pos[:, None, :], users[None, :, :], dep.fc)                  # (Q,K)
+    t = f[:, None] * g
+    if blockage and world.floor.seg_a.shape[0]:
+        t = t * world.floor.blockage_amplitude(pos[:, None, :], users[None, :, :])
+    return t
+
+
+def _interval(dep, s, n, m, lo_b, hi_b):
+    idx = np.flatnonzero(dep.installed[n])
+    same = idx[dep.cluster[n, idx] == dep.cluster[n, m]]
+    k = int(np.searchsorted(same, m))
+    lo = lo_b[n, m] if k == 0 else max(lo_b[n, m], s[n, same[k - 1]] + dep.spacing[n])
+    hi = hi_b[n, m] if k == len(same) - 1 else min(hi_b[n, m], s[n, same[k + 1]] - dep.spacing[n])
+    return lo, hi
+
+
+def elementwise_search(world, users, setup: LinkSetup, *, Q: int = 1000, eps: float = 1e-3,
+                       s0=None, grid=None, rng: np.random.Generator | None = None,
+                       max_sweeps: int = 20, blockage: bool = True,
+                       evaluator=candidate_sum_rates) -> ElementwiseResult:
+    """Element-wise sequential search (paper 002 Algorithms 1-2; MODEL §4.2).
+
+    users (K,3). Continuous mode: Q uniform samples per guide (``grid=None``); discrete
+    mode: ``grid`` (G,) preinstalled positions along every guide. ``s0``: start (warm
+    start); default random legal positions from ``rng`` (the paper's initialisation), or
+    uniform without ``rng``. Returns the positions, the beamformer, the history; the sum
+    rate never decreases (the current position is always a candidate)."""
+    t0 = time.perf_counter()
+    dep = world.deployment
+    users = np.atleast_2d(np.asarray(users, float))
+    N, K = dep.n_guides, users.shape[0]
+    _check_dims(N, K, setup)
+    lo_b, hi_b = dep.bounds()
+    if s0 is not None:
+        s = dep.legalize(np.asarray(s0, float))
+    elif rng is not None:
+        s = dep.legalize(rng.uniform(lo_b, hi_b))
+    else:
+        s = dep.uniform_positions()
+    if grid is not None:
+        grid = np.sort(np.asarray(grid, float))
+        s = _snap(dep, s, grid)
+    terms = dep.channel_terms(s, users, dep.installed, world.floor if blockage else None)
+    H = terms.sum(axis=1)
+    rate = sum_rate(H, setup)
+    history = [rate]
+    alpha = _alpha(setup, K)
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):
+        start = rate
+        for n in range(N):
+            line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
+            for m in np.flatnonzero(dep.installed[n]):
+                lo, hi = _interval(dep, s, n, m, lo_b, hi_b)
+                cand = line[(line >= lo - 1e-12) & (line <= hi + 1e-12)]
+                cand = np.append(cand, s[n, m])                  # staying is a candidate
+                T = candidate_terms(world, n, cand, users, blockage)
+                delta = T - terms[n, m][None]
+                A = np.linalg.inv(H.conj().T @ H + alpha * np.eye(K)) if setup.needs_inverse() else None
+                rates = (evaluator(H, n, delta, setup, A) if evaluator is candidate_sum_rates
+                         else evaluator(H, n, delta, setup))
+                j = int(np.nanargmax(rates))
+                if j != len(cand) - 1 and rates[j] > rates[-1] * (1 + 1e-12):
+                    s[n, m] = cand[j]
+                    terms[n, m] = T[j]
+                    H = terms.sum(axis=1)
+                    new = sum_rate(H, setup)
+                    rate = max(new, rate) if new >= rate * (1 - 1e-9) else rate
+                    history.append(new)
+        if (rate - start) <= eps * max(abs(start), 1e-12):
+            break
+    W = beamformer(H, setup)
+    return ElementwiseResult(s, W, float(sum_rate(H, setup)), tuple(history), sweeps, "ok",
+                             time.perf_counter() - t0)
+
+
+def _snap(dep, s, grid):
+    """Legal positions on the grid: each PA to the nearest free grid point in order."""
+    out = np.array(s, float)
+    for n in range(dep.n_guides):
+        last = -np.inf
+        for m in np.flatnonzero(dep.installed[n]):
+            ok = grid[grid >= last + dep.spacing[n] - 1e-12]
+            if ok.size == 0:
+                raise ValueError("the grid cannot hold the PAs at the minimum spacing")
+            out[n, m] = ok[np.argmin(np.abs(ok - s[n, m]))] if ok.size else ok[0]
+            last = out[n, m]
+    return out
