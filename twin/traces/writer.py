@@ -23,7 +23,7 @@ class TraceWriter:
         for name in TABLES:
             d = self.dir / f"{name}.parquet"
             if d.exists():
-                for part in d.glob("part-*.parquet"):
+                for part in [*d.glob("part-*.parquet"), *d.glob(".part-*.tmp")]:
                     part.unlink()
             d.mkdir(exist_ok=True)
         self.flush_frames, self.flush_s = flush_frames, flush_s
@@ -54,8 +54,10 @@ class TraceWriter:
             cols = {c: np.concatenate([ch[c] for ch in chunks]) for c in schema.names}
             table = pa.Table.from_pydict({c: pa.array(v, type=schema.field(c).type)
                                           for c, v in cols.items()}, schema=schema)
-            pq.write_table(table, self.dir / f"{name}.parquet" / f"part-{self._part:05d}.parquet",
-                           compression="zstd")
+            final = self.dir / f"{name}.parquet" / f"part-{self._part:05d}.parquet"
+            tmp = final.with_name(f".{final.name}.tmp")        # readers skip dot-files
+            pq.write_table(table, tmp, compression="zstd")
+            tmp.replace(final)                                # atomic: a kill never leaves half a file
             chunks.clear()
             wrote = True
         if wrote:
