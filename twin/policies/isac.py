@@ -43,6 +43,8 @@ def _info(world, res, iterations):
 class _IsacBase(Policy):
     """Shared state: the compiled SDR (built once), the CRB set-up, the PASS layout."""
 
+    example_scene = "paper000"
+
     def __init__(self, world, **params):
         super().__init__(world, **params)
         self.setup = CrbSetup.from_world(world)
