@@ -1,0 +1,444 @@
+"""Clustered sensing-outage minimisation (paper 001 §III-IV; MODEL §3.4, §4.5).
+
+Per frame of T slots choose, for every slot t, the active cluster c_t, the configuration
+(PA positions) of that cluster, the scheduled user k_t and the duration τ_t
+(``Σ τ_t = T_tot``, ``τ_t ≥ τ_min``), minimising the exact sensing outage
+``Pr(ξᴴ diag(w) ξ < Γ_th)``, ``w_c = Σ_{t: c_t=c} (τ_t/T_tot) g_c``, subject to every
+user's average rate ``R̄_k ≥ R_min``.
+
+Method (an alternative to the paper's Chernoff/MM/penalty AO, on the exact objective):
+
+1. **Configurations** per cluster by element-wise search over a fine grid inside the
+   cluster segment (λ/16 steps): the target-focused one (max |h_t|²), one focused on each
+   user, and one per user balancing target and user (max |h_t|²/max|h_t|² +
+   |h_k|²/max|h_k|²). A cluster keeps one configuration for the whole frame (its PAs
+   cannot be in two places).
+2. **Schedule** by alternating optimisation: (i) slot by slot, every (cluster,
+   configuration, user) option is scored with the durations fixed — exact outage of the
+   resulting weights, rate-feasible options only — and the best kept; (ii) the durations
+   are re-optimised (SLSQP on the log of the exact outage, linear rate and time
+   constraints). Sweeps repeat until no slot changes. The start is the best of a
+   diversity-greedy schedule and the target-only one.
+
+The tests compare it with exhaustive search on small instances; the outage is always
+reported exactly, whatever was optimised (MODEL §4.5)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.optimize
+
+from twin.physics.channel import free_space_gain, guide_response
+from twin.physics.outage import outage_probability, rcs_covariance
+from twin.units import db_to_lin
+
+
+@dataclass(frozen=True)
+class ClusterProblem:
+    """Everything the schedule search needs, as arrays.
+
+    gains (C,J) sensing gains g of cluster c in configuration j (NaN: no such config);
+    snr (C,J,K) user SNRs; positions (C,J,Nc) along-guide coordinates of each config;
+    cov (C,C) RCS covariance; T slots; t_tot, tau_min seconds; r_min bit/s/Hz;
+    threshold Γ_th (linear)."""
+
+    gains: np.ndarray
+    snr: np.ndarray
+    positions: np.ndarray
+    cov: np.ndarray
+    T: int
+    t_tot: float
+    tau_min: float
+    r_min: float
+    threshold: float
+    config_names: tuple = ()
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """clusters, configs, users (T,) ints; tau (T,) seconds; outage exact, Chernoff bound;
+    rates (K,) average rates; status; wall_time_s; history of the objective."""
+
+    clusters: np.ndarray
+    configs: np.ndarray
+    users: np.ndarray
+    tau: np.ndarray
+    outage: float
+    chernoff: float
+    rates: np.ndarray
+    status: str = "ok"
+    wall_time_s: float = 0.0
+    history: tuple = field(default_factory=tuple)
+
+
+# --- channels of one cluster -------------------------------------------------------
+def cluster_terms(world, n: int, x, points, rho: float):
+    """Per-PA terms (len(x), P) of PAs of guide n at coordinates x to points (P,3):
+    ``ρ f(x) g(p(x), q)`` (MODEL §2.2-§2.3), blockage included."""
+    dep = world.deployment
+    x = np.asarray(x, float)
+    pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]
+    f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
+    t = f[:, None] * free_space_gain(pos[:, None, :], points[None], dep.fc)
+    if world.floor.seg_a.shape[0]:
+        t = t * world.floor.blockage_amplitude(pos[:, None, :], points[None])
+    return t
+
+
+def focus_positions(world, n, lo, hi, npas, points, weights, spacing, rho, x0=None,
+                    sweeps: int = 6):
+    """Element-wise maximisation of ``Σ_i ω_i |h_i|²`` over the positions of ``npas`` PAs
+    in [lo, hi] (spacing ≥ δ): each PA scans a λ/16 grid, all candidates at once."""
+    lam = 299_792_458.0 / world.fc
+    grid = np.arange(lo, hi + 1e-12, lam / 16.0)
+    x = (np.asarray(x0, float) if x0 is not None
+         else lo + (hi - lo) * (np.arange(npas) + 0.5) / npas)
+    T_all = cluster_terms(world, n, grid, points, rho)                      # (G,P)
+    idx = np.array([int(np.argmin(np.abs(grid - v))) for v in x])
+    x = grid[idx]
+    h = T_all[idx].sum(axis=0)
+    w = np.asarray(weights, float)
+    for _ in range(sweeps):
+        changed = False
+        for m in range(npas):
+            lo_m = x[m - 1] + spacing if m > 0 else lo
+            hi_m = x[m + 1] - spacing if m < npas - 1 else hi
+            ok = (grid >= lo_m - 1e-12) & (grid <= hi_m + 1e-12)
+            hc = h[None] - T_all[idx[m]][None] + T_all                      # (G,P)
+            score = np.where(ok, (np.abs(hc) ** 2) @ w, -np.inf)
+            j = int(np.argmax(score))
+            if score[j] > score[idx[m]] * (1 + 1e-12) and j != idx[m]:
+                h = hc[j]
+                idx[m] = j
+                x[m] = grid[j]
+                changed = True
+        if not changed:
+            break
+    return x, np.abs(h) ** 2
+
+
+def build_problem(world, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
+                  tau_min_frac: float = 0.05, decay: float | None = None, beamforming: bool = True,
+                  pas_per_cluster: int | None = None) -> ClusterProblem:
+    """Options of every cluster (MODEL §3.4 gains) for users (K,3) and the target (3,).
+
+    ``beamforming=False``: one configuration, the PAs evenly spread in their segment (the
+    "no intra-cluster beamforming" variant of paper 001 Fig. 6); ``pas_per_cluster=1``:
+    baseline 4 (one PA per cluster, its position still optimised)."""
+    dep = world.deployment
+    users = np.atleast_2d(np.asarray(users, float))
+    q = np.asarray(target, float)
+    K = len(users)
+    pts = np.vstack([q[None], users])                                       # target first
+    clusters = [(n, c, lo, hi) for n, b in enumerate(dep.cluster_bounds) for c, (lo, hi) in enumerate(b)]
+    C = len(clusters)
+    names = ["target"] + [f"user{k}" for k in range(K)] + [f"mix{k}" for k in range(K)] if beamforming else ["fixed"]
+    J = len(names)
+    nc_max = max(int(np.sum(dep.cluster[n] == c)) for n, c, _, _ in clusters)
+    npas_all = [pas_per_cluster or int(np.sum(dep.cluster[n] == c)) for n, c, _, _ in clusters]
+    gains = np.full((C, J), np.nan)
+    snr = np.full((C, J, K), np.nan)
+    positions = np.full((C, J, nc_max), np.nan)
+    d_r = np.linalg.norm(q - world.sensing.position)
+    g_scale = world.power_w * world.sensing.elements / (4 * np.pi * d_r ** 2 * world.sensing_noise_w)
+    for i, (n, c, lo, hi) in enumerate(clusters):
+        npas = npas_all[i]
+        rho = 1.0 / np.sqrt(npas)
+        if not beamforming:
+            x = lo + (hi - lo) * (np.arange(npas) + 0.5) / npas
+            h2 = np.abs(cluster_terms(world, n, x, pts, rho).sum(axis=0)) ** 2
+            configs = [(x, h2)]
+        else:
+            xt, h2t = focus_positions(world, n, lo, hi, npas, pts, np.r_[1.0, np.zeros(K)], dep.spacing[n], rho)
+            configs = [(xt, h2t)]
+            user_cfg = []
+            for k in range(K):
+                wk = np.zeros(K + 1)
+                wk[k + 1] = 1.0
+                user_cfg.append(focus_positions(world, n, lo, hi, npas, pts, wk, dep.spacing[n], rho))
+            configs += user_cfg
+            for k in range(K):
+                wk = np.zeros(K + 1)
+                wk[0] = 1.0 / max(h2t[0], 1e-300)
+                wk[k + 1] = 1.0 / max(user_cfg[k][1][k + 1], 1e-300)
+                configs.append(focus_positions(world, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, x0=xt))
+        for j, (x, h2) in enumerate(configs):
+            gains[i, j] = g_scale * h2[0]
+            snr[i, j] = world.power_w * h2[1:] / world.noise_w
+            positions[i, j, :npas] = x
+    from twin.physics.clusters import look_angles
+    tg = world.scene.targets
+    rho_decay = tg.rcs_decay_per_rad if decay is None else float(decay)
+    cov = rcs_covariance(look_angles(dep, q), tg.rcs_m2 if tg else 1.0, rho_decay)
+    t_tot = world.scene.simulation.frame_s
+    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
+                          float(db_to_lin(threshold_db)), tuple(names))
+
+
+# --- schedule evaluation -------------------------------------------------------------
+def _weights(pb, clusters, configs, tau):
+    w = np.zeros(pb.gains.shape[0])
+    np.add.at(w, clusters, tau / pb.t_tot * pb.gains[clusters, configs])
+    return w
+
+
+def _rate_terms(pb, clusters, configs, users):
+    """(T,) spectral efficiency of each slot for its scheduled user."""
+    return np.log2(1.0 + pb.snr[clusters, configs, users])
+
+
+def average_rates(pb, clusters, configs, users, tau):
+    K = pb.snr.shape[2]
+    r = np.zeros(K)
+    np.add.at(r, users, tau / pb.t_tot * _rate_terms(pb, clusters, configs, users))
+    return r
+
+
+def _outage(pb, w):
+    return outage_probability(w, pb.cov, pb.threshold)
+
+
+def _feasible(pb, clusters, configs, users, tau, tol=1e-9):
+    return bool(np.all(average_rates(pb, clusters, configs, users, tau) >= pb.r_min * (1 - tol) - 1e-12))
+
+
+def optimise_durations(pb, clusters, configs, users, tau0=None):
+    """Durations minimising the exact outage s.t. rates and time (SLSQP on log outage,
+    from τ0 and from a rate-feasible LP point). Returns (tau, outage) or (None, 1.0)."""
+    T = len(clusters)
+    r = _rate_terms(pb, clusters, configs, users)
+    K = pb.snr.shape[2]
+    A_rate = np.zeros((K, T))
+    A_rate[users, np.arange(T)] = r / pb.t_tot
+    starts = []
+    # a feasible point: LP maximising the smallest rate margin
+    c = np.zeros(T + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-A_rate, np.ones((K, 1))])
+    b_ub = -np.full(K, pb.r_min)
+    A_eq = np.hstack([np.ones((1, T)), np.zeros((1, 1))])
+    lp = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[pb.t_tot],
+                                bounds=[(pb.tau_min, pb.t_tot)] * T + [(None, None)], method="highs")
+    if lp.status != 0 or lp.x[-1] < -1e-9:
+        return None, 1.0
+    starts.append(lp.x[:T])
+    if tau0 is not None and _feasible(pb, clusters, configs, users, tau0):
+        starts.append(np.asarray(tau0, float))
+    eq = np.full(T, pb.t_tot / T)
+    if np.all(eq >= pb.tau_min) and _feasible(pb, clusters, configs, users, eq):
+        starts.append(eq)
+
+    def f(tau):
+        return np.log(max(_outage(pb, _weights(pb, clusters, configs, tau)), 1e-300))
+
+    cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot},
+            {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min}]
+    best_tau, best = None, np.inf
+    for t0 in starts:
+        val0 = f(t0)
+        if val0 < best:
+            best_tau, best = t0, val0
+        res = scipy.optimize.minimize(f, t0, method="SLSQP", bounds=[(pb.tau_min, pb.t_tot)] * T,
+                                      constraints=cons, options={"maxiter": 60, "ftol": 1e-10})
+        t = np.clip(res.x, pb.tau_min, pb.t_tot)
+        t = t * pb.t_tot / t.sum()
+        if _feasible(pb, clusters, configs, users, t) and np.all(t >= pb.tau_min * (1 - 1e-9)) and f(t) < best:
+            best_tau, best = t, f(t)
+    return best_tau, float(np.exp(best))
+
+
+def _finish(pb, clusters, configs, users, tau, t0, history, status="ok"):
+    w = _weights(pb, clusters, configs, tau)
+    return Schedule(np.asarray(clusters), np.asarray(configs), np.asarray(users), np.asarray(tau),
+                    _outage(pb, w), outage_probability(w, pb.cov, pb.threshold, method="chernoff"),
+                    average_rates(pb, clusters, configs, users, tau), status,
+                    time.perf_counter() - t0, tuple(history))
+
+
+def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
+                   max_sweeps: int = 6, starts=()) -> Schedule:
+    """Alternating optimisation of the slot options and durations (module docstring).
+    ``same_cluster``: baseline 2 (one cluster in every slot); ``equal_durations``:
+    baseline 3 (τ_t = T_tot/T); ``starts``: extra starting schedules (e.g. the baselines'
+    solutions, whose feasible sets are subsets of this one's, so the result is never worse
+    than theirs). Infeasible rate targets give ``status="infeasible"``."""
+    t0 = time.perf_counter()
+    C, J, K = pb.snr.shape
+    T = pb.T
+    valid = np.isfinite(pb.gains)
+    eq_tau = np.full(T, pb.t_tot / T)
+
+    def durations(cl, cf, us, tau):
+        if equal_durations:
+            return (eq_tau, _outage(pb, _weights(pb, cl, cf, eq_tau))) if _feasible(pb, cl, cf, us, eq_tau) \
+                else (None, 1.0)
+        return optimise_durations(pb, cl, cf, us, tau)
+
+    def consistent(cl, cf):
+        return all(len({int(cf[i]) for i in range(T) if cl[i] == c}) <= 1 for c in set(cl.tolist()))
+
+    extra = list(starts)
+    # starts: clusters spread for diversity (top gains, look angles apart) or all on the best
+    order = np.argsort(-np.nanmax(pb.gains, axis=1))
+    users_rr = np.arange(T) % K
+    mix = {k: (pb.config_names.index(f"mix{k}") if f"mix{k}" in pb.config_names else 0) for k in range(K)}
+    starts = []
+    if same_cluster:
+        for c in order[:3]:
+            starts.append((np.full(T, c), np.array([mix[users_rr[0]]] * T), users_rr.copy()))
+    else:
+        spread = np.sort(order[:T]) if T <= C else np.resize(order, T)
+        starts.append((spread.copy(), np.array([mix[k] for k in users_rr]), users_rr.copy()))
+        starts.append((np.resize(order, T), np.zeros(T, int), users_rr.copy()))
+    starts = list(starts) + [(np.asarray(x.clusters), np.asarray(x.configs), np.asarray(x.users))
+                             for x in extra if x.status == "ok"]
+    best = None
+    for cl, cf, us in starts:
+        if not consistent(cl, cf):
+            cf = np.full(T, cf[0])
+        tau, p = durations(cl, cf, us, None)
+        if tau is not None and (best is None or p < best[4]):
+            best = (cl.copy(), cf.copy(), us.copy(), tau, p)
+    if best is None:                               # repair: user-focused configs everywhere
+        for c in order[:max(3, C)]:
+            for cfg in range(J):
+                cl = np.full(T, c) if same_cluster else np.resize(order, T)
+                cf = np.full(T, cfg)
+                tau, p = durations(cl, cf, users_rr, None)
+                if tau is not None and (best is None or p < best[4]):
+                    best = (cl, cf, users_rr.copy(), tau, p)
+            if best is not None:
+                break
+    if best is None:
+        return Schedule(np.zeros(T, int), np.zeros(T, int), users_rr, eq_tau, 1.0, 1.0,
+                        np.zeros(K), "infeasible", time.perf_counter() - t0)
+    cl, cf, us, tau, p = best
+    history = [p]
+    for _ in range(max_sweeps):
+        improved = False
+        for t in range(T):
+            cand = []
+            cluster_set = [cl[0]] if same_cluster else range(C)
+            for c in cluster_set:
+                for j in range(J):
+                    if not valid[c, j]:
+                        continue
+                    for k in range(K):
+                        cl2, cf2, us2 = cl.copy(), cf.copy(), us.copy()
+                        if same_cluster:
+                            cf2[:] = j
+                        cl2[t], cf2[t], us2[t] = c, j, k
+                        if not consistent(cl2, cf2) or not _feasible(pb, cl2, cf2, us2, tau):
+                            continue
+                        cand.append((_outage(pb, _weights(pb, cl2, cf2, tau)), cl2, cf2, us2))
+            if not cand:
+                continue
+            val, cl2, cf2, us2 = min(cand, key=lambda z: z[0])
+            if val < p * (1 - 1e-9):
+                cl, cf, us, p = cl2, cf2, us2, val
+                improved = True
+        tau2, p2 = durations(cl, cf, us, tau)
+        if tau2 is not None and p2 < p:
+            tau, p = tau2, p2
+            improved = True
+        history.append(p)
+        if not improved:
+            break
+    return _finish(pb, cl, cf, us, tau, t0, history)
+
+
+def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Schedule:
+    """Reference for small instances: every multiset of T (cluster, configuration, user)
+    options (one configuration per cluster), durations optimised for each."""
+    t0 = time.perf_counter()
+    C, J, K = pb.snr.shape
+    opts = [(c, j, k) for c in range(C) for j in range(J) if np.isfinite(pb.gains[c, j]) for k in range(K)]
+    best = None
+    for combo in itertools.combinations_with_replacement(range(len(opts)), pb.T):
+        cl = np.array([opts[i][0] for i in combo])
+        cf = np.array([opts[i][1] for i in combo])
+        us = np.array([opts[i][2] for i in combo])
+        if any(len(set(cf[cl == c].tolist())) > 1 for c in set(cl.tolist())):
+            continue
+        if equal_durations:
+            tau = np.full(pb.T, pb.t_tot / pb.T)
+            if not _feasible(pb, cl, cf, us, tau):
+                continue
+            p = _outage(pb, _weights(pb, cl, cf, tau))
+        else:
+            tau, p = optimise_durations(pb, cl, cf, us)
+            if tau is None:
+                continue
+        if best is None or p < best[4]:
+            best = (cl, cf, us, tau, p)
+    if best is None:
+        return Schedule(np.zeros(pb.T, int), np.zeros(pb.T, int), np.zeros(pb.T, int),
+                        np.full(pb.T, pb.t_tot / pb.T), 1.0, 1.0, np.zeros(K), "infeasible",
+                        time.perf_counter() - t0)
+    return _finish(pb, *best[:4], t0, [best[4]])
+
+
+def fixed_ula_problem(world, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
+                      tau_min_frac: float = 0.05, decay: float | None = None) -> ClusterProblem:
+    """Baseline 1 of paper 001 §V: a conventional transmit ULA of C·N_c elements at λ/2,
+    centred on the waveguide, split into C sub-arrays fed in phase (``1/√N_c`` each), no
+    antenna motion (MODEL §2.6). One configuration per sub-array; look angles from the
+    sub-array centres."""
+    dep = world.deployment
+    n = 0
+    C = len(dep.cluster_bounds[n])
+    nc = int(np.sum(dep.cluster[n] == 0))
+    lam = 299_792_458.0 / world.fc
+    centre = dep.feed[n] + 0.5 * dep.length[n] * dep.direction[n]
+    offs = (np.arange(C * nc) - (C * nc - 1) / 2.0) * lam / 2.0
+    pos = centre[None] + offs[:, None] * dep.direction[n][None]                 # (C·nc, 3)
+    users = np.atleast_2d(np.asarray(users, float))
+    q = np.asarray(target, float)
+    pts = np.vstack([q[None], users])
+    g = free_space_gain(pos[:, None, :], pts[None], world.fc) / np.sqrt(nc)   # (E, P)
+    if world.floor.seg_a.shape[0]:
+        g = g * world.floor.blockage_amplitude(pos[:, None, :], pts[None])
+    h2 = np.abs(g.reshape(C, nc, -1).sum(axis=1)) ** 2                       # (C, P)
+    d_r = np.linalg.norm(q - world.sensing.position)
+    gains = (world.power_w * world.sensing.elements * h2[:, 0]
+             / (4 * np.pi * d_r ** 2 * world.sensing_noise_w))[:, None]
+    snr = (world.power_w * h2[:, 1:] / world.noise_w)[:, None, :]
+    centres = pos.reshape(C, nc, 3).mean(axis=1)
+    v = q[None] - centres
+    th = np.arccos(np.clip(v @ dep.direction[n] / np.linalg.norm(v, axis=1), -1, 1))
+    tg = world.scene.targets
+    cov = rcs_covariance(th, tg.rcs_m2, tg.rcs_decay_per_rad if decay is None else float(decay))
+    t_tot = world.scene.simulation.frame_s
+    return ClusterProblem(gains, snr, np.full((C, 1, nc), np.nan), cov, int(T), t_tot,
+                          tau_min_frac * t_tot, float(r_min), float(db_to_lin(threshold_db)), ("fixed",))
+
+
+#: the proposed scheme and the baselines of paper 001 §V: name -> (problem kwargs, solve kwargs)
+SCHEMES = {
+    "proposed": ({}, {}),
+    "baseline-1": ({"fixed_ula": True}, {}),
+    "baseline-2": ({}, {"same_cluster": True}),
+    "baseline-3": ({}, {"equal_durations": True}),
+    "baseline-4": ({"pas_per_cluster": 1}, {}),
+    "no-beamforming": ({"beamforming": False}, {}),
+}
+
+
+def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
+                 decay: float | None = None):
+    """(problem, schedule) of one scheme of :data:`SCHEMES`."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    pkw, skw = SCHEMES[scheme]
+    common = dict(T=T, r_min=r_min, threshold_db=threshold_db, decay=decay)
+    if pkw.get("fixed_ula"):
+        pb = fixed_ula_problem(world, users, target, **common)
+    else:
+        pb = build_problem(world, users, target, **common, **pkw)
+    if scheme == "proposed":      # start also from the restricted schemes' optima
+        skw = {"starts": [solve_schedule(pb, same_cluster=True), solve_schedule(pb, equal_durations=True)]}
+    return pb, solve_schedule(pb, **skw)
