@@ -35,12 +35,16 @@ def main():
         times.append(time.perf_counter() - t0)
     print(f"beam map 200×200 (office, {dep.installed.sum()} PAs, {len(data.world.floor.walls)} walls, "
           f"blockage on): median {np.median(times) * 1e3:.0f} ms")
+    from viz.headless import ensure_offscreen
     t0 = time.perf_counter()
-    animate_runs([tmp / "run"], tmp / "a.mp4", window=(1280, 720), beam_nx=200, progress=False)
-    dt = time.perf_counter() - t0
-    print(f"animation 1280×720, beam map 200 wide, {args.frames} frames: {dt / args.frames:.2f} s/frame "
-          f"(incl. the one-off OpenGL probe)")
-
+    cls = ensure_offscreen()
+    print(f"OpenGL probe (child process, once per process): {time.perf_counter() - t0:.2f} s -> {cls}")
+    for beam, label in (("total", "with the beam map 200 wide"), (None, "without the beam layer")):
+        t0 = time.perf_counter()
+        animate_runs([tmp / "run"], tmp / "a.mp4", window=(1280, 720), beam_nx=200, beam=beam,
+                     progress=False)
+        dt = time.perf_counter() - t0
+        print(f"animation 1280×720 MP4, {label}, {args.frames} frames: {dt / args.frames:.2f} s/frame")
 
 if __name__ == "__main__":
     main()

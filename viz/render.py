@@ -3,6 +3,7 @@ by side, an interactive HTML export, or an interactive window (``show``)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ class RunData:
     pas: object
     frames: object
     beams: object
-    channel: object = None
+    channel: object = None          # fixed-array policies: the policy, replayed per frame
 
     @classmethod
     def load(cls, run_dir) -> "RunData":
@@ -44,8 +45,36 @@ class RunData:
         cls_ = available().get(meta.get("policy", ""))
         if cls_ is not None and getattr(cls_, "fixed_array", False):
             from twin.policies.registry import make_policy
-            data.channel = make_policy(meta["policy"], world, meta.get("params", {})).channel
+            data.channel = make_policy(meta["policy"], world, meta.get("params", {}))
         return data
+
+    def fixed_channel(self, frame: int):
+        """Fixed-array policies (``fixed_array = True``): the BS array is not traced, so it
+        is rebuilt by replaying the policy's decision on the traced frame-start state
+        (exact for scenes without observation noise). Returns points -> (N,G), or None
+        if the replay fails (the render then omits the beam layer)."""
+        from twin.policies.base import Observation
+
+        pol = self.channel
+        u = self.users[self.users.frame == frame]
+        t0 = float(u.time_s.min())
+        u = u[u.time_s == t0].sort_values("user")
+        tg = self.targets[self.targets.time_s == t0].sort_values("target")
+        z = self.world.ue_height
+        dep = self.world.deployment
+        pa = self.pas[self.pas.time_s == t0]
+        s = np.zeros(dep.installed.shape)
+        s[pa.waveguide, pa.pa] = pa.s_m
+        obs = Observation(self.world, t0, frame, s, dep.installed.copy(),
+                          np.column_stack([u.x, u.y, np.full(len(u), z)]),
+                          np.column_stack([tg.x, tg.y, np.full(len(tg), z)]), None,
+                          np.random.default_rng(int(self.meta.get("seed", 0) or 0)))
+        try:
+            pol.decide(obs)
+            pol.channel(np.zeros((1, 3)))
+        except Exception:                  # a replay failure must not stop the picture
+            return None
+        return pol.channel
 
     @property
     def n_frames(self) -> int:
@@ -93,7 +122,11 @@ class RunData:
             lines.append(f"RCRB {rc * 1e3:.3g} mm")
         if np.isfinite(fr.get("sensing_outage_exact", np.nan)):
             lines.append(f"sensing outage {fr.sensing_outage_exact:.3g}")
-        return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), self.channel)
+        channel = self.fixed_channel(frame) if self.channel is not None else None
+        if self.channel is not None and channel is None:
+            W = Rs = None                      # no array to draw the beam of
+            lines.append("(beam map unavailable: BS array not reconstructed)")
+        return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), channel)
 
 
 def _plotter(window, shape=(1, 1)):
@@ -102,21 +135,31 @@ def _plotter(window, shape=(1, 1)):
     return pv.Plotter(off_screen=True, window_size=window, shape=shape)
 
 
-def _draw(p, data: RunData, frame, camera, beam, beam_nx):
+def _draw(p, data: RunData, frame, camera, beam, beam_nx, beam_oversample=1):
     from viz.scene3d import add_state, add_static, set_camera
     add_static(p, data.world)
-    add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx)
+    add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx, beam_oversample=beam_oversample)
     set_camera(p, data.world, camera)
 
 
 def render_run(run_dir, out_png=None, frame=None, camera="isometric", beam="total",
-               window=(1280, 720), beam_nx=160) -> Path:
-    """PNG of one frame (default: the last) of a run."""
-    data = RunData.load(run_dir)
-    p = _plotter(window)
-    _draw(p, data, frame, camera, beam, beam_nx)
+               window=(1280, 720), beam_nx=160, beam_oversample=2, side_by_side_with=None) -> Path:
+    """PNG of one frame (default: the last) of a run; with ``side_by_side_with`` a second
+    run (same scene and seed, another policy) is drawn beside it at the same frame.
+
+    camera: isometric, top or guide; beam: a user index, "sensing", "total" or None. The
+    beam map is ``beam_nx`` cells across, each averaging ``beam_oversample``² samples: at
+    28 GHz the field varies within a centimetre, and the local mean shows the beam rather
+    than aliased speckle."""
+    datas = [RunData.load(r) for r in [run_dir] + ([side_by_side_with] if side_by_side_with else [])]
+    if frame is None:
+        frame = min(d.n_frames for d in datas) - 1
+    p = _plotter((window[0] * len(datas), window[1]), shape=(1, len(datas)))
+    for i, d in enumerate(datas):
+        p.subplot(0, i)
+        _draw(p, d, frame, camera, beam, beam_nx, beam_oversample)
     p.render()                       # screenshot() does not re-render (MEASURED.md)
-    out = Path(out_png) if out_png else data.dir / "render.png"
+    out = Path(out_png) if out_png else datas[0].dir / "render.png"
     p.screenshot(str(out))
     p.close()
     return out
@@ -129,12 +172,12 @@ def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1
     import imageio.v2 as imageio
     from tqdm import tqdm
 
-    datas = [RunData.load(r) for r in run_dirs]
-    n = min(d.n_frames for d in datas)
-    frames = range(n) if not max_frames or n <= max_frames else np.linspace(0, n - 1, max_frames).astype(int)
     out = Path(out_path)
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise ConfigError("--animate", str(out), "unknown animation format", "use a .gif or .mp4 file name")
+    datas = [RunData.load(r) for r in run_dirs]
+    n = min(d.n_frames for d in datas)
+    frames = range(n) if not max_frames or n <= max_frames else np.linspace(0, n - 1, max_frames).astype(int)
     width = window[0] * len(datas)
     p = _plotter((width, window[1]), shape=(1, len(datas)))
     kwargs = {"fps": fps} if out.suffix.lower() == ".mp4" else {"duration": 1.0 / fps, "loop": 0}
@@ -142,9 +185,9 @@ def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1
         kwargs.update(codec="libx264", quality=7, macro_block_size=16)
     with imageio.get_writer(str(out), **kwargs) as writer:
         for f in tqdm(frames, unit="frame", desc="animating", disable=not progress):
+            p.clear()                        # every subplot (Plotter.clear clears them all)
             for i, d in enumerate(datas):
                 p.subplot(0, i)
-                p.clear()
                 _draw(p, d, int(f), camera, beam, beam_nx)
             p.render()
             writer.append_data(p.screenshot(return_img=True))
@@ -152,33 +195,82 @@ def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1
     return out
 
 
-def export_html(run_dir, out_html, frame=None, beam="total") -> Path:
-    """Self-contained interactive HTML of one frame (pyvista's trame/vtk.js export)."""
-    data = RunData.load(run_dir)
+def _world_of_scene(run_or_scene):
+    from twin.scene import load_scene
+    return World(load_scene(str(run_or_scene)))
+
+
+def _is_run(run_or_scene) -> bool:
+    return isinstance(run_or_scene, (str, Path)) and (Path(str(run_or_scene)) / "scene.json").exists()
+
+
+def export_html(run_or_scene, out_html, frame=None, beam="total") -> Path:
+    """Self-contained interactive HTML (pyvista's trame/vtk.js export) of one frame of a
+    run, or of a scene (a built-in name or a scene file: the deployment at its uniform
+    PA positions, users at their start positions, no beam layer)."""
+    from viz.scene3d import add_static, set_camera
+
     p = _plotter((1280, 720))
-    _draw(p, data, frame, "isometric", beam, 100)
     try:
+        if _is_run(run_or_scene):
+            _draw(p, RunData.load(run_or_scene), frame, "isometric", beam, 100)
+        else:
+            world = _world_of_scene(run_or_scene)
+            add_static(p, world)
+            _add_scene_state(p, world)
+            set_camera(p, world, "isometric")
         p.trame.export_html(str(out_html))     # trame-pyvista: vtk.js scene inlined in one file
     finally:
         p.close()
     return Path(out_html)
 
 
-def show(run_or_scene, frame=None) -> None:
-    """Interactive window where a display exists; in Jupyter, pyvista's trame backend."""
-    import pyvista as pv
-    from viz.scene3d import add_state, add_static, set_camera
+def _add_scene_state(p, world) -> None:
+    """A scene without a run: PAs at the uniform positions, all installed PAs active,
+    users and targets where the scene lists explicit positions (random starts: none)."""
+    from viz.scene3d import FrameState, add_state
 
-    p = pv.Plotter()
-    path = Path(str(run_or_scene))
-    if (path / "scene.json").exists():
-        data = RunData.load(path)
-        add_static(p, data.world)
-        add_state(p, data.world, data.state(frame))
-        world = data.world
+    dep = world.deployment
+    z = world.ue_height
+
+    def _pts(entities):
+        xy = getattr(entities, "positions", None) or ()
+        return np.array([[q[0], q[1], z] for q in xy], float).reshape(-1, 3)
+
+    users, targets = _pts(world.scene.users), _pts(getattr(world.scene, "targets", None))
+    add_state(p, world, FrameState(dep.uniform_positions(), dep.installed.copy(), users, targets),
+              beam=None)
+
+
+def show(run_or_scene, frame=None, beam="total") -> None:
+    """Interactive window where a display exists; in Jupyter, pyvista's trame backend
+    (``pip install 'pyvista[jupyter]'``). A run directory shows ``frame`` (default: the
+    last) with its beam map; a scene name or file shows the deployment."""
+    import pyvista as pv
+    from viz.scene3d import add_static, set_camera
+
+    in_notebook = _in_jupyter()
+    if not in_notebook and not os.environ.get("DISPLAY"):
+        raise ConfigError("show", "(display)", "no display for an interactive window",
+                          "use `pass-twin render RUN --html out.html` or `render_run` for a PNG")
+    p = pv.Plotter(notebook=in_notebook)
+    if _is_run(run_or_scene):
+        data = RunData.load(run_or_scene)
+        _draw(p, data, frame, "isometric", beam, 120)
     else:
-        from twin.scene import load_scene
-        world = World(load_scene(run_or_scene))
+        world = _world_of_scene(run_or_scene)
         add_static(p, world)
-    set_camera(p, world, "isometric")
+        _add_scene_state(p, world)
+        set_camera(p, world, "isometric")
+    if in_notebook:
+        return p.show(jupyter_backend="trame")
     p.show()
+
+
+def _in_jupyter() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    ip = get_ipython()
+    return ip is not None and type(ip).__name__ == "ZMQInteractiveShell"

@@ -46,6 +46,17 @@ def _extruded(poly, height):
     return pv.PolyData(pts, faces=face).triangulate().extrude((0, 0, height), capping=True)
 
 
+def _add_trail(p: pv.Plotter, pts, colour, width) -> None:
+    """A trail that fades: the colour blends from the background (oldest point) to
+    ``colour`` (now), one actor with per-point RGB."""
+    pts = np.asarray(pts, float)
+    a = np.linspace(0.0, 1.0, len(pts))[:, None] ** 0.7
+    rgb = (1.0 - a) * np.array([0.97, 0.97, 0.97]) + a * np.asarray(colour)[None, :3]
+    line = pv.lines_from_points(pts)
+    line["rgb"] = (rgb * 255).astype(np.uint8)
+    _add(p, line, scalars="rgb", rgb=True, line_width=width, lighting=False)
+
+
 def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
     """Floor outline, walls, waveguides with feed points, sensing ULA."""
     fp, dep = world.floor, world.deployment
@@ -80,15 +91,20 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
 
 
 def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "total",
-              beam_nx: int = 120, links: bool = True) -> None:
-    """PAs, users, targets, trails, LoS links, beam map and the corner text."""
+              beam_nx: int = 120, links: bool = True, beam_oversample: int = 1) -> None:
+    """PAs, users, targets, trails, LoS links, beam map and the corner text.
+
+    beam: a user index, "sensing", "total" or None (no beam layer); the map has
+    ``beam_nx`` samples across the floor, each the mean of ``beam_oversample``² samples
+    (:func:`twin.beammap.beam_map`)."""
     dep, fp = world.deployment, world.floor
     pos = dep.positions(st.s)
     inst = dep.installed
     act = st.active & inst
     if beam is not None and st.W is not None:
         from twin.beammap import beam_map
-        bm = beam_map(world, st.s, act, st.W, st.Rs, beam, nx=beam_nx, channel=st.channel)
+        bm = beam_map(world, st.s, act, st.W, st.Rs, beam, nx=beam_nx, channel=st.channel,
+                      oversample=beam_oversample)
         X, Y = np.meshgrid(bm.x, bm.y)
         grid = pv.StructuredGrid(X, Y, np.full(X.shape, 0.01))
         grid["beam_db"] = np.clip(bm.db, *BEAM_DB_RANGE).ravel(order="F")
@@ -109,14 +125,14 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
         _add(p, pv.Cylinder(center=q + [0, 0, 0.85], direction=(0, 0, 1), radius=0.18, height=1.7),
                    color=c)
         if k < len(st.user_trails) and len(st.user_trails[k]) > 1:
-            _add(p, pv.lines_from_points(st.user_trails[k]), color=c, line_width=3, opacity=0.5)
+            _add_trail(p, st.user_trails[k], c, 4)
     if len(st.users):
         p.add_point_labels(st.users + [0, 0, 1.9], [f"u{k}" for k in range(len(st.users))], font_size=11,
                            shape_opacity=0.4, always_visible=True, render=False)
     for j, q in enumerate(st.targets):
         _add(p, pv.Cone(center=q + [0, 0, 0.5], direction=(0, 0, -1), height=1.0, radius=0.3), color=TARGET)
         if j < len(st.target_trails) and len(st.target_trails[j]) > 1:
-            _add(p, pv.lines_from_points(st.target_trails[j]), color=TARGET, line_width=2, opacity=0.4)
+            _add_trail(p, st.target_trails[j], TARGET, 3)
     if len(st.targets):
         p.add_point_labels(st.targets + [0, 0, 1.2], [f"target {j}" for j in range(len(st.targets))],
                            font_size=11, shape_opacity=0.4, always_visible=True, render=False)
@@ -140,13 +156,17 @@ def set_camera(p: pv.Plotter, world, preset: str = "isometric") -> None:
     """Camera presets: ``isometric``, ``top``, ``guide`` (along the first waveguide)."""
     if preset == "top":
         p.view_xy()
+        p.camera.zoom(1.4)
     elif preset == "guide":
         dep = world.deployment
         a, u = dep.feed[0], dep.direction[0]
-        p.camera.position = tuple(a - 2.0 * u + np.array([0, 0, 0.6]))
-        p.camera.focal_point = tuple(a + dep.length[0] * u)
+        side = np.cross([0.0, 0.0, 1.0], u)
+        side = side / (np.linalg.norm(side) or 1.0)
+        # behind the feed, a little above and to the side, looking down the guide
+        p.camera.position = tuple(a - 2.5 * u + 0.8 * side + np.array([0, 0, 1.0]))
+        p.camera.focal_point = tuple(a + 0.55 * dep.length[0] * u - np.array([0, 0, 0.5 * a[2]]))
         p.camera.up = (0, 0, 1)
-        p.camera.view_angle = 60
+        p.camera.view_angle = 55
     elif preset == "isometric":
         p.view_isometric()
         p.camera.zoom(1.15)

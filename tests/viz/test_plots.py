@@ -44,3 +44,32 @@ def test_outage_spans_are_shaded(runs):
 def test_overlay_of_several_runs(runs, tmp_path):
     out = plot_runs(runs, tmp_path / "cmp.png")
     assert out.exists() and out.stat().st_size > 20_000
+
+
+def _every_policy():
+    from twin.policies import available
+    return sorted(available())
+
+
+@pytest.mark.parametrize("policy", _every_policy())
+def test_dashboard_for_every_policy(policy, tmp_path):
+    """Issue 6: plots are produced for runs of every policy that exists, with one SINR
+    line per user and an actual + commanded line per installed PA."""
+    import matplotlib.pyplot as plt
+
+    from twin.policies import available
+    from twin.world import World
+
+    scene = load_scene(available()[policy].example_scene)
+    Simulation(scene, tmp_path / "run", policy=policy, frames=3).run()
+    fig = dashboard_figure(tmp_path / "run")
+    ax_sinr, ax_rate, ax_sense, ax_pa = fig.axes[:4]
+    users = [l for l in ax_sinr.lines if l.get_label().startswith("user")]
+    assert len(users) == scene.users.n
+    n_pas = int(World(scene).deployment.installed.sum())
+    assert len(ax_pa.lines) == 2 * n_pas
+    for line in users:                                  # finite SINRs were plotted
+        assert np.isfinite(line.get_ydata()).any()
+    plt.close(fig)
+    out = plot_runs([tmp_path / "run"], tmp_path / "d.png")
+    assert out.stat().st_size > 20_000
