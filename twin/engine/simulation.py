@@ -135,6 +135,8 @@ class Simulation:
                 slot_start = env.now
                 self._frame_slots.append((plan.duration_s, self.actuator.position(slot_start + plan.duration_s / 2),
                                           np.asarray(plan.active, bool) & dep.installed, plan))
+                if hasattr(self.policy, "set_slot"):
+                    self.policy.set_slot(j)
                 for i in range(n):   # samples at (i + 1/2)/n of the slot
                     yield env.timeout(slot_start + (i + 0.5) * plan.duration_s / n - env.now)
                     self._evaluate(writer, f, j, plan, env.now)
@@ -277,20 +279,20 @@ class Simulation:
 
     def _sensing_metrics(self) -> dict:
         """Clustered deployments (MODEL §3.4): sensing outage of the frame's slots."""
+        from twin.physics.clusters import frame_sensing_metrics
+
         dep = self.world.deployment
         if not any(dep.cluster_bounds) or not self.targets:
             return {}
-        try:
-            from twin.physics.clusters import frame_sensing_metrics
-        except ImportError:
-            return {}
         slots = [(dur, s, active) for dur, s, active, _ in self._frame_slots]
         q = self._xyz(self.targets, self.frame_start)[0]
-        kwargs = {}
         thr = getattr(self.policy, "sensing_threshold", None)
-        if thr is not None:
-            kwargs["threshold"] = thr
-        return frame_sensing_metrics(self.world, slots, q, self.rng_rcs, **kwargs)
+        if hasattr(self.policy, "frame_sensing_metrics"):      # fixed arrays know their own gains
+            from twin.physics.clusters import DEFAULT_THRESHOLD_DB
+            from twin.units import db_to_lin
+            return self.policy.frame_sensing_metrics(slots, q, self.rng_rcs,
+                                                     thr if thr is not None else db_to_lin(DEFAULT_THRESHOLD_DB))
+        return frame_sensing_metrics(self.world, slots, q, self.rng_rcs, threshold=thr)
 
     # --- run ----------------------------------------------------------------------
     def run(self) -> dict:
