@@ -429,8 +429,10 @@ SCHEMES = {
 
 
 def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
-                 decay: float | None = None):
-    """(problem, schedule) of one scheme of :data:`SCHEMES`."""
+                 decay: float | None = None, starts=()):
+    """(problem, schedule) of one scheme of :data:`SCHEMES`; ``starts``: extra starting
+    schedules for the proposed scheme (e.g. the solution for a stricter R_min, feasible
+    here too)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     pkw, skw = SCHEMES[scheme]
@@ -440,5 +442,40 @@ def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, thr
     else:
         pb = build_problem(world, users, target, **common, **pkw)
     if scheme == "proposed":      # start also from the restricted schemes' optima
-        skw = {"starts": [solve_schedule(pb, same_cluster=True), solve_schedule(pb, equal_durations=True)]}
+        skw = {"starts": [solve_schedule(pb, same_cluster=True), solve_schedule(pb, equal_durations=True),
+                          *starts]}
     return pb, solve_schedule(pb, **skw)
+
+
+def problem_from_positions(world, users, target, positions, *, T: int, r_min: float,
+                           threshold_db: float = 10.0, tau_min_frac: float = 0.05,
+                           decay: float | None = None) -> ClusterProblem:
+    """A problem whose configurations are given: ``positions`` (C,J,Nc) along-guide
+    coordinates of every cluster's PAs (NaN-padded). Used for exhaustive references on a
+    coarse position grid."""
+    dep = world.deployment
+    users = np.atleast_2d(np.asarray(users, float))
+    q = np.asarray(target, float)
+    pts = np.vstack([q[None], users])
+    clusters = [(n, c) for n, b in enumerate(dep.cluster_bounds) for c in range(len(b))]
+    positions = np.asarray(positions, float)
+    C, J, _ = positions.shape
+    K = len(users)
+    gains = np.full((C, J), np.nan)
+    snr = np.full((C, J, K), np.nan)
+    d_r = np.linalg.norm(q - world.sensing.position)
+    g_scale = world.power_w * world.sensing.elements / (4 * np.pi * d_r ** 2 * world.sensing_noise_w)
+    for i, (n, c) in enumerate(clusters):
+        for j in range(J):
+            x = positions[i, j][np.isfinite(positions[i, j])]
+            if x.size == 0:
+                continue
+            h2 = np.abs(cluster_terms(world, n, x, pts, 1 / np.sqrt(x.size)).sum(axis=0)) ** 2
+            gains[i, j] = g_scale * h2[0]
+            snr[i, j] = world.power_w * h2[1:] / world.noise_w
+    from twin.physics.clusters import look_angles
+    tg = world.scene.targets
+    cov = rcs_covariance(look_angles(dep, q), tg.rcs_m2, tg.rcs_decay_per_rad if decay is None else float(decay))
+    t_tot = world.scene.simulation.frame_s
+    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
+                          float(db_to_lin(threshold_db)), tuple(f"grid{j}" for j in range(J)))

@@ -31,16 +31,17 @@ class FigureSpec:
     logy: bool = False
     title: str = ""
     plot: Callable | None = None   # custom plot(df, path) instead of the default lines
+    ci: bool = True                # the table carries ci_low / ci_high
 
 
 _FIGURES: dict[str, FigureSpec] = {}
 
 
 def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bool = False,
-           title: str = "", plot: Callable | None = None):
+           title: str = "", plot: Callable | None = None, ci: bool = True):
     """Register ``func(quick: bool, seed: int) -> DataFrame`` as figure ``name``."""
     def deco(func):
-        _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot)
+        _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot, ci)
         return func
     return deco
 
@@ -59,7 +60,7 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
                           f"choose one of: {', '.join(figs)}")
     spec = figs[name]
     df = spec.func(quick=quick, seed=seed)
-    for col in (spec.x, "scheme", spec.metric, "ci_low", "ci_high"):
+    for col in (spec.x, "scheme", spec.metric) + (("ci_low", "ci_high") if spec.ci else ()):
         if col not in df.columns:
             raise RuntimeError(f"figure {name} did not produce column {col!r}")
     out = Path(out_dir)

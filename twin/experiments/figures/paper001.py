@@ -1,0 +1,212 @@
+"""Paper 001 figure reproductions (§V, Figs. 3-7): sensing outage of clustered PAs.
+
+Each drop places the target and the users uniformly over the area; every scheme of a
+drop sees the same positions. The outage is reported exactly (mean over drops with a
+95% interval, column ``outage_probability``) and by Monte Carlo as the paper does
+(``outage_mc`` with its 95% Wilson interval, ``mc_ci_low``/``mc_ci_high``, pooling
+``MC_SAMPLES`` RCS draws per drop). Quick mode: 4 drops, a coarse sweep; full mode:
+100 drops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twin.beammap import grid_points
+from twin.experiments.figures import figure
+from twin.experiments.stats import mean_ci
+from twin.optim.clustered import cluster_terms, solve_scheme
+from twin.physics.outage import outage_monte_carlo
+from twin.scene import load_scene
+from twin.world import World
+
+SCENE = "paper001"
+FULL_DROPS, QUICK_DROPS = 100, 4
+MC_SAMPLES = 20_000
+R_MIN = 2.0
+BASELINES = {"Baseline-1": "baseline-1", "Baseline-2": "baseline-2", "Baseline-3": "baseline-3",
+             "Baseline-4": "baseline-4"}
+
+
+def _drop(world, seed, d):
+    rng = np.random.default_rng([seed, d])
+    pts = world.floor.sample_free(rng, world.n_users + 1, clearance=0.5)
+    pts = np.column_stack([pts, np.full(len(pts), world.ue_height)])
+    return pts[0], pts[1:], rng
+
+
+def _rows(results, column, value):
+    rows = []
+    for scheme, runs in results.items():
+        ex = np.array([r[0] for r in runs])
+        m, lo, hi = mean_ci(ex)
+        hits = sum(r[1] for r in runs)
+        n = sum(r[2] for r in runs)
+        p, mlo, mhi = _wilson(hits, n)
+        rows.append({column: value, "scheme": scheme, "outage_probability": m, "ci_low": max(lo, 0.0),
+                     "ci_high": min(hi, 1.0), "outage_mc": p, "mc_ci_low": mlo, "mc_ci_high": mhi,
+                     "chernoff": float(np.mean([r[3] for r in runs])), "drops": len(runs)})
+    return rows
+
+
+def _wilson(k, n, z=1.959963984540054):
+    p = k / n
+    den = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / den
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return p, max(0.0, c - h), min(1.0, c + h)
+
+
+def evaluate(world, target, users, scheme, T, r_min, rng, decay=None, starts=(), keep=None):
+    """(exact outage, MC hits, MC samples, Chernoff) of one scheme on one drop; an
+    infeasible rate target counts as certain outage. ``keep``: list receiving the schedule."""
+    pb, sch = solve_scheme(world, users, target, scheme, T=T, r_min=r_min, decay=decay, starts=starts)
+    if keep is not None:
+        keep.append(sch)
+    if sch.status != "ok":
+        return 1.0, MC_SAMPLES, MC_SAMPLES, 1.0
+    from twin.optim.clustered import _weights
+    w = _weights(pb, sch.clusters, sch.configs, sch.tau)
+    p, _, _ = outage_monte_carlo(w, pb.cov, pb.threshold, rng, MC_SAMPLES)
+    return sch.outage, int(round(p * MC_SAMPLES)), MC_SAMPLES, sch.chernoff
+
+
+def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
+    """schemes: label -> (scheme, T, r_min, decay) or a callable of the swept value."""
+    drops = QUICK_DROPS if quick else FULL_DROPS
+    rows = []
+    for v in values:
+        world = World(load_scene(SCENE, overrides(v)))
+        res = {}
+        for d in range(drops):
+            target, users, rng = _drop(world, seed, d)
+            solved = {}                       # (scheme, T, decay) -> schedules, strictest R_min first
+            order = sorted(schemes.items(), key=lambda kv: -(kv[1](v) if callable(kv[1]) else kv[1])[2])
+            for label, spec in order:
+                scheme, T, r_min, decay = spec(v) if callable(spec) else spec
+                key = (scheme, T, decay)
+                prev = [x for x in solved.get(key, []) if x.status == "ok"]
+                keep = solved.setdefault(key, [])
+                res.setdefault(label, []).append(
+                    evaluate(world, target, users, scheme, T, r_min, rng, decay, starts=prev, keep=keep))
+        res = {label: res[label] for label in schemes}
+        rows += _rows(res, column, v)
+    return pd.DataFrame(rows)
+
+
+def _power_values(quick):
+    return [5, 10, 15, 20] if quick else [0, 4, 8, 12, 16, 20, 24]
+
+
+@figure("paper001-power", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 3: outage vs P")
+def power(quick: bool, seed: int) -> pd.DataFrame:
+    schemes = {f"Proposed-T{T}": ("proposed", T, R_MIN, None) for T in (2, 3, 4)}
+    schemes.update({k: (v, 4, R_MIN, None) for k, v in BASELINES.items()})
+    return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
+                  lambda v: {"radio.tx_power_dbm": v})
+
+
+@figure("paper001-rate", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 4: outage vs P for several R_min")
+def rate(quick: bool, seed: int) -> pd.DataFrame:
+    schemes = {f"Proposed-T4-Rmin{r:g}": ("proposed", 4, r, None) for r in (1.0, 4.0, 7.0)}
+    schemes.update({k: (v, 4, 1.0, None) for k, v in BASELINES.items()})
+    return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
+                  lambda v: {"radio.tx_power_dbm": v})
+
+
+@figure("paper001-correlation", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 5: RCS correlation")
+def correlation(quick: bool, seed: int) -> pd.DataFrame:
+    schemes = {"Proposed-T4-fully-correlated": ("proposed", 4, R_MIN, 0.0),
+               "Proposed-T4-partial": ("proposed", 4, R_MIN, 1.0),
+               "Proposed-T4-uncorrelated": ("proposed", 4, R_MIN, 1e4),
+               "Baseline-2": ("baseline-2", 4, R_MIN, 0.0)}
+    return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
+                  lambda v: {"radio.tx_power_dbm": v})
+
+
+def _clusters_with(npas):
+    return {"waveguides.0.pas": 10 * npas,
+            "waveguides.0.clusters": [{"center_m": c + 0.5, "aperture_m": 0.5, "pas": npas} for c in range(10)]}
+
+
+@figure("paper001-pas", x="pas_per_cluster", metric="outage_probability", xlabel="PAs per cluster N_c",
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 6: outage vs N_c (P = 10 dBm)")
+def pas(quick: bool, seed: int) -> pd.DataFrame:
+    values = [1, 2, 4] if quick else [1, 2, 3, 4, 6]
+    schemes = {"Proposed-T4": ("proposed", 4, R_MIN, None),
+               "Proposed-T4-no-beamforming": ("no-beamforming", 4, R_MIN, None),
+               "Baseline-4": ("baseline-4", 4, R_MIN, None)}
+    return _sweep("pas_per_cluster", values, schemes, quick, seed,
+                  lambda v: {**_clusters_with(v), "radio.tx_power_dbm": 10})
+
+
+# --- Fig. 7: radiated power over the floor ---------------------------------------------
+def heatmap_table(seed: int = 0, nx: int = 120, T: int = 4):
+    """Normalised radiated power (dB) over the floor per slot for the proposed positions,
+    the target-aligned ones and an even spread, on the proposed cluster sequence; also
+    the power each placement radiates at the target. Returns (grid DataFrame, at_target)."""
+    world = World(load_scene(SCENE))
+    target, users, rng = _drop(world, seed, 0)
+    pb, sch = solve_scheme(world, users, target, "proposed", T=T, r_min=R_MIN)
+    dep = world.deployment
+    x, y, pts = grid_points(world, nx)
+    rows, at_target = [], {}
+    clusters = [(n, c, lo, hi) for n, b in enumerate(dep.cluster_bounds) for c, (lo, hi) in enumerate(b)]
+    for t in range(T):
+        ci, cfg = int(sch.clusters[t]), int(sch.configs[t])
+        n, c, lo, hi = clusters[ci]
+        npas = int(np.sum(dep.cluster[n] == c))
+        placements = {"proposed": pb.positions[ci, cfg, :npas],
+                      "target-aligned": pb.positions[ci, pb.config_names.index("target"), :npas]
+                      if "target" in pb.config_names else pb.positions[ci, 0, :npas],
+                      "uniform": lo + (hi - lo) * (np.arange(npas) + 0.5) / npas}
+        for name, xs in placements.items():
+            terms = cluster_terms(world, n, xs, np.vstack([pts, target[None]]), 1 / np.sqrt(npas))
+            p = np.abs(terms.sum(axis=0)) ** 2 * world.power_w
+            grid, p_t = p[:-1], p[-1]
+            at_target.setdefault(name, []).append(float(p_t))
+            db = 10 * np.log10(grid / grid.max())
+            rows.append(pd.DataFrame({"x_m": pts[:, 0], "y_m": pts[:, 1], "slot": t, "cluster": ci,
+                                      "scheme": name, "power_db": db}))
+    meta = {"target": target, "users": users, "clusters": sch.clusters}
+    return pd.concat(rows, ignore_index=True), at_target, meta
+
+
+def _heatmap_plot(df, path, spec):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    schemes = list(df.scheme.unique())
+    slots = sorted(df.slot.unique())
+    fig, axes = plt.subplots(len(schemes), len(slots), figsize=(3.2 * len(slots), 2.9 * len(schemes)),
+                             constrained_layout=True, squeeze=False)
+    meta = df.attrs.get("meta", {})
+    for i, s in enumerate(schemes):
+        for j, t in enumerate(slots):
+            g = df[(df.scheme == s) & (df.slot == t)]
+            xs, ys = np.unique(g.x_m), np.unique(g.y_m)
+            Z = g.pivot(index="y_m", columns="x_m", values="power_db").to_numpy()
+            ax = axes[i, j]
+            im = ax.pcolormesh(xs, ys, np.clip(Z, -30, 0), cmap="inferno", vmin=-30, vmax=0, shading="auto")
+            ax.axhline(0.0, color="c", lw=2)                               # the waveguide
+            if "target" in meta:
+                ax.plot(*meta["target"][:2], "w*", ms=12, mec="k")
+                ax.plot(meta["users"][:, 0], meta["users"][:, 1], "gs", ms=6, mec="k")
+            ax.set_title(f"{s}, slot {t} (cluster {int(g.cluster.iloc[0])})", fontsize="small")
+            ax.set_aspect("equal")
+    fig.colorbar(im, ax=axes, label="normalised radiated power [dB]", shrink=0.6)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@figure("paper001-heatmap", x="x_m", metric="power_db", xlabel="x [m]", ylabel="y [m]", ci=False,
+        plot=_heatmap_plot, title="Paper 001 Fig. 7")
+def heatmap(quick: bool, seed: int) -> pd.DataFrame:
+    df, at_target, meta = heatmap_table(seed, nx=60 if quick else 160)
+    df.attrs["meta"] = meta
+    df.attrs["at_target"] = at_target
+    return df
