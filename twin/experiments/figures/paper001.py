@@ -119,10 +119,10 @@ def rate(quick: bool, seed: int) -> pd.DataFrame:
 @figure("paper001-correlation", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
         ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 5: RCS correlation")
 def correlation(quick: bool, seed: int) -> pd.DataFrame:
-    schemes = {"Proposed-T4-fully-correlated": ("proposed", 4, R_MIN, 0.0),
-               "Proposed-T4-partial": ("proposed", 4, R_MIN, 1.0),
-               "Proposed-T4-uncorrelated": ("proposed", 4, R_MIN, 1e4),
-               "Baseline-2": ("baseline-2", 4, R_MIN, 0.0)}
+    schemes = {"Proposed-T4-fully-correlated": ("proposed", 4, 1.0, 0.0),
+               "Proposed-T4-partial": ("proposed", 4, 1.0, 1.0),
+               "Proposed-T4-uncorrelated": ("proposed", 4, 1.0, 1e4),
+               "Baseline-2": ("baseline-2", 4, 1.0, 0.0)}
     return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
                   lambda v: {"radio.tx_power_dbm": v})
 
