@@ -198,15 +198,17 @@ def average_rates(pb, clusters, configs, users, tau):
     return r
 
 
-def _outage(pb, w):
-    return outage_probability(w, pb.cov, pb.threshold)
+def _outage(pb, w, objective: str = "exact"):
+    """The objective: the exact outage, or (``"chernoff"``) the paper's optimised Chernoff
+    bound (eq. 25, the minimum over s, i.e. its grid search over s at full resolution)."""
+    return outage_probability(w, pb.cov, pb.threshold, method="exact" if objective == "exact" else "chernoff")
 
 
 def _feasible(pb, clusters, configs, users, tau, tol=1e-9):
     return bool(np.all(average_rates(pb, clusters, configs, users, tau) >= pb.r_min * (1 - tol) - 1e-12))
 
 
-def optimise_durations(pb, clusters, configs, users, tau0=None):
+def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str = "exact"):
     """Durations minimising the exact outage s.t. rates and time (SLSQP on log outage,
     from τ0 and from a rate-feasible LP point). Returns (tau, outage) or (None, 1.0)."""
     T = len(clusters)
@@ -233,7 +235,7 @@ def optimise_durations(pb, clusters, configs, users, tau0=None):
         starts.append(eq)
 
     def f(tau):
-        return np.log(max(_outage(pb, _weights(pb, clusters, configs, tau)), 1e-300))
+        return np.log(max(_outage(pb, _weights(pb, clusters, configs, tau), objective), 1e-300))
 
     cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot},
             {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min}]
@@ -260,12 +262,13 @@ def _finish(pb, clusters, configs, users, tau, t0, history, status="ok"):
 
 
 def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
-                   max_sweeps: int = 6, starts=()) -> Schedule:
+                   max_sweeps: int = 6, starts=(), objective: str = "exact") -> Schedule:
     """Alternating optimisation of the slot options and durations (module docstring).
     ``same_cluster``: baseline 2 (one cluster in every slot); ``equal_durations``:
     baseline 3 (τ_t = T_tot/T); ``starts``: extra starting schedules (e.g. the baselines'
     solutions, whose feasible sets are subsets of this one's, so the result is never worse
-    than theirs). Infeasible rate targets give ``status="infeasible"``."""
+    than theirs); ``objective``: "exact" (default) or "chernoff" (the paper's surrogate,
+    kept to compare). Infeasible rate targets give ``status="infeasible"``."""
     t0 = time.perf_counter()
     C, J, K = pb.snr.shape
     T = pb.T
@@ -274,9 +277,9 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
 
     def durations(cl, cf, us, tau):
         if equal_durations:
-            return (eq_tau, _outage(pb, _weights(pb, cl, cf, eq_tau))) if _feasible(pb, cl, cf, us, eq_tau) \
-                else (None, 1.0)
-        return optimise_durations(pb, cl, cf, us, tau)
+            return (eq_tau, _outage(pb, _weights(pb, cl, cf, eq_tau), objective)) \
+                if _feasible(pb, cl, cf, us, eq_tau) else (None, 1.0)
+        return optimise_durations(pb, cl, cf, us, tau, objective)
 
     def consistent(cl, cf):
         return all(len({int(cf[i]) for i in range(T) if cl[i] == c}) <= 1 for c in set(cl.tolist()))
@@ -334,7 +337,7 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                         cl2[t], cf2[t], us2[t] = c, j, k
                         if not consistent(cl2, cf2) or not _feasible(pb, cl2, cf2, us2, tau):
                             continue
-                        cand.append((_outage(pb, _weights(pb, cl2, cf2, tau)), cl2, cf2, us2))
+                        cand.append((_outage(pb, _weights(pb, cl2, cf2, tau), objective), cl2, cf2, us2))
             if not cand:
                 continue
             val, cl2, cf2, us2 = min(cand, key=lambda z: z[0])
@@ -429,7 +432,7 @@ SCHEMES = {
 
 
 def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
-                 decay: float | None = None, starts=()):
+                 decay: float | None = None, starts=(), objective: str = "exact"):
     """(problem, schedule) of one scheme of :data:`SCHEMES`; ``starts``: extra starting
     schedules for the proposed scheme (e.g. the solution for a stricter R_min, feasible
     here too)."""
@@ -441,9 +444,10 @@ def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, thr
         pb = fixed_ula_problem(world, users, target, **common)
     else:
         pb = build_problem(world, users, target, **common, **pkw)
+    skw = {**skw, "objective": objective}
     if scheme == "proposed":      # start also from the restricted schemes' optima
-        skw = {"starts": [solve_schedule(pb, same_cluster=True), solve_schedule(pb, equal_durations=True),
-                          *starts]}
+        skw["starts"] = [solve_schedule(pb, same_cluster=True, objective=objective),
+                         solve_schedule(pb, equal_durations=True, objective=objective), *starts]
     return pb, solve_schedule(pb, **skw)
 
 

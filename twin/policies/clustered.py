@@ -17,10 +17,11 @@ from twin.units import db_to_lin
 
 class _Clustered(Policy):
     """Shared: parameters, schedule → decision. ``T = 0`` uses the scene's slots per
-    frame; ``decay < 0`` the scene's RCS decay."""
+    frame; ``decay < 0`` the scene's RCS decay; ``objective`` "exact" or "chernoff" (the
+    paper's surrogate, with the optimal s instead of a grid)."""
 
     scheme = "proposed"
-    params = {"T": 0, "R_min": 1.0, "threshold_db": 10.0, "decay": -1.0}
+    params = {"T": 0, "R_min": 1.0, "threshold_db": 10.0, "decay": -1.0, "objective": "exact"}
     example_scene = "paper001"
 
     def __init__(self, world, **params):
@@ -36,7 +37,8 @@ class _Clustered(Policy):
     def decide(self, obs):
         w, dep = self.world, self.world.deployment
         pb, sch = solve_scheme(w, obs.users, obs.targets[0], self.scheme, T=self.T, r_min=float(self.p["R_min"]),
-                               threshold_db=float(self.p["threshold_db"]), decay=self.decay)
+                               threshold_db=float(self.p["threshold_db"]), decay=self.decay,
+                               objective=str(self.p["objective"]))
         self.problem, self.schedule = pb, sch
         target = np.array(obs.previous.pa_target if obs.previous is not None else obs.pa_s, float)
         cl_idx = [(n, c) for n, b in enumerate(dep.cluster_bounds) for c in range(len(b))]
