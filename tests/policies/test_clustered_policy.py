@@ -1,6 +1,8 @@
 """The paper 001 policies inside the twin: clusters switch at slot boundaries and the
 frame's sensing outage is traced."""
 
+import json
+
 import numpy as np
 
 from twin.engine import Simulation
@@ -18,6 +20,9 @@ def test_clustered_outage_switches_clusters_per_slot_and_traces_the_outage(tmp_p
     assert frames.sensing_outage_mc.isin([0.0, 1.0]).all()
     durations = frames.slot_durations_s.iloc[0].split("-")
     assert abs(sum(map(float, durations)) - scene.simulation.frame_s) < 1e-3 * scene.simulation.frame_s
+    info = json.loads(frames["info"].iloc[-1])          # measured average rates vs R_min
+    assert {"avg_rate_u0_bps_hz", "avg_rate_u1_bps_hz", "avg_rate_margin_min_bps_hz"} <= set(info)
+    assert info["avg_rate_margin_min_bps_hz"] == min(info["avg_rate_u0_bps_hz"], info["avg_rate_u1_bps_hz"]) - 1.0
     pas = read_table(tmp_path, "pas")
     per_slot = pas[pas.frame == 0].groupby("slot").apply(lambda g: g[g.active].cluster.nunique())
     assert (per_slot == 1).all()                                         # one cluster radiates per slot

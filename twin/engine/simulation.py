@@ -127,6 +127,7 @@ class Simulation:
             self.decision = decision
             self.actuator.command(t, np.where(dep.installed, decision.pa_target, 0.0))
             self._frame_slots = []
+            self._frame_rate = np.zeros(self.world.n_users)
             if writer is not None:
                 self._write_frame(writer, f, t, decision, solve)
             # evaluate this frame's slots, then close the frame
@@ -204,6 +205,7 @@ class Simulation:
         sinr = sinr_downlink(H, plan.W, w.noise_w, plan.Rs)
         rate = rate_bps_hz(sinr)
         outage = sinr < w.sinr_target
+        self._frame_rate += rate * plan.duration_s / self.scene.simulation.samples_per_slot
         if writer is None:
             self._accumulate(rate, outage)
             return
@@ -258,6 +260,15 @@ class Simulation:
         if writer is None:
             return
         sens = self._sensing_metrics()
+        # users' average rates over the frame (paper 001 eq. 8), against R_min if the policy has one
+        total = sum(p[0] for p in self._frame_slots)
+        avg = self._frame_rate / total if total > 0 else self._frame_rate
+        info = json.loads(self._pending_frame["info"])
+        info.update({f"avg_rate_u{k}_bps_hz": float(r) for k, r in enumerate(avg)})
+        r_min = getattr(self.policy, "p", {}).get("R_min")
+        if r_min is not None:
+            info["avg_rate_margin_min_bps_hz"] = float(avg.min() - float(r_min))
+        self._pending_frame["info"] = json.dumps(info, sort_keys=True)
         durations = "-".join(f"{p[0]:.4g}" for p in self._frame_slots)
         clusters = self._active_clusters()
         writer.add("frames", **self._pending_frame,

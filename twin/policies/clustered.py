@@ -18,10 +18,11 @@ from twin.units import db_to_lin
 class _Clustered(Policy):
     """Shared: parameters, schedule → decision. ``T = 0`` uses the scene's slots per
     frame; ``decay < 0`` the scene's RCS decay; ``objective`` "exact" or "chernoff" (the
-    paper's surrogate, with the optimal s instead of a grid)."""
+    paper's surrogate: minimised over s, or over ``s_grid`` log-spaced values of s when
+    ``s_grid > 0``)."""
 
     scheme = "proposed"
-    params = {"T": 0, "R_min": 1.0, "threshold_db": 10.0, "decay": -1.0, "objective": "exact"}
+    params = {"T": 0, "R_min": 1.0, "threshold_db": 10.0, "decay": -1.0, "objective": "exact", "s_grid": 0}
     example_scene = "paper001"
 
     def __init__(self, world, **params):
@@ -34,11 +35,17 @@ class _Clustered(Policy):
         self.sensing_threshold = float(db_to_lin(self.p["threshold_db"]))
         self.decay = None if self.p["decay"] < 0 else float(self.p["decay"])
 
+    def _objective(self) -> str:
+        obj = str(self.p["objective"])
+        if obj not in ("exact", "chernoff"):
+            raise ConfigError("controller", "params.objective", f"unknown objective {obj!r}", "use 'exact' or 'chernoff'")
+        return f"chernoff-grid{int(self.p['s_grid'])}" if obj == "chernoff" and int(self.p["s_grid"]) > 0 else obj
+
     def decide(self, obs):
         w, dep = self.world, self.world.deployment
         pb, sch = solve_scheme(w, obs.users, obs.targets[0], self.scheme, T=self.T, r_min=float(self.p["R_min"]),
                                threshold_db=float(self.p["threshold_db"]), decay=self.decay,
-                               objective=str(self.p["objective"]))
+                               objective=self._objective())
         self.problem, self.schedule = pb, sch
         target = np.array(obs.previous.pa_target if obs.previous is not None else obs.pa_s, float)
         cl_idx = [(n, c) for n, b in enumerate(dep.cluster_bounds) for c in range(len(b))]
