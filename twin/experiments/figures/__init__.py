@@ -80,8 +80,14 @@ def _default_plot(df: pd.DataFrame, path: Path, spec: FigureSpec) -> None:
     for i, (scheme, g) in enumerate(df.groupby("scheme", sort=False)):
         g = g.sort_values(spec.x)
         line, = ax.plot(g[spec.x], g[spec.metric], marker=markers[i % len(markers)], label=scheme)
-        if np.any(g["ci_high"] > g["ci_low"]):
-            ax.fill_between(g[spec.x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.15)
+        if spec.ci and np.any(g["ci_high"] > g["ci_low"]):
+            if spec.logy:   # bands reaching 0 flood a log axis: thin error bars instead
+                lo = np.clip(g[spec.metric] - g["ci_low"], 0, None)
+                hi = np.clip(g["ci_high"] - g[spec.metric], 0, None)
+                ax.errorbar(g[spec.x], g[spec.metric], yerr=[lo, hi], fmt="none", ecolor=line.get_color(),
+                            alpha=0.5, capsize=3, lw=0.8)
+            else:
+                ax.fill_between(g[spec.x], g["ci_low"], g["ci_high"], color=line.get_color(), alpha=0.15)
     ax.set_xlabel(spec.xlabel)
     ax.set_ylabel(spec.ylabel)
     if spec.logy:
