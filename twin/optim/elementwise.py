@@ -276,12 +276,16 @@ def elementwise_search(world, users, setup: LinkSetup, *, Q: int = 1000, eps: fl
                          else evaluator(H, n, delta, setup))
                 j = int(np.nanargmax(rates))
                 if j != len(cand) - 1 and rates[j] > rates[-1] * (1 + 1e-12):
+                    old = (s[n, m], terms[n, m].copy())
                     s[n, m] = cand[j]
                     terms[n, m] = T[j]
-                    H = terms.sum(axis=1)
-                    new = sum_rate(H, setup)
-                    rate = max(new, rate) if new >= rate * (1 - 1e-9) else rate
-                    history.append(new)
+                    H_new = terms.sum(axis=1)
+                    new = sum_rate(H_new, setup)
+                    if new >= rate:                 # exact check: the objective never decreases
+                        H, rate = H_new, new
+                        history.append(new)
+                    else:
+                        s[n, m], terms[n, m] = old
         if (rate - start) <= eps * max(abs(start), 1e-12):
             break
     W = beamformer(H, setup)
