@@ -5,8 +5,8 @@ physics core, AO monotone, discrete mode stays on the lattice."""
 import numpy as np
 import pytest
 
-from twin.optim.crb_positioning import (PassLayout, SearchGrid, crb_ao, elementwise_search,
-                                        lattice_snap, penalty_positioning, sca_sinr_projection,
+from twin.optim.crb_positioning import (PassLayout, SearchGrid, coarse_to_fine, crb_ao,
+                                        elementwise_search, lattice_snap, penalty_positioning, sca_sinr_projection,
                                         sdr_at)
 from twin.optim.sdr import CrbSdr, CrbSetup
 from twin.physics import sinr_downlink
@@ -130,3 +130,27 @@ def test_warm_start_from_a_solution_does_not_lose_it(env):
     r2 = crb_ao(lay, r1.s, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
                 grid=SearchGrid(grid=301), max_iter=2, penalty=QUICK)
     assert r2.objective <= r1.objective * (1 + 1e-4)
+
+
+def test_coarse_to_fine_levels_are_nested_and_a_harder_solution_is_a_floor(env):
+    """Continuation: each level is at least as good as the coarser one (nested lattices).
+    Warm start: a layout solved for a higher γ is feasible for the lower γ with at least
+    as good a CRB (the SDR's feasible set only grows), so every level of the easier
+    problem started from it ends no worse than the harder problem's level."""
+    w, lay, setup, sdr = env
+    users, q = _drop(3)
+    s0 = w.deployment.uniform_positions()
+    kw = dict(sdr=sdr, grid=201, max_iter=2, penalty=QUICK)
+    hard = coarse_to_fine(lay, s0, users, q, setup, w.sinr_target * 10.0, w.power_w, w.noise_w, **kw)
+    assert hard[None].objective <= hard[30].objective <= hard[15].objective
+    easy = coarse_to_fine(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w,
+                          warm={z: r.s for z, r in hard.items()}, **kw)
+    dep = w.deployment
+    for z in (15, 30, None):
+        assert easy[z].sdr.ok
+        assert easy[z].objective <= hard[z].objective
+        at_warm = sdr_at(lay, sdr, hard[z].s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+        assert easy[z].objective <= at_warm.objective * (1 + 1e-9)
+        if z is not None:
+            k = easy[z].s / (dep.length[:, None] / z)
+            assert np.allclose(k, np.rint(k), atol=1e-9)

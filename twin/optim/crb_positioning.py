@@ -462,20 +462,27 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
 
 def coarse_to_fine(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,
                    noise_w: float, *, sdr: CrbSdr | None = None, lattices=(15, 30),
-                   grid: int = 601, **ao) -> dict:
+                   grid: int = 601, warm: dict | None = None, **ao) -> dict:
     """Continuation over nested feasible sets: Algorithm 4 on the coarsest lattice from
     ``s0``, then on each finer lattice and finally continuous, each started from both
     ``s0`` and the previous level's solution (keeping the better). Since the Z = 15
     lattice lies in the Z = 30 one and both in the continuous grid, each level is at least
-    as good as the previous. Returns {Z: AoResult, …, None: continuous AoResult}."""
+    as good as the previous. ``warm`` ({Z: s, None: s}, optional) adds a start per level,
+    e.g. that level's solution of a harder problem on the same deployment (a sweep's
+    previous point): the AO history never increases, so the level is then at least as
+    good as that start. With a warm start the continuous level (the costly one) is not
+    also started from ``s0``: the lattice levels before it were. Returns {Z: AoResult,
+    …, None: continuous AoResult}."""
     out = {}
     prev = None
+    warm = warm or {}
     for z in list(lattices) + [None]:
         g = SearchGrid(lattice_z=z, grid=grid)
-        runs = [crb_ao(layout, s0, users, q, setup, sinr_target, power_w, noise_w, sdr=sdr, grid=g, **ao)]
+        starts = [s0] if warm.get(z) is None else [warm[z]] + ([s0] if z is not None else [])
         if prev is not None and prev.sdr.ok:
-            runs.append(crb_ao(layout, prev.s, users, q, setup, sinr_target, power_w, noise_w,
-                               sdr=sdr, grid=g, **ao))
+            starts.append(prev.s)
+        runs = [crb_ao(layout, s, users, q, setup, sinr_target, power_w, noise_w, sdr=sdr, grid=g, **ao)
+                for s in starts]
         ok = [r for r in runs if r.sdr.ok]
         out[z] = min(ok, key=lambda r: r.objective) if ok else runs[0]
         prev = out[z]

@@ -67,8 +67,11 @@ def _settings(quick: bool) -> dict:
     return dict(grid=601, max_iter=20, penalty=None)
 
 
-def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None) -> dict:
-    """RCRB (m) of every scheme for one drop; NaN where beamforming is infeasible."""
+def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
+                warm: dict | None = None) -> tuple[dict, dict]:
+    """RCRB (m) of every scheme for one drop; NaN where beamforming is infeasible. Also
+    returns the PASS schemes' positions per level ({15: s, 30: s, None: s}), which a
+    sweep passes as ``warm`` to the next, easier point (see :func:`sweep`)."""
     st = _settings(quick)
     setup = CrbSetup.from_world(world)
     layout = PassLayout(world.deployment, world.floor)
@@ -76,7 +79,8 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None) 
     args = (world.sinr_target, world.power_w, world.noise_w)
     out = {}
     chain = coarse_to_fine(layout, world.deployment.uniform_positions(), users, q, setup, *args,
-                           sdr=sdr, grid=st["grid"], max_iter=st["max_iter"], penalty=st["penalty"])
+                           sdr=sdr, grid=st["grid"], max_iter=st["max_iter"], penalty=st["penalty"],
+                           warm=warm)
     for name, key in (("Discrete-PASS-15", 15), ("Discrete-PASS-30", 30), ("Continuous-PASS", None)):
         r = chain[key]
         out[name] = r.rcrb_m if r.sdr.ok else np.nan
@@ -86,21 +90,34 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None) 
     out["mMIMO"] = np.sqrt(res.objective) if res.ok else np.nan
     res = fixed_array_sdr(mimo_array(world), sdr, users, q, setup, *args)
     out["MIMO"] = np.sqrt(res.objective) if res.ok else np.nan
-    return out
+    return out, {z: (r.s if r.sdr.ok else None) for z, r in chain.items()}
 
 
-def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int) -> pd.DataFrame:
+def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
+          harder_first=None) -> pd.DataFrame:
     """Mean RCRB per scheme and x value over ``drops`` seeded drops (same drops for every
-    scheme; drop d of every x value uses the stream (seed, d))."""
+    scheme; drop d of every x value uses the stream (seed, d)).
+
+    ``harder_first`` (a sort key, optional) marks a sweep whose problems are nested on one
+    deployment: the feasible set of each point contains that of the harder one (higher γ,
+    lower P, more users: a dropped user's beam can join R_s with the same covariance and
+    interference). Points are then solved from the hardest, and each drop's PASS positions
+    warm-start the next point (``coarse_to_fine(warm=…)``); since the AO history never
+    increases, every optimised scheme is then monotone along the sweep drop by drop, as
+    its global optimum is, instead of showing AO local optima as wiggles."""
+    order = sorted(values, key=harder_first) if harder_first is not None else list(values)
     rows = []
-    for v in values:
+    warm = [None] * drops
+    for v in order:
         world = make_world(v)
         sdr = CrbSdr(world.deployment.n_guides, world.n_users)
         per = {s: [] for s in SCHEMES}
         for d in range(drops):
             rng = np.random.default_rng([seed, d])
             users, q = draw(world, rng)
-            for s, r in scheme_rcrb(world, users, q, quick, sdr).items():
+            out, pos = scheme_rcrb(world, users, q, quick, sdr, warm[d] if harder_first else None)
+            warm[d] = pos
+            for s, r in out.items():
                 per[s].append(r)
         table = np.array([per[s] for s in SCHEMES], float)          # (schemes, drops)
         common = np.all(np.isfinite(table), axis=0)
@@ -109,7 +126,7 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int) -
             m, lo, hi = mean_ci(vals)
             rows.append({x_name: v, "scheme": s, "rcrb_m": m, "ci_low": lo, "ci_high": hi,
                          "feasible": int(np.isfinite(vals).sum()), "drops": drops})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).sort_values(x_name, kind="stable").reset_index(drop=True)
 
 
 def _drops(quick: bool, full: int = 20, fast: int = 3) -> int:
@@ -151,7 +168,8 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 4: RCRB vs P")
 def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [10.0, 20.0, 30.0] if quick else [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
-    return sweep("power_dbm", values, lambda v: paper000_world(power_dbm=v), quick, seed, _drops(quick))
+    return sweep("power_dbm", values, lambda v: paper000_world(power_dbm=v), quick, seed, _drops(quick),
+                 harder_first=lambda v: v)
 
 
 @figure("paper000-users", x="users", metric="rcrb_m", xlabel="number of users K",
@@ -159,7 +177,7 @@ def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
 def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [2, 3, 4, 5, 6, 7, 8]
     return sweep("users", values, lambda v: paper000_world(users=v, guides=8), quick, seed,
-                 _drops(quick, 20, 2))
+                 _drops(quick, 20, 2), harder_first=lambda v: -v)
 
 
 @figure("paper000-waveguides", x="waveguides", metric="rcrb_m", xlabel="number of waveguides N",
@@ -180,4 +198,5 @@ def pas(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 8: RCRB vs γ")
 def sinr(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [0.0, 10.0, 20.0] if quick else [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
-    return sweep("sinr_db", values, lambda v: paper000_world(sinr_db=v), quick, seed, _drops(quick))
+    return sweep("sinr_db", values, lambda v: paper000_world(sinr_db=v), quick, seed, _drops(quick),
+                 harder_first=lambda v: -v)
