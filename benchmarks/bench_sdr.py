@@ -20,8 +20,7 @@ import numpy as np
 
 from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao
 from twin.optim.sdr import CrbSdr, CrbSetup
-from twin.policies.base import Observation
-from twin.policies.registry import make_policy
+from twin.controller import Controller, Observation, resolve
 from twin.scene.loader import load_scene
 from twin.world import World
 
@@ -89,13 +88,12 @@ def main():
     print(f"coarse-to-fine 15 -> 30 -> continuous (first frame of isac-crb): {t2:.2f} s, "
           f"RCRB {c[15].rcrb_m * 1e6:.2f} / {c[30].rcrb_m * 1e6:.2f} / {c[None].rcrb_m * 1e6:.2f} um")
 
-    pol = make_policy("isac-crb", w)
+    pol = Controller(w, resolve("isac-crb"))
     rr = np.random.default_rng(2)
     users, q = drop(rr)
 
     def obs(frame, prev, users):
-        return Observation(w, 0.1 * frame, frame, w.initial_pa_positions(), w.deployment.installed.copy(),
-                           users, q[None], prev, rr)
+        return Observation(0.1 * frame, frame, w.tx.initial_state(), users, q[None], prev, rr)
     t0 = time.perf_counter()
     d = pol.decide(obs(0, None, users))
     first = time.perf_counter() - t0

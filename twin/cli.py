@@ -102,11 +102,26 @@ def cmd_scenes(args) -> int:
 
 
 def cmd_policies(args) -> int:
-    from twin.policies import available
+    from twin.controller import PRESETS, ROLES, stages
 
-    for name, cls in available().items():
-        params = ", ".join(f"{k}={v!r}" for k, v in cls.params.items())
-        print(f"{name:<22} {cls.description}\n{'':<22} params: {params or '(none)'}")
+    print("Presets (a controller is select → position → schedule → beamform; replace a stage with "
+          "--param ROLE=STAGE, set one with --param ROLE.PARAM=VALUE):\n")
+    for name, pre in PRESETS.items():
+        hw = f"  hardware: {pre.hardware['kind']}" if pre.hardware else ""
+        print(f"{name:<20} {pre.description}")
+        print(f"{'':<20} {' → '.join(f'{r}={pre.stages[r]}' for r in ROLES)}{hw}  (scene: {pre.example_scene})")
+        fixed = {r: p for r, p in pre.params.items() if p}
+        if fixed:
+            print(f"{'':<20} sets: " + ", ".join(f"{r}.{k}={v!r}" for r, p in fixed.items() for k, v in p.items()))
+        if pre.aliases:
+            print(f"{'':<20} params: " + ", ".join(f"{k} (→ {', '.join(v)})" for k, v in pre.aliases.items()))
+    print("\nStages and their parameters (default unit [range] meaning):")
+    for role, reg in stages().items():
+        print(f"\n{role}:")
+        for name, cls in reg.items():
+            print(f"  {name:<18} {cls.description}")
+            for k, prm in cls.params.items():
+                print(f"  {'':<18}   {k} = {prm.describe()}")
     return 0
 
 

@@ -29,52 +29,30 @@ class RunData:
     pas: object
     frames: object
     beams: object
-    channel: object = None          # fixed-array policies: the policy, replayed per frame
-
     @classmethod
     def load(cls, run_dir) -> "RunData":
         d = check_run_dir(run_dir)
         scene = load_run_scene(d)
-        world = World(scene)
         meta = read_meta(d)
+        world = World(scene, hardware=meta.get("hardware_spec"))     # the hardware that ran
         data = cls(d, world, meta, read_table(d, "users"), read_table(d, "targets"), read_table(d, "pas"),
                    read_table(d, "frames"), read_table(d, "beams"))
         if data.frames.empty:
             raise ConfigError(str(d), "(run directory)", "the run has no frames yet", "run it first")
-        from twin.policies import available
-        cls_ = available().get(meta.get("policy", ""))
-        if cls_ is not None and getattr(cls_, "fixed_array", False):
-            from twin.policies.registry import make_policy
-            data.channel = make_policy(meta["policy"], world, meta.get("params", {}))
         return data
 
-    def fixed_channel(self, frame: int):
-        """Fixed-array policies (``fixed_array = True``): the BS array is not traced, so it
-        is rebuilt by replaying the policy's decision on the traced frame-start state
-        (exact for scenes without observation noise). Returns points -> (N,G), or None
-        if the replay fails (the render then omits the beam layer)."""
-        from twin.policies.base import Observation
+    def fixed_channel(self, s, active, frame: int, slot: int):
+        """Fixed arrays: points -> (N,G) channel of the traced in-force state (element
+        positions, active set and analog weights as traced); None for a PASS (drawn from
+        its deployment)."""
+        from twin.hardware import HardwareState
+        from twin.traces.reader import analog_of_frame
 
-        pol = self.channel
-        u = self.users[self.users.frame == frame]
-        t0 = float(u.time_s.min())
-        u = u[u.time_s == t0].sort_values("user")
-        tg = self.targets[self.targets.time_s == t0].sort_values("target")
-        z = self.world.ue_height
-        dep = self.world.deployment
-        pa = self.pas[self.pas.time_s == t0]
-        s = np.zeros(dep.installed.shape)
-        s[pa.waveguide, pa.pa] = pa.s_m
-        obs = Observation(self.world, t0, frame, s, dep.installed.copy(),
-                          np.column_stack([u.x, u.y, np.full(len(u), z)]),
-                          np.column_stack([tg.x, tg.y, np.full(len(tg), z)]), None,
-                          np.random.default_rng(int(self.meta.get("seed", 0) or 0)))
-        try:
-            pol.decide(obs)
-            pol.channel(np.zeros((1, 3)))
-        except Exception:                  # a replay failure must not stop the picture
+        tx = self.world.tx
+        if tx.movable:
             return None
-        return pol.channel
+        state = HardwareState(s, active, analog_of_frame(self.dir, frame, slot, self.beams))
+        return lambda points: tx.channel_to(state, points)
 
     @property
     def n_frames(self) -> int:
@@ -102,7 +80,7 @@ class RunData:
         for j in tg.target:
             g = self.targets[(self.targets.target == j) & (self.targets.time_s > t - TRAIL_S) & (self.targets.time_s <= t)]
             ttrails.append(np.column_stack([g.x, g.y, np.full(len(g), z + 0.05)]))
-        dep = self.world.deployment
+        dep = self.world.tx
         pa = self.pas[self.pas.time_s == t]
         s = np.zeros(dep.installed.shape)
         active = np.zeros(dep.installed.shape, bool)
@@ -122,10 +100,7 @@ class RunData:
             lines.append(f"RCRB {rc * 1e3:.3g} mm")
         if np.isfinite(fr.get("sensing_outage_exact", np.nan)):
             lines.append(f"sensing outage {fr.sensing_outage_exact:.3g}")
-        channel = self.fixed_channel(frame) if self.channel is not None else None
-        if self.channel is not None and channel is None:
-            W = Rs = None                      # no array to draw the beam of
-            lines.append("(beam map unavailable: BS array not reconstructed)")
+        channel = self.fixed_channel(s, active, frame, slot)
         return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), channel)
 
 

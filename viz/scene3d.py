@@ -31,7 +31,7 @@ class FrameState:
     W: np.ndarray | None = None
     Rs: np.ndarray | None = None
     text: str = ""
-    channel: object = None      # fixed-array policies: points -> (N,G)
+    channel: object = None      # fixed arrays: points -> (N,G) of the traced in-force state
 
 
 def _add(p: pv.Plotter, mesh, **kwargs):
@@ -97,7 +97,7 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
     beam: a user index, "sensing", "total" or None (no beam layer); the map has
     ``beam_nx`` samples across the floor, each the mean of ``beam_oversample``² samples
     (:func:`twin.beammap.beam_map`)."""
-    dep, fp = world.deployment, world.floor
+    dep, fp = world.tx, world.floor          # the hardware that ran (PASS or a fixed array)
     pos = dep.positions(st.s)
     inst = dep.installed
     act = st.active & inst
@@ -136,7 +136,7 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
     if len(st.targets):
         p.add_point_labels(st.targets + [0, 0, 1.2], [f"target {j}" for j in range(len(st.targets))],
                            font_size=11, shape_opacity=0.4, always_visible=True, render=False)
-    if links and act.any() and len(st.users) and st.channel is None:
+    if links and act.any() and len(st.users):
         src = pos[act]
         loss = fp.loss_db(src[:, None, :], st.users[None, :, :])
         for sel, colour in ((loss == 0, LINK_CLEAR), (np.isfinite(loss) & (loss > 0), LINK_ATTENUATED),

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from twin.engine import Simulation
-from twin.policies import Decision, Policy, register
+from twin.controller import stage
+from twin.controller.stages.beamform import Zf
 from twin.scene import load_scene
 from twin.traces import TIMING_COLUMNS, read_table, summarize
 from twin.world import World
@@ -70,25 +71,25 @@ def test_same_seed_gives_identical_tables(tmp_path):
     assert not read_table(c, "users").x.equals(read_table(tmp_path / "a", "users").x)
 
 
-@register
-class _Exploding(Policy):
-    name = "test-exploding"
-    params = {}
+@stage
+class _Exploding(Zf):
+    """A beamform stage that raises on odd frames."""
 
-    def decide(self, obs):
+    name = "test-exploding"
+
+    def run(self, obs, plan):
         if obs.frame % 2:
             raise np.linalg.LinAlgError("singular matrix")
-        dep = self.world.deployment
-        from twin.policies.basic import beamformer_for
-        return Decision(dep.uniform_positions(), dep.installed.copy(),
-                        beamformer_for(self.world, dep.uniform_positions(), dep.installed, obs.users, "zf"))
+        super().run(obs, plan)
 
 
-def test_a_failing_policy_never_kills_the_run(tmp_path):
-    summary = Simulation(load_scene("paper000"), tmp_path, policy="test-exploding", frames=6).run()
+def test_a_failing_controller_never_kills_the_run(tmp_path):
+    summary = Simulation(load_scene("paper000"), tmp_path, policy="pipeline",
+                         policy_params={"beamform": "test-exploding"}, frames=6).run()
     frames = read_table(tmp_path, "frames")
     assert summary["frames"] == 6 and summary["fallback_frames"] == 3
-    assert frames.status[1].startswith("fallback: LinAlgError")
+    assert frames.status[1] == "held-previous"
+    assert json.loads(frames["info"][1])["detail"].startswith("LinAlgError: singular matrix")
     assert frames.status[0] == "ok"
 
 

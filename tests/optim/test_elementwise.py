@@ -82,6 +82,6 @@ def test_zf_with_more_users_than_waveguides_is_refused_clearly():
         elementwise_search(world, users, _setup(world, "zf", "downlink"), Q=20)
     res = elementwise_search(world, users, _setup(world, "mmse", "downlink"), Q=20)
     assert np.isfinite(res.sum_rate)
-    from twin.policies import make_policy
+    from twin.controller import Controller, resolve
     with pytest.raises(ConfigError, match="K=6 users and N=4"):
-        make_policy("elementwise", world, {"beamformer": "zf"})
+        Controller(world, resolve("elementwise", {"beamformer": "zf"}))

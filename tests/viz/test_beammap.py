@@ -23,7 +23,7 @@ def test_mrt_beam_map_peaks_within_one_grid_cell_of_its_user():
     # The twin pinches each guide's PA at the user's projection (policy `follow`): the
     # nearest PA is right above the user, so the stream's power map is maximal there
     # (largest gain, and Cauchy-Schwarz for the coherent sum over the guides).
-    from twin.policies.basic import follow_targets
+    from twin.controller.stages.position import follow_targets
 
     world = World(load_scene("paper000", {f"waveguides.{n}.pas": 1 for n in range(4)}))
     dep = world.deployment

@@ -47,8 +47,8 @@ def test_overlay_of_several_runs(runs, tmp_path):
 
 
 def _every_policy():
-    from twin.policies import available
-    return sorted(available())
+    from twin.controller import PRESETS
+    return sorted(PRESETS)
 
 
 @pytest.mark.parametrize("policy", _every_policy())
@@ -57,16 +57,16 @@ def test_dashboard_for_every_policy(policy, tmp_path):
     line per user and an actual + commanded line per installed PA."""
     import matplotlib.pyplot as plt
 
-    from twin.policies import available
+    from twin.controller import PRESETS, resolve
     from twin.world import World
 
-    scene = load_scene(available()[policy].example_scene)
+    scene = load_scene(PRESETS[policy].example_scene)
     Simulation(scene, tmp_path / "run", policy=policy, frames=3).run()
     fig = dashboard_figure(tmp_path / "run")
     ax_sinr, ax_rate, ax_sense, ax_pa = fig.axes[:4]
     users = [l for l in ax_sinr.lines if l.get_label().startswith("user")]
     assert len(users) == scene.users.n
-    n_pas = int(World(scene).deployment.installed.sum())
+    n_pas = int(World(scene, hardware=resolve(policy).hardware).tx.installed.sum())
     assert len(ax_pa.lines) == 2 * n_pas
     for line in users:                                  # finite SINRs were plotted
         assert np.isfinite(line.get_ydata()).any()

@@ -55,12 +55,9 @@ def _policies(policies) -> list[PolicySpec]:
     specs = [p if isinstance(p, PolicySpec) else PolicySpec.parse(p) for p in policies]
     if not specs:
         raise ConfigError("--policies", "(list)", "no policy given", "e.g. --policies follow,uniform")
-    from twin.policies import available
-    names = available()
-    for s in specs:
-        if s.name not in names:
-            raise ConfigError("--policies", s.label, f"unknown policy {s.name!r}",
-                              f"use one of: {', '.join(names)}")
+    from twin.controller import resolve
+    for s in specs:          # names, stages and parameter values, checked before any run
+        resolve(s.name, s.params, source=f"--policies {s.label}")
     return specs
 
 

@@ -91,6 +91,22 @@ def pass_channel(feed, direction, s, points, fc, *, n_eff=1.4, attenuation_db_pe
                             blockage=blockage).sum(axis=1)
 
 
+def element_channel_terms(positions, weights, points, fc, blockage=None):
+    """Per-element contributions ``w_{n,m} g(p_{n,m}, q_k) b`` of any transmitter whose
+    RF chain n feeds elements at ``positions`` with complex weights (MODEL §2.3, §2.6).
+
+    positions (N,M,3), weights (N,M) complex (0 for an element that does not radiate),
+    points (K,3), blockage (N,M,K) amplitudes or None  ->  (N,M,K) complex.
+    """
+    positions = np.asarray(positions, dtype=float)
+    points = np.atleast_2d(np.asarray(points, dtype=float))
+    g = free_space_gain(positions[:, :, None, :], points[None, None, :, :], fc)
+    terms = np.asarray(weights)[..., None] * g
+    if blockage is not None:
+        terms = terms * np.asarray(blockage, dtype=float)
+    return terms
+
+
 def array_channel(positions, points, fc, weights=None, blockage=None):
     """Channel of fixed antennas (MODEL §2.6): ``[h_k]_n = Σ_m w_{n,m} g(p_{n,m}, q_k)``.
 

@@ -40,6 +40,32 @@ def look_angles(deployment, target) -> np.ndarray:
     return np.asarray(th)
 
 
+def sensing_gain_of_channel(h, power_w, rx_elements, rx_distance_m, noise_w) -> float:
+    """``g = P M_r ‖h_t‖² / (4π d_r² σ_s²)`` (MODEL §3.4; paper 001 eqs. 18-24): the
+    matched-filter sensing SNR per unit |ξ|² over a full frame, for the target channel
+    h_t (N,) of the radiating elements and the receiver at distance d_r."""
+    return float(power_w * rx_elements * np.sum(np.abs(np.asarray(h)) ** 2)
+                 / (4.0 * np.pi * rx_distance_m ** 2 * noise_w))
+
+
+def frame_outage(weights, look_angles_rad, rcs_mean_m2, decay, threshold, rng: np.random.Generator) -> dict:
+    """Sensing outage of a frame from the cluster weights ``w_c = Σ_t (τ_t/T_tot) g_c`` (C,)
+    and look angles (C,) (MODEL §3.4): exact, Chernoff bound, one Monte-Carlo outage event
+    (ξ ~ CN(0, Σ) drawn with ``rng``), and the mean accumulated SNR ``Σ_c w_c σ̄``."""
+    w = np.asarray(weights, float)
+    cov = rcs_covariance(look_angles_rad, rcs_mean_m2, decay)
+    evals, evecs = np.linalg.eigh(cov)
+    L = evecs * np.sqrt(np.clip(evals, 0.0, None))
+    z = (rng.standard_normal(len(w)) + 1j * rng.standard_normal(len(w))) / np.sqrt(2.0)
+    gamma = float(np.sum(w * np.abs(L @ z) ** 2))
+    return {
+        "sensing_outage_exact": outage_probability(w, cov, threshold),
+        "sensing_outage_chernoff": outage_probability(w, cov, threshold, method="chernoff"),
+        "sensing_outage_mc": float(gamma < threshold),
+        "accumulated_snr_mean": float(np.sum(w) * rcs_mean_m2),
+    }
+
+
 def sensing_gain(world, s, active, target) -> float:
     """``g = P M_r |h_t|² / (4π d_r² σ_s²)`` of the PAs ``active`` at coordinates s (MODEL
     §3.4): the matched-filter SNR per unit |ξ|² over a full frame."""
@@ -51,9 +77,8 @@ def sensing_gain(world, s, active, target) -> float:
                                              q[None, None, None, :])
     h = pa_channel_terms(dep.feed, dep.direction, s, q[None], dep.fc, n_eff=dep.n_eff,
                          attenuation_db_per_m=dep.attenuation, active=active, blockage=blk)
-    d_r = np.linalg.norm(q - world.sensing.position)
-    return float(world.power_w * world.sensing.elements * np.sum(np.abs(h.sum(axis=1)) ** 2)
-                 / (4.0 * np.pi * d_r ** 2 * world.sensing_noise_w))
+    return sensing_gain_of_channel(h.sum(axis=1)[:, 0], world.power_w, world.sensing.elements,
+                                   np.linalg.norm(q - world.sensing.position), world.sensing_noise_w)
 
 
 def cluster_weights(world, slots, target) -> np.ndarray:
@@ -81,18 +106,8 @@ def frame_sensing_metrics(world, slots, target, rng: np.random.Generator,
     mean accumulated SNR ``E[Γ] = Σ_c w_c σ̄``. ``threshold`` Γ_th (linear), default 10 dB."""
     thr = db_to_lin(DEFAULT_THRESHOLD_DB) if threshold is None else float(threshold)
     tg = world.scene.targets
-    cov = rcs_covariance(look_angles(world.deployment, target), tg.rcs_m2, tg.rcs_decay_per_rad)
-    w = cluster_weights(world, slots, target)
-    evals, evecs = np.linalg.eigh(cov)
-    L = evecs * np.sqrt(np.clip(evals, 0.0, None))
-    z = (rng.standard_normal(len(w)) + 1j * rng.standard_normal(len(w))) / np.sqrt(2.0)
-    gamma = float(np.sum(w * np.abs(L @ z) ** 2))
-    return {
-        "sensing_outage_exact": outage_probability(w, cov, thr),
-        "sensing_outage_chernoff": outage_probability(w, cov, thr, method="chernoff"),
-        "sensing_outage_mc": float(gamma < thr),
-        "accumulated_snr_mean": float(np.sum(w) * tg.rcs_m2),
-    }
+    return frame_outage(cluster_weights(world, slots, target), look_angles(world.deployment, target),
+                        tg.rcs_m2, tg.rcs_decay_per_rad, thr, rng)
 
 
 def average_rates(world, slots, users, scheduled) -> np.ndarray:

@@ -39,7 +39,7 @@ def reflection_coefficient(target, rx_position, rcs_m2=1.0):
 
 def target_channel_and_gradient(feed, direction, s, target, fc, *, n_eff=1.4,
                                 attenuation_db_per_m=0.0, active=None, blockage=None):
-    """Target channel ``h_t`` (N,) and its derivatives w.r.t. x_t, y_t (2,N)
+    """Target channel ``h_t`` (N,) and its derivatives w.r.t. x_t, y_t (2,N) of a PASS
     (MODEL §3.3; paper 000 A.11-A.12, with §2.2's ``f(s)``; blockage held constant).
 
     blockage: (N,M) amplitudes of the PA→target links, or None.
@@ -50,8 +50,20 @@ def target_channel_and_gradient(feed, direction, s, target, fc, *, n_eff=1.4,
     pos = pa_positions(feed, direction, s0)                  # (N,M,3)
     f = guide_response(s0, fc, n_eff, attenuation_db_per_m) * power_split_factor(act)
     f = np.where(act, f, 0.0)
+    return element_target_channel(pos, f, target, fc, blockage)
+
+
+def element_target_channel(positions, weights, target, fc, blockage=None):
+    """``h_t = Σ_m w_{n,m} g(p_{n,m}, q_t) b`` (N,) and its analytic derivatives w.r.t.
+    (x_t, y_t) (2,N) for any transmitter (MODEL §2.6, §3.3; paper 000 A.11-A.12):
+    ``∂g/∂q = g (−j k0 − 1/r) (q − p)/r``, blockage held constant.
+
+    positions (N,M,3), weights (N,M) complex, target (3,), blockage (N,M) or None.
+    """
+    f = np.asarray(weights)
     if blockage is not None:
         f = f * blockage
+    pos = np.asarray(positions, float)
     q = np.asarray(target, float)
     diff = q[None, None, :] - pos                             # (N,M,3)
     r = np.linalg.norm(diff, axis=-1)

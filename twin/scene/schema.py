@@ -211,10 +211,61 @@ class Targets(Entities):
     rcs_decay_per_rad: float = Field(0.0, ge=0)
 
 
+class Hardware(Model):
+    """The radiating hardware (MODEL §1, §2.6): ``pass`` (the scene's waveguides with
+    PAs), ``ula`` (fully digital BS array, paper 000 MIMO), ``hybrid`` (N RF chains × M
+    elements behind phase shifters, paper 000 mMIMO / paper 002 hMIMO) or
+    ``subarray-ula`` (a fixed ULA on the first waveguide split into switched sub-arrays,
+    paper 001 baseline 1). Array defaults: at the sensing receiver's (x, y) and the guides'
+    height, along its axis, λ/2 spacing, one RF chain per waveguide, M = PAs per guide."""
+
+    kind: Literal["pass", "ula", "hybrid", "subarray-ula"] = "pass"
+    position: Vec3 | None = None
+    axis: Vec3 | None = None
+    rf_chains: int | None = Field(None, ge=1, le=256)
+    elements_per_rf: int | None = Field(None, ge=1, le=1024)
+    spacing_m: float | None = Field(None, gt=0)
+
+    @field_validator("axis")
+    @classmethod
+    def _axis(cls, v):
+        if v is not None and np.linalg.norm(v) == 0:
+            raise ValueError("axis must be a non-zero vector")
+        return v
+
+
+class Requirements(Model):
+    """What every run of the scene is judged against, whatever controller runs (MODEL
+    §3.1, §3.4, §3.5): SINR targets γ_k (dB; None: ``users.sinr_target_db``), the minimum
+    average rate R_min (bit/s/Hz, paper 001 C1) and the sensing SNR threshold Γ_th (dB,
+    paper 001 Table I)."""
+
+    sinr_target_db: float | tuple[float, ...] | None = None
+    r_min_bps_hz: float = Field(1.0, ge=0)
+    sensing_threshold_db: float = 10.0
+
+
+ParamValue = bool | int | float | str | list
+
+
 class Controller(Model):
+    """The controller: a preset (``policy``) whose stages may be replaced one by one
+    (``select``, ``position``, ``schedule``, ``beamform``); ``params`` holds the preset's
+    parameters, per-stage tables (``params.position = {Q = 400}``) or dotted keys
+    (``"position.Q" = 400``)."""
+
     policy: str = "uniform"
-    params: dict[str, bool | int | float | str | list] = {}
+    select: str | None = None
+    position: str | None = None
+    schedule: str | None = None
+    beamform: str | None = None
+    params: dict[str, ParamValue | dict[str, ParamValue]] = {}
     observation_noise_m: float = Field(0.0, ge=0)
+
+    @property
+    def stage_overrides(self) -> dict[str, str]:
+        return {r: getattr(self, r) for r in ("select", "position", "schedule", "beamform")
+                if getattr(self, r) is not None}
 
 
 class Simulation(Model):
@@ -244,5 +295,22 @@ class Scene(Model):
     sensing: Sensing = Sensing()
     users: Users
     targets: Targets | None = None
+    hardware: Hardware = Hardware()
+    requirements: Requirements = Requirements()
     controller: Controller = Controller()
     simulation: Simulation = Simulation()
+
+    @model_validator(mode="after")
+    def _requirements(self):
+        g = self.requirements.sinr_target_db
+        if isinstance(g, tuple) and len(g) != self.users.n:
+            raise ValueError(f"requirements.sinr_target_db lists {len(g)} values for {self.users.n} users")
+        return self
+
+    @property
+    def sinr_target_lin(self) -> np.ndarray:
+        """γ_k (K,) linear: ``requirements.sinr_target_db``, else ``users.sinr_target_db``."""
+        g = self.requirements.sinr_target_db
+        if g is None:
+            return self.users.sinr_target_lin
+        return np.broadcast_to(db_to_lin(np.asarray(g, float)), (self.users.n,)).copy()

@@ -58,6 +58,17 @@ def beams_of_frame(run_dir, frame: int, slot: int = 0, beams: pd.DataFrame | Non
     return mat("W"), mat("Rs")
 
 
+def analog_of_frame(run_dir, frame: int, slot: int = 0, beams: pd.DataFrame | None = None):
+    """Analog weights (N,M) of a hybrid array in force at ``frame``/``slot`` (None: none)."""
+    b = read_table(run_dir, "beams") if beams is None else beams
+    m = b[(b.frame == frame) & (b.slot == slot) & (b.kind == "A")]
+    if m.empty:
+        return None
+    out = np.zeros((m.row.max() + 1, m.col.max() + 1), complex)
+    out[m.row.to_numpy(), m.col.to_numpy()] = m.re.to_numpy() + 1j * m.im.to_numpy()
+    return out
+
+
 def summarize(run_dir) -> dict:
     """Run summary from the tables (works for a run killed midway)."""
     d = Path(run_dir)

@@ -1,22 +1,21 @@
-"""Every registered policy runs in the twin on its example scene, is traced, and takes
-part in a paired comparison (issues 2 and 7: "every policy that exists, now and later")."""
+"""Every preset runs in the twin on its example scene, is traced, and takes part in a
+paired comparison ("every policy that exists, now and later")."""
 
 import numpy as np
 import pytest
 
 from twin.engine import Simulation
 from twin.experiments.compare import compare
-from twin.policies import available
+from twin.controller import PRESETS
 from twin.scene import load_scene
 from twin.traces import read_table
 
-POLICIES = sorted(n for n in available() if not n.startswith("test-"))
+POLICIES = sorted(PRESETS)
 
 
 @pytest.mark.parametrize("name", POLICIES)
 def test_policy_runs_in_the_twin_and_is_traced(name, tmp_path):
-    cls = available()[name]
-    scene = load_scene(cls.example_scene)
+    scene = load_scene(PRESETS[name].example_scene)
     summary = Simulation(scene, tmp_path, policy=name, frames=3).run()
     frames = read_table(tmp_path, "frames")
     assert summary["completed"] and summary["frames"] == 3
@@ -29,7 +28,7 @@ def test_policy_runs_in_the_twin_and_is_traced(name, tmp_path):
 def test_all_policies_of_a_scene_compare_with_common_random_numbers(tmp_path):
     by_scene = {}
     for name in POLICIES:
-        by_scene.setdefault(available()[name].example_scene, []).append(name)
+        by_scene.setdefault(PRESETS[name].example_scene, []).append(name)
     scene, names = max(by_scene.items(), key=lambda kv: len(kv[1]))
     df = compare(scene, names, seeds=1, out=tmp_path, frames=2, backend="serial", progress=False)
     assert sorted(df.policy) == sorted(names)

@@ -4,9 +4,9 @@ info, fixed arrays expose their channel, failures fall back with a status."""
 import numpy as np
 import pytest
 
+from twin.controller import PRESETS, Controller, Observation, resolve
 from twin.engine.simulation import Simulation
-from twin.policies.base import Observation
-from twin.policies.registry import available, make_policy
+from twin.hardware import HardwareState, slide
 from twin.scene.loader import load_scene
 from twin.world import World
 
@@ -18,36 +18,39 @@ def world():
     return World(load_scene("paper000"))
 
 
+def make_policy(name, world, params=None):
+    """The preset's controller on ``world``'s scene, with the preset's hardware."""
+    spec = resolve(name, params)
+    return Controller(World(world.scene, hardware=spec.hardware), spec)
+
+
 def _obs(world, frame=0, previous=None, seed=0, targets=True):
     rng = np.random.default_rng(seed)
     users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
     q = np.array([[rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0]]) if targets else np.zeros((0, 3))
-    return Observation(world, 0.1 * frame, frame, world.initial_pa_positions(),
-                       world.deployment.installed.copy(), users, q, previous, rng)
+    return Observation(0.1 * frame, frame, world.tx.initial_state(), users, q, previous, rng)
 
 
 def test_all_registered():
-    assert set(NAMES) <= set(available())
+    assert set(NAMES) <= set(PRESETS)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_decision_meets_sinr_and_reports_info(world, name):
     pol = make_policy(name, world, {"max_iter": 2, "first_max_iter": 2, "grid": 301}
                       if name in ("isac-crb", "isac-crb-discrete") else {})
-    obs = _obs(world)
+    obs = _obs(pol.world)
     d = pol.decide(obs)
     assert d.status == "ok"
     for key in ("rcrb_m", "min_sinr_margin_db", "sensing_power_share", "iterations", "objective"):
         assert key in d.info and np.isfinite(d.info[key])
     assert d.info["min_sinr_margin_db"] >= 0.05 - 1e-2          # the design margin
     assert 0.0 <= d.info["sensing_power_share"] <= 1.0 + 1e-6
-    if getattr(pol, "fixed_array", False):
-        H = pol.channel(obs.users)
-    else:   # the first slot's beamformer is for where the PAs will be at its centre
-        from twin.engine.actuator import slide
-        dur = world.scene.simulation.frame_s / world.scene.simulation.slots_per_frame
-        s_mid = slide(obs.pa_s, d.pa_target, world.deployment.speed, dur / 2)
-        H = world.deployment.channel(s_mid, obs.users, d.active, world.floor)
+    # the first slot's beamformer is for where the elements will be at its centre
+    tx = pol.world.tx
+    dur = world.scene.simulation.frame_s / world.scene.simulation.slots_per_frame
+    s_mid = slide(obs.pa_s, d.pa_target, tx.speed, dur / 2)
+    H = tx.channel_to(HardwareState(s_mid, d.active, d.analog), obs.users)
     from twin.physics import sinr_downlink
     assert np.all(sinr_downlink(H, d.W, world.noise_w, d.Rs) >= world.sinr_target)
     tot = np.real(np.trace(d.W @ d.W.conj().T + d.Rs))
@@ -64,7 +67,7 @@ def test_warm_start_keeps_previous_quality(world):
 def test_no_target_falls_back_with_status(world):
     pol = make_policy("isac-crb-uniform", world)
     d = pol.decide(_obs(world, targets=False))
-    assert d.status != "ok" and "no target" in d.status
+    assert d.status in ("fallback", "held-previous") and "no target" in d.info["detail"]
 
 
 def test_fixed_array_channel_shape_and_ordering(world):
@@ -72,28 +75,24 @@ def test_fixed_array_channel_shape_and_ordering(world):
     mm = make_policy("mmimo-isac", world)
     uni = make_policy("isac-crb-uniform", world)
     obs = _obs(world, seed=3)
-    r = {n: p.decide(obs).info["rcrb_m"] for n, p in (("mimo", mimo), ("mm", mm), ("uni", uni))}
-    assert mimo.channel(obs.users).shape == (4, 3) and mm.channel(obs.users).shape == (4, 3)
+    r = {n: p.decide(_obs(p.world, seed=3)).info["rcrb_m"] for n, p in (("mimo", mimo), ("mm", mm), ("uni", uni))}
+    assert mimo.tx.kind == "ula" and mm.tx.kind == "hybrid" and uni.tx.kind == "pass"
+    for p in (mimo, mm):
+        assert p.tx.channel_to(p.tx.initial_state(), obs.users).shape == (4, 3)
     assert r["uni"] < r["mm"] < r["mimo"]
 
 
-def test_engine_trace_rcrb_matches_policy_for_static_arrays(world):
-    """The engine's RCRB (crb_from_channel with R = W W^H + R_s in force) equals the
-    policy's for a fixed array and static users/target."""
+def test_engine_trace_rcrb_matches_controller_for_static_arrays(world):
+    """The evaluator's RCRB (R = W Wᴴ + R_s in force, the transmitter's analytic target
+    gradient) equals the controller's own for a fixed array and static users/target."""
     sim = Simulation(world.scene, None, policy="mmimo-isac", frames=1)
-    obs_users = sim._xyz(sim.users, 0.0)
     q = sim._xyz(sim.targets, 0.0)[0]
-    obs = Observation(sim.world, 0.0, 0, sim.actuator.position(0.0), world.deployment.installed.copy(),
-                      obs_users, q[None], None, np.random.default_rng(0))
-    d = sim.policy.decide(obs)
-    h, dh = sim._target_channel(None, None, q)
-    from twin.physics.sensing import crb_from_channel, root_crb
-    w = sim.world
-    crb = crb_from_channel(d.W @ d.W.conj().T + d.Rs, h, dh, q, w.sensing.position, w.sensing.elements,
-                           w.fc, rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing,
-                           rcs_m2=w.scene.targets.rcs_m2, snapshots=w.sensing.snapshots,
-                           noise_w=w.sensing_noise_w)
-    assert root_crb(crb) == pytest.approx(d.info["rcrb_m"], rel=1e-6)
+    obs = Observation(0.0, 0, sim.tx.initial_state(), sim._xyz(sim.users, 0.0), q[None], None,
+                      np.random.default_rng(0))
+    d = sim.controller.decide(obs)
+    state = HardwareState(sim.tx.initial_state().s, d.active, d.analog)
+    rcrb = sim.evaluator.rcrb(state, d.W, d.Rs, q[None])[0]
+    assert rcrb == pytest.approx(d.info["rcrb_m"], rel=1e-6)
 
 
 def test_in_transit_slots_keep_static_users_served():

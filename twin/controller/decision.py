@@ -1,0 +1,115 @@
+"""What a controller observes and what it decides (MODEL §5), and the fixed vocabulary
+of decision statuses that traces and summaries count by value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from twin.hardware import HardwareState
+
+#: Every status a decision or an optimiser can report (never free text: the detail goes
+#: to ``info["detail"]``). ``ok``: solved and in force; ``infeasible``: the requirements
+#: cannot be met by this stage (best effort in force); ``solver-failed``: a numerical
+#: solver failed; ``iteration-limit``: stopped before converging; ``held-previous``: the
+#: previous decision stays in force; ``fallback``: a safe default (current PAs, ZF);
+#: ``constraint-missed``: solved, but the requirements were not met in the evaluated state.
+STATUSES = ("ok", "infeasible", "solver-failed", "iteration-limit", "held-previous", "fallback",
+            "constraint-missed")
+#: severity order: the frame status is the most severe of its stages' statuses
+_SEVERITY = {s: i for i, s in enumerate(("ok", "iteration-limit", "constraint-missed", "infeasible",
+                                         "solver-failed", "held-previous", "fallback"))}
+
+
+def worst_status(*statuses: str) -> str:
+    """The most severe of ``statuses`` (all from :data:`STATUSES`)."""
+    for s in statuses:
+        if s not in _SEVERITY:
+            raise ValueError(f"status {s!r} is not in the vocabulary {STATUSES}")
+    return max(statuses, key=_SEVERITY.__getitem__) if statuses else "ok"
+
+
+@dataclass(frozen=True)
+class SlotPlan:
+    """One slot of a frame (paper 001 time slots): duration and what radiates in it.
+
+    duration_s: slot length; active (N,M) bool elements radiating; W (N,K) beamformer
+    (zero columns for users not served); Rs (N,N) sensing covariance or None;
+    users: indices of the users served in the slot (None: all).
+    """
+
+    duration_s: float
+    active: np.ndarray
+    W: np.ndarray
+    Rs: np.ndarray | None = None
+    users: tuple[int, ...] | None = None
+
+    @property
+    def scheduled_user(self) -> int:
+        """The single user served (paper 001), −1 when several or all are."""
+        return int(self.users[0]) if self.users is not None and len(self.users) == 1 else -1
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the controller commands at a frame start.
+
+    pa_target (N,M) along-axis targets in metres (the actuator slides movable elements
+    there at their finite speed); analog (N,M) complex analog weights of a hybrid array
+    (or None); slots: per-slot plans (active elements, beamformer, sensing covariance,
+    users served); status from :data:`STATUSES`; info: scalar diagnostics traced per
+    frame (objective, iterations, ``detail``…).
+    """
+
+    pa_target: np.ndarray
+    slots: tuple[SlotPlan, ...]
+    analog: np.ndarray | None = None
+    status: str = "ok"
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"decision status {self.status!r} is not in the vocabulary {STATUSES}")
+
+    # conveniences: the first slot's plan
+    @property
+    def W(self) -> np.ndarray:
+        return self.slots[0].W
+
+    @property
+    def Rs(self) -> np.ndarray | None:
+        return self.slots[0].Rs
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.slots[0].active
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the controller sees at a frame start (MODEL §5).
+
+    time_s, frame; state: the transmitter's actual in-force state now (PA coordinates,
+    active elements, analog weights); users (K,3), targets (T,3) observed positions
+    (with the scene's observation noise); previous: the previous Decision or None;
+    rng: the controller's Generator.
+    """
+
+    time_s: float
+    frame: int
+    state: HardwareState
+    users: np.ndarray
+    targets: np.ndarray
+    previous: Decision | None
+    rng: np.random.Generator
+
+    @property
+    def pa_s(self) -> np.ndarray:
+        return self.state.s
+
+    @property
+    def target(self) -> np.ndarray | None:
+        """The first target's observed position (3,), or None."""
+        return None if self.targets is None or len(self.targets) == 0 else np.asarray(self.targets[0], float)

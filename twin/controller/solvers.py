@@ -1,0 +1,101 @@
+"""The bridge between stages and the pure optimisers of :mod:`twin.optim`: builds the
+small problem objects they take from the run's World and calls them. Every call into
+``twin.optim`` from the controller goes through here, so an optimiser's signature is
+known in one place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.optim import clustered as cl
+from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao
+from twin.optim.elementwise import LinkSetup, elementwise_search
+from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.units import db_to_lin
+
+
+class Solvers:
+    """Per-run solver state: compiled SDRs per (N, K), the CRB set-up, the PASS layout."""
+
+    def __init__(self, world):
+        self.world = world
+        self._sdr: dict[tuple[int, int], CrbSdr] = {}
+        self._setup = None
+        self._layout = None
+
+    def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
+        """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
+        key = (int(n_rf), int(n_users))
+        if key not in self._sdr:
+            self._sdr[key] = CrbSdr(*key)
+        return self._sdr[key]
+
+    @property
+    def crb_setup(self) -> CrbSetup:
+        if self._setup is None:
+            self._setup = CrbSetup.from_world(self.world)
+        return self._setup
+
+    @property
+    def layout(self) -> PassLayout:
+        if self._layout is None:
+            self._layout = PassLayout(self.world.deployment, self.world.floor)
+        return self._layout
+
+    # --- paper 000 ---------------------------------------------------------------------
+    def crb_sdr(self, tx, state, users, q, gamma):
+        """CRB-minimising beamforming (MODEL §4.3) for the transmitter in ``state``."""
+        w = self.world
+        H = tx.channel_to(state, users)
+        h, dh = tx.target_channel(state, q)
+        return self.sdr(tx.n_rf, len(users)).solve(H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+
+    def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool):
+        """Algorithm 4 (MODEL §4.4) from ``s0``; ``continuation``: the coarse-to-fine run
+        (Z = 15 → 30 → continuous) used for a cold start in continuous mode."""
+        w = self.world
+        args = (self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        sdr = self.sdr(w.deployment.n_guides, len(users))
+        if continuation:
+            return coarse_to_fine(*args, sdr=sdr, grid=grid, max_iter=max_iter)[None]
+        return crb_ao(*args, sdr=sdr, grid=SearchGrid(lattice_z=z if z > 0 else None, grid=grid),
+                      max_iter=max_iter)
+
+    # --- paper 002 ---------------------------------------------------------------------
+    def link_setup(self, kind: str, link: str) -> LinkSetup:
+        w = self.world
+        return LinkSetup(kind, link, w.power_w, w.user_power_w, w.noise_w)
+
+    def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng):
+        """Element-wise pinching beamforming (MODEL §4.2)."""
+        return elementwise_search(self.world, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
+
+    # --- paper 001 ---------------------------------------------------------------------
+    def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
+                        fixed_ula: bool, objective: str, decay: float | None):
+        """Cluster selection, durations and user schedule minimising the sensing outage
+        under the average-rate requirement (MODEL §4.5). Returns (problem, schedule)."""
+        w = self.world
+        thr_db = float(w.scene.requirements.sensing_threshold_db)
+        common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)
+        if fixed_ula:
+            pb = cl.fixed_ula_problem(w, users, q, **common)
+        else:
+            pb = cl.build_problem(w, users, q, **common, beamforming=focus,
+                                  pas_per_cluster=pas_per_cluster or None)
+        skw = {"same_cluster": rule == "same-cluster", "equal_durations": rule == "equal-durations",
+               "objective": objective}
+        if rule == "proposed" and focus and not fixed_ula and not pas_per_cluster:
+            skw["starts"] = [cl.solve_schedule(pb, same_cluster=True, objective=objective),
+                             cl.solve_schedule(pb, equal_durations=True, objective=objective)]
+        return pb, cl.solve_schedule(pb, **skw)
+
+    def focus_cluster(self, n, lo, hi, npas, points, weights):
+        """Element-wise focusing of one cluster's PAs on ``points`` (MODEL §4.5)."""
+        dep = self.world.deployment
+        return cl.focus_positions(self.world, n, lo, hi, npas, points, weights, dep.spacing[n],
+                                  1.0 / np.sqrt(npas))[0]
+
+    @staticmethod
+    def threshold_lin(db: float) -> float:
+        return float(db_to_lin(db))

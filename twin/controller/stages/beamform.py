@@ -1,0 +1,198 @@
+"""``beamform`` stages: the precoder W (N,K) and sensing covariance R_s of every slot,
+computed for the state the controller expects in that slot (MODEL §4.1, §4.3, §5)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.controller.params import Param
+from twin.controller.stage import Stage, stage
+from twin.optim.linear import linear_precoder
+from twin.units import lin_to_db
+
+
+class MotionPredictor:
+    """Constant-velocity estimate from the last two observations, so beamformers can be
+    computed for where users will be later in the frame (exact on the straight legs of a
+    walk, wrong only at turns)."""
+
+    def __init__(self):
+        self.last_t, self.last = None, None
+
+    def velocity(self, t: float, points) -> np.ndarray:
+        points = np.asarray(points, float)
+        v = np.zeros_like(points)
+        if self.last is not None and self.last.shape == points.shape and t > self.last_t:
+            v = (points - self.last) / (t - self.last_t)
+        self.last_t, self.last = t, points.copy()
+        return v
+
+
+def _served(users, K):
+    return np.arange(K) if users is None else np.asarray(users, int)
+
+
+def _full(Ws, idx, N, K):
+    W = np.zeros((N, K), complex)
+    W[:, idx] = Ws
+    return W
+
+
+class _Beamform(Stage):
+    role = "beamform"
+
+    def __init__(self, ctx, p):
+        super().__init__(ctx, p)
+        self.predictor = MotionPredictor()
+
+    def _users_at(self, obs, v, t, predict):
+        return obs.users + (v * t if predict else 0.0)
+
+
+class _Linear(_Beamform):
+    """Linear precoder ``kind`` (MODEL §4.1), ‖W‖²_F = P, for the served users of each
+    slot; ZF falls back to MMSE when a slot serves more users than RF chains. With
+    ``predict`` it is recomputed per slot for the predicted state (PAs where the actuator
+    will have slid them, users extrapolated at constant velocity); otherwise for the
+    decided PA targets and the observed users (channel ageing within the frame)."""
+
+    kind = ""
+    params = {"predict": Param(True, "recompute per slot for the predicted PA and user positions")}
+
+    def _W(self, obs, plan, j, v):
+        tx, w = self.ctx.tx, self.ctx.world
+        predict = self.p["predict"]
+        t = plan.slot_mid(j)
+        state = self.slot_state(obs, plan, j, predict)
+        idx = _served(plan.users[j], w.n_users)
+        users = self._users_at(obs, v, t, predict)[idx]
+        H = tx.channel_to(state, users)
+        kind = "mmse" if self.kind == "zf" and len(idx) > tx.n_rf else self.kind
+        return _full(linear_precoder(H, w.power_w, kind, w.noise_w), idx, tx.n_rf, w.n_users), H
+
+    def run(self, obs, plan):
+        v = self.predictor.velocity(obs.time_s, obs.users)
+        cache = {}
+        plan.W, plan.Rs = [], []
+        for j in range(plan.n_slots):
+            key = None if self.p["predict"] else (plan.active[j].tobytes(), plan.users[j])
+            if key is None or key not in cache:
+                W, _ = self._W(obs, plan, j, v)
+                if key is not None:
+                    cache[key] = W
+            plan.W.append(cache[key] if key is not None else W)
+            plan.Rs.append(None)
+
+    def score(self, obs, plan) -> float:
+        """Minus the sum rate of slot 0 as planned (lower is better)."""
+        from twin.physics.sinr import rate_bps_hz, sinr_downlink
+
+        v = np.zeros_like(np.asarray(obs.users, float))
+        W, H = self._W(obs, plan, 0, v)
+        idx = _served(plan.users[0], self.ctx.world.n_users)
+        return -float(np.sum(rate_bps_hz(sinr_downlink(H, W[:, idx], self.ctx.world.noise_w))))
+
+
+@stage
+class Mrt(_Linear):
+    name, kind = "mrt", "mrt"
+    description = "maximum-ratio transmission W ∝ H"
+
+
+@stage
+class Zf(_Linear):
+    name, kind = "zf", "zf"
+    description = "zero forcing W ∝ H(HᴴH)⁻¹ (MMSE when users outnumber RF chains)"
+
+
+@stage
+class Mmse(_Linear):
+    name, kind = "mmse", "mmse"
+    description = "regularised ZF W ∝ (HHᴴ + Kσ²/P I)⁻¹H"
+
+
+def sdr_info(world, res, gamma) -> dict:
+    return {"rcrb_m": float(np.sqrt(res.objective)), "objective": float(res.objective),
+            "min_sinr_margin_db": float(np.min(lin_to_db(res.sinr / gamma))),
+            "sensing_power_share": float(np.real(np.trace(res.Rs)) / world.power_w),
+            "sdr_wall_s": float(res.wall_time_s)}
+
+
+@stage
+class CrbSdr(_Beamform):
+    """Paper 000 (MODEL §4.3): the CRB-minimising SDR — W and R_s minimising tr CRB of the
+    first target subject to the served users' SINR targets (from ``[requirements]``,
+    raised by ``sinr_margin_db``) and the power budget; rank-one recovery. Per slot, for
+    the state the controller expects then (PAs in transit re-solved; the positioning
+    stage's own solution where the PAs have arrived); users at their observed positions,
+    or extrapolated with ``predict``."""
+
+    name = "crb-sdr"
+    description = "paper 000: CRB-minimising ISAC beamforming (SDR + rank-one recovery)"
+    params = {
+        "sinr_margin_db": Param(0.05, "design margin added to the SINR targets (the SDR meets them with "
+                                      "equality)", "dB", lo=0.0, hi=30.0),
+        "predict": Param(False, "solve for the users extrapolated to each slot's centre"),
+    }
+
+    def check(self):
+        if self.ctx.world.n_targets == 0:
+            self.refuse("", "minimises a target's CRB, but the scene has no [targets]",
+                        "add a [targets] section or use beamform = 'zf' / 'mmse' / 'mrt'")
+
+    def _solve(self, obs, plan, j, v, cache):
+        tx, w = self.ctx.tx, self.ctx.world
+        state = self.slot_state(obs, plan, j, True)
+        idx = _served(plan.users[j], w.n_users)
+        users = self._users_at(obs, v, plan.slot_mid(j), self.p["predict"])[idx]
+        hint = plan.hints.get("sdr_at_target")
+        at_target = (hint is not None and plan.users[j] is None
+                     and np.array_equal(plan.active[j], tx.installed)
+                     and np.max(np.abs(state.s - hint[0])[tx.installed], initial=0.0) <= 1e-9)
+        if at_target:
+            return hint[1], idx
+        key = (state.s.tobytes(), state.active.tobytes(),
+               None if state.analog is None else state.analog.tobytes(), users.tobytes())
+        if key not in cache:
+            gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
+            cache[key] = self.ctx.solvers.crb_sdr(tx, state, users, obs.target, gamma)
+        return cache[key], idx
+
+    def _frame_cache(self, obs) -> dict:
+        """SDR solutions of this frame by (state, users): a slot, or a scored candidate,
+        whose geometry was already solved is not solved again."""
+        if getattr(self, "_frame", None) != obs.frame:
+            self._cache, self._frame = {}, obs.frame
+        return self._cache
+
+    def score(self, obs, plan) -> float:
+        """tr CRB of slot 0 (inf if infeasible)."""
+        if obs.target is None:
+            return np.inf
+        res, _ = self._solve(obs, plan, 0, np.zeros_like(np.asarray(obs.users, float)), self._frame_cache(obs))
+        return float(res.objective) if res.ok else np.inf
+
+    def run(self, obs, plan):
+        tx, w = self.ctx.tx, self.ctx.world
+        v = self.predictor.velocity(obs.time_s, obs.users)
+        if obs.target is None:
+            plan.fail("fallback", "no target observed")
+            return
+        cache = self._frame_cache(obs)
+        hint = plan.hints.get("sdr_at_target")
+        plan.W, plan.Rs = [], []
+        first = None
+        for j in range(plan.n_slots):
+            res, idx = self._solve(obs, plan, j, v, cache)
+            if not res.ok:
+                if hint is None:
+                    plan.fail("infeasible" if "infeasible" in res.status else "solver-failed", f"SDR {res.status}")
+                    return
+                plan.note("ok", f"slot {j} in transit without feasible SDR ({res.status})")
+                res, idx = hint[1], _served(None, w.n_users)
+            first = first or (res, idx)
+            plan.W.append(_full(res.W, idx, tx.n_rf, w.n_users))
+            plan.Rs.append(res.Rs)
+        res, idx = first
+        plan.info.update(sdr_info(w, res, self.ctx.gamma()[idx]))     # margin to the requirement
+        plan.info["iterations"] = int(plan.hints.get("iterations", 1))

@@ -1,0 +1,74 @@
+"""The evaluator (MODEL §3, §5): metrics of the in-force state — users' and targets'
+actual positions, the elements where the actuator has really moved them, the slot's
+active set and beamformers — computed through the transmitter alone, whatever hardware
+or controller a run has. Knows no paper."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from twin.hardware import HardwareState
+from twin.physics.clusters import frame_outage, sensing_gain_of_channel
+from twin.physics.sensing import crb_from_channel, root_crb
+from twin.physics.sinr import rate_bps_hz, sinr_downlink
+
+
+class Evaluator:
+    """Metrics of one run's World (transmitter, floor, sensing receiver, requirements)."""
+
+    def __init__(self, world):
+        self.world = world
+        self.tx = world.tx
+        tg = world.scene.targets
+        self.rcs_m2 = tg.rcs_m2 if tg is not None else 1.0
+        self.rcs_decay = tg.rcs_decay_per_rad if tg is not None else 0.0
+
+    def users(self, state: HardwareState, W, Rs, users) -> dict:
+        """SINR (K,), rate (K,), outage (K,) against γ_k, LoS element count and the
+        smallest wall loss (dB) over active elements per user (MODEL §3.1, §3.5, §2.5)."""
+        w = self.world
+        H = self.tx.channel_to(state, users)
+        sinr = sinr_downlink(H, W, w.noise_w, Rs)
+        loss_db = self.tx.los_loss_db(state, users)                       # (P,K)
+        return {"sinr": sinr, "rate": rate_bps_hz(sinr), "outage": sinr < w.sinr_target,
+                "los": (loss_db == 0).sum(axis=0),
+                "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf)}
+
+    def rcrb(self, state: HardwareState, W, Rs, targets) -> np.ndarray:
+        """Root CRB (m) of every target's position for the transmit covariance
+        R = WWᴴ + R_s (MODEL §3.3); inf where the CRB does not exist."""
+        w = self.world
+        R = W @ W.conj().T + (Rs if Rs is not None else 0)
+        out = []
+        for q in targets:
+            h, dh = self.tx.target_channel(state, q)
+            crb = crb_from_channel(R, h, dh, q, w.sensing.position, w.sensing.elements, w.fc,
+                                   rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing,
+                                   rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
+            out.append(root_crb(crb) if np.all(np.isfinite(crb)) else np.inf)
+        return np.asarray(out, float)
+
+    def cluster_sensing(self, slots, target, rng: np.random.Generator) -> dict:
+        """Sensing outage of a frame of a clustered transmitter (MODEL §3.4): slots
+        ``[(duration_s, state), …]``; in each slot every cluster with active elements
+        contributes its own gain (the other clusters' elements switched off)."""
+        tx, w = self.tx, self.world
+        if not tx.clustered:
+            return {}
+        q = np.asarray(target, float)
+        total = sum(d for d, _ in slots)
+        centres = tx.cluster_centres()
+        weights = np.zeros(len(centres))
+        for dur, state in slots:
+            act = np.asarray(state.active, bool) & tx.installed
+            for i, (n, c, _) in enumerate(centres):
+                mask = np.zeros_like(act)
+                mask[n] = act[n] & (tx.cluster[n] == c)
+                if mask.any():
+                    h, _ = tx.target_channel(state.with_(active=mask), q)
+                    weights[i] += dur / total * sensing_gain_of_channel(
+                        h, w.power_w, w.sensing.elements, np.linalg.norm(q - w.sensing.position),
+                        w.sensing_noise_w)
+        angles = np.array([np.arccos(np.clip(tx.direction[n] @ (q - p) / np.linalg.norm(q - p), -1.0, 1.0))
+                           for n, _, p in centres])
+        return frame_outage(weights, angles, self.rcs_m2, self.rcs_decay, w.sensing_threshold, rng)

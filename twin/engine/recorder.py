@@ -1,0 +1,94 @@
+"""The recorder: reporters of the evaluator's metrics into trace tables (in the manner of
+Mesa's ``DataCollector``), and the one summary path. With traces off the tables go to
+a temporary directory that is summarised the same way and deleted, so a summary never
+depends on whether traces were kept."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from twin import __version__
+from twin.traces.reader import summarize
+from twin.traces.writer import TraceWriter
+from twin.units import lin_to_db
+
+
+class Recorder:
+    """Writes one run's tables (users, targets, pas, frames, beams), scene.json,
+    hardware.json, meta.json and summary.json into ``out_dir`` (None: a temporary
+    directory, removed after the summary is computed)."""
+
+    def __init__(self, out_dir, scene, flush_frames: int):
+        self.keep = out_dir is not None
+        self.dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="pass-twin-"))
+        self.writer = TraceWriter(self.dir, flush_frames=flush_frames)
+        self.scene = scene
+        self.meta: dict = {}
+
+    def start(self, meta: dict, hardware: dict) -> None:
+        self.meta = {**meta, "version": __version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                     "completed": False}
+        self.writer.write_json("scene.json", self.scene.model_dump(mode="json"))
+        self.writer.write_json("hardware.json", hardware)
+        self.writer.write_json("meta.json", self.meta)
+
+    # --- reporters -------------------------------------------------------------------
+    def users(self, t, f, j, users, m, sinr_target, scheduled) -> None:
+        K = len(users)
+        self.writer.add("users", time_s=t, frame=f, slot=j, user=np.arange(K), x=users[:, 0], y=users[:, 1],
+                        sinr_db=lin_to_db(m["sinr"]), sinr_target_db=lin_to_db(sinr_target),
+                        rate_bps_hz=m["rate"], outage=m["outage"], los_pas=m["los"], link_loss_db=m["loss"])
+
+    def targets(self, t, f, j, targets, rcrb) -> None:
+        self.writer.add("targets", time_s=t, frame=f, slot=j, target=np.arange(len(targets)),
+                        x=targets[:, 0], y=targets[:, 1], rcrb_m=rcrb)
+
+    def elements(self, t, f, j, tx, state, target_s) -> None:
+        """Every element's in-force position (PAs of a PASS, antennas of a fixed array)."""
+        pos = tx.positions(state.s)
+        n_idx, m_idx = np.nonzero(tx.installed)
+        act = np.asarray(state.active, bool) & tx.installed
+        self.writer.add("pas", time_s=t, frame=f, slot=j, waveguide=n_idx, pa=m_idx, s_m=state.s[n_idx, m_idx],
+                        target_s_m=target_s[n_idx, m_idx], x=pos[n_idx, m_idx, 0], y=pos[n_idx, m_idx, 1],
+                        z=pos[n_idx, m_idx, 2], active=act[n_idx, m_idx], cluster=tx.cluster[n_idx, m_idx])
+
+    def beams(self, f, j, W, Rs, analog=None) -> None:
+        """Beamformer W (N,K), sensing covariance R_s (N,N) and, for a hybrid array, the
+        analog weights (N,M) in force (kinds "W", "Rs", "A")."""
+        for kind, mat in (("W", W), ("Rs", Rs), ("A", analog)):
+            if mat is None:
+                continue
+            r, c = np.indices(mat.shape)
+            self.writer.add("beams", frame=f, slot=j, kind=kind, row=r.ravel(), col=c.ravel(),
+                            re=mat.real.ravel(), im=mat.imag.ravel())
+
+    def frame(self, row: dict) -> None:
+        self.writer.add("frames", **row)
+        self.writer.end_frame()
+
+    # --- end ---------------------------------------------------------------------------
+    def close(self, completed: bool) -> dict | None:
+        """Flush; on completion write meta/summary and return the summary."""
+        self.writer.flush()
+        if not completed:
+            return None
+        self.meta["completed"] = True
+        self.writer.write_json("meta.json", self.meta)
+        summary = summarize(self.dir)
+        if self.keep:
+            self.writer.write_json("summary.json", summary)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return summary
+
+    @staticmethod
+    def info_json(info: dict) -> str:
+        clean = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in (info or {}).items()
+                 if isinstance(v, (int, float, str, bool, np.generic))}
+        return json.dumps(clean, sort_keys=True)

@@ -1,0 +1,166 @@
+"""The transmitter abstraction (MODEL §1, §2.3, §2.6): one interface for every radiating
+hardware — a PASS deployment, a fixed ULA, a partially connected hybrid array, a
+switched sub-array ULA.
+
+Every kind is described the same way: N RF chains, each feeding up to M elements at
+positions ``p_{n,m}`` (from along-axis coordinates s (N,M)) with complex weights
+``w_{n,m}`` that depend on the in-force :class:`HardwareState`; the channel to a point
+is ``[h]_n = Σ_m w_{n,m} g(p_{n,m}, q) b(p_{n,m}, q)`` with the floor plan's blockage b
+applied the same way for every kind. The engine, the evaluator, the controller stages
+and the renderers use only this interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from twin.hardware.state import HardwareState
+from twin.physics.channel import element_channel_terms, pa_positions
+from twin.physics.sensing import element_target_channel
+
+
+class Transmitter(ABC):
+    """Base class. Subclasses set the geometry arrays and implement :meth:`weights`.
+
+    feed (N,3) and direction (N,3) unit: element n,m sits at ``feed[n] + s[n,m]·direction[n]``;
+    installed (N,M) bool: real elements (arrays are padded to the largest count);
+    cluster (N,M) int: cluster / sub-array index of each element (−1: none);
+    cluster_bounds: per RF chain, the (lo, hi) along-axis segment of each cluster;
+    speed (N,) m/s (0: cannot move); spacing (N,) minimum element spacing δ;
+    length (N,) along-axis extent; floor: the FloorPlan whose walls block links (or None).
+    """
+
+    #: short name of the kind ("pass", "ula", "hybrid", "subarray-ula")
+    kind: str = ""
+    #: elements slide along their axis (PASS sliding mode)
+    movable: bool = False
+    #: analog phase shifters can be switched per frame (hybrid arrays)
+    steerable: bool = False
+
+    feed: np.ndarray
+    direction: np.ndarray
+    length: np.ndarray
+    spacing: np.ndarray
+    speed: np.ndarray
+    installed: np.ndarray
+    cluster: np.ndarray
+    cluster_bounds: tuple
+    fc: float
+    floor: object | None
+
+    # --- shape ---------------------------------------------------------------------
+    @property
+    def n_rf(self) -> int:
+        """Number of RF chains N (rows of the channel matrix)."""
+        return self.feed.shape[0]
+
+    @property
+    def n_guides(self) -> int:
+        """Alias of :attr:`n_rf` (one RF chain per waveguide in a PASS)."""
+        return self.n_rf
+
+    @property
+    def max_pas(self) -> int:
+        return self.installed.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.installed.shape
+
+    @property
+    def clustered(self) -> bool:
+        return any(self.cluster_bounds)
+
+    # --- geometry --------------------------------------------------------------------
+    def positions(self, s) -> np.ndarray:
+        """Element positions (N,M,3) for along-axis coordinates s (N,M)."""
+        return pa_positions(self.feed, self.direction, s)
+
+    @abstractmethod
+    def weights(self, state: HardwareState) -> np.ndarray:
+        """Complex feed weight of every element (N,M) in ``state`` (0 where it does not
+        radiate): guided response and power split for a PASS (MODEL §2.2), analog
+        phases for a hybrid array (MODEL §2.6)."""
+
+    def initial_state(self) -> HardwareState:
+        """The state at t = 0: initial coordinates, every installed element active."""
+        return HardwareState(self.initial_positions(), self.installed.copy(), self.initial_analog())
+
+    def initial_positions(self) -> np.ndarray:
+        return self.uniform_positions()
+
+    def initial_analog(self) -> np.ndarray | None:
+        return None
+
+    @abstractmethod
+    def uniform_positions(self) -> np.ndarray:
+        """Elements evenly spread over each axis / cluster segment (fixed arrays: their
+        fixed offsets): s (N,M)."""
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower/upper along-axis limits per element (N,M) (MODEL §1)."""
+        s = self.uniform_positions()
+        return s.copy(), s.copy()
+
+    def legalize(self, s) -> np.ndarray:
+        """Project coordinates onto the legal set (fixed arrays: their fixed offsets)."""
+        return self.uniform_positions()
+
+    def cluster_centres(self) -> list[tuple[int, int, np.ndarray]]:
+        """(RF chain, cluster index, centre position (3,)) of every cluster (MODEL §3.4)."""
+        out = []
+        for n, bounds in enumerate(self.cluster_bounds):
+            for c, (lo, hi) in enumerate(bounds):
+                out.append((n, c, self.feed[n] + 0.5 * (lo + hi) * self.direction[n]))
+        return out
+
+    # --- channels --------------------------------------------------------------------
+    def _active(self, state: HardwareState) -> np.ndarray:
+        return np.asarray(state.active, bool) & self.installed
+
+    def blockage(self, s, active, points) -> np.ndarray | None:
+        """Blockage amplitudes (N,M,K) of the element→point links (MODEL §2.5), None in an
+        open room. Inactive elements are placed at s = 0 (they carry no weight)."""
+        if self.floor is None or not self.floor.seg_a.shape[0]:
+            return None
+        pos = self.positions(np.where(active, s, 0.0))
+        return self.floor.blockage_amplitude(pos[:, :, None, :], np.atleast_2d(points)[None, None, :, :])
+
+    def terms_to(self, state: HardwareState, points) -> np.ndarray:
+        """Per-element contributions (N,M,K) (MODEL §2.3, §2.6), blockage included."""
+        act = self._active(state)
+        s = np.where(act, np.asarray(state.s, float), 0.0)
+        points = np.atleast_2d(np.asarray(points, float))
+        return element_channel_terms(self.positions(s), self.weights(state), points, self.fc,
+                                     self.blockage(s, act, points))
+
+    def channel_to(self, state: HardwareState, points) -> np.ndarray:
+        """Effective channel H (N,K) to points (K,3) in ``state``."""
+        return self.terms_to(state, points).sum(axis=1)
+
+    def target_channel(self, state: HardwareState, q) -> tuple[np.ndarray, np.ndarray]:
+        """Target channel h_t (N,) and its analytic gradient ∂h_t/∂(x_t, y_t) (2,N)
+        (MODEL §3.3, paper 000 A.11-A.12; blockage held constant)."""
+        act = self._active(state)
+        s = np.where(act, np.asarray(state.s, float), 0.0)
+        q = np.asarray(q, float)
+        blk = self.blockage(s, act, q[None])
+        return element_target_channel(self.positions(s), self.weights(state), q, self.fc,
+                                      None if blk is None else blk[..., 0])
+
+    def los_loss_db(self, state: HardwareState, points) -> np.ndarray:
+        """Wall loss in dB (P,K) of every active element → point link (MODEL §2.5)."""
+        act = self._active(state)
+        pos = self.positions(np.asarray(state.s, float))[act]
+        points = np.atleast_2d(points)
+        if self.floor is None or not self.floor.seg_a.shape[0]:
+            return np.zeros((pos.shape[0], points.shape[0]))
+        return self.floor.loss_db(pos[:, None, :], points[None, :, :])
+
+    def describe(self) -> dict:
+        """Plain description for traces and renderers (JSON-serialisable)."""
+        return {"kind": self.kind, "rf_chains": int(self.n_rf), "elements": int(self.installed.sum()),
+                "feed": self.feed.tolist(), "direction": self.direction.tolist(),
+                "length_m": self.length.tolist(), "movable": self.movable, "steerable": self.steerable}
