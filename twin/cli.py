@@ -8,24 +8,7 @@ import tomllib
 from pathlib import Path
 
 from twin.errors import ConfigError
-
-
-def parse_value(text: str):
-    """A command-line value as TOML would read it (numbers, booleans, lists, strings)."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def parse_assignments(items, option: str) -> dict:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ConfigError(option, item, "expected key=value", f"e.g. {option} radio.tx_power_dbm=20")
-        k, v = item.split("=", 1)
-        out[k.strip()] = parse_value(v.strip())
-    return out
+from twin.scene.values import parse_assignments, parse_value  # noqa: F401 - re-exported
 
 
 def _fmt(value, fmt: str, scale: float = 1.0, unit: str = "") -> str:

@@ -9,7 +9,7 @@ import numpy as np
 
 from twin.hardware import HardwareState
 from twin.physics.clusters import frame_outage, sensing_gain_of_channel
-from twin.physics.sensing import crb_from_channel, root_crb
+from twin.physics.sensing import crb_from_channel, crb_over_slots, root_crb
 from twin.physics.sinr import rate_bps_hz, sinr_downlink
 
 
@@ -47,6 +47,23 @@ class Evaluator:
                                    rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
             out.append(root_crb(crb) if np.all(np.isfinite(crb)) else np.inf)
         return np.asarray(out, float)
+
+    def frame_rcrb(self, slots, target) -> float:
+        """Root CRB (m) of a target's position from all the echoes of a frame (MODEL §3.3):
+        ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots' centres; the slots'
+        Fisher information adds (common β), so a frame whose slots each radiate from one
+        RF chain (paper 001 clusters) still locates the target. inf when singular."""
+        w = self.world
+        q = np.asarray(target, float)
+        total = sum(d for d, _, _, _ in slots)
+        parts = []
+        for dur, state, W, Rs in slots:
+            h, dh = self.tx.target_channel(state, q)
+            parts.append((dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), h, dh))
+        crb = crb_over_slots(parts, q, w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
+                             rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots,
+                             noise_w=w.sensing_noise_w)
+        return root_crb(crb) if np.all(np.isfinite(crb)) else np.inf
 
     def cluster_sensing(self, slots, target, rng: np.random.Generator) -> dict:
         """Sensing outage of a frame of a clustered transmitter (MODEL §3.4): slots

@@ -192,9 +192,13 @@ class Simulation:
         return m["rate"]
 
     def _end_frame(self, rec: Recorder, f, t, d: Decision, solve, slots_mid, frame_rate):
-        sens = {}
-        if self.targets and self.tx.clustered:
-            sens = self.evaluator.cluster_sensing(slots_mid, self._xyz(self.targets, t)[0], self.rng_rcs)
+        sens, frame_rcrb = {}, np.nan
+        if self.targets:
+            q = self._xyz(self.targets, t)[0]
+            if self.tx.clustered:
+                sens = self.evaluator.cluster_sensing(slots_mid, q, self.rng_rcs)
+            frame_rcrb = self.evaluator.frame_rcrb(
+                [(dur, st, p.W, p.Rs) for (dur, st), p in zip(slots_mid, d.slots)], q)
         total = sum(dur for dur, _ in slots_mid)
         avg = frame_rate / total if total > 0 else frame_rate
         info = json.loads(Recorder.info_json(d.info))
@@ -205,7 +209,7 @@ class Simulation:
                        sensing_outage_exact=sens.get("sensing_outage_exact", np.nan),
                        sensing_outage_chernoff=sens.get("sensing_outage_chernoff", np.nan),
                        sensing_outage_mc=sens.get("sensing_outage_mc", np.nan),
-                       active_clusters=self._active_clusters(slots_mid),
+                       frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
                        slot_durations_s="-".join(f"{dur:.4g}" for dur, _ in slots_mid)))
 
     def _active_clusters(self, slots_mid) -> str:

@@ -224,7 +224,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from twin.cli import parse_value
+    from twin.scene.values import parse_value
 
     grid = {}
     for item in args.set or []:

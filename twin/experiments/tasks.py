@@ -27,7 +27,7 @@ class PolicySpec:
 
     @classmethod
     def parse(cls, text: str) -> "PolicySpec":
-        from twin.cli import parse_value
+        from twin.scene.values import parse_value
 
         parts = [p for p in text.strip().split(":") if p]
         if not parts:

@@ -177,6 +177,31 @@ def crb_from_channel(R, h, dh, target, rx_position, rx_elements, fc, *, rx_axis=
     return crb_from_fisher(J11, J12, J22)
 
 
+def crb_over_slots(slots, target, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
+                   rx_spacing=None, rcs_m2=1.0, snapshots=256, noise_w=1e-12):
+    """Position CRB of a frame whose echoes come from several slots with different
+    transmit states (MODEL §3.3 over the slots of a frame): ``slots`` is a list of
+    ``(weight, R (N,N), h (N,), dh (2,N))``, weights summing to 1 (the slot's share of the
+    frame's ``snapshots``). The reflection coefficient β is common to the frame (paper 000's
+    deterministic ξ), so the Fisher information is the sum of the slots' and the nuisance
+    is eliminated once: ``CRB = (ΣJ11 − ΣJ12 (ΣJ22)^{-1} ΣJ12ᵀ)^{-1}``. One gauge for all
+    slots (:func:`nuisance_gauge` on the stacked channel) keeps it exact. With one slot it
+    is :func:`crb_from_channel`. Returns (2,2), all-``inf`` when singular."""
+    a, da, beta = receiver_response(target, rx_position, rx_elements, fc, rx_axis=rx_axis,
+                                    rx_spacing=rx_spacing, rcs_m2=rcs_m2)
+    H = np.concatenate([np.asarray(h) for _, _, h, _ in slots])
+    dH = np.concatenate([np.asarray(dh) for _, _, _, dh in slots], axis=-1)
+    nrm = np.real(np.vdot(H, H))
+    kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                        # (2,)
+    J11 = J12 = J22 = 0.0
+    for w, R, h, dh in slots:
+        h = np.asarray(h)
+        j11, j12, j22 = fisher_blocks(np.asarray(R), h, np.asarray(dh) - kappa[:, None] * h[None, :],
+                                      a, da, beta, snapshots * w, noise_w)
+        J11, J12, J22 = J11 + j11, J12 + j12, J22 + j22
+    return crb_from_fisher(J11, J12, J22)
+
+
 def root_crb(crb):
     """``RCRB = √tr(CRB)`` in metres (MODEL §3.3)."""
     return float(np.sqrt(np.trace(crb)))

@@ -25,7 +25,7 @@ TABLES: dict[str, pa.Schema] = {
         ("frame", pa.int64()), ("time_s", pa.float64()), ("policy", pa.string()),
         ("status", pa.string()), ("solve_time_s", pa.float64()), ("info", pa.string()),
         ("sensing_outage_exact", pa.float64()), ("sensing_outage_chernoff", pa.float64()),
-        ("sensing_outage_mc", pa.float64()), ("active_clusters", pa.string()),
+        ("sensing_outage_mc", pa.float64()), ("frame_rcrb_m", pa.float64()), ("active_clusters", pa.string()),
         ("slot_durations_s", pa.string()),
     ]),
     "beams": pa.schema([

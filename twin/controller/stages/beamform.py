@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
 from twin.controller.params import Param
 from twin.controller.stage import Stage, stage
 from twin.optim.linear import linear_precoder
@@ -111,6 +113,23 @@ class Mmse(_Linear):
     description = "regularised ZF W ∝ (HHᴴ + Kσ²/P I)⁻¹H"
 
 
+@dataclass(frozen=True)
+class SingleChainSolution:
+    """The CRB-optimal beamformer of a slot that radiates from one RF chain and serves one
+    user: the slot's Fisher information grows with its transmit power in the Loewner
+    order and the SINR with the power on the user's beam, so all the power goes to the
+    user's MRT beam and R_s = 0 (the SDR's optimum in closed form). The position is then
+    identifiable only from the frame's slots together (:func:`crb_over_slots`)."""
+
+    W: np.ndarray
+    Rs: np.ndarray
+    sinr: np.ndarray
+    ok: bool
+    status: str
+    objective: float = float("nan")
+    wall_time_s: float = 0.0
+
+
 def sdr_info(world, res, gamma) -> dict:
     return {"rcrb_m": float(np.sqrt(res.objective)), "objective": float(res.objective),
             "min_sinr_margin_db": float(np.min(lin_to_db(res.sinr / gamma))),
@@ -155,7 +174,17 @@ class CrbSdr(_Beamform):
                None if state.analog is None else state.analog.tobytes(), users.tobytes())
         if key not in cache:
             gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
-            cache[key] = self.ctx.solvers.crb_sdr(tx, state, users, obs.target, gamma)
+            chains = np.flatnonzero((np.asarray(state.active, bool) & tx.installed).any(axis=1))
+            if len(chains) == 1 and len(idx) == 1:
+                H = tx.channel_to(state, users)
+                g = float(np.linalg.norm(H))
+                W = np.sqrt(w.power_w) * H / g if g > 0 else np.zeros_like(H)
+                sinr = np.array([w.power_w * g ** 2 / w.noise_w])
+                ok = bool(sinr[0] >= gamma[0])
+                cache[key] = SingleChainSolution(W, np.zeros((tx.n_rf, tx.n_rf), complex), sinr, ok,
+                                                 "optimal" if ok else "infeasible")
+            else:
+                cache[key] = self.ctx.solvers.crb_sdr(tx, state, users, obs.target, gamma)
         return cache[key], idx
 
     def _frame_cache(self, obs) -> dict:
@@ -196,3 +225,19 @@ class CrbSdr(_Beamform):
         res, idx = first
         plan.info.update(sdr_info(w, res, self.ctx.gamma()[idx]))     # margin to the requirement
         plan.info["iterations"] = int(plan.hints.get("iterations", 1))
+        plan.info["planned_frame_rcrb_m"] = self._planned_rcrb(obs, plan)
+
+    def _planned_rcrb(self, obs, plan) -> float:
+        """√tr CRB of the frame as planned (all slots' echoes, MODEL §3.3)."""
+        from twin.physics.sensing import crb_over_slots, root_crb
+
+        tx, w, q = self.ctx.tx, self.ctx.world, obs.target
+        total = sum(plan.durations)
+        parts = []
+        for j in range(plan.n_slots):
+            h, dh = tx.target_channel(self.slot_state(obs, plan, j, True), q)
+            parts.append((plan.durations[j] / total, plan.W[j] @ plan.W[j].conj().T + plan.Rs[j], h, dh))
+        st = self.ctx.solvers.crb_setup
+        crb = crb_over_slots(parts, q, st.rx_position, st.rx_elements, st.fc, rx_axis=st.rx_axis,
+                             rx_spacing=st.rx_spacing, rcs_m2=st.rcs_m2, snapshots=st.snapshots, noise_w=st.noise_w)
+        return root_crb(crb) if np.all(np.isfinite(crb)) else float("inf")
