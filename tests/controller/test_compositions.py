@@ -85,3 +85,20 @@ def test_fixed_ula_with_crb_sdr_on_paper000(tmp_path):
     assert np.isfinite(summary["mean_rcrb_m"])
     ref = Simulation(load_scene("paper000", {"simulation.frames": 2}), None, policy="mimo-isac").run()
     assert ref["mean_rcrb_m"] == pytest.approx(summary["mean_rcrb_m"], rel=1e-9)   # = the preset
+
+
+def test_a_preset_decided_on_a_static_drop_reproduces_its_planned_outage():
+    """The figures evaluate schemes through their presets (twin.controller.snapshot): the
+    exact sensing outage of the decided frame, evaluated by the twin's evaluator with the
+    PAs arrived, is the optimiser's planned outage."""
+    from twin.controller.snapshot import controller_for, decide_once, sensing_weights
+    from twin.physics import outage_probability, rcs_covariance
+
+    sc = load_scene("paper001", {"radio.tx_power_dbm": 12})
+    users, q = np.array([[3.0, 2.0, 0.0], [7.0, -2.0, 0.0]]), np.array([5.0, 3.0, 0.0])
+    for preset in ("clustered-outage", "clustered-baseline1", "clustered-baseline3"):
+        snap = decide_once(controller_for(preset, sc, {"T": 4}), users, q[None])
+        w, angles = sensing_weights(snap, q)
+        exact = outage_probability(w, rcs_covariance(angles, 1.0, sc.targets.rcs_decay_per_rad),
+                                   snap.world.sensing_threshold)
+        assert exact == pytest.approx(snap.decision.info["planned_outage"], rel=1e-9, abs=1e-15)

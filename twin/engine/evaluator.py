@@ -65,13 +65,11 @@ class Evaluator:
                              noise_w=w.sensing_noise_w)
         return root_crb(crb) if np.all(np.isfinite(crb)) else np.inf
 
-    def cluster_sensing(self, slots, target, rng: np.random.Generator) -> dict:
-        """Sensing outage of a frame of a clustered transmitter (MODEL §3.4): slots
-        ``[(duration_s, state), …]``; in each slot every cluster with active elements
-        contributes its own gain (the other clusters' elements switched off)."""
+    def cluster_weights(self, slots, target) -> tuple[np.ndarray, np.ndarray]:
+        """``w_c = Σ_t (τ_t/T_tot) g_c`` (C,) and the clusters' look angles θ_c (C,) for
+        slots ``[(duration_s, state), …]`` (MODEL §3.4): in each slot every cluster with
+        active elements contributes its own gain (the other clusters switched off)."""
         tx, w = self.tx, self.world
-        if not tx.clustered:
-            return {}
         q = np.asarray(target, float)
         total = sum(d for d, _ in slots)
         centres = tx.cluster_centres()
@@ -88,4 +86,12 @@ class Evaluator:
                         w.sensing_noise_w)
         angles = np.array([np.arccos(np.clip(tx.direction[n] @ (q - p) / np.linalg.norm(q - p), -1.0, 1.0))
                            for n, _, p in centres])
-        return frame_outage(weights, angles, self.rcs_m2, self.rcs_decay, w.sensing_threshold, rng)
+        return weights, angles
+
+    def cluster_sensing(self, slots, target, rng: np.random.Generator) -> dict:
+        """Sensing outage of a frame of a clustered transmitter (MODEL §3.4): exact,
+        Chernoff bound, one Monte-Carlo event drawn with ``rng``, mean accumulated SNR."""
+        if not self.tx.clustered:
+            return {}
+        weights, angles = self.cluster_weights(slots, target)
+        return frame_outage(weights, angles, self.rcs_m2, self.rcs_decay, self.world.sensing_threshold, rng)
