@@ -21,7 +21,9 @@ def _run(tmp_path, scene, params, overrides=None):
     summary = Simulation(sc, tmp_path, policy="pipeline", policy_params=params).run()
     frames = read_table(tmp_path, "frames")
     assert len(frames) == FRAMES and summary["completed"]
-    assert (frames.status == "ok").all(), frames.status.value_counts().to_dict()
+    # no fallback: every frame's decision was made and in force ("constraint-missed" is an
+    # honest verdict on a decision in the evaluated state, not a fallback)
+    assert frames.status.isin(["ok", "constraint-missed"]).all(), frames.status.value_counts().to_dict()
     return sc, summary, frames
 
 
@@ -88,10 +90,10 @@ def test_fixed_ula_with_crb_sdr_on_paper000(tmp_path):
 
 
 def test_a_preset_decided_on_a_static_drop_reproduces_its_planned_outage():
-    """The figures evaluate schemes through their presets (twin.controller.snapshot): the
+    """The figures evaluate schemes through their presets (twin.experiments.snapshot): the
     exact sensing outage of the decided frame, evaluated by the twin's evaluator with the
     PAs arrived, is the optimiser's planned outage."""
-    from twin.controller.snapshot import controller_for, decide_once, sensing_weights
+    from twin.experiments.snapshot import controller_for, decide_once, sensing_weights
     from twin.physics import outage_probability, rcs_covariance
 
     sc = load_scene("paper001", {"radio.tx_power_dbm": 12})

@@ -19,7 +19,7 @@ def test_policy_runs_in_the_twin_and_is_traced(name, tmp_path):
     summary = Simulation(scene, tmp_path, policy=name, frames=3).run()
     frames = read_table(tmp_path, "frames")
     assert summary["completed"] and summary["frames"] == 3
-    assert frames.status.iloc[0] == "ok", frames.status.iloc[0]
+    assert frames.status.iloc[0] in ("ok", "constraint-missed"), frames.status.iloc[0]
     users = read_table(tmp_path, "users")
     assert np.isfinite(users.sinr_db).all() or (users.sinr_db == -np.inf).any()
     assert len(users) >= 3 * scene.users.n

@@ -90,7 +90,7 @@ def test_a_failing_controller_never_kills_the_run(tmp_path):
     assert summary["frames"] == 6 and summary["fallback_frames"] == 3
     assert frames.status[1] == "held-previous"
     assert json.loads(frames["info"][1])["detail"].startswith("LinAlgError: singular matrix")
-    assert frames.status[0] == "ok"
+    assert frames.status[0] in ("ok", "constraint-missed")
 
 
 def test_killed_run_leaves_readable_traces(tmp_path):

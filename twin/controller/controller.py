@@ -162,11 +162,31 @@ class Controller:
 
     def decide(self, obs: Observation) -> Decision:
         plan = self.initial_plan(obs)
+        self._last = None
         for role in ROLES:
             self.ctx.stages[role].run(obs, plan)
             if plan.failed:
                 return self.fallback(obs, "; ".join(plan.details))
-        return plan.to_decision()
+        decision = plan.to_decision()
+        self._last = (obs, plan, decision)
+        return decision
+
+    def refresh(self, decision: Decision, j: int, csi) -> Decision:
+        """``decision`` with slot j re-beamformed for a newer channel estimate ``csi``
+        (pilot CSI, MODEL §5.1): positions and selection stay, the beamform stage runs
+        again for that slot. Unchanged if ``decision`` is not this controller's last."""
+        import dataclasses
+
+        last = getattr(self, "_last", None)
+        if last is None or last[2] is not decision:
+            return decision
+        obs, plan, _ = last
+        W, Rs, H, t = self.ctx.stages["beamform"].slot(dataclasses.replace(obs, csi=csi), plan, j)
+        slots = list(decision.slots)
+        slots[j] = dataclasses.replace(slots[j], W=W, Rs=Rs, H=H, csi_time_s=t)
+        new = dataclasses.replace(decision, slots=tuple(slots))
+        self._last = (obs, plan, new)
+        return new
 
     def fallback(self, obs: Observation, detail: str) -> Decision:
         """Hold the previous decision (status ``held-previous``) or, without one, keep the

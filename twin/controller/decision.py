@@ -45,6 +45,8 @@ class SlotPlan:
     W: np.ndarray
     Rs: np.ndarray | None = None
     users: tuple[int, ...] | None = None
+    H: np.ndarray | None = None
+    csi_time_s: float | None = None
 
     @property
     def scheduled_user(self) -> int:
@@ -88,13 +90,32 @@ class Decision:
 
 
 @dataclass(frozen=True)
+class ChannelKnowledge:
+    """The channel estimate a controller has (MODEL §5.1): ``model`` ("perfect",
+    "position" or "pilot"); for "pilot", H (N,K) the estimated effective channel of the
+    configuration ``state`` in force at ``time_s`` (the last pilot)."""
+
+    model: str
+    H: np.ndarray | None = None
+    time_s: float | None = None
+    state: HardwareState | None = None
+
+    def applies_to(self, active) -> bool:
+        """A pilot estimate is of the configuration that radiated then: usable for a slot
+        with the same active elements."""
+        return (self.model == "pilot" and self.H is not None and self.state is not None
+                and np.array_equal(np.asarray(active, bool), np.asarray(self.state.active, bool)))
+
+
+@dataclass(frozen=True)
 class Observation:
     """What the controller sees at a frame start (MODEL §5).
 
     time_s, frame; state: the transmitter's actual in-force state now (PA coordinates,
     active elements, analog weights); users (K,3), targets (T,3) observed positions
-    (with the scene's observation noise); previous: the previous Decision or None;
-    rng: the controller's Generator.
+    (exact with perfect CSI, else with the scene's observation noise); previous: the
+    previous Decision or None; rng: the controller's Generator; csi: the channel
+    estimate (pilot CSI) or None.
     """
 
     time_s: float
@@ -104,6 +125,7 @@ class Observation:
     targets: np.ndarray
     previous: Decision | None
     rng: np.random.Generator
+    csi: ChannelKnowledge | None = None
 
     @property
     def pa_s(self) -> np.ndarray:

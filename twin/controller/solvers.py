@@ -43,12 +43,12 @@ class Solvers:
         return self._layout
 
     # --- paper 000 ---------------------------------------------------------------------
-    def crb_sdr(self, tx, state, users, q, gamma):
-        """CRB-minimising beamforming (MODEL §4.3) for the transmitter in ``state``."""
+    def crb_sdr(self, tx, state, H, q, gamma):
+        """CRB-minimising beamforming (MODEL §4.3) for the users' channel estimate H (N,K)
+        and the target channel of the transmitter in ``state``."""
         w = self.world
-        H = tx.channel_to(state, users)
         h, dh = tx.target_channel(state, q)
-        return self.sdr(tx.n_rf, len(users)).solve(H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        return self.sdr(tx.n_rf, H.shape[1]).solve(H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
 
     def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool):
         """Algorithm 4 (MODEL §4.4) from ``s0``; ``continuation``: the coarse-to-fine run

@@ -56,6 +56,8 @@ class Plan:
     analog: np.ndarray | None
     W: list[np.ndarray | None] = field(default_factory=list)
     Rs: list[np.ndarray | None] = field(default_factory=list)
+    H: list[np.ndarray | None] = field(default_factory=list)
+    csi_time: list[float | None] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
@@ -88,8 +90,11 @@ class Plan:
         return worst_status(*self.statuses) if self.statuses else "ok"
 
     def to_decision(self) -> Decision:
-        slots = tuple(SlotPlan(d, a, w, r, u) for d, a, w, r, u in
-                      zip(self.durations, self.active, self.W, self.Rs, self.users))
+        n = self.n_slots
+        H = self.H if len(self.H) == n else [None] * n
+        ct = self.csi_time if len(self.csi_time) == n else [None] * n
+        slots = tuple(SlotPlan(d, a, w, r, u, h, c) for d, a, w, r, u, h, c in
+                      zip(self.durations, self.active, self.W, self.Rs, self.users, H, ct))
         info = dict(self.info)
         if self.details:
             info["detail"] = "; ".join(self.details)[:300]

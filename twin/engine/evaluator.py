@@ -23,14 +23,18 @@ class Evaluator:
         self.rcs_m2 = tg.rcs_m2 if tg is not None else 1.0
         self.rcs_decay = tg.rcs_decay_per_rad if tg is not None else 0.0
 
-    def users(self, state: HardwareState, W, Rs, users) -> dict:
+    def users(self, state: HardwareState, W, Rs, users, served=None) -> dict:
         """SINR (K,), rate (K,), outage (K,) against γ_k, LoS element count and the
-        smallest wall loss (dB) over active elements per user (MODEL §3.1, §3.5, §2.5)."""
+        smallest wall loss (dB) over active elements per user, and the true channel H
+        (MODEL §3.1, §3.5, §2.5). A user not ``served`` in the slot has rate 0 and is not
+        in outage (MODEL §5.1: it counts in its throughput, not against its SINR target)."""
         w = self.world
+        served = np.ones(len(users), bool) if served is None else np.asarray(served, bool)
         H = self.tx.channel_to(state, users)
         sinr = sinr_downlink(H, W, w.noise_w, Rs)
         loss_db = self.tx.los_loss_db(state, users)                       # (P,K)
-        return {"sinr": sinr, "rate": rate_bps_hz(sinr), "outage": sinr < w.sinr_target,
+        return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
+                "outage": served & (sinr < w.sinr_target), "H": H,
                 "los": (loss_db == 0).sum(axis=0),
                 "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf)}
 

@@ -43,7 +43,8 @@ class Recorder:
         K = len(users)
         self.writer.add("users", time_s=t, frame=f, slot=j, user=np.arange(K), x=users[:, 0], y=users[:, 1],
                         sinr_db=lin_to_db(m["sinr"]), sinr_target_db=lin_to_db(sinr_target),
-                        rate_bps_hz=m["rate"], outage=m["outage"], los_pas=m["los"], link_loss_db=m["loss"])
+                        rate_bps_hz=m["rate"], outage=m["outage"], los_pas=m["los"], link_loss_db=m["loss"],
+                        scheduled=np.asarray(scheduled, bool))
 
     def targets(self, t, f, j, targets, rcrb) -> None:
         self.writer.add("targets", time_s=t, frame=f, slot=j, target=np.arange(len(targets)),

@@ -21,11 +21,13 @@ import numpy as np
 import simpy
 
 from twin.controller import Controller, Decision, Observation, hold_decision, resolve
+from twin.controller.decision import ChannelKnowledge
 from twin.engine.evaluator import Evaluator
 from twin.engine.recorder import Recorder
 from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
+from twin.physics.csi import estimate_channel
 from twin.world import World
 
 
@@ -76,7 +78,22 @@ class Simulation:
         self.rng_obs = stream(self.seed, "observation")
         self.rng_rcs = stream(self.seed, "rcs")
         self.rng_policy = stream(self.seed, "policy")
-        self.decision: Decision | None = None
+        self.rng_csi = stream(self.seed, "csi")
+        self.decision: Decision | None = None       # the controller's latest decision
+        self.in_force: Decision | None = None       # the decision whose beams radiate now
+        self.pending: tuple | None = None           # (decision, time it takes effect)
+        self.busy_until = 0.0
+        csi = scene.csi
+        self.csi_model = csi.model
+        self.csi: ChannelKnowledge | None = None
+        self.pilot_period = csi.period_s or self.frame_s / self.slots
+        self.pilot_symbols = csi.pilot_symbols or max(self.world.n_users, 1)
+        if self.csi_model == "pilot" and self.pilot_symbols < self.world.n_users:
+            from twin.errors import ConfigError
+            raise ConfigError("csi", "pilot_symbols", f"{self.pilot_symbols} pilot symbols cannot be orthogonal "
+                              f"for {self.world.n_users} users", f"give pilot_symbols ≥ {self.world.n_users}")
+        self.next_pilot = 0.0
+        self._slot_active = self.base_active.copy()
 
     @property
     def policy(self) -> Controller:
@@ -115,42 +132,111 @@ class Simulation:
             yield env.timeout(max(end - env.now, 0.0))
 
     def _observe(self, f: int, t: float) -> Observation:
-        noise = self.scene.controller.observation_noise_m
+        noise = self.scene.observation_noise_m
         users, targets = self._xyz(self.users, t), self._xyz(self.targets, t)
         # fixed-size draws every frame, whatever the controller: common random numbers
         eu = self.rng_obs.normal(0.0, 1.0, users.shape)
         et = self.rng_obs.normal(0.0, 1.0, targets.shape)
         eu[:, 2] = et[:, 2] = 0.0
         state = HardwareState(self.actuator.position(t), self.base_active.copy(), self.analog)
-        return Observation(t, f, state, users + noise * eu, targets + noise * et, self.decision, self.rng_policy)
+        return Observation(t, f, state, users + noise * eu, targets + noise * et, self.decision, self.rng_policy,
+                           self.csi)
+
+    # --- channel knowledge (MODEL §5.1) ----------------------------------------------
+    def _pilots_until(self, t: float) -> bool:
+        """Pilots due up to ``t``: each estimates the effective channel of the
+        configuration radiating at its time. Returns whether a new estimate arrived."""
+        if self.csi_model != "pilot":
+            return False
+        new = False
+        w = self.world
+        while self.next_pilot <= t + 1e-12:
+            tp = self.next_pilot
+            state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
+            H = self.tx.channel_to(state, self._xyz(self.users, tp))
+            H_est = estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
+                                     self.scene.csi.estimator)
+            self.csi = ChannelKnowledge("pilot", H_est, tp, state)
+            self.next_pilot = tp + self.pilot_period
+            new = True
+        return new
+
+    def _latency(self, solve_s: float) -> float:
+        """Compute latency τ_c (MODEL §5.1): fixed, or the measured wall time over the
+        scene's compute speed-up."""
+        lat = self.scene.controller.latency_s
+        if lat == "measured":
+            return float(solve_s) / self.scene.controller.compute_speedup
+        return float(lat)
 
     def _controller(self, env, rec: Recorder, bar):
         tx = self.tx
         n = self.scene.simulation.samples_per_slot
         for f in range(self.n_frames):
             t = env.now
-            obs = self._observe(f, t)
-            t0 = time.perf_counter()
-            decision = self._decide(obs)
-            solve = time.perf_counter() - t0
-            self.decision = decision
-            self.actuator.command(t, np.where(tx.installed, decision.pa_target, 0.0))
-            self.analog = decision.analog
-            frame_rate = np.zeros(self.world.n_users)
+            self._pilots_until(t)
+            decided = in_force_at = solve = np.nan
+            if t + 1e-12 >= self.busy_until:
+                obs = self._observe(f, t)
+                t0 = time.perf_counter()
+                decision = self._decide(obs)
+                solve = time.perf_counter() - t0
+                tau = self._latency(solve)
+                decided, in_force_at = t, t + tau
+                self.busy_until = t + tau
+                self.decision = decision
+                self.pending = (decision, in_force_at)
+                self.actuator.command(in_force_at, np.where(tx.installed, decision.pa_target, 0.0))
+                if self.in_force is None:
+                    self.in_force = decision
+            frame_plan = self.pending[0] if self.pending is not None else self.in_force
+            acc = _FrameAccumulator(self.world.n_users)
             slots_mid = []
-            for j, plan in enumerate(decision.slots):
+            for j in range(len(frame_plan.slots)):
                 slot_start = env.now
-                mid = HardwareState(self.actuator.position(slot_start + plan.duration_s / 2),
-                                    np.asarray(plan.active, bool) & tx.installed, decision.analog)
-                slots_mid.append((plan.duration_s, mid))
+                plan = self._plan_at(j, slot_start)
+                self._slot_active = np.asarray(plan.active, bool) & tx.installed
+                if self._pilots_until(slot_start) and j > 0:
+                    self._refresh(j)
+                    plan = self._plan_at(j, slot_start)
+                dur = frame_plan.slots[j].duration_s
+                mid = HardwareState(self.actuator.position(slot_start + dur / 2), self._slot_active.copy(),
+                                    self.analog)
+                slots_mid.append((dur, mid, plan))
                 for i in range(n):   # samples at (i + 1/2)/n of the slot
-                    yield env.timeout(slot_start + (i + 0.5) * plan.duration_s / n - env.now)
-                    rate = self._evaluate(rec, f, j, plan, decision, env.now)
-                    frame_rate += rate * plan.duration_s / n
-                yield env.timeout(slot_start + plan.duration_s - env.now)
-            self._end_frame(rec, f, t, decision, solve, slots_mid, frame_rate)
+                    yield env.timeout(slot_start + (i + 0.5) * dur / n - env.now)
+                    plan = self._plan_at(j, env.now)
+                    self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
+                yield env.timeout(slot_start + dur - env.now)
+            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc)
             if bar is not None:
                 bar.update(1)
+
+    def _plan_at(self, j: int, t: float):
+        """The slot plan radiating at time t: the pending decision's slot j once it has
+        taken effect, the previous decision's otherwise (MODEL §5.1 latency)."""
+        if self.pending is not None and t + 1e-12 >= self.pending[1]:
+            self.in_force = self.pending[0]
+            self.pending = None
+        d = self.in_force
+        self.analog = d.analog
+        return d.slots[min(j, len(d.slots) - 1)]
+
+    def _refresh(self, j: int) -> None:
+        """A new channel estimate at a slot start: the controller re-beamforms that slot
+        of its latest decision (positions and selection stay)."""
+        target = self.pending[0] if self.pending is not None else self.in_force
+        try:
+            new = self.controller.refresh(target, j, self.csi)
+        except Exception:  # noqa: BLE001 - keep the planned beams
+            return
+        if new is not target:
+            if self.pending is not None and self.pending[0] is target:
+                self.pending = (new, self.pending[1])
+            else:
+                self.in_force = new
+            if self.decision is target:
+                self.decision = new
 
     def _decide(self, obs) -> Decision:
         """Run the controller; a controller that raises never kills the run: hold the
@@ -177,47 +263,57 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate(self, rec: Recorder, f, j, plan, decision: Decision, t) -> np.ndarray:
+    def _evaluate(self, rec: Recorder, f, j, plan, t, acc, weight_s):
         tx, w = self.tx, self.world
-        state = HardwareState(self.actuator.position(t), np.asarray(plan.active, bool) & tx.installed,
-                              decision.analog)
+        state = HardwareState(self.actuator.position(t), np.asarray(plan.active, bool) & tx.installed, self.analog)
         users = self._xyz(self.users, t)
-        m = self.evaluator.users(state, plan.W, plan.Rs, users)
-        rec.users(t, f, j, users, m, w.sinr_target, plan.users)
+        served = np.zeros(w.n_users, bool)
+        served[list(range(w.n_users)) if plan.users is None else list(plan.users)] = True
+        m = self.evaluator.users(state, plan.W, plan.Rs, users, served)
+        rec.users(t, f, j, users, m, w.sinr_target, served)
+        acc.add(m, served, plan, t, weight_s)
         if self.targets:
             targets = self._xyz(self.targets, t)
             rec.targets(t, f, j, targets, self.evaluator.rcrb(state, plan.W, plan.Rs, targets))
-        rec.elements(t, f, j, tx, state, self.actuator.target)
-        rec.beams(f, j, plan.W, plan.Rs, decision.analog)
-        return m["rate"]
+        rec.elements(t, f, j, tx, state, self.actuator.target_at(t))
+        rec.beams(f, j, plan.W, plan.Rs, self.analog)
 
-    def _end_frame(self, rec: Recorder, f, t, d: Decision, solve, slots_mid, frame_rate):
+    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc):
         sens, frame_rcrb = {}, np.nan
         if self.targets:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
-                sens = self.evaluator.cluster_sensing(slots_mid, q, self.rng_rcs)
-            frame_rcrb = self.evaluator.frame_rcrb(
-                [(dur, st, p.W, p.Rs) for (dur, st), p in zip(slots_mid, d.slots)], q)
-        total = sum(dur for dur, _ in slots_mid)
-        avg = frame_rate / total if total > 0 else frame_rate
-        info = json.loads(Recorder.info_json(d.info))
+                sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
+            frame_rcrb = self.evaluator.frame_rcrb([(dur, st, p.W, p.Rs) for dur, st, p in slots_mid], q)
+        avg = acc.average_rates()
+        margin = float(avg.min() - self.world.r_min) if avg.size else float("nan")
+        if np.isfinite(decided):
+            d = self.decision
+            status, info = d.status, json.loads(Recorder.info_json(d.info))
+            if status == "ok" and (acc.missed or margin < -1e-9):      # judged in the evaluated state
+                status = "constraint-missed"
+                info["detail"] = (f"{acc.missed} user-samples below their SINR target" if acc.missed else
+                                  f"average rate {margin:+.3g} bit/s/Hz from R_min")
+        else:
+            status = "held-previous"
+            info = {"detail": f"controller busy until t = {self.busy_until:.4g} s (compute latency)"}
         info.update({f"avg_rate_u{k}_bps_hz": float(r) for k, r in enumerate(avg)})
-        info["avg_rate_margin_min_bps_hz"] = float(avg.min() - self.world.r_min) if avg.size else float("nan")
-        rec.frame(dict(frame=f, time_s=t, policy=self.policy_name, status=d.status, solve_time_s=solve,
-                       info=json.dumps(info, sort_keys=True),
+        info["avg_rate_margin_min_bps_hz"] = margin
+        rec.frame(dict(frame=f, time_s=t, policy=self.policy_name, status=status, solve_time_s=solve,
+                       info=json.dumps(info, sort_keys=True), decided_s=decided, in_force_s=in_force_at,
+                       csi_nmse_db=acc.nmse_db(), csi_age_s=acc.mean_age(),
                        sensing_outage_exact=sens.get("sensing_outage_exact", np.nan),
                        sensing_outage_chernoff=sens.get("sensing_outage_chernoff", np.nan),
                        sensing_outage_mc=sens.get("sensing_outage_mc", np.nan),
                        frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
-                       slot_durations_s="-".join(f"{dur:.4g}" for dur, _ in slots_mid)))
+                       slot_durations_s="-".join(f"{dur:.4g}" for dur, _, _ in slots_mid)))
 
     def _active_clusters(self, slots_mid) -> str:
         tx = self.tx
         if not tx.clustered:
             return ""
         seq = []
-        for _, state in slots_mid:
+        for _, state, _ in slots_mid:
             c = np.unique(tx.cluster[state.active & (tx.cluster >= 0)])
             seq.append("+".join(str(x) for x in c) if c.size else "none")
         return "-".join(seq)
@@ -248,6 +344,43 @@ class Simulation:
                 bar.close()
             summary = rec.close(completed)
         return summary
+
+
+class _FrameAccumulator:
+    """Per-frame sums of what the evaluator saw: users' rates (throughput counts the
+    slots a user was not served), requirement misses of the served users, and the error
+    and age of the channel knowledge each beamformer was designed with (MODEL §5.1)."""
+
+    def __init__(self, n_users: int):
+        self.rate = np.zeros(n_users)
+        self.time = 0.0
+        self.missed = 0
+        self.err = self.pow = 0.0
+        self.age = self.age_w = 0.0
+
+    def add(self, m, served, plan, t, weight_s):
+        self.rate += m["rate"] * weight_s
+        self.time += weight_s
+        self.missed += int(np.sum(m["outage"]))
+        if plan.H is not None:
+            H_true = m["H"][:, served]
+            self.err += float(np.sum(np.abs(plan.H[:, served] - H_true) ** 2))
+            self.pow += float(np.sum(np.abs(H_true) ** 2))
+        if plan.csi_time_s is not None:
+            self.age += (t - plan.csi_time_s) * weight_s
+            self.age_w += weight_s
+
+    def average_rates(self) -> np.ndarray:
+        return self.rate / self.time if self.time > 0 else self.rate
+
+    def nmse_db(self) -> float:
+        if self.pow <= 0:
+            return float("nan")
+        with np.errstate(divide="ignore"):
+            return float(10 * np.log10(self.err / self.pow))
+
+    def mean_age(self) -> float:
+        return self.age / self.age_w if self.age_w > 0 else float("nan")
 
 
 def run_scene(scene, out_dir=None, **kwargs) -> dict:

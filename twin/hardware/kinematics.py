@@ -21,20 +21,41 @@ def slide(s0, target, speed, dt: float) -> np.ndarray:
 
 
 class SlidingActuator:
-    """The movable elements of a transmitter, commanded at frame starts."""
+    """The movable elements of a transmitter. Commands may be issued for a time later than
+    the last query (a decision that takes effect after its compute latency): the
+    actuator keeps every command as a leg ``(t0, s0, target)`` and answers a query from the
+    leg in force at that time."""
 
     def __init__(self, s0, speed):
-        self.s0 = np.array(s0, float)
-        self.target = self.s0.copy()
-        self.t0 = 0.0
+        s0 = np.array(s0, float)
         self.speed = np.asarray(speed, float)
+        self.legs = [(0.0, s0, s0.copy())]
+
+    @property
+    def target(self) -> np.ndarray:
+        """The latest commanded coordinates (N,M)."""
+        return self.legs[-1][2]
+
+    def target_at(self, t: float) -> np.ndarray:
+        """The coordinates commanded in force at time ``t`` (N,M)."""
+        return self._leg(t)[2]
+
+    def _leg(self, t: float):
+        for leg in reversed(self.legs):
+            if leg[0] <= t + 1e-12:
+                return leg
+        return self.legs[0]
 
     def command(self, t: float, target) -> None:
-        """Start moving from the positions reached at ``t`` toward ``target`` (N,M)."""
-        self.s0 = self.position(t)
-        self.target = np.array(target, float)
-        self.t0 = float(t)
+        """From time ``t`` on, move from the positions reached then toward ``target`` (N,M)."""
+        t = float(t)
+        s_t = self.position(t)
+        self.legs = [leg for leg in self.legs if leg[0] < t]
+        self.legs.append((t, s_t, np.array(target, float)))
+        if len(self.legs) > 8:                     # queries never go further back than a frame
+            self.legs = self.legs[-8:]
 
     def position(self, t: float) -> np.ndarray:
         """Actual coordinates (N,M) at time ``t``."""
-        return slide(self.s0, self.target, self.speed, float(t) - self.t0)
+        t0, s0, target = self._leg(float(t))
+        return slide(s0, target, self.speed, float(t) - t0)

@@ -202,6 +202,15 @@ class Users(Entities):
         return self
 
     @property
+    def observation_noise_m(self) -> float:
+        """σ of the observed positions: ``csi.observation_noise_m`` if given, else
+        ``controller.observation_noise_m``; 0 with perfect CSI."""
+        if self.csi.model == "perfect":
+            return 0.0
+        v = self.csi.observation_noise_m
+        return float(self.controller.observation_noise_m if v is None else v)
+
+    @property
     def sinr_target_lin(self) -> np.ndarray:
         return np.broadcast_to(db_to_lin(np.asarray(self.sinr_target_db, float)), (self.n,)).copy()
 
@@ -261,11 +270,34 @@ class Controller(Model):
     beamform: str | None = None
     params: dict[str, ParamValue | dict[str, ParamValue]] = {}
     observation_noise_m: float = Field(0.0, ge=0)
+    latency_s: float | Literal["measured"] = 0.0
+    compute_speedup: float = Field(1.0, gt=0)
+
+    @field_validator("latency_s")
+    @classmethod
+    def _latency(cls, v):
+        if isinstance(v, (int, float)) and not (0.0 <= v < 3600.0):
+            raise ValueError("latency_s must be 0 ≤ latency < 3600 s, or \"measured\"")
+        return v
 
     @property
     def stage_overrides(self) -> dict[str, str]:
         return {r: getattr(self, r) for r in ("select", "position", "schedule", "beamform")
                 if getattr(self, r) is not None}
+
+
+class Csi(Model):
+    """What the controller knows of the channels (MODEL §5.1): ``perfect`` (true positions,
+    hence the true channels at its decision time), ``position`` (channels computed from
+    positions observed with ``observation_noise_m``), or ``pilot`` (every ``period_s``
+    each user sends ``pilot_symbols`` uplink pilots at its transmit power; the BS forms LS
+    or LMMSE estimates of the effective channel of the configuration in force)."""
+
+    model: Literal["perfect", "position", "pilot"] = "position"
+    observation_noise_m: float | None = Field(None, ge=0)
+    period_s: float | None = Field(None, gt=0)
+    pilot_symbols: int | None = Field(None, ge=1, le=4096)
+    estimator: Literal["ls", "lmmse"] = "lmmse"
 
 
 class Simulation(Model):
@@ -298,6 +330,7 @@ class Scene(Model):
     hardware: Hardware = Hardware()
     requirements: Requirements = Requirements()
     controller: Controller = Controller()
+    csi: Csi = Csi()
     simulation: Simulation = Simulation()
 
     @model_validator(mode="after")
@@ -306,6 +339,15 @@ class Scene(Model):
         if isinstance(g, tuple) and len(g) != self.users.n:
             raise ValueError(f"requirements.sinr_target_db lists {len(g)} values for {self.users.n} users")
         return self
+
+    @property
+    def observation_noise_m(self) -> float:
+        """σ of the observed positions: ``csi.observation_noise_m`` if given, else
+        ``controller.observation_noise_m``; 0 with perfect CSI."""
+        if self.csi.model == "perfect":
+            return 0.0
+        v = self.csi.observation_noise_m
+        return float(self.controller.observation_noise_m if v is None else v)
 
     @property
     def sinr_target_lin(self) -> np.ndarray:

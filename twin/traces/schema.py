@@ -9,7 +9,7 @@ TABLES: dict[str, pa.Schema] = {
         ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()), ("user", pa.int32()),
         ("x", pa.float64()), ("y", pa.float64()), ("sinr_db", pa.float64()),
         ("sinr_target_db", pa.float64()), ("rate_bps_hz", pa.float64()), ("outage", pa.bool_()),
-        ("los_pas", pa.int32()), ("link_loss_db", pa.float64()),
+        ("los_pas", pa.int32()), ("link_loss_db", pa.float64()), ("scheduled", pa.bool_()),
     ]),
     "targets": pa.schema([
         ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()), ("target", pa.int32()),
@@ -24,6 +24,8 @@ TABLES: dict[str, pa.Schema] = {
     "frames": pa.schema([
         ("frame", pa.int64()), ("time_s", pa.float64()), ("policy", pa.string()),
         ("status", pa.string()), ("solve_time_s", pa.float64()), ("info", pa.string()),
+        ("decided_s", pa.float64()), ("in_force_s", pa.float64()), ("csi_nmse_db", pa.float64()),
+        ("csi_age_s", pa.float64()),
         ("sensing_outage_exact", pa.float64()), ("sensing_outage_chernoff", pa.float64()),
         ("sensing_outage_mc", pa.float64()), ("frame_rcrb_m", pa.float64()), ("active_clusters", pa.string()),
         ("slot_durations_s", pa.string()),

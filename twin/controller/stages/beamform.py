@@ -46,9 +46,35 @@ class _Beamform(Stage):
     def __init__(self, ctx, p):
         super().__init__(ctx, p)
         self.predictor = MotionPredictor()
+        self._v = None
 
     def _users_at(self, obs, v, t, predict):
         return obs.users + (v * t if predict else 0.0)
+
+    def slot_channel(self, obs, plan, j, idx, predict_pas: bool, predict_users: bool):
+        """(H (N,|idx|), time of the knowledge) the slot's beamformer is designed for
+        (MODEL §5.1): the pilot estimate when it is of the slot's configuration, else the
+        channel computed from the (observed or true) positions, predicted to the slot's
+        centre when ``predict``."""
+        csi = obs.csi
+        if csi is not None and csi.applies_to(plan.active[j]):
+            return csi.H[:, idx], float(csi.time_s)
+        v = self._v if self._v is not None else np.zeros_like(np.asarray(obs.users, float))
+        state = self.slot_state(obs, plan, j, predict_pas)
+        users = self._users_at(obs, v, plan.slot_mid(j), predict_users)[idx]
+        return self.ctx.tx.channel_to(state, users), obs.time_s
+
+    def slot(self, obs, plan, j) -> tuple:
+        """(W (N,K), R_s, H (N,K), csi time) of slot j for the knowledge in ``obs``: used
+        at a slot start when a newer channel estimate has arrived."""
+        raise NotImplementedError
+
+    def _record(self, plan, j, W, Rs, H, t):
+        for name, val in (("W", W), ("Rs", Rs), ("H", H), ("csi_time", t)):
+            lst = getattr(plan, name)
+            if len(lst) != plan.n_slots:
+                lst[:] = [None] * plan.n_slots
+            lst[j] = val
 
 
 class _Linear(_Beamform):
@@ -56,43 +82,43 @@ class _Linear(_Beamform):
     slot; ZF falls back to MMSE when a slot serves more users than RF chains. With
     ``predict`` it is recomputed per slot for the predicted state (PAs where the actuator
     will have slid them, users extrapolated at constant velocity); otherwise for the
-    decided PA targets and the observed users (channel ageing within the frame)."""
+    decided PA targets and the observed users (channel ageing within the frame). With
+    pilot CSI it uses the latest estimate (MODEL §5.1)."""
 
     kind = ""
     params = {"predict": Param(True, "recompute per slot for the predicted PA and user positions")}
 
-    def _W(self, obs, plan, j, v):
+    def _W(self, obs, plan, j):
         tx, w = self.ctx.tx, self.ctx.world
-        predict = self.p["predict"]
-        t = plan.slot_mid(j)
-        state = self.slot_state(obs, plan, j, predict)
         idx = _served(plan.users[j], w.n_users)
-        users = self._users_at(obs, v, t, predict)[idx]
-        H = tx.channel_to(state, users)
+        H, t = self.slot_channel(obs, plan, j, idx, self.p["predict"], self.p["predict"])
         kind = "mmse" if self.kind == "zf" and len(idx) > tx.n_rf else self.kind
-        return _full(linear_precoder(H, w.power_w, kind, w.noise_w), idx, tx.n_rf, w.n_users), H
+        return _full(linear_precoder(H, w.power_w, kind, w.noise_w), idx, tx.n_rf, w.n_users), \
+            _full(H, idx, tx.n_rf, w.n_users), t
 
     def run(self, obs, plan):
-        v = self.predictor.velocity(obs.time_s, obs.users)
+        self._v = self.predictor.velocity(obs.time_s, obs.users)
         cache = {}
-        plan.W, plan.Rs = [], []
         for j in range(plan.n_slots):
             key = None if self.p["predict"] else (plan.active[j].tobytes(), plan.users[j])
             if key is None or key not in cache:
-                W, _ = self._W(obs, plan, j, v)
+                out = self._W(obs, plan, j)
                 if key is not None:
-                    cache[key] = W
-            plan.W.append(cache[key] if key is not None else W)
-            plan.Rs.append(None)
+                    cache[key] = out
+            W, H, t = cache[key] if key is not None else out
+            self._record(plan, j, W, None, H, t)
+
+    def slot(self, obs, plan, j):
+        W, H, t = self._W(obs, plan, j)
+        return W, None, H, t
 
     def score(self, obs, plan) -> float:
         """Minus the sum rate of slot 0 as planned (lower is better)."""
         from twin.physics.sinr import rate_bps_hz, sinr_downlink
 
-        v = np.zeros_like(np.asarray(obs.users, float))
-        W, H = self._W(obs, plan, 0, v)
+        W, H, _ = self._W(obs, plan, 0)
         idx = _served(plan.users[0], self.ctx.world.n_users)
-        return -float(np.sum(rate_bps_hz(sinr_downlink(H, W[:, idx], self.ctx.world.noise_w))))
+        return -float(np.sum(rate_bps_hz(sinr_downlink(H[:, idx], W[:, idx], self.ctx.world.noise_w))))
 
 
 @stage
@@ -159,24 +185,23 @@ class CrbSdr(_Beamform):
             self.refuse("", "minimises a target's CRB, but the scene has no [targets]",
                         "add a [targets] section or use beamform = 'zf' / 'mmse' / 'mrt'")
 
-    def _solve(self, obs, plan, j, v, cache):
+    def _solve(self, obs, plan, j, cache):
         tx, w = self.ctx.tx, self.ctx.world
         state = self.slot_state(obs, plan, j, True)
         idx = _served(plan.users[j], w.n_users)
-        users = self._users_at(obs, v, plan.slot_mid(j), self.p["predict"])[idx]
+        H, t = self.slot_channel(obs, plan, j, idx, True, self.p["predict"])
         hint = plan.hints.get("sdr_at_target")
-        at_target = (hint is not None and plan.users[j] is None
+        at_target = (hint is not None and plan.users[j] is None and obs.csi is None
                      and np.array_equal(plan.active[j], tx.installed)
                      and np.max(np.abs(state.s - hint[0])[tx.installed], initial=0.0) <= 1e-9)
         if at_target:
-            return hint[1], idx
+            return hint[1], idx, H, t
         key = (state.s.tobytes(), state.active.tobytes(),
-               None if state.analog is None else state.analog.tobytes(), users.tobytes())
+               None if state.analog is None else state.analog.tobytes(), H.tobytes())
         if key not in cache:
             gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
             chains = np.flatnonzero((np.asarray(state.active, bool) & tx.installed).any(axis=1))
             if len(chains) == 1 and len(idx) == 1:
-                H = tx.channel_to(state, users)
                 g = float(np.linalg.norm(H))
                 W = np.sqrt(w.power_w) * H / g if g > 0 else np.zeros_like(H)
                 sinr = np.array([w.power_w * g ** 2 / w.noise_w])
@@ -184,8 +209,8 @@ class CrbSdr(_Beamform):
                 cache[key] = SingleChainSolution(W, np.zeros((tx.n_rf, tx.n_rf), complex), sinr, ok,
                                                  "optimal" if ok else "infeasible")
             else:
-                cache[key] = self.ctx.solvers.crb_sdr(tx, state, users, obs.target, gamma)
-        return cache[key], idx
+                cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma)
+        return cache[key], idx, H, t
 
     def _frame_cache(self, obs) -> dict:
         """SDR solutions of this frame by (state, users): a slot, or a scored candidate,
@@ -198,21 +223,20 @@ class CrbSdr(_Beamform):
         """tr CRB of slot 0 (inf if infeasible)."""
         if obs.target is None:
             return np.inf
-        res, _ = self._solve(obs, plan, 0, np.zeros_like(np.asarray(obs.users, float)), self._frame_cache(obs))
+        res = self._solve(obs, plan, 0, self._frame_cache(obs))[0]
         return float(res.objective) if res.ok else np.inf
 
     def run(self, obs, plan):
         tx, w = self.ctx.tx, self.ctx.world
-        v = self.predictor.velocity(obs.time_s, obs.users)
+        self._v = self.predictor.velocity(obs.time_s, obs.users)
         if obs.target is None:
             plan.fail("fallback", "no target observed")
             return
         cache = self._frame_cache(obs)
         hint = plan.hints.get("sdr_at_target")
-        plan.W, plan.Rs = [], []
         first = None
         for j in range(plan.n_slots):
-            res, idx = self._solve(obs, plan, j, v, cache)
+            res, idx, H, t = self._solve(obs, plan, j, cache)
             if not res.ok:
                 if hint is None:
                     plan.fail("infeasible" if "infeasible" in res.status else "solver-failed", f"SDR {res.status}")
@@ -220,12 +244,19 @@ class CrbSdr(_Beamform):
                 plan.note("ok", f"slot {j} in transit without feasible SDR ({res.status})")
                 res, idx = hint[1], _served(None, w.n_users)
             first = first or (res, idx)
-            plan.W.append(_full(res.W, idx, tx.n_rf, w.n_users))
-            plan.Rs.append(res.Rs)
+            self._record(plan, j, _full(res.W, idx, tx.n_rf, w.n_users), res.Rs, _full(H, _served(plan.users[j], w.n_users), tx.n_rf, w.n_users), t)
         res, idx = first
         plan.info.update(sdr_info(w, res, self.ctx.gamma()[idx]))     # margin to the requirement
         plan.info["iterations"] = int(plan.hints.get("iterations", 1))
         plan.info["planned_frame_rcrb_m"] = self._planned_rcrb(obs, plan)
+
+    def slot(self, obs, plan, j):
+        tx, w = self.ctx.tx, self.ctx.world
+        res, idx, H, t = self._solve(obs, plan, j, {})
+        if not res.ok:
+            return plan.W[j], plan.Rs[j], plan.H[j], plan.csi_time[j]       # keep what was planned
+        return (_full(res.W, idx, tx.n_rf, w.n_users), res.Rs,
+                _full(H, _served(plan.users[j], w.n_users), tx.n_rf, w.n_users), t)
 
     def _planned_rcrb(self, obs, plan) -> float:
         """√tr CRB of the frame as planned (all slots' echoes, MODEL §3.3)."""
