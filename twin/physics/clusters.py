@@ -14,6 +14,7 @@ import numpy as np
 
 from twin.physics.channel import pa_channel_terms
 from twin.physics.outage import outage_probability, rcs_covariance
+from twin.physics.sensing import radar_gain
 from twin.units import db_to_lin
 
 #: Paper 001 Table I: SNR threshold Γ_th = 10 dB.
@@ -51,9 +52,8 @@ def sensing_gain(world, s, active, target) -> float:
                                              q[None, None, None, :])
     h = pa_channel_terms(dep.feed, dep.direction, s, q[None], dep.fc, n_eff=dep.n_eff,
                          attenuation_db_per_m=dep.attenuation, active=active, blockage=blk)
-    d_r = np.linalg.norm(q - world.sensing.position)
-    return float(world.power_w * world.sensing.elements * np.sum(np.abs(h.sum(axis=1)) ** 2)
-                 / (4.0 * np.pi * d_r ** 2 * world.sensing_noise_w))
+    return float(radar_gain(np.sum(np.abs(h.sum(axis=1)) ** 2), q, world.sensing.position,
+                            world.sensing.elements, world.power_w, world.sensing_noise_w))
 
 
 def cluster_weights(world, slots, target) -> np.ndarray:
