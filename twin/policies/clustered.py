@@ -12,6 +12,7 @@ from twin.optim.clustered import SCHEMES, solve_scheme
 from twin.physics.outage import outage_probability
 from twin.policies.base import Decision, Policy, SlotPlan
 from twin.policies.registry import register
+from twin.problems import cluster_setup, pass_layout
 from twin.units import db_to_lin
 
 
@@ -43,9 +44,11 @@ class _Clustered(Policy):
 
     def decide(self, obs):
         w, dep = self.world, self.world.deployment
-        pb, sch = solve_scheme(w, obs.users, obs.targets[0], self.scheme, T=self.T, r_min=float(self.p["R_min"]),
+        sch = solve_scheme(pass_layout(w), cluster_setup(w), obs.users, obs.targets[0], self.scheme, T=self.T,
+                           r_min=float(self.p["R_min"]),
                                threshold_db=float(self.p["threshold_db"]), decay=self.decay,
-                               objective=self._objective())
+                           objective=self._objective())
+        pb = sch.problem
         self.problem, self.schedule = pb, sch
         target = np.array(obs.previous.pa_target if obs.previous is not None else obs.pa_s, float)
         cl_idx = [(n, c) for n, b in enumerate(dep.cluster_bounds) for c in range(len(b))]
@@ -69,7 +72,7 @@ class _Clustered(Policy):
             W[n, sch.users[t]] = np.sqrt(w.power_w)
             slots.append(SlotPlan(float(sch.tau[t]) * w.scene.simulation.frame_s / pb.t_tot, active, W,
                                   scheduled_user=int(sch.users[t])))
-        status = "ok" if sch.status == "ok" else f"fallback: rate targets infeasible ({sch.status})"
+        status = "ok" if sch.usable else f"fallback: rate targets infeasible ({sch.status})"
         return Decision(pa_target=target, active=slots[0].active, W=slots[0].W, slots=tuple(slots), status=status,
                         info={"planned_outage": sch.outage, "planned_chernoff": sch.chernoff,
                               "clusters": "-".join(map(str, sch.clusters)),
@@ -131,7 +134,7 @@ class ClusteredFixedUla(_Clustered):
         from twin.optim.clustered import fixed_ula_problem, solve_schedule
         w, dep = self.world, self.world.deployment
         self.target = np.asarray(obs.targets[0], float)
-        pb = fixed_ula_problem(w, obs.users, self.target, T=self.T, r_min=float(self.p["R_min"]),
+        pb = fixed_ula_problem(pass_layout(w), cluster_setup(w), obs.users, self.target, T=self.T, r_min=float(self.p["R_min"]),
                                threshold_db=float(self.p["threshold_db"]), decay=self.decay)
         sch = solve_schedule(pb)
         self.problem, self.schedule = pb, sch
@@ -143,7 +146,7 @@ class ClusteredFixedUla(_Clustered):
             slots.append(SlotPlan(float(sch.tau[t]) * w.scene.simulation.frame_s / pb.t_tot,
                                   dep.installed.copy(), W, scheduled_user=int(sch.users[t])))
         self._slot = 0
-        status = "ok" if sch.status == "ok" else f"fallback: rate targets infeasible ({sch.status})"
+        status = "ok" if sch.usable else f"fallback: rate targets infeasible ({sch.status})"
         return Decision(pa_target=obs.pa_s.copy(), active=dep.installed.copy(), W=slots[0].W, slots=tuple(slots),
                         status=status, info={"planned_outage": sch.outage, "planned_chernoff": sch.chernoff,
                                              "clusters": "-".join(map(str, sch.clusters))})

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from twin.errors import ConfigError
-from twin.optim.elementwise import LinkSetup, elementwise_search
+from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.hybrid import hmimo_solution
 from twin.policies.base import Decision, Policy
 from twin.policies.basic import MotionPredictor, slot_plans
 from twin.policies.registry import register
+from twin.problems import array_site, pass_layout
 
 _DL_KIND = {"mrt": "mrt", "mrc": "mrt", "zf": "zf", "mmse": "mmse"}
 
@@ -58,7 +59,8 @@ class Elementwise(Policy):
         s0 = None
         if self.p["warm_start"]:
             s0 = obs.previous.pa_target if obs.previous is not None else obs.pa_s
-        res = elementwise_search(self.world, obs.users, self.setup, Q=int(self.p["Q"]), eps=float(self.p["eps"]),
+        res = sum_rate_elementwise_positions(pass_layout(self.world), obs.users, self.setup, Q=int(self.p["Q"]),
+                                             eps=float(self.p["eps"]),
                                  s0=s0, rng=obs.rng if s0 is None else None)
         v = self.predictor.velocity(obs.time_s, obs.users)
         plans = slot_plans(self.world, obs, res.s, dep.installed, _DL_KIND[self.setup.kind], v)
@@ -90,7 +92,8 @@ class HybridMimo(Policy):
 
     def decide(self, obs):
         dep = self.world.deployment
-        rate, W, self.array = hmimo_solution(self.world, obs.users, self.setup)
+        hm = hmimo_solution(array_site(self.world), obs.users, self.setup)
+        rate, W, self.array = hm.sum_rate, hm.W, hm.array
         if self.setup.link == "uplink":
             from twin.optim.linear import linear_precoder
             W = linear_precoder(self.array.channel(obs.users), self.world.power_w,

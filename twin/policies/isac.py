@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao, sdr_at
+from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
 from twin.optim.isac_baselines import best_mmimo, fixed_array_sdr, mimo_array
-from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.sdr import CrbSdr
+from twin.problems import array_site, crb_setup, pass_layout
 from twin.engine.actuator import slide
 from twin.policies.base import Decision, Policy, SlotPlan
 from twin.policies.basic import hold_decision
@@ -47,8 +48,8 @@ class _IsacBase(Policy):
 
     def __init__(self, world, **params):
         super().__init__(world, **params)
-        self.setup = CrbSetup.from_world(world)
-        self.layout = PassLayout(world.deployment, world.floor)
+        self.setup = crb_setup(world)
+        self.layout = pass_layout(world)
         self.sdr = CrbSdr(world.deployment.n_guides, world.n_users)
 
     @property
@@ -189,7 +190,7 @@ class _FixedIsac(_IsacBase):
         w = self.world
         q = self._target(obs)
         if self.array is None:
-            self.array = mimo_array(w)     # a channel is needed even before a good frame
+            self.array = mimo_array(array_site(w))     # a channel is needed even before a good frame
         if q is None:
             return self._fallback(obs, "no target observed")
         arr, res = self._array_and_solve(obs, q)
@@ -208,7 +209,7 @@ class MimoIsac(_FixedIsac):
 
     def __init__(self, world, **params):
         super().__init__(world, **params)
-        self.array = mimo_array(world)
+        self.array = mimo_array(array_site(world))
 
     def _array_and_solve(self, obs, q):
         w = self.world
@@ -225,6 +226,6 @@ class MmimoIsac(_FixedIsac):
 
     def _array_and_solve(self, obs, q):
         w = self.world
-        arr, res, _ = best_mmimo(w, self.sdr, np.asarray(obs.users, float), q, self.setup,
+        arr, res, _ = best_mmimo(array_site(w), self.sdr, np.asarray(obs.users, float), q, self.setup,
                                  self.gamma, w.power_w, w.noise_w, rule=str(self.p["analog"]))
         return arr, res
