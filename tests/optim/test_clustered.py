@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from twin.optim.clustered import (SCHEMES, average_rates, build_problem, exhaustive_schedule,
-                                  problem_from_positions, solve_schedule, solve_scheme)
+                                  focus_positions, problem_from_positions, solve_schedule, solve_scheme)
 from twin.problems import cluster_setup, pass_layout
 from twin.scene import load_scene
+from twin.units import wavelength
 from twin.world import World
 
 
@@ -89,3 +90,28 @@ def test_optimising_the_exact_outage_beats_the_papers_chernoff_surrogate():
         chern.append(solve_scheme(*_p(world), pts[1:], pts[0], "proposed", T=4, r_min=2.0, objective="chernoff").outage)
     exact, chern = np.array(exact), np.array(chern)
     assert np.all(exact <= chern * (1 + 1e-6)) and exact.mean() < chern.mean()
+
+
+def test_focus_positions_is_a_coordinatewise_optimum_of_the_focused_gain():
+    """Intra-cluster beamforming on the shared 1-D search: the returned gains are those of
+    the returned positions, the PAs keep order and spacing inside the segment, and no
+    single PA can raise |h_t|² by moving on the λ/16 grid within its interval."""
+    world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
+    lay, dep = pass_layout(world), world.deployment
+    lo, hi = dep.cluster_bounds[0][1]
+    npas = int(np.sum(dep.cluster[0] == 1))
+    rho = 1 / np.sqrt(npas)
+    pts = np.vstack([TARGET[None], USERS])
+    res = focus_positions(lay, 0, lo, hi, npas, pts, np.r_[1.0, 0.0, 0.0], dep.spacing[0], rho)
+    x, h2 = res
+    assert res.usable and res.objective == pytest.approx(h2[0], rel=1e-12)
+    assert np.all(np.diff(x) >= dep.spacing[0] - 1e-9) and lo <= x.min() and x.max() <= hi + 1e-12
+    assert np.allclose(np.abs(lay.guide_terms(0, x, pts, rho).sum(axis=0)) ** 2, h2, rtol=1e-12)
+    grid = np.arange(lo, hi + 1e-12, wavelength(world.fc) / 16)
+    for m in range(npas):
+        a = x[m - 1] + dep.spacing[0] if m > 0 else lo
+        b = x[m + 1] - dep.spacing[0] if m < npas - 1 else hi
+        for g in grid[(grid >= a - 1e-12) & (grid <= b + 1e-12)]:
+            y = x.copy()
+            y[m] = g
+            assert np.abs(lay.guide_terms(0, y, TARGET[None], rho).sum()) ** 2 <= h2[0] * (1 + 1e-9)

@@ -102,7 +102,7 @@ def test_ao_objective_never_increases_and_beats_uniform(env, seed):
     s0 = w.deployment.uniform_positions()
     r = crb_ao(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
                grid=SearchGrid(grid=301), max_iter=4, penalty=QUICK)
-    assert r.sdr.ok
+    assert r.sdr.ok and r.status.usable and r.iterations == len(r.history) - 1
     assert np.all(np.diff(r.history) <= 0)
     assert r.history[-1] < r.history[0]
     H = lay.terms(r.s, users).sum(axis=1)

@@ -51,6 +51,7 @@ def test_search_never_lowers_the_objective_and_matches_the_brute_force_search(ki
     fast = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=60, rng=np.random.default_rng(1))
     slow = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=60, rng=np.random.default_rng(1),
                               evaluator=brute_force_sum_rates)
+    assert fast.status.usable and fast.iterations >= 1 and fast.info["moves"] == len(fast.history) - 1
     assert np.all(np.diff(fast.history) >= -1e-9 * fast.history[0])
     assert fast.sum_rate >= fast.history[0]
     assert fast.sum_rate == pytest.approx(slow.sum_rate, rel=1e-9)

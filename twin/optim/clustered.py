@@ -147,11 +147,37 @@ class ScheduleResult(OptResult):
 
 
 # --- intra-cluster beamforming --------------------------------------------------------
+@dataclass(frozen=True)
+class FocusedPositions:
+    """x (npas,) along-guide coordinates of one cluster's PAs; h2 (P,) the array gains
+    ``|h_i|²`` they give towards each point."""
+
+    x: np.ndarray
+    h2: np.ndarray
+
+
+@dataclass(frozen=True)
+class FocusResult(OptResult):
+    """:class:`OptResult` of :func:`focus_positions`: solution :class:`FocusedPositions`,
+    objective ``Σ_i ω_i |h_i|²``; iterations the sweeps. Unpacks as ``(x, h2)``."""
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.solution.x
+
+    @property
+    def h2(self) -> np.ndarray:
+        return self.solution.h2
+
+    def __iter__(self):
+        return iter((self.solution.x, self.solution.h2))
+
+
 def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacing, rho, x0=None,
                     sweeps: int = 6):
     """Element-wise maximisation of ``Σ_i ω_i |h_i|²`` over the positions of ``npas`` PAs
     in [lo, hi] (spacing ≥ δ) on the shared 1-D search: each PA scans a λ/16 grid, all
-    candidates at once. Returns (x (npas,), |h_i|² (P,))."""
+    candidates at once. Returns a :class:`FocusResult` (unpacks as ``x, h2``)."""
     grid = np.arange(lo, hi + 1e-12, wavelength(layout.fc) / 16.0)
     x = (np.asarray(x0, float) if x0 is not None
          else lo + (hi - lo) * (np.arange(npas) + 0.5) / npas)
@@ -177,7 +203,8 @@ def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacin
                             objective=lambda _s: float((np.abs(st["h"]) ** 2) @ w),
                             start=float((np.abs(st["h"]) ** 2) @ w), sense="max", move="improve",
                             rtol=1e-12, eps=0.0, max_sweeps=sweeps)
-    return res.solution[0], np.abs(st["h"]) ** 2
+    return FocusResult(FocusedPositions(res.solution[0], np.abs(st["h"]) ** 2), res.objective, res.iterations,
+                       res.wall_time_s, res.status, res.history, res.info)
 
 
 def build_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
@@ -217,13 +244,13 @@ def build_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: 
             for k in range(K):
                 wk = np.zeros(K + 1)
                 wk[k + 1] = 1.0
-                user_cfg.append(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho))
+                user_cfg.append(tuple(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho)))
             configs += user_cfg
             for k in range(K):
                 wk = np.zeros(K + 1)
                 wk[0] = 1.0 / max(h2t[0], 1e-300)
                 wk[k + 1] = 1.0 / max(user_cfg[k][1][k + 1], 1e-300)
-                configs.append(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, x0=xt))
+                configs.append(tuple(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, x0=xt)))
         for j, (x, h2) in enumerate(configs):
             gains[i, j] = g_scale * h2[0]
             snr[i, j] = setup.power_w * h2[1:] / setup.noise_w
