@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 from twin.optim.clustered import (SCHEMES, average_rates, build_problem, exhaustive_schedule,
-                                  problem_from_positions, solve_schedule, solve_scheme)
+                                  focus_positions, problem_from_positions, solve_schedule, solve_scheme)
+from twin.problems import cluster_setup, pass_layout
 from twin.scene import load_scene
+from twin.units import wavelength
 from twin.world import World
+
+
+def _p(world):
+    return pass_layout(world), cluster_setup(world)
 
 TARGET = np.array([4.0, 3.0, 0.0])
 USERS = np.array([[2.0, -2.0, 0.0], [8.0, 1.5, 0.0]])
@@ -29,7 +35,7 @@ def test_schedule_within_5_percent_of_exhaustive_on_a_coarse_position_grid(seed)
     target = np.r_[rng.uniform(1, 9), rng.uniform(-4, 4), 0.0]
     users = np.column_stack([rng.uniform(1, 9, 2), rng.uniform(-4, 4, 2), np.zeros(2)])
     grid = np.array([[[c - 0.25 + 0.5 * k / 4] for k in range(5)] for c in (1.5, 5.0, 8.5)])   # (C, J=5, 1)
-    pb = problem_from_positions(world, users, target, grid, T=2, r_min=1.0)
+    pb = problem_from_positions(*_p(world), users, target, grid, T=2, r_min=1.0)
     ours = solve_schedule(pb)
     best = exhaustive_schedule(pb)
     assert ours.status == best.status == "ok"
@@ -39,7 +45,8 @@ def test_schedule_within_5_percent_of_exhaustive_on_a_coarse_position_grid(seed)
 def test_every_schedule_meets_rates_and_time_and_exact_is_below_chernoff():
     world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
     for scheme in SCHEMES:
-        pb, s = solve_scheme(world, USERS, TARGET, scheme, T=4, r_min=2.0)
+        s = solve_scheme(*_p(world), USERS, TARGET, scheme, T=4, r_min=2.0)
+        pb = s.problem
         assert s.status == "ok", scheme
         assert s.tau.sum() == pytest.approx(pb.t_tot, rel=1e-9)
         assert np.all(s.tau >= pb.tau_min * (1 - 1e-9))
@@ -52,21 +59,21 @@ def test_every_schedule_meets_rates_and_time_and_exact_is_below_chernoff():
 
 def test_the_proposed_schedule_is_never_worse_than_its_restricted_baselines():
     world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
-    out = {k: solve_scheme(world, USERS, TARGET, k, T=4, r_min=2.0)[1].outage
+    out = {k: solve_scheme(*_p(world), USERS, TARGET, k, T=4, r_min=2.0).outage
            for k in ("proposed", "baseline-2", "baseline-3")}
     assert out["proposed"] <= out["baseline-2"] and out["proposed"] <= out["baseline-3"]
 
 
 def test_infeasible_rate_targets_come_back_as_a_status():
     world = World(load_scene("paper001", {"radio.tx_power_dbm": 0}))
-    pb, s = solve_scheme(world, USERS, TARGET, "proposed", T=4, r_min=50.0)
+    s = solve_scheme(*_p(world), USERS, TARGET, "proposed", T=4, r_min=50.0)
     assert s.status == "infeasible" and s.outage == 1.0
 
 
 def test_intra_cluster_beamforming_focuses_on_the_target():
     world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
-    focused = build_problem(world, USERS, TARGET, T=4, r_min=1.0)
-    spread = build_problem(world, USERS, TARGET, T=4, r_min=1.0, beamforming=False)
+    focused = build_problem(*_p(world), USERS, TARGET, T=4, r_min=1.0)
+    spread = build_problem(*_p(world), USERS, TARGET, T=4, r_min=1.0, beamforming=False)
     # the target-focused configuration beats the even spread in every cluster
     assert np.all(focused.gains[:, 0] > spread.gains[:, 0])
 
@@ -79,7 +86,32 @@ def test_optimising_the_exact_outage_beats_the_papers_chernoff_surrogate():
     exact, chern = [], []
     for _ in range(4):
         pts = np.column_stack([world.floor.sample_free(rng, 3, 0.5), np.zeros(3)])
-        exact.append(solve_scheme(world, pts[1:], pts[0], "proposed", T=4, r_min=2.0)[1].outage)
-        chern.append(solve_scheme(world, pts[1:], pts[0], "proposed", T=4, r_min=2.0, objective="chernoff")[1].outage)
+        exact.append(solve_scheme(*_p(world), pts[1:], pts[0], "proposed", T=4, r_min=2.0).outage)
+        chern.append(solve_scheme(*_p(world), pts[1:], pts[0], "proposed", T=4, r_min=2.0, objective="chernoff").outage)
     exact, chern = np.array(exact), np.array(chern)
     assert np.all(exact <= chern * (1 + 1e-6)) and exact.mean() < chern.mean()
+
+
+def test_focus_positions_is_a_coordinatewise_optimum_of_the_focused_gain():
+    """Intra-cluster beamforming on the shared 1-D search: the returned gains are those of
+    the returned positions, the PAs keep order and spacing inside the segment, and no
+    single PA can raise |h_t|² by moving on the λ/16 grid within its interval."""
+    world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
+    lay, dep = pass_layout(world), world.deployment
+    lo, hi = dep.cluster_bounds[0][1]
+    npas = int(np.sum(dep.cluster[0] == 1))
+    rho = 1 / np.sqrt(npas)
+    pts = np.vstack([TARGET[None], USERS])
+    res = focus_positions(lay, 0, lo, hi, npas, pts, np.r_[1.0, 0.0, 0.0], dep.spacing[0], rho)
+    x, h2 = res
+    assert res.usable and res.objective == pytest.approx(h2[0], rel=1e-12)
+    assert np.all(np.diff(x) >= dep.spacing[0] - 1e-9) and lo <= x.min() and x.max() <= hi + 1e-12
+    assert np.allclose(np.abs(lay.guide_terms(0, x, pts, rho).sum(axis=0)) ** 2, h2, rtol=1e-12)
+    grid = np.arange(lo, hi + 1e-12, wavelength(world.fc) / 16)
+    for m in range(npas):
+        a = x[m - 1] + dep.spacing[0] if m > 0 else lo
+        b = x[m + 1] - dep.spacing[0] if m < npas - 1 else hi
+        for g in grid[(grid >= a - 1e-12) & (grid <= b + 1e-12)]:
+            y = x.copy()
+            y[m] = g
+            assert np.abs(lay.guide_terms(0, y, TARGET[None], rho).sum()) ** 2 <= h2[0] * (1 + 1e-9)

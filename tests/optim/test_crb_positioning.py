@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 
 from twin.optim.crb_positioning import (PassLayout, SearchGrid, coarse_to_fine, crb_ao,
-                                        elementwise_search, lattice_snap, penalty_positioning, sca_sinr_projection,
+                                        crb_elementwise_positions, penalty_positioning, sca_sinr_projection,
                                         sdr_at)
-from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.legal import LegalSet, lattice
+from twin.optim.sdr import CrbSdr
 from twin.physics import sinr_downlink
+from twin.problems import crb_setup
 from twin.scene.loader import load_scene
 from twin.world import World
 
@@ -19,7 +21,7 @@ QUICK = dict(max_outer=2, max_inner=2)
 @pytest.fixture(scope="module")
 def env():
     w = World(load_scene("paper000"))
-    return w, PassLayout(w.deployment, w.floor), CrbSetup.from_world(w), CrbSdr(4, 3)
+    return w, PassLayout(w.deployment, w.floor), crb_setup(w), CrbSdr(4, 3)
 
 
 def _drop(seed):
@@ -69,15 +71,15 @@ def test_elementwise_search_never_increases_and_keeps_spacing(env):
     res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
     h, dh = lay.target(s, q)
     before = np.trace(setup.crb(res.R, h, dh, q))
-    s2, _ = elementwise_search(lay, s, users, q, res.R, setup, SearchGrid(grid=301))
+    s2 = crb_elementwise_positions(lay, s, users, q, res.R, setup, SearchGrid(grid=301)).solution
     h2, dh2 = lay.target(s2, q)
     after = np.trace(setup.crb(res.R, h2, dh2, q))
     assert after <= before
     assert np.all(np.diff(s2, axis=1) >= dep.spacing[:, None] - 1e-12)
     assert np.all((s2 >= 0) & (s2 <= dep.length[:, None]))
     # guarded search keeps the current beamformers feasible
-    s3, _ = elementwise_search(lay, s, users, q, res.R, setup, SearchGrid(grid=301),
-                               guard=(res.W, res.Rs, w.sinr_target, w.noise_w))
+    s3 = crb_elementwise_positions(lay, s, users, q, res.R, setup, SearchGrid(grid=301),
+                                   guard=(res.W, res.Rs, w.sinr_target, w.noise_w)).solution
     H3 = lay.terms(s3, users).sum(axis=1)
     assert np.all(sinr_downlink(H3, res.W, w.noise_w, res.Rs) >= w.sinr_target * (1 - 1e-6))
 
@@ -100,7 +102,7 @@ def test_ao_objective_never_increases_and_beats_uniform(env, seed):
     s0 = w.deployment.uniform_positions()
     r = crb_ao(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
                grid=SearchGrid(grid=301), max_iter=4, penalty=QUICK)
-    assert r.sdr.ok
+    assert r.sdr.ok and r.status.usable and r.iterations == len(r.history) - 1
     assert np.all(np.diff(r.history) <= 0)
     assert r.history[-1] < r.history[0]
     H = lay.terms(r.s, users).sum(axis=1)
@@ -118,7 +120,7 @@ def test_discrete_mode_stays_on_lattice(env):
     k = r.s / (dep.length[:, None] / 15)
     assert np.allclose(k, np.rint(k), atol=1e-9)
     assert np.all(np.diff(r.s, axis=1) > 0)
-    snapped = lattice_snap(dep, dep.uniform_positions(), 30)
+    snapped = LegalSet.of(dep).snap(dep.uniform_positions(), [lattice(L, 30) for L in dep.length])
     assert np.allclose(snapped / 0.5, np.rint(snapped / 0.5))
 
 

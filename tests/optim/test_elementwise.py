@@ -7,8 +7,9 @@ import pytest
 
 from twin.errors import ConfigError
 from twin.optim.elementwise import (DOWNLINK, UPLINK, LinkSetup, brute_force_sum_rates,
-                                    candidate_sum_rates, candidate_terms, elementwise_search,
+                                    candidate_sum_rates, sum_rate_elementwise_positions,
                                     sum_rate)
+from twin.problems import pass_layout
 from twin.scene import load_scene
 from twin.world import World
 
@@ -35,7 +36,7 @@ def test_rank_two_candidate_rates_equal_brute_force(kind, link):
     terms = dep.channel_terms(s, users, dep.installed, world.floor)
     H = terms.sum(axis=1)
     x = np.linspace(0.0, 10.0, 97)
-    delta = candidate_terms(world, 2, x, users) - terms[2, 1][None]
+    delta = pass_layout(world).guide_terms(2, x, users) - terms[2, 1][None]
     setup = _setup(world, kind, link)
     fast = candidate_sum_rates(H, 2, delta, setup)
     slow = brute_force_sum_rates(H, 2, delta, setup)
@@ -47,9 +48,10 @@ def test_rank_two_candidate_rates_equal_brute_force(kind, link):
 def test_search_never_lowers_the_objective_and_matches_the_brute_force_search(kind, link):
     world, users = _world(pas=2, users=3)
     setup = _setup(world, kind, link)
-    fast = elementwise_search(world, users, setup, Q=60, rng=np.random.default_rng(1))
-    slow = elementwise_search(world, users, setup, Q=60, rng=np.random.default_rng(1),
+    fast = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=60, rng=np.random.default_rng(1))
+    slow = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=60, rng=np.random.default_rng(1),
                               evaluator=brute_force_sum_rates)
+    assert fast.status.usable and fast.iterations >= 1 and fast.info["moves"] == len(fast.history) - 1
     assert np.all(np.diff(fast.history) >= -1e-9 * fast.history[0])
     assert fast.sum_rate >= fast.history[0]
     assert fast.sum_rate == pytest.approx(slow.sum_rate, rel=1e-9)
@@ -61,7 +63,7 @@ def test_search_never_lowers_the_objective_and_matches_the_brute_force_search(ki
 def test_positions_respect_order_spacing_and_guide():
     world, users = _world(pas=4, users=3)
     dep = world.deployment
-    res = elementwise_search(world, users, _setup(world, "zf", "downlink"), Q=500,
+    res = sum_rate_elementwise_positions(pass_layout(world), users, _setup(world, "zf", "downlink"), Q=500,
                              rng=np.random.default_rng(2))
     assert np.all(res.s >= 0) and np.all(res.s <= dep.length[:, None] + 1e-12)
     assert np.all(np.diff(res.s, axis=1) >= dep.spacing[:, None] - 1e-9)
@@ -71,7 +73,7 @@ def test_positions_respect_order_spacing_and_guide():
 def test_discrete_mode_stays_on_the_grid():
     world, users = _world(pas=2, users=2)
     grid = np.linspace(0.0, 10.0, 31)
-    res = elementwise_search(world, users, _setup(world, "mmse", "downlink"), grid=grid,
+    res = sum_rate_elementwise_positions(pass_layout(world), users, _setup(world, "mmse", "downlink"), grid=grid,
                              rng=np.random.default_rng(3))
     assert np.all(np.min(np.abs(res.s[..., None] - grid), axis=-1) < 1e-12)
 
@@ -79,8 +81,8 @@ def test_discrete_mode_stays_on_the_grid():
 def test_zf_with_more_users_than_waveguides_is_refused_clearly():
     world, users = _world(pas=2, users=6)
     with pytest.raises(ValueError, match="K=6 > N=4"):
-        elementwise_search(world, users, _setup(world, "zf", "downlink"), Q=20)
-    res = elementwise_search(world, users, _setup(world, "mmse", "downlink"), Q=20)
+        sum_rate_elementwise_positions(pass_layout(world), users, _setup(world, "zf", "downlink"), Q=20)
+    res = sum_rate_elementwise_positions(pass_layout(world), users, _setup(world, "mmse", "downlink"), Q=20)
     assert np.isfinite(res.sum_rate)
     from twin.controller import Controller, resolve
     with pytest.raises(ConfigError, match="K=6 users and N=4"):

@@ -4,9 +4,10 @@ weights, and the frame's sensing outage (exact vs Monte Carlo vs Chernoff)."""
 import numpy as np
 import pytest
 
+from twin.engine.evaluator import Evaluator
+from twin.hardware import HardwareState
 from twin.physics import outage_monte_carlo, rcs_covariance
-from twin.physics.clusters import (average_rates, cluster_weights, frame_sensing_metrics,
-                                   look_angles, sensing_gain)
+from twin.physics.clusters import frame_outage, look_angles
 from twin.scene import load_scene
 from twin.world import World
 
@@ -16,6 +17,22 @@ TARGET = np.array([4.0, 3.0, 0.0])
 @pytest.fixture(scope="module")
 def world():
     return World(load_scene("paper001"))
+
+
+def sensing_gain(world, s, active, target):
+    """g of the active PAs: the weight of one full-frame slot (MODEL §3.4)."""
+    w, _ = Evaluator(world).cluster_weights([(1.0, HardwareState(s, active))], target)
+    return float(w.sum())
+
+
+def cluster_weights(world, slots, target):
+    return Evaluator(world).cluster_weights([(d, HardwareState(s, a)) for d, s, a in slots], target)[0]
+
+
+def frame_sensing_metrics(world, slots, target, rng, threshold):
+    w = cluster_weights(world, slots, target)
+    return frame_outage(w, look_angles(world.deployment, target), world.scene.targets.rcs_m2,
+                        world.scene.targets.rcs_decay_per_rad, threshold, rng)
 
 
 def test_look_angles_grow_along_the_guide(world):
@@ -71,12 +88,16 @@ def test_monte_carlo_events_follow_the_exact_probability(world):
     assert abs(np.mean(events) - exact) < 4 * sd + 1e-3
 
 
-def test_average_rates_only_count_scheduled_slots(world):
+def test_an_unserved_user_has_rate_zero_and_is_not_in_outage(world):
+    """MODEL §5.1: a user not scheduled in a slot earns nothing then, which counts in its
+    throughput, but is not in outage of its SINR target."""
     dep = world.deployment
     s = dep.uniform_positions()
     users = np.array([[2.0, 1.0, 0.0], [8.0, -2.0, 0.0]])
     act = (dep.cluster == 1) & dep.installed
-    r = average_rates(world, [(0.004, s, act), (0.004, s, act)], users, [0, -1])
-    assert r[1] == 0.0 and r[0] > 0
-    r2 = average_rates(world, [(0.004, s, act), (0.004, s, act)], users, [0, 0])
-    assert r2[0] == pytest.approx(2 * r[0])
+    W = np.zeros((1, 2), complex)
+    W[0, 0] = np.sqrt(world.power_w)
+    m = Evaluator(world).users(HardwareState(s, act), W, None, users, served=np.array([True, False]))
+    assert m["rate"][1] == 0.0 and not m["outage"][1] and m["rate"][0] > 0
+    both = Evaluator(world).users(HardwareState(s, act), W, None, users)
+    assert both["outage"][1]                          # served with no power: in outage

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from twin import problems
 from twin.optim import clustered as cl
-from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao
-from twin.optim.elementwise import LinkSetup, elementwise_search
+from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao
+from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
+from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr, CrbSetup
 from twin.units import db_to_lin
 
@@ -22,6 +24,7 @@ class Solvers:
         self._sdr: dict[tuple[int, int], CrbSdr] = {}
         self._setup = None
         self._layout = None
+        self._cluster = None
 
     def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
@@ -33,14 +36,20 @@ class Solvers:
     @property
     def crb_setup(self) -> CrbSetup:
         if self._setup is None:
-            self._setup = CrbSetup.from_world(self.world)
+            self._setup = problems.crb_setup(self.world)
         return self._setup
 
     @property
     def layout(self) -> PassLayout:
         if self._layout is None:
-            self._layout = PassLayout(self.world.deployment, self.world.floor)
+            self._layout = problems.pass_layout(self.world)
         return self._layout
+
+    @property
+    def cluster_setup(self) -> cl.ClusterSetup:
+        if self._cluster is None:
+            self._cluster = problems.cluster_setup(self.world)
+        return self._cluster
 
     # --- paper 000 ---------------------------------------------------------------------
     def crb_sdr(self, tx, state, H, q, gamma):
@@ -68,33 +77,35 @@ class Solvers:
 
     def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng):
         """Element-wise pinching beamforming (MODEL §4.2)."""
-        return elementwise_search(self.world, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
+        return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
 
     # --- paper 001 ---------------------------------------------------------------------
     def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
-                        fixed_ula: bool, objective: str, decay: float | None):
+                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0):
         """Cluster selection, durations and user schedule minimising the sensing outage
-        under the average-rate requirement (MODEL §4.5). Returns (problem, schedule)."""
+        under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
+        problem: ``.problem``)."""
         w = self.world
         thr_db = float(w.scene.requirements.sensing_threshold_db)
         common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)
+        args = (self.layout, self.cluster_setup, users, q)
         if fixed_ula:
-            pb = cl.fixed_ula_problem(w, users, q, **common)
+            pb = cl.fixed_ula_problem(*args, **common)
         else:
-            pb = cl.build_problem(w, users, q, **common, beamforming=focus,
-                                  pas_per_cluster=pas_per_cluster or None)
+            pb = cl.build_problem(*args, **common, beamforming=focus, pas_per_cluster=pas_per_cluster or None,
+                                  points_per_cluster=points_per_cluster)
         skw = {"same_cluster": rule == "same-cluster", "equal_durations": rule == "equal-durations",
                "objective": objective}
         if rule == "proposed" and focus and not fixed_ula and not pas_per_cluster:
             skw["starts"] = [cl.solve_schedule(pb, same_cluster=True, objective=objective),
                              cl.solve_schedule(pb, equal_durations=True, objective=objective)]
-        return pb, cl.solve_schedule(pb, **skw)
+        return cl.solve_schedule(pb, **skw)
 
-    def focus_cluster(self, n, lo, hi, npas, points, weights):
+    def focus_cluster(self, n, lo, hi, npas, points, weights, points_per_cluster: int = 0):
         """Element-wise focusing of one cluster's PAs on ``points`` (MODEL §4.5)."""
         dep = self.world.deployment
-        return cl.focus_positions(self.world, n, lo, hi, npas, points, weights, dep.spacing[n],
-                                  1.0 / np.sqrt(npas))[0]
+        return cl.focus_positions(self.layout, n, lo, hi, npas, points, weights, dep.spacing[n],
+                                  1.0 / np.sqrt(npas), points_per_cluster=points_per_cluster)[0]
 
     @staticmethod
     def threshold_lin(db: float) -> float:

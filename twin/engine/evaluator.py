@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from twin.hardware import HardwareState
-from twin.physics.clusters import frame_outage, sensing_gain_of_channel
-from twin.physics.sensing import crb_from_channel, crb_over_slots, root_crb
+from twin.physics.clusters import frame_outage
+from twin.physics.sensing import crb_from_channel, crb_over_slots, radar_gain, root_crb
 from twin.physics.sinr import rate_bps_hz, sinr_downlink
 
 
@@ -85,9 +85,9 @@ class Evaluator:
                 mask[n] = act[n] & (tx.cluster[n] == c)
                 if mask.any():
                     h, _ = tx.target_channel(state.with_(active=mask), q)
-                    weights[i] += dur / total * sensing_gain_of_channel(
-                        h, w.power_w, w.sensing.elements, np.linalg.norm(q - w.sensing.position),
-                        w.sensing_noise_w)
+                    weights[i] += dur / total * float(radar_gain(
+                        np.sum(np.abs(h) ** 2), q, w.sensing.position, w.sensing.elements, w.power_w,
+                        w.sensing_noise_w))
         angles = np.array([np.arccos(np.clip(tx.direction[n] @ (q - p) / np.linalg.norm(q - p), -1.0, 1.0))
                            for n, _, p in centres])
         return weights, angles

@@ -78,27 +78,11 @@ class PassDeployment(Transmitter):
 
     def legalize(self, s) -> np.ndarray:
         """Project along-guide coordinates onto the feasible set: sorted per guide (per
-        cluster), inside the guide / cluster segment, adjacent PAs ≥ δ apart (MODEL §1).
-        Forward then backward pass; exact when the segment can hold the PAs."""
-        s = np.array(s, float)
-        lo, hi = self.bounds()
-        for n in range(self.n_guides):
-            groups = ([np.flatnonzero(self.cluster[n] == c) for c in range(len(self.cluster_bounds[n]))]
-                      or [np.flatnonzero(self.installed[n])])
-            d = self.spacing[n]
-            for idx in groups:
-                if idx.size == 0:
-                    continue
-                v = np.sort(np.clip(s[n, idx], lo[n, idx], hi[n, idx]))
-                a, b = lo[n, idx[0]], hi[n, idx[0]]
-                for i in range(1, v.size):
-                    v[i] = max(v[i], v[i - 1] + d)
-                v[-1] = min(v[-1], b)
-                for i in range(v.size - 2, -1, -1):
-                    v[i] = min(v[i], v[i + 1] - d)
-                v[0] = max(v[0], a)
-                s[n, idx] = v
-        return np.where(self.installed, s, 0.0)
+        cluster), inside the guide / cluster segment, adjacent PAs ≥ δ apart (MODEL §1);
+        :class:`twin.optim.legal.LegalSet` is the one implementation."""
+        from twin.optim.legal import LegalSet
+
+        return LegalSet.of(self).legalize(s)
 
     # --- PASS-specific conveniences (coordinates rather than a state) ---------------------
     def channel(self, s, points, active=None, floor=None, power_split=True):

@@ -21,20 +21,52 @@ Method (an alternative to the paper's Chernoff/MM/penalty AO, on the exact objec
    diversity-greedy schedule and the target-only one.
 
 The tests compare it with exhaustive search on small instances; the outage is always
-reported exactly, whatever was optimised (MODEL §4.5)."""
+reported exactly, whatever was optimised (MODEL §4.5).
+
+Inputs are a :class:`~twin.optim.layout.PassLayout` (the clustered deployment and its
+floor plan) and a :class:`ClusterSetup` of plain values (``twin.problems.cluster_setup``
+builds one from a scene's World); every solver returns a :class:`ScheduleResult`."""
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
 
-from twin.physics.channel import free_space_gain, guide_response
-from twin.physics.outage import outage_probability, rcs_covariance
-from twin.units import db_to_lin
+from twin.optim.layout import PassLayout
+from twin.optim.legal import LegalSet
+from twin.optim.result import OptResult, Status
+from twin.optim.search1d import coordinate_search
+from twin.physics.channel import free_space_gain
+from twin.physics.clusters import look_angles
+from twin.physics.outage import outage_eigenvalues, outage_probability, rcs_covariance
+from twin.physics.sensing import radar_gain
+from twin.units import db_to_lin, wavelength
+
+
+@dataclass(frozen=True)
+class ClusterSetup:
+    """Plain values the paper-001 problem needs besides the geometry (MODEL §3.4):
+    t_tot frame length (s); rcs_mean σ̄ (m²) and decay ϱ (1/rad) of the RCS covariance;
+    the sensing receiver's position (3,) and element count M_r; BS power P, user noise
+    σ0² and sensing noise σ_s² (W)."""
+
+    t_tot: float
+    rcs_mean: float
+    decay: float
+    rx_position: np.ndarray
+    rx_elements: int
+    power_w: float
+    noise_w: float
+    sensing_noise_w: float
+
+    def gain_scale(self, target) -> float:
+        """``g/|h_t|²`` for this target (MODEL §3.4, :func:`radar_gain`)."""
+        return radar_gain(1.0, target, self.rx_position, self.rx_elements, self.power_w,
+                          self.sensing_noise_w)
 
 
 @dataclass(frozen=True)
@@ -60,8 +92,9 @@ class ClusterProblem:
 
 @dataclass(frozen=True)
 class Schedule:
-    """clusters, configs, users (T,) ints; tau (T,) seconds; outage exact, Chernoff bound;
-    rates (K,) average rates; status; wall_time_s; history of the objective."""
+    """A frame's decision: clusters, configs, users (T,) ints; tau (T,) seconds; outage
+    exact, Chernoff bound; rates (K,) average rates; problem: the :class:`ClusterProblem`
+    it solves (its ``positions`` give each cluster configuration's PA coordinates)."""
 
     clusters: np.ndarray
     configs: np.ndarray
@@ -70,66 +103,123 @@ class Schedule:
     outage: float
     chernoff: float
     rates: np.ndarray
-    status: str = "ok"
-    wall_time_s: float = 0.0
-    history: tuple = field(default_factory=tuple)
+    problem: ClusterProblem | None = None
 
 
-# --- channels of one cluster -------------------------------------------------------
-def cluster_terms(world, n: int, x, points, rho: float):
-    """Per-PA terms (len(x), P) of PAs of guide n at coordinates x to points (P,3):
-    ``ρ f(x) g(p(x), q)`` (MODEL §2.2-§2.3), blockage included."""
-    dep = world.deployment
-    x = np.asarray(x, float)
-    pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]
-    f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
-    t = f[:, None] * free_space_gain(pos[:, None, :], points[None], dep.fc)
-    if world.floor.seg_a.shape[0]:
-        t = t * world.floor.blockage_amplitude(pos[:, None, :], points[None])
-    return t
+@dataclass(frozen=True)
+class ScheduleResult(OptResult):
+    """:class:`OptResult` of a schedule search: solution :class:`Schedule`; objective the
+    exact outage; iterations the sweeps; history the objective after each sweep; status
+    ``ok``, ``iteration-limit`` (sweeps ran out, the schedule is feasible) or
+    ``infeasible`` (no schedule meets the rate targets; outage 1)."""
+
+    @property
+    def clusters(self):
+        return self.solution.clusters
+
+    @property
+    def configs(self):
+        return self.solution.configs
+
+    @property
+    def users(self):
+        return self.solution.users
+
+    @property
+    def tau(self):
+        return self.solution.tau
+
+    @property
+    def outage(self) -> float:
+        return self.solution.outage
+
+    @property
+    def chernoff(self) -> float:
+        return self.solution.chernoff
+
+    @property
+    def rates(self):
+        return self.solution.rates
+
+    @property
+    def problem(self) -> ClusterProblem | None:
+        return self.solution.problem
 
 
-def focus_positions(world, n, lo, hi, npas, points, weights, spacing, rho, x0=None,
-                    sweeps: int = 6):
+# --- intra-cluster beamforming --------------------------------------------------------
+@dataclass(frozen=True)
+class FocusedPositions:
+    """x (npas,) along-guide coordinates of one cluster's PAs; h2 (P,) the array gains
+    ``|h_i|²`` they give towards each point."""
+
+    x: np.ndarray
+    h2: np.ndarray
+
+
+@dataclass(frozen=True)
+class FocusResult(OptResult):
+    """:class:`OptResult` of :func:`focus_positions`: solution :class:`FocusedPositions`,
+    objective ``Σ_i ω_i |h_i|²``; iterations the sweeps. Unpacks as ``(x, h2)``."""
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.solution.x
+
+    @property
+    def h2(self) -> np.ndarray:
+        return self.solution.h2
+
+    def __iter__(self):
+        return iter((self.solution.x, self.solution.h2))
+
+
+def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacing, rho, x0=None,
+                    sweeps: int = 6, points_per_cluster: int = 0):
     """Element-wise maximisation of ``Σ_i ω_i |h_i|²`` over the positions of ``npas`` PAs
-    in [lo, hi] (spacing ≥ δ): each PA scans a λ/16 grid, all candidates at once."""
-    lam = 299_792_458.0 / world.fc
-    grid = np.arange(lo, hi + 1e-12, lam / 16.0)
+    in [lo, hi] (spacing ≥ δ) on the shared 1-D search: each PA scans a grid of
+    ``points_per_cluster`` candidates over the segment (0: a λ/16 grid), all candidates at
+    once. Returns a :class:`FocusResult` (unpacks as ``x, h2``)."""
+    grid = (np.linspace(lo, hi, int(points_per_cluster)) if points_per_cluster
+            else np.arange(lo, hi + 1e-12, wavelength(layout.fc) / 16.0))
     x = (np.asarray(x0, float) if x0 is not None
          else lo + (hi - lo) * (np.arange(npas) + 0.5) / npas)
-    T_all = cluster_terms(world, n, grid, points, rho)                      # (G,P)
+    T_all = layout.guide_terms(n, grid, points, rho)                        # (G,P)
     idx = np.array([int(np.argmin(np.abs(grid - v))) for v in x])
-    x = grid[idx]
-    h = T_all[idx].sum(axis=0)
     w = np.asarray(weights, float)
-    for _ in range(sweeps):
-        changed = False
-        for m in range(npas):
-            lo_m = x[m - 1] + spacing if m > 0 else lo
-            hi_m = x[m + 1] - spacing if m < npas - 1 else hi
-            ok = (grid >= lo_m - 1e-12) & (grid <= hi_m + 1e-12)
-            hc = h[None] - T_all[idx[m]][None] + T_all                      # (G,P)
-            score = np.where(ok, (np.abs(hc) ** 2) @ w, -np.inf)
-            j = int(np.argmax(score))
-            if score[j] > score[idx[m]] * (1 + 1e-12) and j != idx[m]:
-                h = hc[j]
-                idx[m] = j
-                x[m] = grid[j]
-                changed = True
-        if not changed:
-            break
-    return x, np.abs(h) ** 2
+    st = {"h": T_all[idx].sum(axis=0), "sel": None}
+
+    def candidates(_n, m, lo_m, hi_m, _x):
+        st["sel"] = np.flatnonzero((grid >= lo_m - 1e-12) & (grid <= hi_m + 1e-12))
+        return grid[st["sel"]]
+
+    def score(_n, m, cand):
+        hc = st["h"][None] - T_all[idx[m]][None] + T_all                    # (G,P)
+        return ((np.abs(hc) ** 2) @ w)[st["sel"]], hc
+
+    def on_move(_n, m, _x, hc, j):
+        idx[m] = st["sel"][j]
+        st["h"] = hc[idx[m]]
+
+    res = coordinate_search(grid[idx][None], LegalSet.segment(lo, hi, npas, spacing), score,
+                            candidates=candidates, on_move=on_move,
+                            objective=lambda _s: float((np.abs(st["h"]) ** 2) @ w),
+                            start=float((np.abs(st["h"]) ** 2) @ w), sense="max", move="improve",
+                            rtol=1e-12, eps=0.0, max_sweeps=sweeps)
+    return FocusResult(FocusedPositions(res.solution[0], np.abs(st["h"]) ** 2), res.objective, res.iterations,
+                       res.wall_time_s, res.status, res.history, res.info)
 
 
-def build_problem(world, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
+def build_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
                   tau_min_frac: float = 0.05, decay: float | None = None, beamforming: bool = True,
-                  pas_per_cluster: int | None = None) -> ClusterProblem:
+                  pas_per_cluster: int | None = None, points_per_cluster: int = 0) -> ClusterProblem:
     """Options of every cluster (MODEL §3.4 gains) for users (K,3) and the target (3,).
 
     ``beamforming=False``: one configuration, the PAs evenly spread in their segment (the
     "no intra-cluster beamforming" variant of paper 001 Fig. 6); ``pas_per_cluster=1``:
-    baseline 4 (one PA per cluster, its position still optimised)."""
-    dep = world.deployment
+    baseline 4 (one PA per cluster, its position still optimised); ``points_per_cluster``:
+    candidate positions per cluster segment of the focusing search (0: a λ/16 grid)."""
+    dep = layout.deployment
+    fkw = {"points_per_cluster": int(points_per_cluster)}
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(target, float)
     K = len(users)
@@ -143,44 +233,44 @@ def build_problem(world, users, target, *, T: int, r_min: float, threshold_db: f
     gains = np.full((C, J), np.nan)
     snr = np.full((C, J, K), np.nan)
     positions = np.full((C, J, nc_max), np.nan)
-    d_r = np.linalg.norm(q - world.sensing.position)
-    g_scale = world.power_w * world.sensing.elements / (4 * np.pi * d_r ** 2 * world.sensing_noise_w)
+    g_scale = setup.gain_scale(q)
     for i, (n, c, lo, hi) in enumerate(clusters):
         npas = npas_all[i]
         rho = 1.0 / np.sqrt(npas)
         if not beamforming:
             x = lo + (hi - lo) * (np.arange(npas) + 0.5) / npas
-            h2 = np.abs(cluster_terms(world, n, x, pts, rho).sum(axis=0)) ** 2
+            h2 = np.abs(layout.guide_terms(n, x, pts, rho).sum(axis=0)) ** 2
             configs = [(x, h2)]
         else:
-            xt, h2t = focus_positions(world, n, lo, hi, npas, pts, np.r_[1.0, np.zeros(K)], dep.spacing[n], rho)
+            xt, h2t = focus_positions(layout, n, lo, hi, npas, pts, np.r_[1.0, np.zeros(K)], dep.spacing[n], rho,
+                                      **fkw)
             configs = [(xt, h2t)]
             user_cfg = []
             for k in range(K):
                 wk = np.zeros(K + 1)
                 wk[k + 1] = 1.0
-                user_cfg.append(focus_positions(world, n, lo, hi, npas, pts, wk, dep.spacing[n], rho))
+                user_cfg.append(tuple(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, **fkw)))
             configs += user_cfg
             for k in range(K):
                 wk = np.zeros(K + 1)
                 wk[0] = 1.0 / max(h2t[0], 1e-300)
                 wk[k + 1] = 1.0 / max(user_cfg[k][1][k + 1], 1e-300)
-                configs.append(focus_positions(world, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, x0=xt))
+                configs.append(tuple(focus_positions(layout, n, lo, hi, npas, pts, wk, dep.spacing[n], rho, x0=xt,
+                                                     **fkw)))
         for j, (x, h2) in enumerate(configs):
             gains[i, j] = g_scale * h2[0]
-            snr[i, j] = world.power_w * h2[1:] / world.noise_w
+            snr[i, j] = setup.power_w * h2[1:] / setup.noise_w
             positions[i, j, :npas] = x
-    from twin.physics.clusters import look_angles
-    tg = world.scene.targets
-    rho_decay = tg.rcs_decay_per_rad if decay is None else float(decay)
-    cov = rcs_covariance(look_angles(dep, q), tg.rcs_m2 if tg else 1.0, rho_decay)
-    t_tot = world.scene.simulation.frame_s
+    rho_decay = setup.decay if decay is None else float(decay)
+    cov = rcs_covariance(look_angles(dep, q), setup.rcs_mean, rho_decay)
+    t_tot = setup.t_tot
     return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
                           float(db_to_lin(threshold_db)), tuple(names))
 
 
 # --- schedule evaluation -------------------------------------------------------------
-def _weights(pb, clusters, configs, tau):
+def schedule_weights(pb, clusters, configs, tau):
+    """Cluster weights ``w_c = Σ_{t: c_t=c} (τ_t/T_tot) g_c`` (C,) of a schedule (MODEL §3.4)."""
     w = np.zeros(pb.gains.shape[0])
     np.add.at(w, clusters, tau / pb.t_tot * pb.gains[clusters, configs])
     return w
@@ -205,7 +295,6 @@ def _outage(pb, w, objective: str = "exact"):
     if objective == "exact":
         return outage_probability(w, pb.cov, pb.threshold)
     if objective.startswith("chernoff-grid"):
-        from twin.physics.outage import outage_eigenvalues
         lam = outage_eigenvalues(w, pb.cov)
         s_vals = np.logspace(-3, 3, int(objective[len("chernoff-grid"):])) / pb.threshold
         logb = s_vals * pb.threshold - np.sum(np.log1p(np.outer(s_vals, lam)), axis=1)
@@ -244,7 +333,7 @@ def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str =
         starts.append(eq)
 
     def f(tau):
-        return np.log(max(_outage(pb, _weights(pb, clusters, configs, tau), objective), 1e-300))
+        return np.log(max(_outage(pb, schedule_weights(pb, clusters, configs, tau), objective), 1e-300))
 
     cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot},
             {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min}]
@@ -262,16 +351,26 @@ def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str =
     return best_tau, float(np.exp(best))
 
 
-def _finish(pb, clusters, configs, users, tau, t0, history, status="ok"):
-    w = _weights(pb, clusters, configs, tau)
-    return Schedule(np.asarray(clusters), np.asarray(configs), np.asarray(users), np.asarray(tau),
-                    _outage(pb, w), outage_probability(w, pb.cov, pb.threshold, method="chernoff"),
-                    average_rates(pb, clusters, configs, users, tau), status,
-                    time.perf_counter() - t0, tuple(history))
+def _finish(pb, clusters, configs, users, tau, t0, history, status=Status.OK, sweeps=0):
+    w = schedule_weights(pb, clusters, configs, tau)
+    out = _outage(pb, w)
+    sch = Schedule(np.asarray(clusters), np.asarray(configs), np.asarray(users), np.asarray(tau),
+                   out, outage_probability(w, pb.cov, pb.threshold, method="chernoff"),
+                   average_rates(pb, clusters, configs, users, tau), pb)
+    info = {} if status is Status.OK else {"detail": f"sweep limit reached ({sweeps})"}
+    return ScheduleResult(sch, out, sweeps, time.perf_counter() - t0, status, tuple(history), info)
+
+
+def _infeasible(pb, users, t0) -> ScheduleResult:
+    T, K = pb.T, pb.snr.shape[2]
+    sch = Schedule(np.zeros(T, int), np.zeros(T, int), users, np.full(T, pb.t_tot / T), 1.0, 1.0,
+                   np.zeros(K), pb)
+    return ScheduleResult(sch, 1.0, 0, time.perf_counter() - t0, Status.INFEASIBLE, (),
+                          {"detail": "no schedule meets the average-rate targets"})
 
 
 def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
-                   max_sweeps: int = 6, starts=(), objective: str = "exact") -> Schedule:
+                   max_sweeps: int = 6, starts=(), objective: str = "exact") -> ScheduleResult:
     """Alternating optimisation of the slot options and durations (module docstring).
     ``same_cluster``: baseline 2 (one cluster in every slot); ``equal_durations``:
     baseline 3 (τ_t = T_tot/T); ``starts``: extra starting schedules (e.g. the baselines'
@@ -286,7 +385,7 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
 
     def durations(cl, cf, us, tau):
         if equal_durations:
-            return (eq_tau, _outage(pb, _weights(pb, cl, cf, eq_tau), objective)) \
+            return (eq_tau, _outage(pb, schedule_weights(pb, cl, cf, eq_tau), objective)) \
                 if _feasible(pb, cl, cf, us, eq_tau) else (None, 1.0)
         return optimise_durations(pb, cl, cf, us, tau, objective)
 
@@ -326,11 +425,11 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
             if best is not None:
                 break
     if best is None:
-        return Schedule(np.zeros(T, int), np.zeros(T, int), users_rr, eq_tau, 1.0, 1.0,
-                        np.zeros(K), "infeasible", time.perf_counter() - t0)
+        return _infeasible(pb, users_rr, t0)
     cl, cf, us, tau, p = best
     history = [p]
-    for _ in range(max_sweeps):
+    status, sweeps = Status.ITERATION_LIMIT, 0
+    for sweeps in range(1, max_sweeps + 1):
         improved = False
         for t in range(T):
             cand = []
@@ -346,7 +445,7 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                         cl2[t], cf2[t], us2[t] = c, j, k
                         if not consistent(cl2, cf2) or not _feasible(pb, cl2, cf2, us2, tau):
                             continue
-                        cand.append((_outage(pb, _weights(pb, cl2, cf2, tau), objective), cl2, cf2, us2))
+                        cand.append((_outage(pb, schedule_weights(pb, cl2, cf2, tau), objective), cl2, cf2, us2))
             if not cand:
                 continue
             val, cl2, cf2, us2 = min(cand, key=lambda z: z[0])
@@ -359,11 +458,12 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
             improved = True
         history.append(p)
         if not improved:
+            status = Status.OK
             break
-    return _finish(pb, cl, cf, us, tau, t0, history)
+    return _finish(pb, cl, cf, us, tau, t0, history, status, sweeps)
 
 
-def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Schedule:
+def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> ScheduleResult:
     """Reference for small instances: every multiset of T (cluster, configuration, user)
     options (one configuration per cluster), durations optimised for each."""
     t0 = time.perf_counter()
@@ -380,7 +480,7 @@ def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Sc
             tau = np.full(pb.T, pb.t_tot / pb.T)
             if not _feasible(pb, cl, cf, us, tau):
                 continue
-            p = _outage(pb, _weights(pb, cl, cf, tau))
+            p = _outage(pb, schedule_weights(pb, cl, cf, tau))
         else:
             tau, p = optimise_durations(pb, cl, cf, us)
             if tau is None:
@@ -388,43 +488,40 @@ def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Sc
         if best is None or p < best[4]:
             best = (cl, cf, us, tau, p)
     if best is None:
-        return Schedule(np.zeros(pb.T, int), np.zeros(pb.T, int), np.zeros(pb.T, int),
-                        np.full(pb.T, pb.t_tot / pb.T), 1.0, 1.0, np.zeros(K), "infeasible",
-                        time.perf_counter() - t0)
-    return _finish(pb, *best[:4], t0, [best[4]])
+        return _infeasible(pb, np.zeros(pb.T, int), t0)
+    return _finish(pb, *best[:4], t0, [best[4]], Status.OK, 1)
 
 
-def fixed_ula_problem(world, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
+def fixed_ula_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
                       tau_min_frac: float = 0.05, decay: float | None = None) -> ClusterProblem:
     """Baseline 1 of paper 001 §V: a conventional transmit ULA of C·N_c elements at λ/2,
     centred on the waveguide, split into C sub-arrays fed in phase (``1/√N_c`` each), no
     antenna motion (MODEL §2.6). One configuration per sub-array; look angles from the
     sub-array centres."""
-    dep = world.deployment
+    dep = layout.deployment
     n = 0
     C = len(dep.cluster_bounds[n])
     nc = int(np.sum(dep.cluster[n] == 0))
-    lam = 299_792_458.0 / world.fc
+    lam = wavelength(layout.fc)
     centre = dep.feed[n] + 0.5 * dep.length[n] * dep.direction[n]
     offs = (np.arange(C * nc) - (C * nc - 1) / 2.0) * lam / 2.0
     pos = centre[None] + offs[:, None] * dep.direction[n][None]                 # (C·nc, 3)
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(target, float)
     pts = np.vstack([q[None], users])
-    g = free_space_gain(pos[:, None, :], pts[None], world.fc) / np.sqrt(nc)   # (E, P)
-    if world.floor.seg_a.shape[0]:
-        g = g * world.floor.blockage_amplitude(pos[:, None, :], pts[None])
+    g = free_space_gain(pos[:, None, :], pts[None], layout.fc) / np.sqrt(nc)   # (E, P)
+    blk = layout._blockage(pos[:, None, :], pts[None])
+    if blk is not None:
+        g = g * blk
     h2 = np.abs(g.reshape(C, nc, -1).sum(axis=1)) ** 2                       # (C, P)
-    d_r = np.linalg.norm(q - world.sensing.position)
-    gains = (world.power_w * world.sensing.elements * h2[:, 0]
-             / (4 * np.pi * d_r ** 2 * world.sensing_noise_w))[:, None]
-    snr = (world.power_w * h2[:, 1:] / world.noise_w)[:, None, :]
+    gains = radar_gain(h2[:, 0], q, setup.rx_position, setup.rx_elements, setup.power_w,
+                       setup.sensing_noise_w)[:, None]
+    snr = (setup.power_w * h2[:, 1:] / setup.noise_w)[:, None, :]
     centres = pos.reshape(C, nc, 3).mean(axis=1)
     v = q[None] - centres
     th = np.arccos(np.clip(v @ dep.direction[n] / np.linalg.norm(v, axis=1), -1, 1))
-    tg = world.scene.targets
-    cov = rcs_covariance(th, tg.rcs_m2, tg.rcs_decay_per_rad if decay is None else float(decay))
-    t_tot = world.scene.simulation.frame_s
+    cov = rcs_covariance(th, setup.rcs_mean, setup.decay if decay is None else float(decay))
+    t_tot = setup.t_tot
     return ClusterProblem(gains, snr, np.full((C, 1, nc), np.nan), cov, int(T), t_tot,
                           tau_min_frac * t_tot, float(r_min), float(db_to_lin(threshold_db)), ("fixed",))
 
@@ -440,33 +537,33 @@ SCHEMES = {
 }
 
 
-def solve_scheme(world, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
+def solve_scheme(layout: PassLayout, setup: ClusterSetup, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
                  decay: float | None = None, starts=(), objective: str = "exact"):
-    """(problem, schedule) of one scheme of :data:`SCHEMES`; ``starts``: extra starting
-    schedules for the proposed scheme (e.g. the solution for a stricter R_min, feasible
-    here too)."""
+    """The schedule of one scheme of :data:`SCHEMES` (its problem: ``result.problem``);
+    ``starts``: extra starting schedules for the proposed scheme (e.g. the solution for a
+    stricter R_min, feasible here too)."""
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
     pkw, skw = SCHEMES[scheme]
     common = dict(T=T, r_min=r_min, threshold_db=threshold_db, decay=decay)
     if pkw.get("fixed_ula"):
-        pb = fixed_ula_problem(world, users, target, **common)
+        pb = fixed_ula_problem(layout, setup, users, target, **common)
     else:
-        pb = build_problem(world, users, target, **common, **pkw)
+        pb = build_problem(layout, setup, users, target, **common, **pkw)
     skw = {**skw, "objective": objective}
     if scheme == "proposed":      # start also from the restricted schemes' optima
         skw["starts"] = [solve_schedule(pb, same_cluster=True, objective=objective),
                          solve_schedule(pb, equal_durations=True, objective=objective), *starts]
-    return pb, solve_schedule(pb, **skw)
+    return solve_schedule(pb, **skw)
 
 
-def problem_from_positions(world, users, target, positions, *, T: int, r_min: float,
+def problem_from_positions(layout: PassLayout, setup: ClusterSetup, users, target, positions, *, T: int, r_min: float,
                            threshold_db: float = 10.0, tau_min_frac: float = 0.05,
                            decay: float | None = None) -> ClusterProblem:
     """A problem whose configurations are given: ``positions`` (C,J,Nc) along-guide
     coordinates of every cluster's PAs (NaN-padded). Used for exhaustive references on a
     coarse position grid."""
-    dep = world.deployment
+    dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(target, float)
     pts = np.vstack([q[None], users])
@@ -476,19 +573,16 @@ def problem_from_positions(world, users, target, positions, *, T: int, r_min: fl
     K = len(users)
     gains = np.full((C, J), np.nan)
     snr = np.full((C, J, K), np.nan)
-    d_r = np.linalg.norm(q - world.sensing.position)
-    g_scale = world.power_w * world.sensing.elements / (4 * np.pi * d_r ** 2 * world.sensing_noise_w)
+    g_scale = setup.gain_scale(q)
     for i, (n, c) in enumerate(clusters):
         for j in range(J):
             x = positions[i, j][np.isfinite(positions[i, j])]
             if x.size == 0:
                 continue
-            h2 = np.abs(cluster_terms(world, n, x, pts, 1 / np.sqrt(x.size)).sum(axis=0)) ** 2
+            h2 = np.abs(layout.guide_terms(n, x, pts, 1 / np.sqrt(x.size)).sum(axis=0)) ** 2
             gains[i, j] = g_scale * h2[0]
-            snr[i, j] = world.power_w * h2[1:] / world.noise_w
-    from twin.physics.clusters import look_angles
-    tg = world.scene.targets
-    cov = rcs_covariance(look_angles(dep, q), tg.rcs_m2, tg.rcs_decay_per_rad if decay is None else float(decay))
-    t_tot = world.scene.simulation.frame_s
+            snr[i, j] = setup.power_w * h2[1:] / setup.noise_w
+    cov = rcs_covariance(look_angles(dep, q), setup.rcs_mean, setup.decay if decay is None else float(decay))
+    t_tot = setup.t_tot
     return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
                           float(db_to_lin(threshold_db)), tuple(f"grid{j}" for j in range(J)))

@@ -31,90 +31,26 @@ non-increasing.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from twin.optim.layout import PassLayout
+from twin.optim.legal import lattice
+from twin.optim.result import OptResult, Status
 from twin.optim.sdr import CrbSdr, CrbSetup, SdrResult
-from twin.physics.channel import pa_channel_terms
-from twin.physics.sensing import crb_from_fisher, nuisance_gauge, target_channel_and_gradient
+from twin.optim.search1d import coordinate_search
+from twin.physics.sensing import crb_from_fisher, nuisance_gauge
 from twin.physics.sinr import sinr_downlink
+from twin.units import wavelength
+
+__all__ = ["PassLayout", "SearchGrid", "AoSolution", "AoResult", "PositioningResult",
+           "sca_sinr_projection", "crb_elementwise_positions", "penalty_positioning", "sdr_at",
+           "crb_ao", "coarse_to_fine"]
 
 
-# ---------------------------------------------------------------------------------------
-# the PASS geometry seen by the optimiser
-# ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PassLayout:
-    """Deployment (twin.world.Deployment) and optional floor plan (blockage, MODEL §2.5):
-    per-PA user channels, the target channel and its gradient, and the same for one PA
-    moved over a batch of candidate positions."""
-
-    deployment: object
-    floor: object = None
-
-    def _blockage(self, pos, points):
-        fp = self.floor
-        if fp is None or not fp.seg_a.shape[0]:
-            return None
-        return fp.blockage_amplitude(pos, points)
-
-    def terms(self, s, users) -> np.ndarray:
-        """Per-PA user channel contributions (N,M,K) (MODEL §2.3)."""
-        dep = self.deployment
-        return dep.channel_terms(s, users, dep.installed, self.floor)
-
-    def target(self, s, q):
-        """Target channel h_t (N,) and gradient (2,N) (MODEL §3.3, A.11-A.12)."""
-        dep = self.deployment
-        pos = dep.positions(np.where(dep.installed, s, 0.0))
-        blk = self._blockage(pos, np.asarray(q)[None, None, :])
-        return target_channel_and_gradient(dep.feed, dep.direction, s, q, dep.fc, n_eff=dep.n_eff,
-                                           attenuation_db_per_m=dep.attenuation,
-                                           active=dep.installed, blockage=blk)
-
-    def candidates(self, s, n, m, cand, users, q):
-        """Guide n with PA m at each of Q candidate coordinates: per-PA user terms (Q,M,K),
-        target channel entry (Q,) and its gradient (2,Q) — the same functions as
-        :meth:`terms` / :meth:`target`, applied to Q copies of the guide."""
-        dep = self.deployment
-        Qn = len(cand)
-        S = np.repeat(np.asarray(s, float)[n:n + 1], Qn, axis=0)
-        S[:, m] = cand
-        act = np.repeat(dep.installed[n:n + 1], Qn, axis=0)
-        feed = np.repeat(dep.feed[n:n + 1], Qn, axis=0)
-        u = np.repeat(dep.direction[n:n + 1], Qn, axis=0)
-        pos = feed[:, None, :] + np.where(act, S, 0.0)[..., None] * u[:, None, :]
-        users = np.atleast_2d(users)
-        blk_u = self._blockage(pos[:, :, None, :], users[None, None, :, :])
-        T = pa_channel_terms(feed, u, S, users, dep.fc, n_eff=dep.n_eff[n],
-                             attenuation_db_per_m=dep.attenuation[n], active=act, blockage=blk_u)
-        blk_t = self._blockage(pos, np.asarray(q)[None, None, :])
-        h, dh = target_channel_and_gradient(feed, u, S, q, dep.fc, n_eff=dep.n_eff[n],
-                                            attenuation_db_per_m=dep.attenuation[n],
-                                            active=act, blockage=blk_t)
-        return T, h, dh
-
-
-def lattice_snap(deployment, s, z: int) -> np.ndarray:
-    """Move PAs to the nearest points of the Z+1 lattice ``{0, L/Z, …, L}`` of their guide
-    keeping order and distinct points (Discrete-PASS-Z, paper 000 §IV-B)."""
-    dep = deployment
-    s = np.array(s, float)
-    for n in range(dep.n_guides):
-        idx = np.flatnonzero(dep.installed[n])
-        step = dep.length[n] / z
-        k = np.clip(np.rint(np.sort(s[n, idx]) / step).astype(int), 0, z)
-        if len(idx) > z + 1:
-            raise ValueError(f"guide {n} holds {len(idx)} PAs but the lattice has only {z + 1} points")
-        need = max(1, int(np.ceil(dep.spacing[n] / step - 1e-12)))
-        for i in range(1, len(k)):
-            k[i] = max(k[i], k[i - 1] + need)
-        k[-1] = min(k[-1], z)
-        for i in range(len(k) - 2, -1, -1):
-            k[i] = min(k[i], k[i + 1] - need)
-        s[n, idx] = k * step
-    return s
+def _lattice_points(dep, z: int):
+    return [lattice(dep.length[n], z) for n in range(dep.n_guides)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -215,57 +151,52 @@ def _crb_trace(setup, R, h, dh, q):
     return np.trace(crb_from_fisher(J11, J12, J22), axis1=-2, axis2=-1)
 
 
-def elementwise_search(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
-                       Qm=None, weight: float = 0.0, crb_ref: float = 1.0, pen_ref: float = 1.0,
-                       guard=None, sweeps: int = 1, tol: float = 1e-4, rephase: bool = False):
-    """Algorithm 2: update each PA in turn (n = 1..N, m = 1..M) to the minimiser of (51)
+def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
+                              Qm=None, weight: float = 0.0, crb_ref: float = 1.0, pen_ref: float = 1.0,
+                              guard=None, sweeps: int = 1, tol: float = 1e-4,
+                              rephase: bool = False) -> OptResult:
+    """Algorithm 2 on the shared 1-D search (:func:`twin.optim.search1d.coordinate_search`):
+    update each PA in turn (n = 1..N, m = 1..M) to the minimiser of (51)
     ``tr CRB/crb_ref + weight · Σ_k |[Q_m]_{nk} − [H_m]_{nk}|² / pen_ref`` over its
-    candidates, R (N,N) fixed; sweep until the fractional decrease is below ``tol``.
+    candidates (``grid``: coarse, then a zoom around the best and the current point), R
+    (N,N) fixed; sweep until the fractional decrease is below ``tol`` (never after the
+    first sweep) or ``sweeps`` sweeps.
 
     Qm (M,N,K) or None (no penalty); guard = (W, Rs, γ, σ²) discards candidates at which
     the current beamformers would miss a user's SINR target. With ``rephase`` each guide's
-    digital phase follows its moved PA (see :func:`_best_candidate`), so a move is judged
+    digital phase follows its moved PA (see :func:`_score_candidates`), so a move is judged
     by geometry rather than by the phase mismatch with a covariance the SDR will re-optimise
     anyway. The current position is always a candidate, so the objective never increases.
-    Returns (s, objective).
-    """
+    Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
     dep = layout.deployment
     s = np.array(s, float)
-    lo_b, hi_b = dep.bounds()
-    fine = grid.fine_m or (2.99792458e8 / dep.fc) / 32
+    fine = grid.fine_m or wavelength(dep.fc) / 32
     h, dh = layout.target(s, q)
-    H = layout.terms(s, users).sum(axis=1) if guard is not None else None
-    rot = np.zeros(dep.n_guides)
-    obj_prev, obj = None, None
-    for _ in range(max(1, sweeps)):
-        for n in range(dep.n_guides):
-            idx = np.flatnonzero(dep.installed[n])
-            for j, m in enumerate(idx):
-                lo = lo_b[n, m] if j == 0 else s[n, idx[j - 1]] + dep.spacing[n]
-                hi = hi_b[n, m] if j == len(idx) - 1 else s[n, idx[j + 1]] - dep.spacing[n]
-                if hi < lo:
-                    continue
-                best = _best_candidate(layout, s, n, m, grid.coarse(dep.length[n], lo, hi, s[n, m]),
-                                       users, q, R, setup, h, dh, H, Qm, weight, crb_ref, pen_ref, guard,
-                                       rot[n], rephase)
-                ref = grid.refine([best[0], s[n, m]], dep.length[n], lo, hi, fine)
-                if ref.size:
-                    b2 = _best_candidate(layout, s, n, m, ref, users, q, R, setup, h, dh, H, Qm,
-                                         weight, crb_ref, pen_ref, guard, rot[n], rephase)
-                    if b2[1] < best[1]:
-                        best = b2
-                x, obj, hn, dhn, Hrow, rot[n] = best
-                s[n, m] = x
-                h = h.copy(); h[n] = hn
-                dh = dh.copy(); dh[:, n] = dhn
-                if H is not None:
-                    H = H.copy(); H[n] = Hrow
-        if not rephase:
-            obj = _objective(layout, s, users, q, R, setup, Qm, weight, crb_ref, pen_ref)
-        if obj_prev is not None and obj_prev - obj <= tol * abs(obj_prev):
-            break
-        obj_prev = obj
-    return s, obj
+    st = {"h": h, "dh": dh, "H": layout.terms(s, users).sum(axis=1) if guard is not None else None,
+          "rot": np.zeros(dep.n_guides)}
+
+    def score(n, m, cand):
+        return _score_candidates(layout, s_now, n, m, cand, users, q, R, setup, st, Qm, weight,
+                                 crb_ref, pen_ref, guard, rephase)
+
+    def on_move(n, m, x, data, j):
+        hc, dhc, Hrow, psi = data
+        s_now[n, m] = x
+        st["h"] = st["h"].copy(); st["h"][n] = hc[j]
+        st["dh"] = st["dh"].copy(); st["dh"][:, n] = dhc[:, j]
+        if st["H"] is not None:
+            st["H"] = st["H"].copy(); st["H"][n] = Hrow[j]
+        st["rot"][n] = psi[j]
+
+    s_now = s.copy()           # the search's current point, as the scorer sees it
+    objective = None if rephase else (
+        lambda x: _objective(layout, x, users, q, R, setup, Qm, weight, crb_ref, pen_ref))
+    return coordinate_search(
+        s, layout.legal, score,
+        candidates=lambda n, m, lo, hi, x: grid.coarse(dep.length[n], lo, hi, x),
+        refine=lambda n, m, lo, hi, centres: grid.refine(centres, dep.length[n], lo, hi, fine),
+        on_move=on_move, objective=objective, start=None, sense="min", move="best",
+        eps=tol, max_sweeps=max(1, sweeps))
 
 
 def _objective(layout, s, users, q, R, setup, Qm, weight, crb_ref, pen_ref):
@@ -277,17 +208,20 @@ def _objective(layout, s, users, q, R, setup, Qm, weight, crb_ref, pen_ref):
     return val
 
 
-def _best_candidate(layout, s, n, m, cand, users, q, R, setup, h, dh, H, Qm, weight, crb_ref,
-                    pen_ref, guard, rot=0.0, rephase=False):
-    """Best of the candidates of PA (n, m). h, dh, H are in the frame of the per-guide
-    digital phases ``rot`` (entry n multiplied by e^{-j rot_n}); with ``rephase`` each
-    candidate gets the guide phase that keeps ``h_t[n]``'s phase, i.e. the CRB (and SINR)
-    are evaluated for ``D R D^H`` (``D = diag(e^{j ψ})``), which the SDR can always realise."""
+def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight, crb_ref,
+                      pen_ref, guard, rephase=False):
+    """Objective (51) at each candidate of PA (n, m) and the channel data of each (for the
+    move). st["h"], st["dh"], st["H"] are in the frame of the per-guide digital phases
+    st["rot"] (entry n multiplied by e^{-j rot_n}); with ``rephase`` each candidate gets
+    the guide phase that keeps ``h_t[n]``'s phase, i.e. the CRB (and SINR) are evaluated
+    for ``D R D^H`` (``D = diag(e^{j ψ})``), which the SDR can always realise. Candidates
+    at which the guard's beamformers miss a SINR target score +inf."""
+    h, dh, H = st["h"], st["dh"], st["H"]
     T, hc, dhc = layout.candidates(s, n, m, cand, users, q)      # (Q,M,K), (Q,), (2,Q)
     if rephase and abs(h[n]) > 0:
         psi = np.angle(hc) - np.angle(h[n])
     else:
-        psi = np.full(len(cand), rot)
+        psi = np.full(len(cand), st["rot"][n])
     e = np.exp(-1j * psi)
     hc, dhc = hc * e, dhc * e[None, :]
     hb = np.repeat(h[None], len(cand), axis=0)
@@ -305,25 +239,26 @@ def _best_candidate(layout, s, n, m, cand, users, q, R, setup, h, dh, H, Qm, wei
         Hb[:, n] = Hrow
         sinr = sinr_downlink(Hb, W, noise, Rs)
         val = np.where(np.all(sinr >= gamma * (1 - 1e-9), axis=1), val, np.inf)
-    i = int(np.argmin(val))
-    if not np.isfinite(val[i]):      # nothing admissible: stay
-        i = int(np.argmin(np.abs(cand - s[n, m])))
-    return cand[i], float(val[i]), hc[i], dhc[:, i], Hrow[i], float(psi[i])
+    return val, (hc, dhc, Hrow, psi)
 
 
 # ---------------------------------------------------------------------------------------
 # Algorithm 3: penalty method
 # ---------------------------------------------------------------------------------------
-@dataclass
-class PositioningResult:
-    """Algorithm 3 outcome: s (N,M), history of the penalised objective (normalised),
-    final constraint violation ``(‖Q − ΣQ_m‖² + Σ‖Q_m − H_m‖²)/‖H‖²``, iterations, wall time."""
+@dataclass(frozen=True)
+class PositioningResult(OptResult):
+    """Algorithm 3 outcome: solution s (N,M); objective and history: the penalised
+    objective (normalised) after each inner iteration; info ``violation``: the final
+    constraint violation ``(‖Q − ΣQ_m‖² + Σ‖Q_m − H_m‖²)/‖H‖²``. Status ``ok`` when the
+    violation fell below its tolerance, ``iteration-limit`` when ρ ran out first."""
 
-    s: np.ndarray
-    history: list
-    violation: float
-    iterations: int
-    wall_time_s: float
+    @property
+    def s(self) -> np.ndarray:
+        return self.solution
+
+    @property
+    def violation(self) -> float:
+        return self.info["violation"]
 
 
 def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup, sinr_target,
@@ -350,6 +285,7 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
     pen_ref = float(np.mean(energy)) if energy.size and np.mean(energy) > 0 else 1.0
     hist, it = [], 0
     violation = 0.0
+    status = Status.ITERATION_LIMIT
     for _ in range(max_outer):
         prev = None
         for _ in range(max_inner):
@@ -357,8 +293,8 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
             Q, _ = sca_sinr_projection(Qm.sum(0), Q, W, Rs, sinr_target, noise_w, max_iter=sca_iter)
             Bm = (Q - Hm.sum(0)) / (Mn[:, None] + 1.0)                      # eq. 48, per guide
             Qm = np.where(inst.T[..., None], Bm[None] + Hm, 0.0)
-            s, _ = elementwise_search(layout, s, users, q, R, setup, grid, Qm=Qm, weight=1.0 / rho,
-                                      crb_ref=crb_ref, pen_ref=pen_ref, sweeps=sweeps)
+            s = crb_elementwise_positions(layout, s, users, q, R, setup, grid, Qm=Qm, weight=1.0 / rho,
+                                          crb_ref=crb_ref, pen_ref=pen_ref, sweeps=sweeps).solution
             Hm = layout.terms(s, users).transpose(1, 0, 2)
             h, dh = layout.target(s, q)
             pen = float(np.sum(np.abs(Q - Qm.sum(0)) ** 2) + np.sum(np.abs(Qm - Hm) ** 2))
@@ -369,36 +305,52 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
             prev = val
         violation = pen / max(float(np.sum(np.abs(Hm.sum(0)) ** 2)), 1e-300)
         if violation < violation_tol:
+            status = Status.OK
             break
         rho *= mu
-    return PositioningResult(s, hist, violation, it, time.perf_counter() - t0)
+    info = {"violation": float(violation)}
+    if status is not Status.OK:
+        info["detail"] = f"violation {violation:.3g} above {violation_tol:g} after {max_outer} penalty rounds"
+    return PositioningResult(s, hist[-1] if hist else float("nan"), it, time.perf_counter() - t0, status,
+                             tuple(hist), info)
 
 
 # ---------------------------------------------------------------------------------------
 # Algorithm 4: overall AO
 # ---------------------------------------------------------------------------------------
-@dataclass
-class AoResult:
-    """Algorithm 4 outcome: s (N,M) PA coordinates, the SDR result at s (W, Rs,
-    objective = tr CRB in m²), objective history (non-increasing; entry 0 is the start),
-    per-iteration acceptance ("penalty", "guarded", "rejected"), status, wall time."""
+@dataclass(frozen=True)
+class AoSolution:
+    """Algorithm 4 decision: s (N,M) PA coordinates, the SDR result at s (W, Rs,
+    objective = tr CRB in m²), and per-iteration acceptance ("penalty", "guarded", "free",
+    "isotropic", "rejected")."""
 
     s: np.ndarray
     sdr: SdrResult
-    history: list
-    steps: list
-    status: str
-    iterations: int
-    wall_time_s: float
-    info: dict = field(default_factory=dict)
+    steps: tuple = ()
+
+
+@dataclass(frozen=True)
+class AoResult(OptResult):
+    """Algorithm 4 outcome: solution :class:`AoSolution`; objective tr CRB (m²) at the
+    solution; history non-increasing (entry 0: the start); status ``ok`` (converged),
+    ``iteration-limit`` (``max_iter`` reached; the solution is feasible and the best
+    found) or the SDR's status when the start itself has no feasible beamformer."""
 
     @property
-    def objective(self) -> float:
-        return self.sdr.objective
+    def s(self) -> np.ndarray:
+        return self.solution.s
+
+    @property
+    def sdr(self) -> SdrResult:
+        return self.solution.sdr
+
+    @property
+    def steps(self) -> tuple:
+        return self.solution.steps
 
     @property
     def rcrb_m(self) -> float:
-        return float(np.sqrt(self.sdr.objective))
+        return float(np.sqrt(self.objective))
 
 
 def sdr_at(layout: PassLayout, sdr: CrbSdr, s, users, q, setup, sinr_target, power_w, noise_w):
@@ -423,13 +375,16 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
     q = np.asarray(q, float)
     K = users.shape[0]
     sdr = sdr or CrbSdr(dep.n_guides, K)
-    s = dep.legalize(s0)
+    legal = layout.legal
+    s = legal.legalize(s0)
     if grid.lattice_z is not None:
-        s = lattice_snap(dep, s, grid.lattice_z)
+        s = legal.snap(s, _lattice_points(dep, grid.lattice_z))
     res = sdr_at(layout, sdr, s, users, q, setup, sinr_target, power_w, noise_w)
     if not res.ok:
-        return AoResult(s, res, [res.objective], [], res.status, 0, time.perf_counter() - t0)
+        return AoResult(AoSolution(s, res), res.objective, 0, time.perf_counter() - t0, res.status,
+                        (res.objective,), {"detail": f"SDR at the start: {res.info.get('detail', res.status)}"})
     hist, steps = [res.objective], []
+    status = Status.ITERATION_LIMIT
     it = 0
     for it in range(1, max_iter + 1):
         prev = res.objective
@@ -448,16 +403,18 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
             # improves
             guard = (res.W, res.Rs, np.asarray(sinr_target), noise_w) if kind == "guarded" else None
             Rk = res.R if kind != "isotropic" else np.eye(dep.n_guides) * np.real(np.trace(res.R)) / dep.n_guides
-            s2, _ = elementwise_search(layout, s, users, q, Rk, setup, grid, guard=guard,
-                                       sweeps=guarded_sweeps, rephase=True)
+            s2 = crb_elementwise_positions(layout, s, users, q, Rk, setup, grid, guard=guard,
+                                           sweeps=guarded_sweeps, rephase=True).solution
             new2 = sdr_at(layout, sdr, s2, users, q, setup, sinr_target, power_w, noise_w)
             if new2.ok and new2.objective < res.objective:
                 s, res, step = s2, new2, kind
         steps.append(step)
         hist.append(res.objective)
         if prev - res.objective <= tol * prev:
+            status = Status.OK
             break
-    return AoResult(s, res, hist, steps, "optimal", it, time.perf_counter() - t0)
+    return AoResult(AoSolution(s, res, tuple(steps)), res.objective, it, time.perf_counter() - t0, status,
+                    tuple(hist), {"accepted_steps": sum(x != "rejected" for x in steps)})
 
 
 def coarse_to_fine(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,

@@ -22,12 +22,14 @@ N×N or K×K inverse per candidate.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from twin.optim.layout import PassLayout
 from twin.optim.linear import linear_combiner, linear_precoder
-from twin.physics.channel import free_space_gain, guide_response, power_split_factor
+from twin.optim.result import OptResult
+from twin.optim.search1d import coordinate_search
 from twin.physics.sinr import rate_bps_hz, sinr_downlink, sinr_uplink
 
 DOWNLINK = ("mrt", "zf", "mmse")
@@ -64,18 +66,35 @@ class LinkSetup:
 
 
 @dataclass(frozen=True)
-class ElementwiseResult:
-    """s (N,M) positions; W (N,K) precoder (DL, ‖W‖²_F = P) or combiner (UL, unit
-    columns); sum_rate bit/s/Hz; history: the sum rate after every accepted move (the
-    first entry is the start); sweeps; status; wall_time_s."""
+class BeamPositions:
+    """A PASS decision: PA coordinates s (N,M) and the beamformer W (N,K) (DL precoder,
+    ‖W‖²_F = P; UL combiner, unit columns)."""
 
     s: np.ndarray
     W: np.ndarray
-    sum_rate: float
-    history: tuple = field(default_factory=tuple)
-    sweeps: int = 0
-    status: str = "ok"
-    wall_time_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ElementwiseResult(OptResult):
+    """:class:`OptResult` of the paper-002 search: solution :class:`BeamPositions`;
+    objective the sum rate (bit/s/Hz); iterations the sweeps; history the sum rate after
+    every accepted move (entry 0: the start); info ``{"moves": …}``."""
+
+    @property
+    def s(self) -> np.ndarray:
+        return self.solution.s
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.solution.W
+
+    @property
+    def sum_rate(self) -> float:
+        return self.objective
+
+    @property
+    def sweeps(self) -> int:
+        return self.iterations
 
 
 # --- exact sum rates (the reference; also used after every accepted move) -----------
@@ -204,104 +223,73 @@ def brute_force_sum_rates(H, n: int, delta, setup: LinkSetup):
     return out
 
 
-# --- geometry of one PA's candidates ---------------------------------------------------
-def candidate_terms(world, n: int, x, users, blockage: bool = True):
-    """Per-PA channel terms (Q,K) of a PA of guide n at along-guide coordinates x (Q,)
-    (MODEL §2.3: ``ρ f(x) g(p(x), q_k) b``)."""
-    dep = world.deployment
-    x = np.asarray(x, float)
-    pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]            # (Q,3)
-    rho = power_split_factor(dep.installed)[n, 0]
-    f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho   # (Q,)
-    g = free_space_gain(pos[:, None, :], users[None, :, :], dep.fc)                  # (Q,K)
-    t = f[:, None] * g
-    if blockage and world.floor.seg_a.shape[0]:
-        t = t * world.floor.blockage_amplitude(pos[:, None, :], users[None, :, :])
-    return t
+# --- the search ----------------------------------------------------------------------
+def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, *, Q: int = 1000,
+                                   eps: float = 1e-3, s0=None, grid=None,
+                                   rng: np.random.Generator | None = None, max_sweeps: int = 20,
+                                   evaluator=candidate_sum_rates) -> ElementwiseResult:
+    """Element-wise sequential search (paper 002 Algorithms 1-2; MODEL §4.2) on the shared
+    1-D search (:func:`twin.optim.search1d.coordinate_search`) with the sum-rate scorer.
 
-
-def _interval(dep, s, n, m, lo_b, hi_b):
-    idx = np.flatnonzero(dep.installed[n])
-    same = idx[dep.cluster[n, idx] == dep.cluster[n, m]]
-    k = int(np.searchsorted(same, m))
-    lo = lo_b[n, m] if k == 0 else max(lo_b[n, m], s[n, same[k - 1]] + dep.spacing[n])
-    hi = hi_b[n, m] if k == len(same) - 1 else min(hi_b[n, m], s[n, same[k + 1]] - dep.spacing[n])
-    return lo, hi
-
-
-def elementwise_search(world, users, setup: LinkSetup, *, Q: int = 1000, eps: float = 1e-3,
-                       s0=None, grid=None, rng: np.random.Generator | None = None,
-                       max_sweeps: int = 20, blockage: bool = True,
-                       evaluator=candidate_sum_rates) -> ElementwiseResult:
-    """Element-wise sequential search (paper 002 Algorithms 1-2; MODEL §4.2).
-
-    users (K,3). Continuous mode: Q uniform samples per guide (``grid=None``); discrete
-    mode: ``grid`` (G,) preinstalled positions along every guide. ``s0``: start (warm
-    start); default random legal positions from ``rng`` (the paper's initialisation), or
-    uniform without ``rng``. Returns the positions, the beamformer, the history; the sum
-    rate never decreases (the current position is always a candidate)."""
+    layout: the PASS geometry (its floor plan gives the blockage; pass
+    ``layout.without_blockage()`` for none); users (K,3). Continuous mode: Q uniform
+    samples per guide (``grid=None``); discrete mode: ``grid`` (G,) preinstalled positions
+    along every guide. ``s0``: start (warm start); default random legal positions from
+    ``rng`` (the paper's initialisation), or uniform without ``rng``. A candidate move is
+    re-checked with the exact sum rate and undone if that is lower, so the sum rate never
+    decreases (the current position is always a candidate). Status ``ok`` when a sweep
+    gains at most ``eps`` (relative), ``iteration-limit`` after ``max_sweeps``."""
     t0 = time.perf_counter()
-    dep = world.deployment
+    dep = layout.deployment
+    legal = layout.legal
     users = np.atleast_2d(np.asarray(users, float))
     N, K = dep.n_guides, users.shape[0]
     _check_dims(N, K, setup)
-    lo_b, hi_b = dep.bounds()
     if s0 is not None:
-        s = dep.legalize(np.asarray(s0, float))
+        s = legal.legalize(np.asarray(s0, float))
     elif rng is not None:
-        s = dep.legalize(rng.uniform(lo_b, hi_b))
+        s = legal.legalize(rng.uniform(legal.lo, legal.hi))
     else:
         s = dep.uniform_positions()
     if grid is not None:
         grid = np.sort(np.asarray(grid, float))
-        s = _snap(dep, s, grid)
-    terms = dep.channel_terms(s, users, dep.installed, world.floor if blockage else None)
-    H = terms.sum(axis=1)
-    rate = sum_rate(H, setup)
-    history = [rate]
+        s = legal.snap(s, grid)
+    terms = layout.terms(s, users)
+    st = {"H": terms.sum(axis=1)}
+    st["rate"] = sum_rate(st["H"], setup)
+    history = [st["rate"]]
     alpha = _alpha(setup, K)
-    sweeps = 0
-    for sweeps in range(1, max_sweeps + 1):
-        start = rate
-        for n in range(N):
-            line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
-            for m in np.flatnonzero(dep.installed[n]):
-                lo, hi = _interval(dep, s, n, m, lo_b, hi_b)
-                cand = line[(line >= lo - 1e-12) & (line <= hi + 1e-12)]
-                cand = np.append(cand, s[n, m])                  # staying is a candidate
-                T = candidate_terms(world, n, cand, users, blockage)
-                delta = T - terms[n, m][None]
-                A = np.linalg.inv(H.conj().T @ H + alpha * np.eye(K)) if setup.needs_inverse() else None
-                rates = (evaluator(H, n, delta, setup, A) if evaluator is candidate_sum_rates
-                         else evaluator(H, n, delta, setup))
-                j = int(np.nanargmax(rates))
-                if j != len(cand) - 1 and rates[j] > rates[-1] * (1 + 1e-12):
-                    old = (s[n, m], terms[n, m].copy())
-                    s[n, m] = cand[j]
-                    terms[n, m] = T[j]
-                    H_new = terms.sum(axis=1)
-                    new = sum_rate(H_new, setup)
-                    if new >= rate:                 # exact check: the objective never decreases
-                        H, rate = H_new, new
-                        history.append(new)
-                    else:
-                        s[n, m], terms[n, m] = old
-        if (rate - start) <= eps * max(abs(start), 1e-12):
-            break
+
+    def candidates(n, m, lo, hi, x):
+        line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
+        return np.append(line[(line >= lo - 1e-12) & (line <= hi + 1e-12)], x)   # staying is one
+
+    def score(n, m, cand):
+        T = layout.guide_terms(n, cand, users)
+        delta = T - terms[n, m][None]
+        H = st["H"]
+        if evaluator is candidate_sum_rates:
+            A = np.linalg.inv(H.conj().T @ H + alpha * np.eye(K)) if setup.needs_inverse() else None
+            return evaluator(H, n, delta, setup, A), T
+        return evaluator(H, n, delta, setup), T
+
+    def on_move(n, m, x, T, j):
+        old = terms[n, m].copy()
+        terms[n, m] = T[j]
+        H_new = terms.sum(axis=1)
+        new = sum_rate(H_new, setup)
+        if new < st["rate"]:              # exact check: the objective never decreases
+            terms[n, m] = old
+            return False
+        st["H"], st["rate"] = H_new, new
+        history.append(new)
+        return True
+
+    res = coordinate_search(s, legal, score, candidates=candidates, on_move=on_move,
+                            objective=lambda _s: st["rate"], start=st["rate"], sense="max",
+                            move="improve", rtol=1e-12, eps=eps, max_sweeps=max_sweeps)
+    H = st["H"]
     W = beamformer(H, setup)
-    return ElementwiseResult(s, W, float(sum_rate(H, setup)), tuple(history), sweeps, "ok",
-                             time.perf_counter() - t0)
-
-
-def _snap(dep, s, grid):
-    """Legal positions on the grid: each PA to the nearest free grid point in order."""
-    out = np.array(s, float)
-    for n in range(dep.n_guides):
-        last = -np.inf
-        for m in np.flatnonzero(dep.installed[n]):
-            ok = grid[grid >= last + dep.spacing[n] - 1e-12]
-            if ok.size == 0:
-                raise ValueError("the grid cannot hold the PAs at the minimum spacing")
-            out[n, m] = ok[np.argmin(np.abs(ok - s[n, m]))] if ok.size else ok[0]
-            last = out[n, m]
-    return out
+    return ElementwiseResult(BeamPositions(res.solution, W), float(sum_rate(H, setup)), res.iterations,
+                             time.perf_counter() - t0, res.status, tuple(history),
+                             {"moves": res.info["moves"]})

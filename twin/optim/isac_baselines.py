@@ -32,6 +32,19 @@ FD_STEP_M = 1e-5
 
 
 @dataclass(frozen=True)
+class ArraySite:
+    """Where a BS-side array goes (MODEL §2.6): centre (3,), unit axis (3,) of the ULA,
+    carrier fc (Hz), and the default size: n_rf RF chains × per_rf elements each (the PASS
+    it is compared with: N guides × M PAs)."""
+
+    centre: np.ndarray
+    axis: np.ndarray
+    fc: float
+    n_rf: int
+    per_rf: int
+
+
+@dataclass(frozen=True)
 class FixedArray:
     """Antennas behind N RF chains: positions (N,M,3), analog weights (N,M) (MODEL §2.6)."""
 
@@ -53,16 +66,14 @@ class FixedArray:
         return h, dh
 
 
-def bs_array_positions(world, n_rf: int, per_rf: int = 1) -> np.ndarray:
+def bs_array_positions(site: ArraySite, n_rf: int, per_rf: int = 1) -> np.ndarray:
     """(n_rf, per_rf, 3) element positions of a λ/2 ULA of ``n_rf·per_rf`` elements at the
-    BS, split into contiguous sub-arrays (one per RF chain)."""
-    sn = world.sensing
-    axis = np.asarray(sn.axis, float)
+    site, split into contiguous sub-arrays (one per RF chain)."""
+    axis = np.asarray(site.axis, float)
     axis = axis / np.linalg.norm(axis)
-    height = float(np.mean(world.deployment.feed[:, 2]))
-    centre = np.array([sn.position[0], sn.position[1], height])
+    centre = np.asarray(site.centre, float)
     total = n_rf * per_rf
-    offs = (np.arange(total) - (total - 1) / 2.0) * wavelength(world.fc) / 2.0
+    offs = (np.arange(total) - (total - 1) / 2.0) * wavelength(site.fc) / 2.0
     return (centre[None, :] + offs[:, None] * axis[None, :]).reshape(n_rf, per_rf, 3)
 
 
@@ -80,21 +91,20 @@ def analog_weights(positions, aims, fc) -> np.ndarray:
     return w
 
 
-def mimo_array(world, n_rf: int | None = None) -> FixedArray:
+def mimo_array(site: ArraySite, n_rf: int | None = None) -> FixedArray:
     """MIMO baseline: N-antenna fully digital λ/2 ULA at the BS (paper 000 §IV-B 1)."""
-    N = world.deployment.n_guides if n_rf is None else int(n_rf)
-    pos = bs_array_positions(world, N, 1)
-    return FixedArray(pos, np.ones((N, 1), complex), world.fc)
+    N = site.n_rf if n_rf is None else int(n_rf)
+    pos = bs_array_positions(site, N, 1)
+    return FixedArray(pos, np.ones((N, 1), complex), site.fc)
 
 
-def mmimo_array(world, users, target, rule: str = "target", n_rf: int | None = None,
+def mmimo_array(site: ArraySite, users, target, rule: str = "target", n_rf: int | None = None,
                 per_rf: int | None = None) -> FixedArray:
     """mMIMO baseline (paper 000 §IV-B 2): N RF chains × M antennas, partially connected,
     analog phases by ``rule`` (one of :data:`RULES`)."""
-    dep = world.deployment
-    N = dep.n_guides if n_rf is None else int(n_rf)
-    M = dep.max_pas if per_rf is None else int(per_rf)
-    pos = bs_array_positions(world, N, M)
+    N = site.n_rf if n_rf is None else int(n_rf)
+    M = site.per_rf if per_rf is None else int(per_rf)
+    pos = bs_array_positions(site, N, M)
     pts = [np.asarray(target, float)] + [np.asarray(u, float) for u in np.atleast_2d(users)]
     if rule == "target":
         aims = [pts[0]] * N
@@ -104,7 +114,7 @@ def mmimo_array(world, users, target, rule: str = "target", n_rf: int | None = N
         aims = [np.array(pts)] * N
     else:
         raise ValueError(f"unknown analog rule {rule!r}; choose one of {', '.join(RULES)} or 'best'")
-    return FixedArray(pos, analog_weights(pos, aims, world.fc), world.fc)
+    return FixedArray(pos, analog_weights(pos, aims, site.fc), site.fc)
 
 
 def fixed_array_sdr(array: FixedArray, sdr, users, q, setup, sinr_target, power_w, noise_w):
@@ -114,13 +124,13 @@ def fixed_array_sdr(array: FixedArray, sdr, users, q, setup, sinr_target, power_
     return sdr.solve(H, h, dh, q, setup, sinr_target, power_w, noise_w)
 
 
-def best_mmimo(world, sdr, users, q, setup, sinr_target, power_w, noise_w, rule: str = "best"):
+def best_mmimo(site: ArraySite, sdr, users, q, setup, sinr_target, power_w, noise_w, rule: str = "best"):
     """mMIMO with the analog rule ``rule`` or, for ``"best"``, the rule of lowest CRB.
     Returns (FixedArray, SdrResult, rule)."""
     rules = RULES if rule == "best" else (rule,)
     best = None
     for r in rules:
-        arr = mmimo_array(world, users, q, r)
+        arr = mmimo_array(site, users, q, r)
         res = fixed_array_sdr(arr, sdr, users, q, setup, sinr_target, power_w, noise_w)
         if best is None or (res.ok and (not best[1].ok or res.objective < best[1].objective)):
             best = (arr, res, r)

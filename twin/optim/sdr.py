@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
 
+from twin.optim.result import OptResult, Status
 from twin.physics.sensing import (crb_from_channel, fisher_blocks, nuisance_gauge,
                                   receiver_response)
 from twin.physics.sinr import sinr_downlink
@@ -55,14 +56,6 @@ class CrbSetup:
     rcs_m2: float = 1.0
     snapshots: int = 256
     noise_w: float = 1e-12
-
-    @classmethod
-    def from_world(cls, world) -> "CrbSetup":
-        sn = world.sensing
-        rcs = world.scene.targets.rcs_m2 if world.scene.targets else 1.0
-        return cls(np.asarray(sn.position, float), int(sn.elements), float(world.fc),
-                   tuple(np.asarray(sn.axis, float)), float(sn.spacing), float(rcs),
-                   int(sn.snapshots), float(world.sensing_noise_w))
 
     def receiver(self, target):
         """(a (Mr,), da (2,Mr), β) for a target (3,) (MODEL §2.4)."""
@@ -105,37 +98,66 @@ def fisher_linear_map(setup: CrbSetup, h, dh, target) -> np.ndarray:
                      J12[:, 1, 0], J12[:, 1, 1], J22[:, 0, 0]])
 
 
-@dataclass
-class SdrResult:
-    """Outcome of one SDR solve (MODEL §4.3).
-
-    W (N,K) rank-one beamformers (eq. 32), Rs (N,N) sensing covariance (eq. 33), both in
-    watts; objective: ``tr CRB`` (m²) of ``R = W W^H + Rs`` by the physics core;
-    sdr_objective: ``tr(U^{-1})`` of the relaxation (m²); status "optimal" or why not
-    ("infeasible", "inaccurate: …", "solver_error: …"); sinr (K,) physical SINR of the
-    returned solution, power_w its ``tr R``; solve_time_s: Clarabel's own time;
-    wall_time_s: the whole call (parameter update, solve, recovery, verification);
-    ``info["cvxpy_wall_s"]``: the wall time of ``problem.solve`` alone.
-    """
+@dataclass(frozen=True)
+class SdrSolution:
+    """W (N,K) rank-one beamformers (eq. 32), Rs (N,N) sensing covariance (eq. 33), both
+    in watts (None when there is no solution); sinr (K,) the physical SINR of the returned
+    solution; power_w its ``tr R``; sdr_objective ``tr(U^{-1})`` of the relaxation (m²)."""
 
     W: np.ndarray | None
     Rs: np.ndarray | None
-    objective: float
-    sdr_objective: float
-    status: str
     sinr: np.ndarray | None = None
     power_w: float = float("nan")
-    solve_time_s: float = float("nan")
-    wall_time_s: float = float("nan")
-    info: dict = field(default_factory=dict)
+    sdr_objective: float = float("inf")
+
+
+@dataclass(frozen=True)
+class SdrResult(OptResult):
+    """Outcome of one SDR solve (MODEL §4.3): an :class:`OptResult` with solution
+    :class:`SdrSolution`; objective ``tr CRB`` (m²) of ``R = W W^H + Rs`` by the physics
+    core; iterations: the solver's; status ``ok``, ``infeasible``, ``solver-failed`` or
+    ``constraint-missed`` (the solve returned but the SINR rows or the power budget miss
+    by more than :data:`VERIFY_RTOL`), the detail in ``info["detail"]``; wall_time_s the
+    whole call (parameter update, solve, recovery, verification); ``info``:
+    ``solve_time_s`` (Clarabel's own time), ``cvxpy_wall_s`` (``problem.solve`` alone),
+    ``attempts``, ``rank_Wk_max``, ``solver_status``."""
 
     @property
-    def ok(self) -> bool:
-        return self.status == "optimal"
+    def W(self):
+        return self.solution.W
+
+    @property
+    def Rs(self):
+        return self.solution.Rs
+
+    @property
+    def sinr(self):
+        return self.solution.sinr
+
+    @property
+    def power_w(self) -> float:
+        return self.solution.power_w
+
+    @property
+    def sdr_objective(self) -> float:
+        return self.solution.sdr_objective
+
+    @property
+    def solve_time_s(self) -> float:
+        return self.info.get("solve_time_s", float("nan"))
 
     @property
     def R(self) -> np.ndarray:
         return self.W @ self.W.conj().T + self.Rs
+
+
+def _failed(status: Status, t0: float, detail: str | None = None, solve_time_s: float = float("nan"),
+            iterations: int = 0) -> SdrResult:
+    info = {"solve_time_s": solve_time_s}
+    if detail:
+        info["detail"] = str(detail)[:200]
+    return SdrResult(SdrSolution(None, None), float("inf"), iterations, time.perf_counter() - t0, status,
+                     (), info)
 
 
 class CrbSdr:
@@ -217,13 +239,11 @@ class CrbSdr:
         P, sigma2 = float(power_w), float(noise_w)
         if not (P > 0 and sigma2 > 0 and np.all(gamma > 0)):
             raise ValueError("power_w, noise_w and the SINR targets must be positive")
-        fail = dict(W=None, Rs=None, objective=float("inf"), sdr_objective=float("inf"))
         # --- parameters (scaled: R̃ = R/P, h̃ = h √P/σ) ------------------------------------
         Ht = H * np.sqrt(P / sigma2)
         nrm = np.sum(np.abs(Ht) ** 2, axis=0)
         if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
-            return SdrResult(**fail, status="infeasible: a user has no channel",
-                             wall_time_s=time.perf_counter() - t0)
+            return _failed(Status.INFEASIBLE, t0, "a user has no channel")
         F = fisher_linear_map(setup, h_t, dh_t, target) * P
         j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
         b_ref = j0[7]
@@ -231,8 +251,7 @@ class CrbSdr:
             np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
         lam, V = np.linalg.eigh(S0) if np.all(np.isfinite(S0)) else (np.zeros(2), np.eye(2))
         if not (b_ref > 0 and lam[0] > 0):
-            return SdrResult(**fail, status="infeasible: no Fisher information about the target",
-                             wall_time_s=time.perf_counter() - t0)
+            return _failed(Status.INFEASIBLE, t0, "no Fisher information about the target")
         T = (V / np.sqrt(lam)) @ V.T                 # S0^{-1/2}
         c0 = float(np.sum(1.0 / lam))                # tr S0^{-1}
         self.F.value = _congruence(F, T, b_ref)
@@ -247,9 +266,9 @@ class CrbSdr:
         # --- solve; Clarabel's numerical failures are retried with more regularisation --
         res = None
         for attempt, extra in enumerate(RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)):
-            res = self._attempt(extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, fail, t0)
+            res = self._attempt(extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0)
             res.info["attempts"] = attempt + 1
-            if res.ok or res.status == "infeasible":
+            if res.ok or res.status is Status.INFEASIBLE:
                 break
         return res
 
@@ -275,7 +294,7 @@ class CrbSdr:
             sol = r.invert(sol, i)
         return status, float(raw.solve_time), sol.primal_vars
 
-    def _attempt(self, extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, fail, t0):
+    def _attempt(self, extra, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0):
         N, K = self.N, self.K
         ts = time.perf_counter()
         opts = {**self.solver_opts, **extra}
@@ -291,8 +310,7 @@ class CrbSdr:
                 if not self.direct:
                     self.problem.solve(solver=self.solver, **opts)
         except (cp.error.SolverError, ValueError, ArithmeticError) as exc:
-            return SdrResult(**fail, status=f"solver_error: {exc}"[:200],
-                             wall_time_s=time.perf_counter() - t0)
+            return _failed(Status.SOLVER_FAILED, t0, f"solver error: {exc}")
         cvxpy_wall = time.perf_counter() - ts
         iters = getattr(self, "_last_iterations", 0)
         if values is None:
@@ -302,11 +320,9 @@ class CrbSdr:
             iters = int(getattr(stats, "num_iters", 0) or 0)
             values = {v.id: v.value for v in self.Xk + [self.Xs, self.Z]}
         if st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
-            return SdrResult(**fail, status="infeasible", solve_time_s=solve_time,
-                             wall_time_s=time.perf_counter() - t0)
+            return _failed(Status.INFEASIBLE, t0, f"solver: {st}", solve_time, iters)
         if st not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or values.get(self.Xs.id) is None:
-            return SdrResult(**fail, status=f"solver_error: {st}", solve_time_s=solve_time,
-                             wall_time_s=time.perf_counter() - t0)
+            return _failed(Status.SOLVER_FAILED, t0, f"solver status {st}", solve_time, iters)
         sdr_obj = float(np.trace(values[self.Z.id])) * c0
         # --- rank-one recovery (eqs. 32-33), in watts ----------------------------------
         What = [P * _herm(_complex(values[X.id], N)) for X in self.Xk]
@@ -326,15 +342,15 @@ class CrbSdr:
         obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
         short = float(np.max(1.0 - sinr / gamma))
         over = power / P - 1.0
-        status = "optimal"   # an "optimal_inaccurate" solve that passes the check is kept
+        status, info = Status.OK, {}   # an "optimal_inaccurate" solve that passes the check is kept
         if short > VERIFY_RTOL or over > VERIFY_RTOL or not np.isfinite(obj):
-            status = f"inaccurate: SINR short by {max(short, 0):.2e}, power over by {max(over, 0):.2e}"
-        return SdrResult(W=W, Rs=Rs, objective=obj, sdr_objective=sdr_obj, status=status,
-                         sinr=sinr, power_w=power, solve_time_s=solve_time,
-                         wall_time_s=time.perf_counter() - t0,
-                         info={"rank_Wk_max": int(max(np.sum(np.linalg.eigvalsh(Wm) > 1e-6 * max(np.trace(Wm).real, 1e-300)) for Wm in What)),
-                               "solver_iterations": iters,
-                               "solver_status": st, "cvxpy_wall_s": cvxpy_wall})
+            status = Status.CONSTRAINT_MISSED
+            info["detail"] = f"SINR short by {max(short, 0):.2e}, power over by {max(over, 0):.2e}"
+        info.update({"rank_Wk_max": int(max(np.sum(np.linalg.eigvalsh(Wm) > 1e-6 * max(np.trace(Wm).real, 1e-300)) for Wm in What)),
+                     "solver_iterations": iters, "solver_status": str(st), "cvxpy_wall_s": cvxpy_wall,
+                     "solve_time_s": solve_time})
+        return SdrResult(SdrSolution(W, Rs, sinr, power, sdr_obj), obj, int(iters),
+                         time.perf_counter() - t0, status, (), info)
 
 
 def _congruence(F, T, b):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from twin.physics.channel import pa_channel_terms
 from twin.physics.outage import outage_probability, rcs_covariance
 from twin.units import db_to_lin
 
@@ -40,14 +39,6 @@ def look_angles(deployment, target) -> np.ndarray:
     return np.asarray(th)
 
 
-def sensing_gain_of_channel(h, power_w, rx_elements, rx_distance_m, noise_w) -> float:
-    """``g = P M_r ‖h_t‖² / (4π d_r² σ_s²)`` (MODEL §3.4; paper 001 eqs. 18-24): the
-    matched-filter sensing SNR per unit |ξ|² over a full frame, for the target channel
-    h_t (N,) of the radiating elements and the receiver at distance d_r."""
-    return float(power_w * rx_elements * np.sum(np.abs(np.asarray(h)) ** 2)
-                 / (4.0 * np.pi * rx_distance_m ** 2 * noise_w))
-
-
 def frame_outage(weights, look_angles_rad, rcs_mean_m2, decay, threshold, rng: np.random.Generator) -> dict:
     """Sensing outage of a frame from the cluster weights ``w_c = Σ_t (τ_t/T_tot) g_c`` (C,)
     and look angles (C,) (MODEL §3.4): exact, Chernoff bound, one Monte-Carlo outage event
@@ -64,61 +55,3 @@ def frame_outage(weights, look_angles_rad, rcs_mean_m2, decay, threshold, rng: n
         "sensing_outage_mc": float(gamma < threshold),
         "accumulated_snr_mean": float(np.sum(w) * rcs_mean_m2),
     }
-
-
-def sensing_gain(world, s, active, target) -> float:
-    """``g = P M_r |h_t|² / (4π d_r² σ_s²)`` of the PAs ``active`` at coordinates s (MODEL
-    §3.4): the matched-filter SNR per unit |ξ|² over a full frame."""
-    dep = world.deployment
-    q = np.asarray(target, float)
-    blk = None
-    if world.floor.seg_a.shape[0]:
-        blk = world.floor.blockage_amplitude(dep.positions(np.where(active, s, 0.0))[:, :, None, :],
-                                             q[None, None, None, :])
-    h = pa_channel_terms(dep.feed, dep.direction, s, q[None], dep.fc, n_eff=dep.n_eff,
-                         attenuation_db_per_m=dep.attenuation, active=active, blockage=blk)
-    return sensing_gain_of_channel(h.sum(axis=1)[:, 0], world.power_w, world.sensing.elements,
-                                   np.linalg.norm(q - world.sensing.position), world.sensing_noise_w)
-
-
-def cluster_weights(world, slots, target) -> np.ndarray:
-    """``w_c = Σ_t (τ_t/T_tot) g_c`` (C,) for slots ``[(duration_s, s (N,M), active (N,M)), …]``.
-
-    In each slot every cluster with active PAs contributes its own gain (the PAs of the
-    other clusters switched off); with one cluster per slot this is MODEL §3.4 exactly."""
-    dep = world.deployment
-    total = sum(d for d, _, _ in slots)
-    cl = cluster_centres(dep)
-    w = np.zeros(len(cl))
-    for dur, s, active in slots:
-        for i, (n, c, _) in enumerate(cl):
-            mask = np.zeros_like(active, dtype=bool)
-            mask[n] = active[n] & (dep.cluster[n] == c)
-            if mask.any():
-                w[i] += dur / total * sensing_gain(world, s, mask, target)
-    return w
-
-
-def frame_sensing_metrics(world, slots, target, rng: np.random.Generator,
-                          threshold: float | None = None) -> dict:
-    """Sensing outage of one frame (MODEL §3.4), what the engine traces per frame:
-    exact, Chernoff bound, one Monte-Carlo outage event (ξ drawn with ``rng``), and the
-    mean accumulated SNR ``E[Γ] = Σ_c w_c σ̄``. ``threshold`` Γ_th (linear), default 10 dB."""
-    thr = db_to_lin(DEFAULT_THRESHOLD_DB) if threshold is None else float(threshold)
-    tg = world.scene.targets
-    return frame_outage(cluster_weights(world, slots, target), look_angles(world.deployment, target),
-                        tg.rcs_m2, tg.rcs_decay_per_rad, thr, rng)
-
-
-def average_rates(world, slots, users, scheduled) -> np.ndarray:
-    """Users' average rates ``R̄_k = Σ_t (τ_t/T_tot) u_{k,t} log2(1 + P|h_{k,c(t)}|²/σ0²)``
-    (paper 001 eq. 8, MODEL §3.4) (K,), with ``scheduled[t]`` the user served in slot t."""
-    dep = world.deployment
-    total = sum(d for d, _, _ in slots)
-    rates = np.zeros(len(users))
-    for (dur, s, active), k in zip(slots, scheduled):
-        if k is None or k < 0:
-            continue
-        h = dep.channel(s, np.asarray(users)[k:k + 1], active, world.floor)[:, 0]
-        rates[k] += dur / total * np.log2(1.0 + world.power_w * np.sum(np.abs(h) ** 2) / world.noise_w)
-    return rates

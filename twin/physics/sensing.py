@@ -37,6 +37,15 @@ def reflection_coefficient(target, rx_position, rcs_m2=1.0):
     return np.sqrt(rcs_m2) / (np.sqrt(4.0 * np.pi) * d_r)
 
 
+def radar_gain(h2, target, rx_position, rx_elements, power_w, noise_w):
+    """Matched-filter echo SNR per unit ``|ξ|²`` over a full frame,
+    ``g = P M_r |h_t|² / (4π d_r² σ_s²)`` (MODEL §3.4; paper 001 eq. 11), with ``h2`` the
+    transmit array gain ``|h_t|²`` towards the target (scalar or array) and ``d_r`` the
+    target-receiver distance. The one place this formula lives."""
+    d_r = np.linalg.norm(np.asarray(target, float) - np.asarray(rx_position, float))
+    return power_w * rx_elements * h2 / (4.0 * np.pi * d_r ** 2 * noise_w)
+
+
 def target_channel_and_gradient(feed, direction, s, target, fc, *, n_eff=1.4,
                                 attenuation_db_per_m=0.0, active=None, blockage=None):
     """Target channel ``h_t`` (N,) and its derivatives w.r.t. x_t, y_t (2,N) of a PASS

@@ -239,7 +239,9 @@ class CrbSdr(_Beamform):
             res, idx, H, t = self._solve(obs, plan, j, cache)
             if not res.ok:
                 if hint is None:
-                    plan.fail("infeasible" if "infeasible" in res.status else "solver-failed", f"SDR {res.status}")
+                    st = str(res.status)
+                    plan.fail(st if st in ("infeasible", "solver-failed") else "solver-failed",
+                              f"SDR {st}: {getattr(res, 'info', {}).get('detail', '')}")
                     return
                 plan.note("ok", f"slot {j} in transit without feasible SDR ({res.status})")
                 res, idx = hint[1], _served(None, w.n_users)

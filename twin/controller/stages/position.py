@@ -159,7 +159,8 @@ class CrbAo(_Movable):
                                        max_iter=self.p["max_iter" if warm else "first_max_iter"],
                                        continuation=not warm and self.p["Z"] == 0)
         if not ao.sdr.ok:
-            plan.fail("infeasible" if "infeasible" in ao.sdr.status else "solver-failed", f"SDR {ao.sdr.status}")
+            plan.fail(str(ao.sdr.status) if str(ao.sdr.status) in ("infeasible", "solver-failed") else "solver-failed",
+                      f"SDR {ao.sdr.status}: {ao.sdr.info.get('detail', '')}")
             return
         plan.pa_target = ao.s
         plan.hints["sdr_at_target"] = (ao.s, ao.sdr)
@@ -175,6 +176,8 @@ class ClusterFocus(_Movable):
 
     role, name = "position", "cluster-focus"
     description = "paper 001: PAs of each cluster focused (element-wise) as the schedule chose"
+    params = {"Q": Param(0, "candidate positions per cluster segment of the focusing search (0: a λ/16 grid)",
+                         "points", lo=0, hi=100_000)}
 
     def check(self):
         super().check()
@@ -194,7 +197,8 @@ class ClusterFocus(_Movable):
             for n, bounds in enumerate(tx.cluster_bounds):
                 for c, (lo, hi) in enumerate(bounds):
                     npas = int(np.sum(tx.cluster[n] == c))
-                    chosen[(n, c)] = self.ctx.solvers.focus_cluster(n, lo, hi, npas, pts, np.ones(len(pts)))
+                    chosen[(n, c)] = self.ctx.solvers.focus_cluster(n, lo, hi, npas, pts, np.ones(len(pts)),
+                                                                    self.p["Q"])
         for (n, c), x in chosen.items():
             members = np.flatnonzero(tx.cluster[n] == c)
             target[n, members[:x.size]] = x

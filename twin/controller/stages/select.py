@@ -70,10 +70,12 @@ class OutageSchedule(Stage):
             return
         T = self.p["T"] or ctx.slots_per_frame
         decay = None if self.p["decay"] < 0 else float(self.p["decay"])
-        pb, sch = ctx.solvers.outage_schedule(
+        pos = ctx.stages["position"]
+        sch = ctx.solvers.outage_schedule(
             obs.users, q, T=T, rule=self.p["rule"], pas_per_cluster=self.p["pas_per_cluster"],
-            focus=ctx.stage_name("position") == "cluster-focus", fixed_ula=tx.kind == "subarray-ula",
-            objective=self._objective(), decay=decay)
+            focus=pos.name == "cluster-focus", fixed_ula=tx.kind == "subarray-ula",
+            objective=self._objective(), decay=decay, points_per_cluster=pos.p.get("Q", 0))
+        pb = sch.problem
         clusters = [(n, c) for n, b in enumerate(tx.cluster_bounds) for c in range(len(b))]
         single = self.p["pas_per_cluster"]
         chosen = {}
@@ -98,6 +100,6 @@ class OutageSchedule(Stage):
                           "clusters": "-".join(map(str, sch.clusters)),
                           "durations_ms": "-".join(f"{x * 1e3:.3g}" for x in sch.tau),
                           "min_rate_margin_bps_hz": float(np.min(sch.rates) - ctx.world.r_min),
-                          "optimiser_s": sch.wall_time_s})
-        if sch.status != "ok":
-            plan.note("infeasible", f"rate targets infeasible ({sch.status})")
+                          "optimiser_s": sch.wall_time_s, "optimiser_status": str(sch.status)})
+        if not sch.usable:
+            plan.note("infeasible", f"rate targets infeasible ({sch.info.get('detail', sch.status)})")

@@ -20,9 +20,10 @@ import pandas as pd
 
 from twin.experiments.figures import figure
 from twin.experiments.stats import mean_ci
-from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao, sdr_at
+from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
 from twin.optim.isac_baselines import best_mmimo, fixed_array_sdr, mimo_array
-from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.sdr import CrbSdr
+from twin.problems import array_site, crb_setup, pass_layout
 from twin.scene.loader import load_scene
 from twin.scene.schema import Scene
 from twin.world import World
@@ -73,8 +74,8 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
     returns the PASS schemes' positions per level ({15: s, 30: s, None: s}), which a
     sweep passes as ``warm`` to the next, easier point (see :func:`sweep`)."""
     st = _settings(quick)
-    setup = CrbSetup.from_world(world)
-    layout = PassLayout(world.deployment, world.floor)
+    setup = crb_setup(world)
+    layout = pass_layout(world)
     sdr = sdr or CrbSdr(world.deployment.n_guides, world.n_users)
     args = (world.sinr_target, world.power_w, world.noise_w)
     out = {}
@@ -86,9 +87,9 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
         out[name] = r.rcrb_m if r.sdr.ok else np.nan
     res = sdr_at(layout, sdr, world.deployment.uniform_positions(), users, q, setup, *args)
     out["Uniform-PASS"] = np.sqrt(res.objective) if res.ok else np.nan
-    _, res, _ = best_mmimo(world, sdr, users, q, setup, *args)
+    _, res, _ = best_mmimo(array_site(world), sdr, users, q, setup, *args)
     out["mMIMO"] = np.sqrt(res.objective) if res.ok else np.nan
-    res = fixed_array_sdr(mimo_array(world), sdr, users, q, setup, *args)
+    res = fixed_array_sdr(mimo_array(array_site(world)), sdr, users, q, setup, *args)
     out["MIMO"] = np.sqrt(res.objective) if res.ok else np.nan
     return out, {z: (r.s if r.sdr.ok else None) for z, r in chain.items()}
 
@@ -145,8 +146,8 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     for p in (20.0, 30.0):
         world = paper000_world(power_dbm=p)
         sdr = CrbSdr(world.deployment.n_guides, world.n_users)
-        setup = CrbSetup.from_world(world)
-        layout = PassLayout(world.deployment, world.floor)
+        setup = crb_setup(world)
+        layout = pass_layout(world)
         hist = []
         for d in range(drops):
             users, q = draw(world, np.random.default_rng([seed, d]))

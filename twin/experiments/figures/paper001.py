@@ -15,8 +15,9 @@ import pandas as pd
 from twin.beammap import grid_points
 from twin.experiments.figures import figure
 from twin.experiments.stats import mean_ci
-from twin.optim.clustered import cluster_terms, solve_scheme
+from twin.optim.clustered import schedule_weights, solve_scheme
 from twin.physics.outage import outage_monte_carlo
+from twin.problems import cluster_setup, pass_layout
 from twin.scene import load_scene
 from twin.world import World
 
@@ -60,13 +61,14 @@ def _wilson(k, n, z=1.959963984540054):
 def evaluate(world, target, users, scheme, T, r_min, rng, decay=None, starts=(), keep=None):
     """(exact outage, MC hits, MC samples, Chernoff) of one scheme on one drop; an
     infeasible rate target counts as certain outage. ``keep``: list receiving the schedule."""
-    pb, sch = solve_scheme(world, users, target, scheme, T=T, r_min=r_min, decay=decay, starts=starts)
+    sch = solve_scheme(pass_layout(world), cluster_setup(world), users, target, scheme, T=T, r_min=r_min,
+                       decay=decay, starts=starts)
+    pb = sch.problem
     if keep is not None:
         keep.append(sch)
-    if sch.status != "ok":
+    if not sch.usable:
         return 1.0, MC_SAMPLES, MC_SAMPLES, 1.0
-    from twin.optim.clustered import _weights
-    w = _weights(pb, sch.clusters, sch.configs, sch.tau)
+    w = schedule_weights(pb, sch.clusters, sch.configs, sch.tau)
     p, _, _ = outage_monte_carlo(w, pb.cov, pb.threshold, rng, MC_SAMPLES)
     return sch.outage, int(round(p * MC_SAMPLES)), MC_SAMPLES, sch.chernoff
 
@@ -85,7 +87,7 @@ def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
             for label, spec in order:
                 scheme, T, r_min, decay = spec(v) if callable(spec) else spec
                 key = (scheme, T, decay)
-                prev = [x for x in solved.get(key, []) if x.status == "ok"]
+                prev = [x for x in solved.get(key, []) if x.usable]
                 keep = solved.setdefault(key, [])
                 res.setdefault(label, []).append(
                     evaluate(world, target, users, scheme, T, r_min, rng, decay, starts=prev, keep=keep))
@@ -150,7 +152,9 @@ def heatmap_table(seed: int = 0, nx: int = 120, T: int = 4):
     the power each placement radiates at the target. Returns (grid DataFrame, at_target)."""
     world = World(load_scene(SCENE))
     target, users, rng = _drop(world, seed, 0)
-    pb, sch = solve_scheme(world, users, target, "proposed", T=T, r_min=R_MIN)
+    layout = pass_layout(world)
+    sch = solve_scheme(layout, cluster_setup(world), users, target, "proposed", T=T, r_min=R_MIN)
+    pb = sch.problem
     dep = world.deployment
     x, y, pts = grid_points(world, nx)
     rows, at_target = [], {}
@@ -164,7 +168,7 @@ def heatmap_table(seed: int = 0, nx: int = 120, T: int = 4):
                       if "target" in pb.config_names else pb.positions[ci, 0, :npas],
                       "uniform": lo + (hi - lo) * (np.arange(npas) + 0.5) / npas}
         for name, xs in placements.items():
-            terms = cluster_terms(world, n, xs, np.vstack([pts, target[None]]), 1 / np.sqrt(npas))
+            terms = layout.guide_terms(n, xs, np.vstack([pts, target[None]]), 1 / np.sqrt(npas))
             p = np.abs(terms.sum(axis=0)) ** 2 * world.power_w
             grid, p_t = p[:-1], p[-1]
             at_target.setdefault(name, []).append(float(p_t))

@@ -15,8 +15,9 @@ import pandas as pd
 
 from twin.experiments.figures import figure
 from twin.experiments.stats import mean_ci
-from twin.optim.elementwise import LinkSetup, elementwise_search, sum_rate
+from twin.optim.elementwise import LinkSetup, sum_rate, sum_rate_elementwise_positions
 from twin.optim.hybrid import hmimo_solution
+from twin.problems import array_site, pass_layout
 from twin.scene import load_scene
 from twin.world import World
 
@@ -50,10 +51,10 @@ def drop_rates(world, users, link, Q, rng) -> dict:
             cands = [s_init] + list(optima.values())
             rates = [sum_rate(dep.channel(c, users, dep.installed, world.floor), setup) for c in cands]
             start = cands[int(np.argmax(rates))]
-        res = elementwise_search(world, users, setup, Q=Q, s0=start)
+        res = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=Q, s0=start)
         optima[kind] = res.s
         out[f"PASS-{_label(kind)}"] = res.sum_rate
-        out[f"hMIMO-{_label(kind)}"] = hmimo_solution(world, users, setup)[0]
+        out[f"hMIMO-{_label(kind)}"] = hmimo_solution(array_site(world), users, setup).sum_rate
     return out
 
 
