@@ -320,6 +320,9 @@ class Simulation:
                           "frames": self.n_frames, "frame_s": self.frame_s, "slots_per_frame": self.slots,
                           "scene": self.scene.name, "version": __version__,
                           "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "completed": False}
+            from twin import provenance
+            self._meta["provenance"] = provenance.start_run(self.out_dir, scene=self.scene, seed=self.seed,
+                                                            policy=self.policy_name, frames=self.n_frames)
             writer.write_json("meta.json", self._meta)
         bar = None
         if self.progress:
@@ -342,6 +345,8 @@ class Simulation:
         writer.write_json("meta.json", self._meta)
         summary = summarize(self.out_dir)
         writer.write_json("summary.json", summary)
+        from twin import provenance
+        provenance.finish_run(summary)
         return summary
 
 
