@@ -243,10 +243,10 @@ def _unit_label(metric: str) -> str:
     return f"[{unit}]" if unit else "[fraction]"
 
 
-def plot_comparison(df: pd.DataFrame, reference: str, path, scene_name: str = "") -> None:
+def plot_comparison(df: pd.DataFrame, reference: str, path, scene_name: str = ""):
     """One panel per metric: each policy's per-seed paired difference to ``reference``
     (dots), their mean and paired 95% interval (bar), zero line; with one policy only,
-    its per-seed values and mean with interval."""
+    its per-seed values and mean with interval. Returns the (pyplot-free) Figure."""
     plt, fig, axes, metrics = _metric_axes(df)
     pols = list(df["policy"].unique())
     others = [p for p in pols if p != reference] or pols
@@ -284,6 +284,7 @@ def plot_comparison(df: pd.DataFrame, reference: str, path, scene_name: str = ""
                  f"(common random numbers)\ndots: seeds; diamond and bar: mean and 95% paired interval"
                  if paired else f"{head}{n} seeds × {_frames_text(df)}; dots: seeds; bar: mean and 95% interval")
     fig.savefig(path, dpi=110)
+    return fig
 
 
 # --- sweeps -----------------------------------------------------------------------
@@ -338,7 +339,7 @@ def sweep(scene, grid: dict, policies, seeds=2, out="sweep", *, frames=None, bac
     return df
 
 
-def plot_sweep(df: pd.DataFrame, keys: list[str], path, scene_name: str = "") -> None:
+def plot_sweep(df: pd.DataFrame, keys: list[str], path, scene_name: str = ""):
     _, fig, axes, metrics = _metric_axes(df)
     x = keys[0]
     group = ["policy"] + keys[1:]
@@ -363,6 +364,7 @@ def plot_sweep(df: pd.DataFrame, keys: list[str], path, scene_name: str = "") ->
     fig.suptitle(f"{head}sweep over {x}, {n} seeds × {_frames_text(df)} per point; "
                  f"lines: mean, bands: 95% interval over seeds")
     fig.savefig(path, dpi=110)
+    return fig
 
 
 # --- CLI ----------------------------------------------------------------------------
