@@ -69,6 +69,7 @@ def test_a_partial_or_foreign_run_directory_is_not_a_cache_hit(tmp_path):
     (["--seeds", "-3"], "--seeds"),
     (["--reference", "mmse"], "--reference"),
     (["--frames", "0"], "--frames"),
+    (["--workers", "0"], "--workers"),
 ])
 def test_bad_compare_arguments_give_one_line_and_status_2(tmp_path, capsys, argv, flag):
     code = main(["compare", "office", "--policies", "uniform,follow", "--out", str(tmp_path / "o"), *argv])

@@ -369,6 +369,9 @@ def plot_sweep(df: pd.DataFrame, keys: list[str], path, scene_name: str = ""):
 
 # --- CLI ----------------------------------------------------------------------------
 def _backend(args):
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers", str(args.workers), "the number of worker processes must be at least 1",
+                          "e.g. --workers 2, or --workers 1 to run serially")
     if args.dask:
         return "dask-local" if args.dask == "local" else args.dask
     return "serial" if args.workers == 1 else None
