@@ -4,10 +4,11 @@ dataset directory per table) every ``flush_frames`` frames or ``flush_s`` second
 Each part is written under a dot-name and renamed into place, so a run killed midway
 leaves readable tables made of whole parts.
 
-``add`` costs one slice assignment per column (scalars broadcast for free); the
-Parquet encoding happens once per flush over the whole batch. Measured on ``office``
-(``benchmarks/bench_engine.py``, cProfile): the former list-of-dicts buffer with
-``np.full`` per scalar and a concatenate per flush spent 190 µs per ``add``."""
+``add`` only records the caller's values; each column is built once per flush (one
+``np.repeat`` or ``np.concatenate`` over the batch) and the Parquet encoding runs once
+per flush over the whole batch. The former writer converted and broadcast every column
+on every ``add`` (``np.asarray`` and ``np.full`` per scalar), which cost more than the
+flush itself (``benchmarks/bench_engine.py`` reports the writer's time per frame)."""
 
 from __future__ import annotations
 
@@ -24,46 +25,64 @@ from twin.traces.schema import TABLES
 
 
 class _ColumnBuffer:
-    """The rows of one table not yet flushed: a numpy array per column, grown by doubling."""
+    """The rows of one table not yet flushed.
 
-    def __init__(self, schema: pa.Schema, capacity: int = 4096):
+    ``append`` keeps the caller's values with the add's row count and which columns came
+    as arrays (arrays are referenced, not copied: the engine passes fresh arrays);
+    ``take_table`` builds each column once per flush: one ``np.concatenate`` for a column
+    given as arrays, one ``np.repeat`` for a column given as scalars."""
+
+    def __init__(self, schema: pa.Schema):
         self.schema = schema
-        self.dtypes = {f.name: np.dtype(f.type.to_pandas_dtype()) for f in schema}
-        self.n = 0
-        self.cols = {c: np.empty(capacity, dt) for c, dt in self.dtypes.items()}
+        self.names = schema.names
+        self.dtypes = [np.dtype(f.type.to_pandas_dtype()) for f in schema]
+        self._clear()
 
-    def _reserve(self, rows: int) -> None:
-        cap = len(next(iter(self.cols.values())))
-        if self.n + rows <= cap:
-            return
-        new = max(2 * cap, self.n + rows)
-        for c, a in self.cols.items():
-            b = np.empty(new, a.dtype)
-            b[:self.n] = a[:self.n]
-            self.cols[c] = b
+    def _clear(self):
+        self.rows: list[dict] = []
+        self.lens: list[int] = []
+        self.shapes: set[int] = set()     # bit masks of the columns given as arrays
 
     def append(self, columns: dict) -> None:
-        n = None
-        for c in self.dtypes:
-            v = columns[c]
-            if isinstance(v, (list, tuple)):
+        n, mask, bit = None, 0, 1
+        for c in self.names:
+            v = columns[c]                  # KeyError names a missing column
+            t = type(v)
+            if t is list or t is tuple:
                 v = columns[c] = np.asarray(v)
-            if getattr(v, "ndim", 0):
-                n = len(v) if n is None else max(n, len(v))
-        n = 1 if n is None else n
-        if n == 0:
-            return
-        self._reserve(n)
-        a, b = self.n, self.n + n
-        for c, buf in self.cols.items():
-            buf[a:b] = columns[c]
-        self.n = b
+                t = np.ndarray
+            if t is np.ndarray and v.ndim:
+                if n is None:               # a length mismatch is caught at the flush
+                    n = len(v)
+                mask |= bit
+            bit <<= 1
+        self.rows.append(columns)
+        self.lens.append(1 if n is None else n)
+        self.shapes.add(mask)
 
     def take_table(self) -> pa.Table | None:
-        if self.n == 0:
+        rows, lens, shapes = self.rows, np.asarray(self.lens, np.int64), self.shapes
+        self._clear()
+        total = int(lens.sum())
+        if total == 0:
             return None
-        arrays = [pa.array(self.cols[f.name][:self.n], type=f.type) for f in self.schema]
-        self.n = 0
+        arrays = []
+        for i, (f, name, dtype) in enumerate(zip(self.schema, self.names, self.dtypes)):
+            values = [r[name] for r in rows]
+            if len(shapes) == 1 and not (next(iter(shapes)) >> i) & 1:      # scalars only
+                col = np.repeat(np.array(values, dtype=dtype), lens)
+            elif len(shapes) == 1:                                          # arrays only
+                col = np.concatenate(values).astype(dtype, copy=False)
+            else:                                                           # mixed adds
+                col = np.empty(total, dtype)
+                a = 0
+                for v, k in zip(values, lens):
+                    col[a:a + k] = v
+                    a += k
+            if len(col) != total:
+                raise ValueError(f"trace column {name!r}: {len(col)} values for {total} rows "
+                                 f"(arrays of one add must have the same length)")
+            arrays.append(pa.array(col, type=f.type))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
 
