@@ -24,7 +24,7 @@ def _strip(df):
 def test_common_random_numbers_same_trajectories_for_every_policy(tmp_path):
     compare("office", "follow,uniform", seeds=[3], out=tmp_path, frames=FRAMES, backend="serial",
             progress=False)
-    runs = sorted((tmp_path / "runs").glob("*/*/seed-3"))
+    runs = sorted((tmp_path / "runs").glob("*/*/seed-3-*"))
     assert len(runs) == 2
     a, b = (read_table(r, "users") for r in runs)
     pd.testing.assert_frame_equal(a[["time_s", "user", "x", "y"]], b[["time_s", "user", "x", "y"]])
