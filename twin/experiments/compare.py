@@ -112,7 +112,8 @@ def _table(tasks, execution, point_keys=()) -> pd.DataFrame:
     status_cols = sorted(c for c in df.columns if c.startswith(STATUS_PREFIX))
     # a status a run never had counts 0 frames there
     df[status_cols] = df[status_cols].fillna(0).astype(int)
-    df["user_samples"] = df["user_samples"].astype("Int64")
+    if df["user_samples"].notna().all():
+        df["user_samples"] = df["user_samples"].astype("int64")
     ordered = [*point_keys, "policy", "seed", "frames", *METRICS, "user_samples", *status_cols]
     df = df[ordered]
     df.attrs["runs"], df.attrs["runs_reused"] = len(tasks), execution.reused
@@ -415,13 +416,16 @@ def add_commands(sub) -> None:
         c = sub.add_parser(name, help=hlp)
         c.add_argument("scene", help="built-in scene name or path")
         c.add_argument("--policies", required=True, help="comma list; name or name:key=value:…")
-        c.add_argument("--seeds", type=int, default=4)
-        c.add_argument("--out", default=name)
+        c.add_argument("--seeds", type=int, default=4, metavar="N",
+                       help="run seeds 0..N-1 for every policy (common random numbers; "
+                            "intervals need 5 or more; default: %(default)s)")
+        c.add_argument("--out", default=name, metavar="DIR",
+                       help="output directory; finished runs under DIR/runs are reused (default: %(default)s)")
         c.add_argument("--frames", type=int, help="frames per run (default: the scene's)")
         c.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler address, or 'local' for a LocalCluster")
         c.add_argument("--workers", type=int, help="local worker processes (default: all cores; 1 = serial)")
         if name == "compare":
-            c.add_argument("--reference", help="policy label for paired differences (default: first)")
+            c.add_argument("--reference", help="policy label the paired differences are taken against (default: the first listed)")
         else:
             c.add_argument("--set", action="append", metavar="KEY=V1,V2", required=True,
                            help="swept scene field (dotted path) and its values")
