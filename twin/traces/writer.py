@@ -1,7 +1,8 @@
 """Crash-safe trace writer (docs/traces.md): rows are buffered per table and written
 as columns in large batches, as Parquet part files (a dataset directory per table),
-every ``flush_frames`` frames or ``flush_s`` seconds. Each part is written under a dot-name and renamed into place, so a run killed midway
-leaves readable tables made of whole parts.
+every ``flush_frames`` frames or ``flush_s`` seconds. Each part is written under a
+dot-name and renamed into place, so a run killed midway leaves readable tables made of
+whole parts.
 
 ``add`` only records the caller's values; each column is built once per flush (one
 ``np.repeat`` or ``np.concatenate`` over the batch) and the Parquet encoding runs once
