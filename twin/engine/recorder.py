@@ -31,9 +31,15 @@ class Recorder:
         self.scene = scene
         self.meta: dict = {}
 
-    def start(self, meta: dict, hardware: dict) -> None:
+    def start(self, seed: int, meta: dict, hardware: dict) -> None:
+        """Write scene.json, hardware.json and meta.json (with the run's provenance) and
+        open run.log."""
+        from twin import provenance
+
         self.meta = {**meta, "version": __version__, "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                      "completed": False}
+        self.meta["provenance"] = provenance.start_run(self.dir, scene=self.scene, seed=seed,
+                                                       policy=meta.get("policy", ""), frames=meta.get("frames", 0))
         self.writer.write_json("scene.json", self.scene.model_dump(mode="json"))
         self.writer.write_json("hardware.json", hardware)
         self.writer.write_json("meta.json", self.meta)
@@ -75,13 +81,17 @@ class Recorder:
 
     # --- end ---------------------------------------------------------------------------
     def close(self, completed: bool) -> dict | None:
-        """Flush; on completion write meta/summary and return the summary."""
+        """Flush; on completion write meta/summary and return the summary; close run.log."""
+        from twin import provenance
+
         self.writer.flush()
         if not completed:
+            provenance.finish_run(None)
             return None
         self.meta["completed"] = True
         self.writer.write_json("meta.json", self.meta)
         summary = summarize(self.dir)
+        provenance.finish_run(summary)
         if self.keep:
             self.writer.write_json("summary.json", summary)
         else:

@@ -13,6 +13,7 @@ so slow control and slow PAs show up as lost rate and outage.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,9 @@ from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
 from twin.physics.csi import estimate_channel
 from twin.world import World
+
+
+logger = logging.getLogger("twin.engine")
 
 
 @dataclass
@@ -247,6 +251,7 @@ class Simulation:
             return d
         except Exception as exc:  # noqa: BLE001 - the trace records it
             detail = f"{type(exc).__name__}: {exc}"
+            logger.warning("frame %d: the controller raised (%s); falling back", obs.frame, detail)
             try:
                 return self.controller.fallback(obs, detail)
             except Exception:  # noqa: BLE001
@@ -325,7 +330,7 @@ class Simulation:
         for ent in self.users + self.targets:
             env.process(self._mobility(env, ent))
         rec = Recorder(self.out_dir, self.scene, self.scene.simulation.flush_frames)
-        rec.start({"policy": self.policy_name, "params": self.policy_params, "seed": self.seed,
+        rec.start(self.seed, {"policy": self.policy_name, "params": self.policy_params, "seed": self.seed,
                    "frames": self.n_frames, "frame_s": self.frame_s, "slots_per_frame": self.slots,
                    "scene": self.scene.name, "controller": self.controller.describe(),
                    "hardware_spec": self.spec.hardware},

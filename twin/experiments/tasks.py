@@ -1,16 +1,25 @@
 """Independent run tasks with a result cache, executed on local processes or Dask.
 
-A task is one (scene, policy, seed) run; its result is the run summary. Results are
-cached as ``DIR/runs/<scene-hash>/<policy-label>/seed-<n>/summary.json`` (the run's
-traces sit beside it), so a rerun or an interrupted study skips finished tasks."""
+A task is one (scene, policy, seed, frames) run; its result is the run summary. The
+cache key (:func:`Task.key`) hashes every input of the run: the validated scene's
+content hash (overrides applied), the frames actually simulated, the policy name and its
+parameters, the seed, the replicate number of a policy listed twice (an A/A check runs
+twice), and the pass-twin version. Results live in
+``DIR/runs/<scene-hash>/<policy-label>/seed-<n>-<key>/`` (``summary.json`` beside the
+run's traces, ``task.json`` holding the key and its inputs), so a rerun or an
+interrupted study skips finished tasks, and a task whose inputs changed (``--frames``,
+``--set``, parameters, a new version) gets its own directory instead of a stale result."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from twin.errors import ConfigError
@@ -19,11 +28,13 @@ from twin.errors import ConfigError
 @dataclass(frozen=True)
 class PolicySpec:
     """``name`` or ``name:key=value:key=value`` (values read as TOML: numbers, booleans,
-    strings)."""
+    strings). ``replicate`` numbers repeated identical specs (``uniform,uniform`` →
+    labels ``uniform`` and ``uniform#2``)."""
 
     label: str
     name: str
     params: dict = field(default_factory=dict, hash=False)
+    replicate: int = 0
 
     @classmethod
     def parse(cls, text: str) -> "PolicySpec":
@@ -42,6 +53,18 @@ class PolicySpec:
         return cls(text.strip(), parts[0], params)
 
 
+def label_replicates(specs: list[PolicySpec]) -> list[PolicySpec]:
+    """Give a policy listed more than once distinct labels (``uniform``, ``uniform#2``, …)
+    and replicate numbers, so an A/A comparison runs each copy and tables stay unique."""
+    seen: dict[str, int] = {}
+    out = []
+    for s in specs:
+        n = seen.get(s.label, 0)
+        seen[s.label] = n + 1
+        out.append(s if n == 0 else PolicySpec(f"{s.label}#{n + 1}", s.name, s.params, n))
+    return out
+
+
 @dataclass(frozen=True)
 class Task:
     scene_json: str          # validated scene, JSON (with overrides applied)
@@ -52,10 +75,44 @@ class Task:
     out_root: str
     point: tuple = ()        # sweep grid point ((key, value), ...)
 
+    @cached_property
+    def n_frames(self) -> int:
+        """Frames the run simulates (``frames`` or the scene's own count)."""
+        if self.frames is not None:
+            return int(self.frames)
+        from twin.scene.schema import Scene
+        return Scene.model_validate(json.loads(self.scene_json)).simulation.n_frames
+
+    @cached_property
+    def inputs(self) -> dict:
+        """Everything the run's result depends on (the cache key's preimage)."""
+        from twin import __version__
+        return {"scene_hash": self.scene_hash, "frames": self.n_frames, "policy": self.policy.name,
+                "params": self.policy.params, "seed": int(self.seed),
+                "replicate": self.policy.replicate, "version": __version__}
+
+    @cached_property
+    def key(self) -> str:
+        blob = json.dumps(self.inputs, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
     @property
     def run_dir(self) -> Path:
         label = re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.policy.label)
-        return Path(self.out_root) / "runs" / self.scene_hash / label / f"seed-{self.seed}"
+        return Path(self.out_root) / "runs" / self.scene_hash / label / f"seed-{self.seed}-{self.key}"
+
+
+def cached_summary(task: Task) -> dict | None:
+    """The summary of a finished run of exactly this task, else None."""
+    d = task.run_dir
+    try:
+        stamp = json.loads((d / "task.json").read_text())
+        summary = json.loads((d / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if stamp.get("key") != task.key or not summary.get("completed"):
+        return None
+    return summary
 
 
 def run_task(task: Task) -> dict:
@@ -63,38 +120,52 @@ def run_task(task: Task) -> dict:
     from twin.engine import Simulation
     from twin.scene.schema import Scene
 
-    cached = task.run_dir / "summary.json"
-    if cached.exists():
-        summary = json.loads(cached.read_text())
-        if summary.get("completed"):
-            return summary
+    cached = cached_summary(task)
+    if cached is not None:
+        return cached
+    stamp = task.run_dir / "task.json"
+    stamp.unlink(missing_ok=True)                       # a rerun invalidates the old stamp first
     scene = Scene.model_validate(json.loads(task.scene_json))
     sim = Simulation(scene, task.run_dir, policy=task.policy.name, policy_params=task.policy.params,
-                     frames=task.frames, seed=task.seed)
-    return sim.run()
+                     frames=task.n_frames, seed=task.seed)
+    summary = sim.run()
+    tmp = stamp.with_name(".task.json.tmp")
+    tmp.write_text(json.dumps({"key": task.key, "label": task.policy.label, "point": list(task.point),
+                               **task.inputs}, indent=2, default=str))
+    tmp.replace(stamp)
+    return summary
+
+
+@dataclass
+class Execution:
+    """Summaries in task order, and how many came from the cache."""
+
+    results: list[dict]
+    reused: int
+
+    def report(self) -> str:
+        return f"{self.reused} of {len(self.results)} runs reused from the cache"
 
 
 def execute(tasks: list[Task], backend: str | None = None, workers: int | None = None,
-            progress: bool = True) -> list[dict]:
+            progress: bool = True) -> Execution:
     """Run tasks (cached ones are skipped) and return their summaries in task order.
 
     backend: None or "local" (processes over all cores), "serial", or a Dask scheduler
-    address ("local" via ``dask="local"`` starts a 2-worker LocalCluster).
+    address ("dask-local" starts a 2-worker LocalCluster).
     """
     from tqdm import tqdm
 
     results: list[dict | None] = [None] * len(tasks)
     todo = []
     for i, t in enumerate(tasks):
-        cached = t.run_dir / "summary.json"
-        if cached.exists():
-            s = json.loads(cached.read_text())
-            if s.get("completed"):
-                results[i] = s
-                continue
-        todo.append(i)
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), unit="run", disable=not progress,
-               desc="runs")
+        s = cached_summary(t)
+        if s is not None:
+            results[i] = s
+        else:
+            todo.append(i)
+    reused = len(tasks) - len(todo)
+    bar = tqdm(total=len(tasks), initial=reused, unit="run", disable=not progress, desc="runs")
     try:
         if not todo:
             pass
@@ -112,7 +183,13 @@ def execute(tasks: list[Task], backend: str | None = None, workers: int | None =
             _execute_dask(tasks, todo, results, backend, bar)
     finally:
         bar.close()
-    return results
+    return Execution(results, reused)
+
+
+def summary_value(summary: dict, key: str) -> float:
+    """A numeric summary field; missing or null (JSON for NaN) gives NaN."""
+    v = summary.get(key)
+    return math.nan if v is None else float(v)
 
 
 def _execute_dask(tasks, todo, results, address, bar):
