@@ -23,8 +23,9 @@ def test_buffered_rows_round_trip_with_the_schema_types(tmp_path):
         _users(w, f)
         w.end_frame()
     w.add("frames", frame=0, time_s=0.0, policy="p", status="fallback: X", solve_time_s=0.1, info="{}",
+          decided_s=0.0, in_force_s=0.0, csi_nmse_db=np.nan, csi_age_s=np.nan,
           sensing_outage_exact=np.nan, sensing_outage_chernoff=np.nan, sensing_outage_mc=np.nan,
-          active_clusters="", slot_durations_s="0.1")
+          frame_rcrb_m=np.nan, active_clusters="", slot_durations_s="0.1")
     w.flush()
     t = pq.read_table(tmp_path / "users.parquet")
     assert t.schema.equals(TABLES["users"]) and t.num_rows == 12_000
