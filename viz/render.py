@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from twin.errors import ConfigError
-from twin.traces import beams_of_frame, check_run_dir, load_run_scene, read_meta, read_table
+from twin.traces import beams_of_frame, load_run_scene, read_meta, read_table
 from twin.world import World
 from viz.headless import ensure_offscreen
+from viz.rundir import require_run
 
 TRAIL_S = 3.0
 
@@ -33,7 +34,7 @@ class RunData:
 
     @classmethod
     def load(cls, run_dir) -> "RunData":
-        d = check_run_dir(run_dir)
+        d = require_run(run_dir)
         scene = load_run_scene(d)
         world = World(scene)
         meta = read_meta(d)
