@@ -136,42 +136,61 @@ def _plotter(window, shape=(1, 1)):
     return pv.Plotter(off_screen=True, window_size=window, shape=shape)
 
 
-def _draw(p, data: RunData, frame, camera, beam, beam_nx, beam_oversample=1):
+def _draw(p, data: RunData, frame, camera, beam, beam_nx, beam_oversample=1, beam_clim=None):
+    """Draw one frame; returns the beam layer's colour limits (dBm) for the next frames."""
     from viz.scene3d import add_state, add_static, set_camera
     add_static(p, data.world)
-    add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx, beam_oversample=beam_oversample)
+    clim = add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx,
+                     beam_oversample=beam_oversample, beam_clim=beam_clim)
     set_camera(p, data.world, camera)
+    return clim
 
 
 def render_run(run_dir, out_png=None, frame=None, camera="isometric", beam="total",
-               window=(1280, 720), beam_nx=160, beam_oversample=2, side_by_side_with=None) -> Path:
+               window=(1280, 720), beam_nx=160, beam_oversample=2, side_by_side_with=None,
+               progress=False) -> Path:
     """PNG of one frame (default: the last) of a run; with ``side_by_side_with`` a second
     run (same scene and seed, another policy) is drawn beside it at the same frame.
 
     camera: isometric, top or guide; beam: a user index, "sensing", "total" or None. The
-    beam map is ``beam_nx`` cells across, each averaging ``beam_oversample``² samples: at
-    28 GHz the field varies within a centimetre, and the local mean shows the beam rather
-    than aliased speckle."""
-    datas = [RunData.load(r) for r in [run_dir] + ([side_by_side_with] if side_by_side_with else [])]
-    if frame is None:
-        frame = min(d.n_frames for d in datas) - 1
-    p = _plotter((window[0] * len(datas), window[1]), shape=(1, len(datas)))
-    for i, d in enumerate(datas):
-        p.subplot(0, i)
-        _draw(p, d, frame, camera, beam, beam_nx, beam_oversample)
-    p.render()                       # screenshot() does not re-render (MEASURED.md)
-    out = Path(out_png) if out_png else datas[0].dir / "render.png"
-    p.screenshot(str(out))
-    p.close()
+    beam layer is the received power in dBm (:func:`twin.beammap.beam_map`), ``beam_nx``
+    cells across, each averaging ``beam_oversample``² samples: at 28 GHz the field varies
+    within a centimetre, and the local mean shows the beam rather than aliased speckle.
+    Both panels of a side-by-side picture share its colour scale. ``progress`` shows the
+    stages on stderr."""
+    from viz.progress import stages
+
+    runs = [run_dir] + ([side_by_side_with] if side_by_side_with else [])
+    names = ["load run", "OpenGL", *[f"draw {Path(str(r)).name}" for r in runs], "write PNG"]
+    with stages("render", names, progress) as step:
+        step("load run")
+        datas = [RunData.load(r) for r in runs]
+        if frame is None:
+            frame = min(d.n_frames for d in datas) - 1
+        step("OpenGL")
+        p = _plotter((window[0] * len(datas), window[1]), shape=(1, len(datas)))
+        clim = None
+        for i, d in enumerate(datas):
+            step(f"draw {d.dir.name}")
+            p.subplot(0, i)
+            clim = _draw(p, d, frame, camera, beam, beam_nx, beam_oversample, beam_clim=clim)
+        step("write PNG")
+        p.render()                       # screenshot() does not re-render (MEASURED.md)
+        out = Path(out_png) if out_png else datas[0].dir / "render.png"
+        p.screenshot(str(out))
+        p.close()
     return out
 
 
 def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1280, 720),
                  beam_nx=120, fps=10, max_frames=None, progress=True) -> Path:
     """Animation of one run, or of two runs side by side (same scene and seed), one video
-    frame per simulated frame; GIF or MP4 by the extension."""
+    frame per simulated frame; GIF or MP4 by the extension. The GIF's frame delay is
+    ``1/fps`` (written in milliseconds, as the GIF format and imageio's pillow plugin
+    take it); the beam layer keeps the first frame's colour scale."""
     import imageio.v2 as imageio
-    from tqdm import tqdm
+
+    from viz.progress import frames as frame_bar
 
     out = Path(out_path)
     if out.suffix.lower() not in (".gif", ".mp4"):
@@ -181,15 +200,17 @@ def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1
     frames = range(n) if not max_frames or n <= max_frames else np.linspace(0, n - 1, max_frames).astype(int)
     width = window[0] * len(datas)
     p = _plotter((width, window[1]), shape=(1, len(datas)))
-    kwargs = {"fps": fps} if out.suffix.lower() == ".mp4" else {"duration": 1.0 / fps, "loop": 0}
     if out.suffix.lower() == ".mp4":
-        kwargs.update(codec="libx264", quality=7, macro_block_size=16)
+        kwargs = {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 16}
+    else:
+        kwargs = {"duration": 1000.0 / fps, "loop": 0}
+    clim = None
     with imageio.get_writer(str(out), **kwargs) as writer:
-        for f in tqdm(frames, unit="frame", desc="animating", disable=not progress):
+        for f in frame_bar(frames, "animating", progress):
             p.clear()                        # every subplot (Plotter.clear clears them all)
             for i, d in enumerate(datas):
                 p.subplot(0, i)
-                _draw(p, d, int(f), camera, beam, beam_nx)
+                clim = _draw(p, d, int(f), camera, beam, beam_nx, beam_clim=clim)
             p.render()
             writer.append_data(p.screenshot(return_img=True))
     p.close()
