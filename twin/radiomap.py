@@ -105,7 +105,8 @@ def values_at(world, s, active, W, Rs, points, metric: str = "sinr", user: int |
 def radio_map(world, s, active, W, Rs=None, metric: str = "power", user: int | None = None,
               nx: int = 320, ny: int | None = None, bounds=None, oversample: int = 1,
               channel=None, blockage: bool = True) -> RadioMap:
-    """Radio map over ``bounds`` (x0, y0, x1, y1; default the floor's bounding box) for
+    """Radio map with cell centres spanning ``bounds`` (x0, y0, x1, y1; default: ``nx``
+    cells tiling the floor's bounding box) for
     PA coordinates ``s`` (N,M), the active mask, beamformers W (N,K) and R_s (N,N).
 
     metric: "power" (dBm) or "sinr" (dB; ``user`` k or None for the max over streams).
@@ -113,6 +114,11 @@ def radio_map(world, s, active, W, Rs=None, metric: str = "power", user: int | N
     the deployment's PASS channel with the walls' losses if ``blockage``."""
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, not {metric!r}")
+    if bounds is None:               # cell centres: half a cell inside the floor's bounding box
+        x0, y0, x1, y1 = world.floor.outline.bounds
+        ny = ny or max(2, int(round(nx * (y1 - y0) / (x1 - x0))))
+        hx, hy = (x1 - x0) / nx / 2, (y1 - y0) / ny / 2
+        bounds = (x0 + hx, y0 + hy, x1 - hx, y1 - hy)
     x, y, pts = grid_points(world, nx, ny, bounds=bounds)
     o = max(int(oversample), 1)
     off = (np.arange(o) + 0.5) / o - 0.5

@@ -80,7 +80,7 @@ def radio_map_figure(data, frame=None, metric="sinr", user=None, nx=320, oversam
     head = st.text.split("\n")
     what = "received power" if metric == "power" else (
         f"SINR of user {user}'s stream" if user is not None else "SINR (best stream at each point)")
-    cells = f"{(x1 - x0) / max(nx - 1, 1) * 100:.0f} cm cells" + (
+    cells = f"{(x1 - x0) / nx * 100:.0f} cm cells" + (
         f", {oversample}×{oversample} samples averaged" if oversample > 1 else "")
     users_note = ("; labels: each user's own SINR at its position" if metric == "sinr" and user is None
                   else "; labels: value at each user's position")

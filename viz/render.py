@@ -226,21 +226,22 @@ def _is_run(run_or_scene) -> bool:
     return isinstance(run_or_scene, (str, Path)) and (Path(str(run_or_scene)) / "scene.json").exists()
 
 
-def export_html(run_or_scene, out_html, frame=None, beam="total") -> Path:
-    """Self-contained interactive HTML (pyvista's trame/vtk.js export) of one frame of a
-    run, or of a scene (a built-in name or a scene file: the deployment at its uniform
-    PA positions, users at their start positions, no beam layer)."""
+def export_html(run_or_scene, out_html, frame=None, beam="total", progress=False) -> Path:
+    """Self-contained interactive HTML. A run: the plotly page of :mod:`viz.html` (a time
+    slider over the frames, starting at ``frame``). A scene (a built-in name or a scene
+    file): pyvista's trame/vtk.js export of the deployment at its uniform PA positions,
+    users at their start positions, no beam layer."""
+    if _is_run(run_or_scene):
+        from viz.html import export_run_html
+        return export_run_html(run_or_scene, out_html, frame=frame, progress=progress)
     from viz.scene3d import add_static, set_camera
 
     p = _plotter((1280, 720))
     try:
-        if _is_run(run_or_scene):
-            _draw(p, RunData.load(run_or_scene), frame, "isometric", beam, 100)
-        else:
-            world = _world_of_scene(run_or_scene)
-            add_static(p, world)
-            _add_scene_state(p, world)
-            set_camera(p, world, "isometric")
+        world = _world_of_scene(run_or_scene)
+        add_static(p, world)
+        _add_scene_state(p, world)
+        set_camera(p, world, "isometric")
         p.trame.export_html(str(out_html))     # trame-pyvista: vtk.js scene inlined in one file
     finally:
         p.close()
@@ -264,21 +265,65 @@ def _add_scene_state(p, world) -> None:
               beam=None)
 
 
-def show(run_or_scene, frame=None, beam="total") -> None:
-    """Interactive window where a display exists; in Jupyter, pyvista's trame backend
-    (``pip install 'pyvista[jupyter]'``). A run directory shows ``frame`` (default: the
-    last) with its beam map; a scene name or file shows the deployment."""
-    import pyvista as pv
+JUPYTER_MODULES = ("ipywidgets", "jupyter_server_proxy", "trame_vtk", "trame_vuetify")
+JUPYTER_HINT = "pip install 'pass-twin[jupyter]' (pyvista's trame backend), or show(..., backend=\"static\")"
+
+
+def missing_jupyter_modules() -> list[str]:
+    """Modules the interactive Jupyter view needs that are not installed."""
+    import importlib.util
+    return [m for m in JUPYTER_MODULES if importlib.util.find_spec(m) is None]
+
+
+def show(run_or_scene, frame=None, beam="total", backend=None, window=(1024, 576)):
+    """Show a run's frame (default: the last, with its beam layer) or a scene (a built-in
+    name or a scene file: the deployment).
+
+    In Jupyter: ``backend="trame"`` (default) is pyvista's interactive trame view, which
+    needs the ``jupyter`` extra (``pip install 'pass-twin[jupyter]'``; without it a
+    ConfigError says so); ``backend="static"`` renders offscreen and returns an
+    ``IPython.display.Image`` that shows inline with no extra packages. Elsewhere: an
+    interactive window where a display exists, else a ConfigError pointing to
+    ``--html``."""
     from viz.scene3d import add_static, set_camera
 
     in_notebook = _in_jupyter()
-    if not in_notebook and not os.environ.get("DISPLAY"):
+    backend = backend or ("trame" if in_notebook else "window")
+    if backend == "static":
+        import tempfile
+
+        from IPython.display import Image
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "view.png"
+            if _is_run(run_or_scene):
+                render_run(run_or_scene, png, frame=frame, beam=beam, window=window, beam_nx=100)
+            else:
+                p = _plotter(window)
+                world = _world_of_scene(run_or_scene)
+                add_static(p, world)
+                _add_scene_state(p, world)
+                set_camera(p, world, "isometric")
+                p.render()
+                p.screenshot(str(png))
+                p.close()
+            return Image(data=png.read_bytes(), format="png")
+    if backend == "trame":
+        if not in_notebook:
+            raise ConfigError("show", "backend", "the trame backend runs inside Jupyter",
+                              "use backend=\"static\" or `pass-twin render RUN --html out.html`")
+        missing = missing_jupyter_modules()
+        if missing:
+            raise ConfigError("show", "(jupyter)", f"the interactive view needs {', '.join(missing)}",
+                              JUPYTER_HINT)
+    elif backend != "window":
+        raise ConfigError("show", "backend", f"unknown backend {backend!r}", "use trame, static or window")
+    elif not os.environ.get("DISPLAY"):
         raise ConfigError("show", "(display)", "no display for an interactive window",
                           "use `pass-twin render RUN --html out.html` or `render_run` for a PNG")
+    import pyvista as pv
     p = pv.Plotter(notebook=in_notebook)
     if _is_run(run_or_scene):
-        data = RunData.load(run_or_scene)
-        _draw(p, data, frame, "isometric", beam, 120)
+        _draw(p, RunData.load(run_or_scene), frame, "isometric", beam, 120)
     else:
         world = _world_of_scene(run_or_scene)
         add_static(p, world)
