@@ -12,7 +12,7 @@ import matplotlib
 _TAB10 = matplotlib.colormaps["tab10"].colors
 # tab10 without red (3), brown (5) and grey (7)
 _USERS = tuple(_TAB10[i] for i in (0, 1, 2, 4, 6, 8, 9))
-_GUIDES = ((0.0, 0.0, 0.0), _TAB10[5], (0.55, 0.55, 0.55), (0.24, 0.33, 0.40), (0.78, 0.64, 0.47))
+_GUIDES = ((0.0, 0.0, 0.0), _TAB10[5], (0.45, 0.45, 0.45), (0.24, 0.33, 0.40), (0.78, 0.64, 0.47))
 
 PA_ACTIVE = (0.86, 0.08, 0.08)       # red
 PA_INACTIVE = (0.55, 0.55, 0.55)     # grey
