@@ -175,3 +175,18 @@ def test_side_by_side_png_draws_both_runs(run10, tmp_path):
     img = imageio.imread(out)[..., :3].astype(float)
     assert img.shape[:2] == (150, 400)
     assert img[:, :200].std() > 10 and img[:, 200:].std() > 10
+
+
+def test_show_in_jupyter_without_the_extra_says_what_to_install(run10, monkeypatch):
+    """The interactive Jupyter view needs the `jupyter` extra; without it one line names
+    it (and the static fallback), and ``backend="static"`` shows a real picture."""
+    from viz import render
+
+    monkeypatch.setattr(render, "_in_jupyter", lambda: True)
+    monkeypatch.setattr(render, "JUPYTER_MODULES", ("ipywidgets", "no_such_module_for_pass_twin"))
+    with pytest.raises(ConfigError, match=r"pass-twin\[jupyter\]") as e:
+        render.show(run10)
+    assert "no_such_module_for_pass_twin" in str(e.value) and "static" in str(e.value)
+    img = render.show(run10, backend="static", window=(240, 160))
+    arr = imageio.imread(img.data)
+    assert arr.shape[:2] == (160, 240) and arr.std() > 10
