@@ -120,7 +120,6 @@ def dashboard_figure(run_dir):
     ax_rcdf.set_ylabel("fraction ≤ x")
     ax_rcdf.set_title("rate CDF per user", fontsize="medium")
     ax_rate.set_ylabel("rate [bit/s/Hz]")
-    ax_rate.legend(ncol=min(len(ks) + 1, 8), fontsize="small", loc="lower left")
     ax_rate.tick_params(labelbottom=False)
     has_rcrb = bool(len(targets) and np.isfinite(targets.rcrb_m).any())
     if has_rcrb:
@@ -164,12 +163,20 @@ def dashboard_figure(run_dir):
     ax_pa.set_title("PA timeline (solid: position, dotted: commanded; equal tracks nest, "
                     "the first guide widest)", fontsize="medium", loc="left")
     ax_pa.set_xlabel("time [s]")
-    if len(pas):
-        ax_pa.legend(ncol=8, fontsize="small", loc="upper left")
     for ax in sinr_axes + [ax_rate, ax_sense, ax_pa, ax_cdf, ax_rcdf]:
         ax.grid(True, alpha=0.3)
-    ax_blank = fig.add_subplot(gs[n_k + 1:, 1])
-    ax_blank.axis("off")
+    # the rate and PA legends sit beside their panels, off the data
+    ax_leg = fig.add_subplot(gs[n_k + 1:, 1])
+    ax_leg.axis("off")
+    ax_leg.set_label("legends")
+    h_rate, l_rate = ax_rate.get_legend_handles_labels()
+    h_pa, l_pa = ax_pa.get_legend_handles_labels()
+    if h_rate:
+        leg = ax_leg.legend(h_rate, l_rate, title="rate panel", loc="upper left", fontsize="small",
+                            frameon=False)
+        ax_leg.add_artist(leg)
+    if h_pa:
+        ax_leg.legend(h_pa, l_pa, title="PA timeline", loc="lower left", fontsize="small", frameon=False)
     fig.suptitle(f"{meta.get('scene', '')} / {meta.get('policy', '')} (seed {meta.get('seed', '')}): "
                  f"mean rate {summ['mean_rate_bps_hz']:.2f} bit/s/Hz, outage {summ['outage_fraction']:.1%}"
                  + ("" if meta.get("completed", True) else "  [run did not complete]"))
