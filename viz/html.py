@@ -97,14 +97,28 @@ def _frame_traces(world, st, rm, clim, links=True, full=True):
     import plotly.graph_objects as go
 
     dep, fp = world.deployment, world.floor
+    out = [] if rm is None else _power_surface(rm, clim, full)
+    return out + _marker_traces(world, st, links)
+
+
+def _power_surface(rm, clim, full):
+    import plotly.graph_objects as go
+
     X, Y = np.meshgrid(rm.x, rm.y)
     colour = np.round(np.clip(rm.value, *clim), 1)
-    out = [go.Surface(surfacecolor=colour) if not full else
+    return [go.Surface(surfacecolor=colour) if not full else
            go.Surface(x=X, y=Y, z=np.full(X.shape, 0.01), surfacecolor=colour,
                       cmin=clim[0], cmax=clim[1], colorscale="Viridis", opacity=0.9, name="received power",
                       hovertemplate="x %{x:.2f} m, y %{y:.2f} m: %{surfacecolor:.1f} dBm<extra></extra>",
                       colorbar=dict(title=dict(text="received power [dBm]", side="top"), x=1.0, y=0.25,
                                     len=0.4, thickness=14, xanchor="left"))]
+
+
+def _marker_traces(world, st, links=True):
+    import plotly.graph_objects as go
+
+    dep, fp = world.deployment, world.floor
+    out = []
     pos = dep.positions(st.s)
     inst = dep.installed
     act = st.active & inst
@@ -186,23 +200,13 @@ def run_figure(data, frames=None, progress=False, map_nx=MAP_NX):
     fig = go.Figure(data=static + _frame_traces(world, states[-1], maps[-1] or blank, clim, full=True))
     fig.frames = [go.Frame(data=tr, traces=idx, name=str(f), layout=dict(annotations=_corner(st.text)))
                   for f, st, tr in zip(frames, states, per_frame)]
-    x0, y0, x1, y1 = world.floor.outline.bounds
-    zt = max(float(np.max(world.deployment.feed[:, 2])), max((w.height_m for w in world.floor.walls), default=0.0))
     steps = [dict(method="animate", label=str(f),
                   args=[[str(f)], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                        transition=dict(duration=0))]) for f in frames]
     fig.update_layout(
-        title=dict(text=f"{data.meta.get('scene', '')} / {data.meta.get('policy', '')} (seed "
-                        f"{data.meta.get('seed', '')}): 3D view, received power on the floor", x=0.5),
+        **_scene_layout(world, f"{data.meta.get('scene', '')} / {data.meta.get('policy', '')} (seed "
+                               f"{data.meta.get('seed', '')}): 3D view, received power on the floor"),
         annotations=_corner(states[-1].text),
-        scene=dict(xaxis=dict(title=dict(text="x [m]"), range=[x0, x1]),
-                   yaxis=dict(title=dict(text="y [m]"), range=[y0, y1]),
-                   zaxis=dict(title=dict(text="z [m]"), range=[0, zt * 1.1]),
-                   aspectmode="data", camera=dict(eye=dict(x=-1.2, y=-1.9, z=1.45)),
-                   domain=dict(x=[0.14, 0.86], y=[0.1, 0.92])),
-        legend=dict(x=0.0, y=0.12, xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
-                    font=dict(size=11)),
-        margin=dict(l=0, r=0, t=50, b=0), height=760, paper_bgcolor="white",
         sliders=[dict(active=len(frames) - 1, steps=steps, x=0.1, len=0.85, y=0.0,
                       currentvalue=dict(prefix="frame ", visible=True), pad=dict(t=10))],
         updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=0.0, xanchor="left", yanchor="top",
@@ -214,32 +218,28 @@ def run_figure(data, frames=None, progress=False, map_nx=MAP_NX):
     return fig
 
 
-def export_run_html(run_dir, out_html, frame=None, progress=False, max_frames=MAX_FRAMES,
-                    map_nx=MAP_NX) -> Path:
-    """Write the page. ``frame`` given: the slider starts there (all frames are still
-    included); the run's frames are subsampled to ``max_frames`` slider steps."""
+def _scene_layout(world, title, zt=None):
+    x0, y0, x1, y1 = world.floor.outline.bounds
+    zt = zt or max(float(np.max(world.deployment.feed[:, 2])), max((w.height_m for w in world.floor.walls), default=0.0))
+    m = max(x1 - x0, y1 - y0)
+    # true proportions in x and y; the height at least a quarter of the floor's size so a
+    # low ceiling stays readable (the z axis carries its own metre ticks)
+    ratio = dict(x=(x1 - x0) / m, y=(y1 - y0) / m, z=max(zt * 1.1 / m, 0.25))
+    return dict(
+        title=dict(text=title, x=0.5),
+        scene=dict(xaxis=dict(title=dict(text="x [m]"), range=[x0, x1]),
+                   yaxis=dict(title=dict(text="y [m]"), range=[y0, y1]),
+                   zaxis=dict(title=dict(text="z [m]"), range=[0, zt * 1.1]),
+                   aspectmode="manual", aspectratio=ratio, camera=dict(eye=dict(x=-0.68, y=-1.02, z=0.72)),
+                   domain=dict(x=[0.14, 0.86], y=[0.1, 0.92])),
+        legend=dict(x=0.0, y=0.12, xanchor="left", yanchor="bottom", bgcolor="rgba(255,255,255,0.8)",
+                    font=dict(size=11)),
+        margin=dict(l=0, r=0, t=50, b=0), height=760, paper_bgcolor="white")
+
+
+def _write_page(fig, title, out_html) -> Path:
     import plotly.io as pio
 
-    from viz.render import RunData
-
-    data = RunData.load(run_dir)
-    n = data.n_frames
-    frames = list(range(n)) if n <= max_frames else sorted(
-        set(int(f) for f in np.linspace(0, n - 1, max_frames)) | ({int(frame)} if frame is not None else set()))
-    if frame is not None:
-        data.state(frame)                     # validates the frame (one line if outside the run)
-    fig = run_figure(data, frames, progress=progress, map_nx=map_nx)
-    if frame is not None:
-        i = frames.index(int(frame))
-        fig.layout.sliders[0].active = i
-        fig.update_traces()
-        fr = fig.frames[i]
-        idx = list(fr.traces)
-        for k, tr in zip(idx, fr.data):
-            fig.data[k].update(tr.to_plotly_json())
-        fig.layout.annotations = fr.layout.annotations
-    title = (f"pass-twin: {data.meta.get('scene', '')} / {data.meta.get('policy', '')} "
-             f"(seed {data.meta.get('seed', '')}, {n} frames)")
     body = pio.to_html(fig, include_plotlyjs=True, full_html=False, div_id="pass-twin-scene",
                        auto_play=False, config={"displaylogo": False, "responsive": True})
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -249,3 +249,52 @@ def export_run_html(run_dir, out_html, frame=None, progress=False, max_frames=MA
     out = Path(out_html)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def export_scene_html(world, out_html) -> Path:
+    """A scene without a run: the deployment with its PAs at their uniform positions
+    (all installed PAs active), users and targets where the scene lists explicit
+    positions, their line-of-sight links; no power layer, no slider."""
+    import plotly.graph_objects as go
+
+    from viz.scene3d import FrameState
+
+    dep = world.deployment
+    z = world.ue_height
+
+    def _pts(entities):
+        xy = getattr(entities, "positions", None) or ()
+        return np.array([[q[0], q[1], z] for q in xy], float).reshape(-1, 3)
+
+    sc = world.scene
+    st = FrameState(dep.uniform_positions(), dep.installed.copy(), _pts(sc.users),
+                    _pts(getattr(sc, "targets", None)), text=f"{sc.name}\n{sc.description}")
+    fig = go.Figure(data=_static_traces(world) + _frame_traces(world, st, None, None))
+    fig.update_layout(**_scene_layout(world, f"scene {sc.name}: PAs at their uniform positions"),
+                      annotations=_corner(st.text))
+    return _write_page(fig, f"pass-twin: scene {sc.name}", out_html)
+
+
+def export_run_html(run_dir, out_html, frame=None, progress=False, max_frames=MAX_FRAMES,
+                    map_nx=MAP_NX) -> Path:
+    """Write the page of a run. ``frame`` given: the slider starts there; the run's
+    frames are subsampled to ``max_frames`` slider steps (``frame`` always kept)."""
+    from viz.render import RunData
+
+    data = RunData.load(run_dir)
+    n = data.n_frames
+    if frame is not None:
+        data.state(frame)                     # validates the frame (one line if outside the run)
+    frames = list(range(n)) if n <= max_frames else sorted(
+        set(int(f) for f in np.linspace(0, n - 1, max_frames)) | ({int(frame)} if frame is not None else set()))
+    fig = run_figure(data, frames, progress=progress, map_nx=map_nx)
+    if frame is not None:
+        i = frames.index(int(frame))
+        fig.layout.sliders[0].active = i
+        fr = fig.frames[i]
+        for k, tr in zip(fr.traces, fr.data):
+            fig.data[k].update(tr.to_plotly_json())
+        fig.layout.annotations = fr.layout.annotations
+    title = (f"pass-twin: {data.meta.get('scene', '')} / {data.meta.get('policy', '')} "
+             f"(seed {data.meta.get('seed', '')}, {n} frames)")
+    return _write_page(fig, title, out_html)

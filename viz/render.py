@@ -227,25 +227,15 @@ def _is_run(run_or_scene) -> bool:
 
 
 def export_html(run_or_scene, out_html, frame=None, beam="total", progress=False) -> Path:
-    """Self-contained interactive HTML. A run: the plotly page of :mod:`viz.html` (a time
-    slider over the frames, starting at ``frame``). A scene (a built-in name or a scene
-    file): pyvista's trame/vtk.js export of the deployment at its uniform PA positions,
-    users at their start positions, no beam layer."""
+    """Self-contained interactive HTML (plotly, :mod:`viz.html`). A run: a time slider
+    over the frames, starting at ``frame``. A scene (a built-in name or a scene file):
+    the deployment at its uniform PA positions, users and targets where the scene gives
+    explicit positions, no power layer."""
     if _is_run(run_or_scene):
         from viz.html import export_run_html
         return export_run_html(run_or_scene, out_html, frame=frame, progress=progress)
-    from viz.scene3d import add_static, set_camera
-
-    p = _plotter((1280, 720))
-    try:
-        world = _world_of_scene(run_or_scene)
-        add_static(p, world)
-        _add_scene_state(p, world)
-        set_camera(p, world, "isometric")
-        p.trame.export_html(str(out_html))     # trame-pyvista: vtk.js scene inlined in one file
-    finally:
-        p.close()
-    return Path(out_html)
+    from viz.html import export_scene_html
+    return export_scene_html(_world_of_scene(run_or_scene), out_html)
 
 
 def _add_scene_state(p, world) -> None:
