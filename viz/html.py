@@ -220,7 +220,8 @@ def run_figure(data, frames=None, progress=False, map_nx=MAP_NX):
 
 def _scene_layout(world, title, zt=None):
     x0, y0, x1, y1 = world.floor.outline.bounds
-    zt = zt or max(float(np.max(world.deployment.feed[:, 2])), max((w.height_m for w in world.floor.walls), default=0.0))
+    walls = max((w.height_m for w in world.floor.walls), default=0.0)
+    zt = zt or max(float(np.max(world.deployment.feed[:, 2])), walls)
     m = max(x1 - x0, y1 - y0)
     # true proportions in x and y; the height at least a quarter of the floor's size so a
     # low ceiling stays readable (the z axis carries its own metre ticks)
