@@ -213,6 +213,9 @@ def plot_runs(run_dirs, out_png=None) -> Path:
             ax.grid(True, alpha=0.3)
             if ax.lines:
                 ax.legend(fontsize="small")
+        scenes = sorted({read_meta(d).get("scene", "") for d in run_dirs})
+        fig.suptitle(f"{len(run_dirs)} runs of {', '.join(scenes)}: "
+                     + " vs ".join(f"{d.name} ({read_meta(d).get('policy', '')})" for d in run_dirs))
         out = Path(out_png) if out_png else run_dirs[0].parent / "comparison-dashboard.png"
         fig.savefig(out, dpi=100)
     finally:

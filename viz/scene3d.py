@@ -17,12 +17,21 @@ BEAM_SPAN_DB = 40.0              # the beam layer spans 40 dB below its (rounded
 WALL_LOSS_CLIM = (0.0, 40.0)     # dB; opaque walls drawn at the top of the scale
 # Scalar bars: the wall-loss bar upright at the right edge, the power bar flat along the
 # bottom; titles above their bars, away from the tick labels.
-WALL_BAR = {"title": "wall loss [dB]\n", "position_x": 0.89, "position_y": 0.56, "width": 0.05,
+WALL_BAR = {"title": "wall loss [dB]\n", "position_x": 0.87, "position_y": 0.56, "width": 0.05,
             "height": 0.32, "vertical": True, "n_labels": 5, "fmt": "%.0f", "title_font_size": 14,
             "label_font_size": 12}
-POWER_BAR = {"title": "received power [dBm]\n", "position_x": 0.89, "position_y": 0.08, "width": 0.05,
+POWER_BAR = {"title": "received power [dBm]\n", "position_x": 0.87, "position_y": 0.08, "width": 0.05,
              "height": 0.32, "vertical": True, "n_labels": 5, "fmt": "%.0f", "title_font_size": 14,
              "label_font_size": 12}
+
+
+def _bar_args(p: pv.Plotter, base: dict) -> dict:
+    """Scalar-bar arguments with fonts scaled to the panel width (14 px title at 1280 px),
+    so a small window does not push the title past the edge."""
+    width = p.window_size[0] / max(p.shape[1], 1)
+    f = min(1.0, width / 1280.0)
+    return {**base, "title_font_size": max(7, int(round(base["title_font_size"] * f))),
+            "label_font_size": max(6, int(round(base["label_font_size"] * f)))}
 
 
 def _wall_cmap():
@@ -90,7 +99,7 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
             mesh = _extruded(poly, w.height_m)
             mesh["loss_db"] = np.full(mesh.n_points, min(loss, WALL_LOSS_CLIM[1]))
             _add(p, mesh, scalars="loss_db", cmap=_wall_cmap(), clim=WALL_LOSS_CLIM, opacity=0.5,
-                 show_scalar_bar=(i == 0), scalar_bar_args=WALL_BAR)
+                 show_scalar_bar=(i == 0), scalar_bar_args=_bar_args(p, WALL_BAR))
     for n in range(dep.n_guides):
         a = dep.feed[n]
         b = a + dep.length[n] * dep.direction[n]
@@ -134,7 +143,7 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
         grid = pv.StructuredGrid(X, Y, np.full(X.shape, 0.01))
         grid["power_dbm"] = np.clip(dbm, *beam_clim).ravel(order="F")
         _add(p, grid, scalars="power_dbm", cmap=POWER_CMAP, clim=beam_clim, nan_opacity=0.0,
-             opacity=0.9, scalar_bar_args=POWER_BAR)
+             opacity=0.9, scalar_bar_args=_bar_args(p, POWER_BAR))
     for mask, colour in ((act, PA_ACTIVE), (inst & ~act, PA_INACTIVE)):
         if mask.any():
             _add(p, pv.PolyData(pos[mask]).glyph(geom=pv.Sphere(radius=0.12), scale=False, orient=False),
