@@ -11,12 +11,31 @@ CAMERAS = ("isometric", "top", "guide")
 METRICS = ("sinr", "power")
 
 
+def check_out(path, command: str, flag: str) -> None:
+    """An output file name the command can write: not a directory, in an existing,
+    writable directory. One line naming the flag otherwise."""
+    if path is None:
+        return
+    import os
+
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(command, flag, f"{path} is a directory", "give a file name, e.g. out.png")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        what = "is a file" if parent.exists() else "does not exist"
+        raise ConfigError(command, flag, f"the folder {parent} {what}", "create it or choose another path")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(command, flag, f"cannot write into {parent}", "choose a writable folder")
+
+
 def cmd_plot(run_dirs, out=None) -> Path:
     """Dashboard PNG of one run, or an overlay of several (``viz.plots.plot_runs``)."""
     if not run_dirs:
         raise ConfigError("plot", "RUN_DIR", "no run directory given", "pass-twin plot RUN_DIR [RUN_DIR …]")
     for d in run_dirs:
         require_run(d)
+    check_out(out, "plot", "--out")
     from viz.plots import plot_runs
     return plot_runs(list(run_dirs), out)
 
@@ -40,6 +59,8 @@ def cmd_render(run_dir, frame=None, out=None, animate=None, html=None, camera="i
         raise ConfigError("render", "--side-by-side", "an HTML export shows one run", "drop --side-by-side")
     if html and Path(html).suffix.lower() not in (".html", ".htm"):
         raise ConfigError("render", "--html", f"{html!r} is not an .html file name", "e.g. --html office.html")
+    for path, flag in ((out, "--out"), (animate, "--animate"), (html, "--html")):
+        check_out(path, "render", flag)
     from viz import render
     if animate:
         runs = [run_dir] + ([side_by_side_with] if side_by_side_with else [])
@@ -60,6 +81,7 @@ def cmd_map(run_dir, frame=None, metric="sinr", user=None, out=None, nx=320) -> 
         raise ConfigError("map", "--user", "a power map sums every stream", "drop --user or use --metric sinr")
     if not 8 <= int(nx) <= 2000:
         raise ConfigError("map", "--cells", f"{nx} cells across is outside 8 … 2000", "e.g. --cells 320")
+    check_out(out, "map", "--out")
     from viz.radiomap import plot_radio_map
     from viz.render import RunData
 

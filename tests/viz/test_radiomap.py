@@ -99,6 +99,18 @@ def test_map_command_draws_the_map_with_pas_and_users(run4, tmp_path, capsys):
     assert len(err) == 2 and "--user" in err[0] and "--frame" in err[1]
 
 
+def test_viz_commands_refuse_an_out_they_cannot_write(run4, tmp_path, capsys):
+    afile = tmp_path / "a.txt"
+    afile.write_text("x")
+    for cmd in (["plot", str(run4), "--out", str(tmp_path)],
+                ["map", str(run4), "--out", str(afile / "m.png")],
+                ["render", str(run4), "--out", str(tmp_path / "no" / "r.png")],
+                ["render", str(run4), "--html", str(afile / "x.html")]):
+        assert main(cmd) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and ("--out" in err[0] or "--html" in err[0]), err
+
+
 def test_viz_commands_refuse_a_folder_with_a_stray_scene_json(run4, tmp_path, capsys):
     """A scene.json copied into a folder does not make it a run: one line, exit 2."""
     stray = tmp_path / "stray"
