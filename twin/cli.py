@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("--seed", type=int, default=0)
     fg.set_defaults(func=cmd_figure)
 
+    from viz.cli_commands import add_map_command
+    add_map_command(sub)
+
     from twin.experiments.cli import add_experiment_commands
     add_experiment_commands(sub)
     return p

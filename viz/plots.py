@@ -1,17 +1,19 @@
-"""Matplotlib dashboards of run traces (docs/traces.md)."""
+"""Matplotlib dashboards of run traces (docs/traces.md).
+
+The module never selects a backend: in Jupyter figures show inline, in a script the
+user's backend applies, and the files are written through ``Figure.savefig`` (which
+needs none). Figures made only to be saved are closed afterwards."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from twin.traces import check_run_dir, read_meta, read_table, summarize  # noqa: E402
-from viz.colors import guide_color, user_color  # noqa: E402
+from twin.traces import read_meta, read_table, summarize
+from viz.colors import OUTAGE_SHADE, SINR_TARGET_LINE, TARGET, guide_color, user_color
+from viz.rundir import require_run
 
 
 def _spans(t, flag):
@@ -29,46 +31,104 @@ def _nested_width(i: int, n: int) -> float:
     return 1.0 + 2.5 * (n - 1 - i) / max(n - 1, 1)
 
 
+def smooth(values, window: int) -> np.ndarray:
+    """Centred moving average over ``window`` samples (shorter at the ends)."""
+    import pandas as pd
+    return pd.Series(np.asarray(values, float)).rolling(max(int(window), 1), center=True,
+                                                        min_periods=1).mean().to_numpy()
+
+
+def ecdf(values):
+    """Empirical CDF of the finite values: (sorted x, F(x)) with F rising to 1."""
+    v = np.sort(np.asarray(values, float)[np.isfinite(values)])
+    return v, np.arange(1, len(v) + 1) / max(len(v), 1)
+
+
 def plot_run(run_dir, out_png=None) -> Path:
     """One-run dashboard PNG (:func:`dashboard_figure`); default ``RUN/dashboard.png``."""
-    d = check_run_dir(run_dir)
+    d = require_run(run_dir)
     fig = dashboard_figure(d)
     out = Path(out_png) if out_png else d / "dashboard.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
     return out
 
 
 def dashboard_figure(run_dir):
-    """One-run dashboard: per-user SINR vs target with outage spans shaded, rates, RCRB
-    and sensing outage, and the PA timeline (along-guide position of every PA)."""
-    d = check_run_dir(run_dir)
+    """One-run dashboard (a matplotlib Figure).
+
+    Left column, sharing the time axis: one SINR panel per user (the trace thin, its
+    moving average bold, in the user's colour; the target black dashed; outage spans
+    shaded grey), user rates (smoothed per user, mean in black), RCRB of each target and,
+    for clustered deployments, the exact sensing outage and its Chernoff bound, and the PA
+    timeline (along-guide position, solid; commanded, dotted; one tone per guide, never a
+    user's colour). Right column: the empirical CDF of each user's SINR (with the target)
+    and of each user's rate. Axes carry labels ``sinr-u<k>``, ``sinr-cdf``, ``rate``,
+    ``rate-cdf``, ``sensing`` and ``pas``."""
+    d = require_run(run_dir)
     users, targets = read_table(d, "users"), read_table(d, "targets")
     pas, frames = read_table(d, "pas"), read_table(d, "frames")
     meta, summ = read_meta(d), summarize(d)
-    fig, axes = plt.subplots(4, 1, figsize=(11, 12), sharex=True, constrained_layout=True)
-    ax_sinr, ax_rate, ax_sense, ax_pa = axes
-    n_users = users.user.nunique() if len(users) else 1
-    for k, g in users.groupby("user"):
+    ks = sorted(users.user.unique()) if len(users) else []
+    n_k = max(len(ks), 1)
+    heights = [1.0] * n_k + [2.0, 1.8, 2.4]
+    fig = plt.figure(figsize=(13, 3.0 + 1.1 * n_k + 6.2), constrained_layout=True)
+    gs = fig.add_gridspec(len(heights), 2, height_ratios=heights, width_ratios=[4.2, 1.3])
+    ax_first = fig.add_subplot(gs[0, 0])
+    sinr_axes = [ax_first] + [fig.add_subplot(gs[i, 0], sharex=ax_first, sharey=ax_first) for i in range(1, n_k)]
+    ax_rate = fig.add_subplot(gs[n_k, 0], sharex=ax_first)
+    ax_sense = fig.add_subplot(gs[n_k + 1, 0], sharex=ax_first)
+    ax_pa = fig.add_subplot(gs[n_k + 2, 0], sharex=ax_first)
+    ax_cdf = fig.add_subplot(gs[:n_k, 1])
+    ax_rcdf = fig.add_subplot(gs[n_k, 1])
+    for ax, lab in ((ax_rate, "rate"), (ax_sense, "sensing"), (ax_pa, "pas"), (ax_cdf, "sinr-cdf"),
+                    (ax_rcdf, "rate-cdf")):
+        ax.set_label(lab)
+    n_samples = users.groupby("user").size().max() if len(users) else 1
+    window = max(1, int(n_samples) // 30)
+    target_db = float(users.sinr_target_db.iloc[0]) if len(users) else np.nan
+    for ax, k in zip(sinr_axes, ks):
+        g = users[users.user == k].sort_values("time_s")
         c = user_color(k)
-        lw = _nested_width(k, n_users)       # equal tracks (ZF gives equal SINRs) stay visible
-        ax_sinr.plot(g.time_s, g.sinr_db, color=c, lw=lw, label=f"user {k}")
-        ax_sinr.axhline(g.sinr_target_db.iloc[0], color=c, ls="--", lw=0.8)
-        for a, b in _spans(g.time_s.to_numpy(), g.outage.to_numpy()):
-            ax_sinr.axvspan(a, b, color=c, alpha=0.12, lw=0)
-        ax_rate.plot(g.time_s, g.rate_bps_hz, color=c, lw=lw, label=f"user {k}")
-    if len(users):
+        t = g.time_s.to_numpy()
+        ax.set_label(f"sinr-u{k}")
+        for a, b in _spans(t, g.outage.to_numpy()):
+            ax.axvspan(a, b, color=OUTAGE_SHADE, lw=0, zorder=0)
+        ax.plot(t, g.sinr_db, color=c, lw=0.7, alpha=0.55, label=f"user {k}")
+        ax.plot(t, smooth(g.sinr_db, window), color=c, lw=2.0, label=f"user {k} (smoothed)")
+        ax.axhline(g.sinr_target_db.iloc[0], color=SINR_TARGET_LINE, ls="--", lw=1.0, label="SINR target")
+        ax.set_ylabel(f"u{k} SINR\n[dB]", color=c)
+        ax.tick_params(labelbottom=False)
+        v, F = ecdf(g.sinr_db)
+        ax_cdf.step(v, F, where="post", color=c, lw=1.6, label=f"u{k}")
+        r, Fr = ecdf(g.rate_bps_hz)
+        ax_rcdf.step(r, Fr, where="post", color=c, lw=1.4, label=f"u{k}")
+        ax_rate.plot(t, smooth(g.rate_bps_hz, window), color=c, lw=1.1, label=f"u{k} (smoothed)")
+    if ks:
+        sinr_axes[0].set_title("SINR per user (thin: trace, bold: moving average over "
+                               f"{window} samples; dashed: target; grey: outage)", fontsize="medium", loc="left")
         mean = users.groupby("time_s").rate_bps_hz.mean()
-        ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.6, label="mean")
-    ax_sinr.set_ylabel("SINR [dB]\n(dashed: target; shaded: outage)")
-    ax_sinr.legend(ncol=6, fontsize="small", loc="lower left")
+        ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.8, label="mean over users")
+        ax_cdf.axvline(target_db, color=SINR_TARGET_LINE, ls="--", lw=1.0, label="target")
+    ax_cdf.set_xlabel("SINR [dB]")
+    ax_cdf.set_ylabel("fraction of samples ≤ x")
+    ax_cdf.set_title("SINR CDF per user", fontsize="medium")
+    ax_cdf.legend(fontsize="small", loc="upper left")
+    ax_rcdf.set_xlabel("rate [bit/s/Hz]")
+    ax_rcdf.set_ylabel("fraction ≤ x")
+    ax_rcdf.set_title("rate CDF per user", fontsize="medium")
     ax_rate.set_ylabel("rate [bit/s/Hz]")
-    ax_rate.legend(ncol=7, fontsize="small", loc="lower left")
-    has_rcrb = len(targets) and np.isfinite(targets.rcrb_m).any()
+    ax_rate.tick_params(labelbottom=False)
+    has_rcrb = bool(len(targets) and np.isfinite(targets.rcrb_m).any())
     if has_rcrb:
+        styles = ("-", "--", ":", "-.")
         for j, g in targets.groupby("target"):
-            ax_sense.semilogy(g.time_s, g.rcrb_m * 1e3, color="k", lw=1, label=f"target {j} RCRB")
+            ax_sense.semilogy(g.time_s, g.rcrb_m * 1e3, color=TARGET, lw=1, ls=styles[int(j) % 4],
+                              label=f"target {j} RCRB")
         ax_sense.set_ylabel("RCRB [mm]")
+        ax_sense.legend(loc="upper left", fontsize="small")
     so = frames.sensing_outage_exact.to_numpy() if len(frames) else np.array([])
     if np.isfinite(so).any():
         # clustered deployments (MODEL §3.4): outage probabilities span many decades
@@ -82,24 +142,41 @@ def dashboard_figure(run_dir):
         ax2.set_yscale("log")
         ax2.set_ylabel("sensing outage probability", color="tab:purple")
         ax2.legend(loc="upper right", fontsize="small")
+    if not has_rcrb and not np.isfinite(so).any():
+        ax_sense.text(0.5, 0.5, "no sensing targets", transform=ax_sense.transAxes, ha="center",
+                      va="center", color="0.5")
+    ax_sense.tick_params(labelbottom=False)
     n_guides = pas.waveguide.nunique() if len(pas) else 1
     for (n, m), g in pas.groupby(["waveguide", "pa"]):
         c = guide_color(n)
         ax_pa.plot(g.time_s, g.s_m, color=c, lw=_nested_width(n, n_guides),
                    label=f"guide {n}" if m == 0 else None)
-        ax_pa.plot(g.time_s, g.target_s_m, color=c, lw=0.6, ls=":")
+        ax_pa.plot(g.time_s, g.target_s_m, color=c, lw=0.8, ls=":")
         inactive = ~g.active.to_numpy()
         if inactive.any():
-            ax_pa.scatter(g.time_s[inactive], g.s_m[inactive], s=4, color="0.6", zorder=3)
+            ax_pa.scatter(g.time_s[inactive], g.s_m[inactive], s=4, color="0.75", zorder=3)
     if "cluster" in pas and (pas.cluster >= 0).any() and "active_clusters" in frames:
         for t, (prev, cur) in zip(frames.time_s[1:], zip(frames.active_clusters[:-1], frames.active_clusters[1:])):
             if prev != cur:
                 ax_pa.axvline(t, color="0.8", lw=0.6)
-    ax_pa.set_ylabel("PA position along guide [m]\n(dotted: commanded)")
+    ax_pa.set_ylabel("PA position along\nguide [m]")
+    ax_pa.set_title("PA timeline (solid: position, dotted: commanded; equal tracks nest, "
+                    "the first guide widest)", fontsize="medium", loc="left")
     ax_pa.set_xlabel("time [s]")
-    ax_pa.legend(ncol=8, fontsize="small", loc="upper left")
-    for ax in axes:
+    for ax in sinr_axes + [ax_rate, ax_sense, ax_pa, ax_cdf, ax_rcdf]:
         ax.grid(True, alpha=0.3)
+    # the rate and PA legends sit beside their panels, off the data
+    ax_leg = fig.add_subplot(gs[n_k + 1:, 1])
+    ax_leg.axis("off")
+    ax_leg.set_label("legends")
+    h_rate, l_rate = ax_rate.get_legend_handles_labels()
+    h_pa, l_pa = ax_pa.get_legend_handles_labels()
+    if h_rate:
+        leg = ax_leg.legend(h_rate, l_rate, title="rate panel", loc="upper left", fontsize="small",
+                            frameon=False)
+        ax_leg.add_artist(leg)
+    if h_pa:
+        ax_leg.legend(h_pa, l_pa, title="PA timeline", loc="lower left", fontsize="small", frameon=False)
     fig.suptitle(f"{meta.get('scene', '')} / {meta.get('policy', '')} (seed {meta.get('seed', '')}): "
                  f"mean rate {summ['mean_rate_bps_hz']:.2f} bit/s/Hz, outage {summ['outage_fraction']:.1%}"
                  + ("" if meta.get("completed", True) else "  [run did not complete]"))
@@ -109,33 +186,38 @@ def dashboard_figure(run_dir):
 def plot_runs(run_dirs, out_png=None) -> Path:
     """One run: :func:`plot_run`. Several: overlay mean rate, outage (moving average over
     a frame), RCRB and cumulative PA travel vs time, one colour per run."""
-    run_dirs = [check_run_dir(r) for r in run_dirs]
+    run_dirs = [require_run(r) for r in run_dirs]
     if len(run_dirs) == 1:
         return plot_run(run_dirs[0], out_png)
     fig, axes = plt.subplots(2, 2, figsize=(13, 8), constrained_layout=True)
-    for i, d in enumerate(run_dirs):
-        users, targets, pas = read_table(d, "users"), read_table(d, "targets"), read_table(d, "pas")
-        meta = read_meta(d)
-        label = f"{d.name}: {meta.get('policy', '')}"
-        c = plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10]
-        by_t = users.groupby("time_s")
-        axes[0, 0].plot(by_t.rate_bps_hz.mean(), color=c, lw=1, label=label)
-        axes[0, 1].plot(by_t.outage.mean().rolling(10, min_periods=1).mean(), color=c, lw=1, label=label)
-        if len(targets) and np.isfinite(targets.rcrb_m).any():
-            axes[1, 0].semilogy(targets.groupby("time_s").rcrb_m.mean() * 1e3, color=c, lw=1, label=label)
-        if len(pas):
-            p = pas.sort_values("time_s")
-            step = p.groupby(["waveguide", "pa"]).s_m.diff().abs().fillna(0.0)
-            axes[1, 1].plot(step.groupby(p.time_s).sum().cumsum(), color=c, lw=1.2, label=label)
-    labels = [("mean user rate [bit/s/Hz]"), ("fraction of users in outage\n(moving average)"),
-              ("RCRB [mm]"), ("cumulative PA travel [m]")]
-    for ax, lab in zip(axes.ravel(), labels):
-        ax.set_ylabel(lab)
-        ax.set_xlabel("time [s]")
-        ax.grid(True, alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize="small")
-    out = Path(out_png) if out_png else run_dirs[0].parent / "comparison-dashboard.png"
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
+    try:
+        for i, d in enumerate(run_dirs):
+            users, targets, pas = read_table(d, "users"), read_table(d, "targets"), read_table(d, "pas")
+            meta = read_meta(d)
+            label = f"{d.name}: {meta.get('policy', '')}"
+            c = plt.rcParams["axes.prop_cycle"].by_key()["color"][i % 10]
+            by_t = users.groupby("time_s")
+            axes[0, 0].plot(by_t.rate_bps_hz.mean(), color=c, lw=1, label=label)
+            axes[0, 1].plot(by_t.outage.mean().rolling(10, min_periods=1).mean(), color=c, lw=1, label=label)
+            if len(targets) and np.isfinite(targets.rcrb_m).any():
+                axes[1, 0].semilogy(targets.groupby("time_s").rcrb_m.mean() * 1e3, color=c, lw=1, label=label)
+            if len(pas):
+                p = pas.sort_values("time_s")
+                step = p.groupby(["waveguide", "pa"]).s_m.diff().abs().fillna(0.0)
+                axes[1, 1].plot(step.groupby(p.time_s).sum().cumsum(), color=c, lw=1.2, label=label)
+        labels = [("mean user rate [bit/s/Hz]"), ("fraction of users in outage\n(moving average)"),
+                  ("RCRB [mm]"), ("cumulative PA travel [m]")]
+        for ax, lab in zip(axes.ravel(), labels):
+            ax.set_ylabel(lab)
+            ax.set_xlabel("time [s]")
+            ax.grid(True, alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize="small")
+        scenes = sorted({read_meta(d).get("scene", "") for d in run_dirs})
+        fig.suptitle(f"{len(run_dirs)} runs of {', '.join(scenes)}: "
+                     + " vs ".join(f"{d.name} ({read_meta(d).get('policy', '')})" for d in run_dirs))
+        out = Path(out_png) if out_png else run_dirs[0].parent / "comparison-dashboard.png"
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
     return out

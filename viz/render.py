@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from twin.errors import ConfigError
-from twin.traces import beams_of_frame, check_run_dir, load_run_scene, read_meta, read_table
+from twin.traces import beams_of_frame, load_run_scene, read_meta, read_table
 from twin.world import World
 from viz.headless import ensure_offscreen
+from viz.rundir import require_run
 
 TRAIL_S = 3.0
 
@@ -31,7 +32,7 @@ class RunData:
     beams: object
     @classmethod
     def load(cls, run_dir) -> "RunData":
-        d = check_run_dir(run_dir)
+        d = require_run(run_dir)
         scene = load_run_scene(d)
         meta = read_meta(d)
         world = World(scene, hardware=meta.get("hardware_spec"))     # the hardware that ran
@@ -110,42 +111,61 @@ def _plotter(window, shape=(1, 1)):
     return pv.Plotter(off_screen=True, window_size=window, shape=shape)
 
 
-def _draw(p, data: RunData, frame, camera, beam, beam_nx, beam_oversample=1):
+def _draw(p, data: RunData, frame, camera, beam, beam_nx, beam_oversample=1, beam_clim=None):
+    """Draw one frame; returns the beam layer's colour limits (dBm) for the next frames."""
     from viz.scene3d import add_state, add_static, set_camera
     add_static(p, data.world)
-    add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx, beam_oversample=beam_oversample)
+    clim = add_state(p, data.world, data.state(frame), beam=beam, beam_nx=beam_nx,
+                     beam_oversample=beam_oversample, beam_clim=beam_clim)
     set_camera(p, data.world, camera)
+    return clim
 
 
 def render_run(run_dir, out_png=None, frame=None, camera="isometric", beam="total",
-               window=(1280, 720), beam_nx=160, beam_oversample=2, side_by_side_with=None) -> Path:
+               window=(1280, 720), beam_nx=160, beam_oversample=2, side_by_side_with=None,
+               progress=False) -> Path:
     """PNG of one frame (default: the last) of a run; with ``side_by_side_with`` a second
     run (same scene and seed, another policy) is drawn beside it at the same frame.
 
     camera: isometric, top or guide; beam: a user index, "sensing", "total" or None. The
-    beam map is ``beam_nx`` cells across, each averaging ``beam_oversample``² samples: at
-    28 GHz the field varies within a centimetre, and the local mean shows the beam rather
-    than aliased speckle."""
-    datas = [RunData.load(r) for r in [run_dir] + ([side_by_side_with] if side_by_side_with else [])]
-    if frame is None:
-        frame = min(d.n_frames for d in datas) - 1
-    p = _plotter((window[0] * len(datas), window[1]), shape=(1, len(datas)))
-    for i, d in enumerate(datas):
-        p.subplot(0, i)
-        _draw(p, d, frame, camera, beam, beam_nx, beam_oversample)
-    p.render()                       # screenshot() does not re-render (MEASURED.md)
-    out = Path(out_png) if out_png else datas[0].dir / "render.png"
-    p.screenshot(str(out))
-    p.close()
+    beam layer is the received power in dBm (:func:`twin.beammap.beam_map`), ``beam_nx``
+    cells across, each averaging ``beam_oversample``² samples: at 28 GHz the field varies
+    within a centimetre, and the local mean shows the beam rather than aliased speckle.
+    Both panels of a side-by-side picture share its colour scale. ``progress`` shows the
+    stages on stderr."""
+    from viz.progress import stages
+
+    runs = [run_dir] + ([side_by_side_with] if side_by_side_with else [])
+    names = ["load run", "OpenGL", *[f"draw {Path(str(r)).name}" for r in runs], "write PNG"]
+    with stages("render", names, progress) as step:
+        step("load run")
+        datas = [RunData.load(r) for r in runs]
+        if frame is None:
+            frame = min(d.n_frames for d in datas) - 1
+        step("OpenGL")
+        p = _plotter((window[0] * len(datas), window[1]), shape=(1, len(datas)))
+        clim = None
+        for i, d in enumerate(datas):
+            step(f"draw {d.dir.name}")
+            p.subplot(0, i)
+            clim = _draw(p, d, frame, camera, beam, beam_nx, beam_oversample, beam_clim=clim)
+        step("write PNG")
+        p.render()                       # screenshot() does not re-render (MEASURED.md)
+        out = Path(out_png) if out_png else datas[0].dir / "render.png"
+        p.screenshot(str(out))
+        p.close()
     return out
 
 
 def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1280, 720),
                  beam_nx=120, fps=10, max_frames=None, progress=True) -> Path:
     """Animation of one run, or of two runs side by side (same scene and seed), one video
-    frame per simulated frame; GIF or MP4 by the extension."""
+    frame per simulated frame; GIF or MP4 by the extension. The GIF's frame delay is
+    ``1/fps`` (written in milliseconds, as the GIF format and imageio's pillow plugin
+    take it); the beam layer keeps the first frame's colour scale."""
     import imageio.v2 as imageio
-    from tqdm import tqdm
+
+    from viz.progress import frames as frame_bar
 
     out = Path(out_path)
     if out.suffix.lower() not in (".gif", ".mp4"):
@@ -155,15 +175,17 @@ def animate_runs(run_dirs, out_path, camera="isometric", beam="total", window=(1
     frames = range(n) if not max_frames or n <= max_frames else np.linspace(0, n - 1, max_frames).astype(int)
     width = window[0] * len(datas)
     p = _plotter((width, window[1]), shape=(1, len(datas)))
-    kwargs = {"fps": fps} if out.suffix.lower() == ".mp4" else {"duration": 1.0 / fps, "loop": 0}
     if out.suffix.lower() == ".mp4":
-        kwargs.update(codec="libx264", quality=7, macro_block_size=16)
+        kwargs = {"fps": fps, "codec": "libx264", "quality": 7, "macro_block_size": 16}
+    else:
+        kwargs = {"duration": 1000.0 / fps, "loop": 0}
+    clim = None
     with imageio.get_writer(str(out), **kwargs) as writer:
-        for f in tqdm(frames, unit="frame", desc="animating", disable=not progress):
+        for f in frame_bar(frames, "animating", progress):
             p.clear()                        # every subplot (Plotter.clear clears them all)
             for i, d in enumerate(datas):
                 p.subplot(0, i)
-                _draw(p, d, int(f), camera, beam, beam_nx)
+                clim = _draw(p, d, int(f), camera, beam, beam_nx, beam_clim=clim)
             p.render()
             writer.append_data(p.screenshot(return_img=True))
     p.close()
@@ -179,25 +201,16 @@ def _is_run(run_or_scene) -> bool:
     return isinstance(run_or_scene, (str, Path)) and (Path(str(run_or_scene)) / "scene.json").exists()
 
 
-def export_html(run_or_scene, out_html, frame=None, beam="total") -> Path:
-    """Self-contained interactive HTML (pyvista's trame/vtk.js export) of one frame of a
-    run, or of a scene (a built-in name or a scene file: the deployment at its uniform
-    PA positions, users at their start positions, no beam layer)."""
-    from viz.scene3d import add_static, set_camera
-
-    p = _plotter((1280, 720))
-    try:
-        if _is_run(run_or_scene):
-            _draw(p, RunData.load(run_or_scene), frame, "isometric", beam, 100)
-        else:
-            world = _world_of_scene(run_or_scene)
-            add_static(p, world)
-            _add_scene_state(p, world)
-            set_camera(p, world, "isometric")
-        p.trame.export_html(str(out_html))     # trame-pyvista: vtk.js scene inlined in one file
-    finally:
-        p.close()
-    return Path(out_html)
+def export_html(run_or_scene, out_html, frame=None, beam="total", progress=False) -> Path:
+    """Self-contained interactive HTML (plotly, :mod:`viz.html`). A run: a time slider
+    over the frames, starting at ``frame``. A scene (a built-in name or a scene file):
+    the deployment at its uniform PA positions, users and targets where the scene gives
+    explicit positions, no power layer."""
+    if _is_run(run_or_scene):
+        from viz.html import export_run_html
+        return export_run_html(run_or_scene, out_html, frame=frame, progress=progress)
+    from viz.html import export_scene_html
+    return export_scene_html(_world_of_scene(run_or_scene), out_html)
 
 
 def _add_scene_state(p, world) -> None:
@@ -217,21 +230,65 @@ def _add_scene_state(p, world) -> None:
               beam=None)
 
 
-def show(run_or_scene, frame=None, beam="total") -> None:
-    """Interactive window where a display exists; in Jupyter, pyvista's trame backend
-    (``pip install 'pyvista[jupyter]'``). A run directory shows ``frame`` (default: the
-    last) with its beam map; a scene name or file shows the deployment."""
-    import pyvista as pv
+JUPYTER_MODULES = ("ipywidgets", "jupyter_server_proxy", "trame_vtk", "trame_vuetify")
+JUPYTER_HINT = "pip install 'pass-twin[jupyter]' (pyvista's trame backend), or show(..., backend=\"static\")"
+
+
+def missing_jupyter_modules() -> list[str]:
+    """Modules the interactive Jupyter view needs that are not installed."""
+    import importlib.util
+    return [m for m in JUPYTER_MODULES if importlib.util.find_spec(m) is None]
+
+
+def show(run_or_scene, frame=None, beam="total", backend=None, window=(1024, 576)):
+    """Show a run's frame (default: the last, with its beam layer) or a scene (a built-in
+    name or a scene file: the deployment).
+
+    In Jupyter: ``backend="trame"`` (default) is pyvista's interactive trame view, which
+    needs the ``jupyter`` extra (``pip install 'pass-twin[jupyter]'``; without it a
+    ConfigError says so); ``backend="static"`` renders offscreen and returns an
+    ``IPython.display.Image`` that shows inline with no extra packages. Elsewhere: an
+    interactive window where a display exists, else a ConfigError pointing to
+    ``--html``."""
     from viz.scene3d import add_static, set_camera
 
     in_notebook = _in_jupyter()
-    if not in_notebook and not os.environ.get("DISPLAY"):
+    backend = backend or ("trame" if in_notebook else "window")
+    if backend == "static":
+        import tempfile
+
+        from IPython.display import Image
+        with tempfile.TemporaryDirectory() as tmp:
+            png = Path(tmp) / "view.png"
+            if _is_run(run_or_scene):
+                render_run(run_or_scene, png, frame=frame, beam=beam, window=window, beam_nx=100)
+            else:
+                p = _plotter(window)
+                world = _world_of_scene(run_or_scene)
+                add_static(p, world)
+                _add_scene_state(p, world)
+                set_camera(p, world, "isometric")
+                p.render()
+                p.screenshot(str(png))
+                p.close()
+            return Image(data=png.read_bytes(), format="png")
+    if backend == "trame":
+        if not in_notebook:
+            raise ConfigError("show", "backend", "the trame backend runs inside Jupyter",
+                              "use backend=\"static\" or `pass-twin render RUN --html out.html`")
+        missing = missing_jupyter_modules()
+        if missing:
+            raise ConfigError("show", "(jupyter)", f"the interactive view needs {', '.join(missing)}",
+                              JUPYTER_HINT)
+    elif backend != "window":
+        raise ConfigError("show", "backend", f"unknown backend {backend!r}", "use trame, static or window")
+    elif not os.environ.get("DISPLAY"):
         raise ConfigError("show", "(display)", "no display for an interactive window",
                           "use `pass-twin render RUN --html out.html` or `render_run` for a PNG")
+    import pyvista as pv
     p = pv.Plotter(notebook=in_notebook)
     if _is_run(run_or_scene):
-        data = RunData.load(run_or_scene)
-        _draw(p, data, frame, "isometric", beam, 120)
+        _draw(p, RunData.load(run_or_scene), frame, "isometric", beam, 120)
     else:
         world = _world_of_scene(run_or_scene)
         add_static(p, world)

@@ -10,11 +10,36 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyvista as pv
 
-from viz.colors import (GUIDE, LINK_ATTENUATED, LINK_BLOCKED, LINK_CLEAR, PA_ACTIVE, PA_INACTIVE,
-                        TARGET, user_color)
+from viz.colors import (LINK_ATTENUATED, LINK_BLOCKED, LINK_CLEAR, LINK_LABELS, PA_ACTIVE, PA_INACTIVE,
+                        POWER_CMAP, TARGET, WALL_CMAP, guide_color, user_color)
 
-BEAM_DB_RANGE = (-40.0, 0.0)     # fixed colour scale across frames
+BEAM_SPAN_DB = 40.0              # the beam layer spans 40 dB below its (rounded-up) peak
 WALL_LOSS_CLIM = (0.0, 40.0)     # dB; opaque walls drawn at the top of the scale
+# Scalar bars: the wall-loss bar upright at the right edge, the power bar flat along the
+# bottom; titles above their bars, away from the tick labels.
+WALL_BAR = {"title": "wall loss [dB]\n", "position_x": 0.87, "position_y": 0.56, "width": 0.05,
+            "height": 0.32, "vertical": True, "n_labels": 5, "fmt": "%.0f", "title_font_size": 14,
+            "label_font_size": 12}
+POWER_BAR = {"title": "received power [dBm]\n", "position_x": 0.87, "position_y": 0.08, "width": 0.05,
+             "height": 0.32, "vertical": True, "n_labels": 5, "fmt": "%.0f", "title_font_size": 14,
+             "label_font_size": 12}
+
+
+def _bar_args(p: pv.Plotter, base: dict) -> dict:
+    """Scalar-bar arguments with fonts scaled to the panel width (14 px title at 1280 px),
+    so a small window does not push the title past the edge."""
+    width = p.window_size[0] / max(p.shape[1], 1)
+    f = min(1.0, width / 1280.0)
+    return {**base, "title_font_size": max(7, int(round(base["title_font_size"] * f))),
+            "label_font_size": max(6, int(round(base["label_font_size"] * f)))}
+
+
+def _wall_cmap():
+    """The grey ramp from 30 % (lossless walls stay visible on the light floor) to black."""
+    import matplotlib
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(matplotlib.colormaps[WALL_CMAP](np.linspace(0.3, 1.0, 256)), name="wall-loss")
 
 
 @dataclass
@@ -59,7 +84,7 @@ def _add_trail(p: pv.Plotter, pts, colour, width) -> None:
 
 def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
     """Floor outline, walls, waveguides with feed points, sensing ULA."""
-    fp, dep = world.floor, world.deployment
+    fp, dep = world.floor, world.tx
     ring = np.asarray(fp.outline.exterior.coords)
     _add(p, pv.lines_from_points(np.column_stack([ring, np.zeros(len(ring))])), color=(0.3, 0.3, 0.3),
                line_width=2)
@@ -73,15 +98,14 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
         for poly in polys:
             mesh = _extruded(poly, w.height_m)
             mesh["loss_db"] = np.full(mesh.n_points, min(loss, WALL_LOSS_CLIM[1]))
-            _add(p, mesh, scalars="loss_db", cmap="YlOrBr", clim=WALL_LOSS_CLIM, opacity=0.45,
-                       show_scalar_bar=(i == 0),
-                       scalar_bar_args={"title": "wall loss [dB]", "position_x": 0.86, "position_y": 0.55,
-                                        "width": 0.08, "height": 0.35, "vertical": True})
-    for n in range(dep.n_guides):
-        a = dep.feed[n]
+            _add(p, mesh, scalars="loss_db", cmap=_wall_cmap(), clim=WALL_LOSS_CLIM, opacity=0.5,
+                 show_scalar_bar=(i == 0), scalar_bar_args=_bar_args(p, WALL_BAR))
+    for n in range(dep.n_guides):          # waveguides, or the RF chains' sub-arrays of a BS array
+        a = dep.feed[n] + (dep.positions(dep.uniform_positions())[n].min(axis=0) - dep.feed[n]) * (not dep.movable)
         b = a + dep.length[n] * dep.direction[n]
-        _add(p, pv.Tube(pointa=a, pointb=b, radius=0.03), color=GUIDE, opacity=0.6)
-        _add(p, pv.Cube(center=a, x_length=0.15, y_length=0.15, z_length=0.15), color=GUIDE)
+        if dep.length[n] > 1e-6:
+            _add(p, pv.Tube(pointa=a, pointb=b, radius=0.03), color=guide_color(n), opacity=0.7)
+        _add(p, pv.Cube(center=a, x_length=0.15, y_length=0.15, z_length=0.15), color=guide_color(n))
     sn = world.sensing
     elems = sn.position + np.outer(np.arange(sn.elements) - (sn.elements - 1) / 2, sn.axis) * max(sn.spacing, 0.05)
     _add(p, pv.PolyData(elems).glyph(geom=pv.Cube(x_length=0.06, y_length=0.06, z_length=0.06),
@@ -91,12 +115,16 @@ def add_static(p: pv.Plotter, world, floor_plane: bool = True) -> None:
 
 
 def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "total",
-              beam_nx: int = 120, links: bool = True, beam_oversample: int = 1) -> None:
-    """PAs, users, targets, trails, LoS links, beam map and the corner text.
+              beam_nx: int = 120, links: bool = True, beam_oversample: int = 1, beam_clim=None,
+              legend: bool = True):
+    """PAs, users, targets, trails, LoS links, beam map, the corner text, a metre scale
+    on the floor's bounds and a legend of the link and marker colours.
 
-    beam: a user index, "sensing", "total" or None (no beam layer); the map has
-    ``beam_nx`` samples across the floor, each the mean of ``beam_oversample``² samples
-    (:func:`twin.beammap.beam_map`)."""
+    beam: a user index, "sensing", "total" or None (no beam layer); the layer is the
+    received power in dBm, ``beam_nx`` samples across the floor, each the mean of
+    ``beam_oversample``² samples (:func:`twin.beammap.beam_map`), on ``beam_clim`` (dBm)
+    or, if None, the 40 dB below its peak rounded up to 5 dB. Returns the limits used
+    (pass them to the next frame of an animation for a fixed scale)."""
     dep, fp = world.tx, world.floor          # the hardware that ran (PASS or a fixed array)
     pos = dep.positions(st.s)
     inst = dep.installed
@@ -106,11 +134,17 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
         bm = beam_map(world, st.s, act, st.W, st.Rs, beam, nx=beam_nx, channel=st.channel,
                       oversample=beam_oversample)
         X, Y = np.meshgrid(bm.x, bm.y)
+        with np.errstate(divide="ignore"):
+            dbm = 10 * np.log10(bm.power_w) + 30.0
+        dbm = np.where(np.isfinite(bm.db), dbm, np.nan)
+        if beam_clim is None:
+            top = np.nanmax(dbm[np.isfinite(dbm)]) if np.isfinite(dbm).any() else 0.0
+            top = 5.0 * np.ceil(top / 5.0)
+            beam_clim = (top - BEAM_SPAN_DB, top)
         grid = pv.StructuredGrid(X, Y, np.full(X.shape, 0.01))
-        grid["beam_db"] = np.clip(bm.db, *BEAM_DB_RANGE).ravel(order="F")
-        _add(p, grid, scalars="beam_db", cmap="inferno", clim=BEAM_DB_RANGE, nan_opacity=0.0,
-                   opacity=0.85, scalar_bar_args={"title": "radiated power [dB re peak]",
-                                                  "position_x": 0.25, "position_y": 0.02})
+        grid["power_dbm"] = np.clip(dbm, *beam_clim).ravel(order="F")
+        _add(p, grid, scalars="power_dbm", cmap=POWER_CMAP, clim=beam_clim, nan_opacity=0.0,
+             opacity=0.9, scalar_bar_args=_bar_args(p, POWER_BAR))
     for mask, colour in ((act, PA_ACTIVE), (inst & ~act, PA_INACTIVE)):
         if mask.any():
             _add(p, pv.PolyData(pos[mask]).glyph(geom=pv.Sphere(radius=0.12), scale=False, orient=False),
@@ -150,15 +184,29 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
                 _add(p, pv.PolyData(pts, lines=cells), color=colour, line_width=1, opacity=0.5)
     if st.text:
         p.add_text(st.text, position="upper_left", font_size=10, color="black", render=False)
+    x0, y0, x1, y1 = fp.outline.bounds
+    top = max(float(np.max(dep.feed[:, 2])), max((w.height_m for w in fp.walls), default=0.0))
+    p.show_bounds(bounds=(x0, x1, y0, y1, 0.0, top), xtitle="x [m]", ytitle="y [m]", ztitle="z [m]",
+                  n_xlabels=5, n_ylabels=3, n_zlabels=2, fmt="%.0f", font_size=10, color="#404040",
+                  location="outer", ticks="outside", grid=False, render=False)
+    if legend:
+        entries = [(label, colour) for label, colour in LINK_LABELS] if links and st.channel is None else []
+        entries += [("PA (active)", PA_ACTIVE)]
+        if (inst & ~act).any():
+            entries.append(("PA (inactive)", PA_INACTIVE))
+        entries += [(f"guide {n}", guide_color(n)) for n in range(dep.n_guides)]
+        p.add_legend(labels=[[lab, col] for lab, col in entries], bcolor="white", border=True,
+                     size=(0.2, 0.032 * len(entries)), loc="lower left", face="rectangle")
+    return beam_clim
 
 
 def set_camera(p: pv.Plotter, world, preset: str = "isometric") -> None:
     """Camera presets: ``isometric``, ``top``, ``guide`` (along the first waveguide)."""
     if preset == "top":
         p.view_xy()
-        p.camera.zoom(1.4)
+        p.camera.zoom(1.05)
     elif preset == "guide":
-        dep = world.deployment
+        dep = world.tx
         a, u = dep.feed[0], dep.direction[0]
         side = np.cross([0.0, 0.0, 1.0], u)
         side = side / (np.linalg.norm(side) or 1.0)
@@ -169,6 +217,6 @@ def set_camera(p: pv.Plotter, world, preset: str = "isometric") -> None:
         p.camera.view_angle = 55
     elif preset == "isometric":
         p.view_isometric()
-        p.camera.zoom(1.15)
+        p.camera.zoom(1.0)
     else:
         raise ValueError(f"unknown camera {preset!r}: isometric, top or guide")

@@ -28,7 +28,7 @@ def test_mrt_beam_map_peaks_within_one_grid_cell_of_its_user():
     world = World(load_scene("paper000", {f"waveguides.{n}.pas": 1 for n in range(4)}))
     dep = world.deployment
     u = np.array([[9.0, 1.875, 0.0]])              # under the second guide
-    s = follow_targets(world, u)
+    s = follow_targets(world.tx, u)
     assert np.allclose(s, 4.0)                     # x = 5 + 4 = 9: above the user
     H = dep.channel(s, u, dep.installed, world.floor)
     W = linear_precoder(H, world.power_w, "mrt")

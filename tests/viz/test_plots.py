@@ -1,10 +1,19 @@
-"""Dashboards show every user, every PA and the outage spans."""
+"""Dashboards: one readable SINR panel per user (trace + moving average, target black and
+dashed), CDFs, every PA on the timeline, guide tones never a user's colour, outage spans
+shaded, figures closed after saving, and no backend forced on import (issue 15 items
+6 and 9)."""
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgb
 
 from twin.engine import Simulation
 from twin.scene import load_scene
+from viz.colors import SINR_TARGET_LINE, guide_color, user_color
 from viz.plots import dashboard_figure, plot_runs
 
 
@@ -19,31 +28,85 @@ def runs(tmp_path_factory):
     return out
 
 
-def test_dashboard_has_a_line_per_user_and_per_pa(runs):
+def _axes(fig):
+    return {ax.get_label(): ax for ax in fig.axes if ax.get_label()}
+
+
+def _dist(a, b):
+    return float(np.linalg.norm(np.subtract(to_rgb(a), to_rgb(b))))
+
+
+def test_one_sinr_panel_per_user_with_its_trace_and_the_target(runs):
     import matplotlib.pyplot as plt
 
+    from twin.traces import read_table
+
     scene = load_scene("office")
+    users = read_table(runs[0], "users")
     fig = dashboard_figure(runs[0])
-    ax_sinr, ax_rate, ax_sense, ax_pa = fig.axes[:4]
-    labels = [l.get_label() for l in ax_sinr.lines if l.get_label().startswith("user")]
-    assert labels == [f"user {k}" for k in range(scene.users.n)]
+    ax = _axes(fig)
+    for k in range(scene.users.n):
+        panel = ax[f"sinr-u{k}"]
+        raw = [l for l in panel.lines if l.get_label() == f"user {k}"]
+        assert len(raw) == 1 and _dist(raw[0].get_color(), user_color(k)) < 1e-6
+        g = users[users.user == k].sort_values("time_s")
+        assert np.allclose(raw[0].get_ydata(), g.sinr_db.to_numpy())
+        smooth = [l for l in panel.lines if "smoothed" in l.get_label()][0]
+        y = np.asarray(smooth.get_ydata())
+        assert np.abs(np.diff(y)).mean() < np.abs(np.diff(g.sinr_db.to_numpy())).mean()   # smoother
+        target = [l for l in panel.lines if l.get_label() == "SINR target"][0]
+        assert target.get_linestyle() == "--"
+        assert min(_dist(target.get_color(), user_color(j)) for j in range(8)) > 0.5
+    cdf = ax["sinr-cdf"]
+    steps = [l for l in cdf.lines if l.get_label().startswith("u")]
+    assert len(steps) == scene.users.n
+    for l in steps:
+        F = np.asarray(l.get_ydata())
+        assert np.all(np.diff(F) >= 0) and F[-1] == pytest.approx(1.0)
     n_pas = sum(g.pas for g in scene.waveguides)
-    assert len(ax_pa.lines) == 2 * n_pas            # actual + commanded per PA
-    assert "[dB]" in ax_sinr.get_ylabel() and "[m]" in ax_pa.get_ylabel()
+    assert len(ax["pas"].lines) == 2 * n_pas            # actual + commanded per PA
+    assert "[dB]" in ax["sinr-u0"].get_ylabel() and "[m]" in ax["pas"].get_ylabel()
     plt.close(fig)
+
+
+def test_guide_colours_are_never_user_colours_nor_the_target_line():
+    for n in range(5):
+        assert min(_dist(guide_color(n), user_color(k)) for k in range(7)) > 0.3
+    assert to_rgb(SINR_TARGET_LINE) not in [to_rgb(user_color(k)) for k in range(7)]
 
 
 def test_outage_spans_are_shaded(runs):
     import matplotlib.pyplot as plt
 
     fig = dashboard_figure(runs[1])                 # frame-old ZF beams: outage happens
-    assert len(fig.axes[0].patches) > 0
+    assert sum(len(a.patches) for n, a in _axes(fig).items() if n.startswith("sinr-u")) > 0
     plt.close(fig)
 
 
-def test_overlay_of_several_runs(runs, tmp_path):
+def test_saved_dashboards_are_closed_and_every_user_colour_is_visible(runs, tmp_path):
+    import imageio.v2 as imageio
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    out = plot_runs([runs[0]], tmp_path / "d.png")
+    assert set(plt.get_fignums()) == before
+    img = imageio.imread(out)[..., :3].astype(int)
+    for k in range(4):
+        near = np.all(np.abs(img - np.array(to_rgb(user_color(k))) * 255) < 25, axis=-1)
+        assert near.sum() > 500, k                  # each user's lines are on the picture
     out = plot_runs(runs, tmp_path / "cmp.png")
-    assert out.exists() and out.stat().st_size > 20_000
+    assert set(plt.get_fignums()) == before and out.stat().st_size > 20_000
+
+
+def test_importing_viz_does_not_select_a_backend():
+    """A Jupyter kernel sets its inline backend through MPLBACKEND; importing viz must
+    keep it (it used to force Agg, and a notebook then printed `<Figure size …>`)."""
+    code = ("import matplotlib; import viz.plots, viz.radiomap, viz.render, viz.html; "
+            "import matplotlib.pyplot as plt; print(matplotlib.get_backend())")
+    env = {**os.environ, "MPLBACKEND": "svg", "PYTHONPATH": os.getcwd()}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().lower() == "svg"
 
 
 def _every_policy():
@@ -54,7 +117,7 @@ def _every_policy():
 @pytest.mark.parametrize("policy", _every_policy())
 def test_dashboard_for_every_policy(policy, tmp_path):
     """Issue 6: plots are produced for runs of every policy that exists, with one SINR
-    line per user and an actual + commanded line per installed PA."""
+    panel per user and an actual + commanded line per installed PA."""
     import matplotlib.pyplot as plt
 
     from twin.controller import PRESETS, resolve
@@ -63,13 +126,13 @@ def test_dashboard_for_every_policy(policy, tmp_path):
     scene = load_scene(PRESETS[policy].example_scene)
     Simulation(scene, tmp_path / "run", policy=policy, frames=3).run()
     fig = dashboard_figure(tmp_path / "run")
-    ax_sinr, ax_rate, ax_sense, ax_pa = fig.axes[:4]
-    users = [l for l in ax_sinr.lines if l.get_label().startswith("user")]
-    assert len(users) == scene.users.n
+    ax = _axes(fig)
+    panels = [a for n, a in ax.items() if n.startswith("sinr-u")]
+    assert len(panels) == scene.users.n
     n_pas = int(World(scene, hardware=resolve(policy).hardware).tx.installed.sum())
-    assert len(ax_pa.lines) == 2 * n_pas
-    for line in users:                                  # finite SINRs were plotted
-        assert np.isfinite(line.get_ydata()).any()
+    assert len(ax["pas"].lines) == 2 * n_pas
+    for panel in panels:                                  # finite SINRs were plotted
+        assert np.isfinite(panel.lines[0].get_ydata()).any()
     plt.close(fig)
     out = plot_runs([tmp_path / "run"], tmp_path / "d.png")
     assert out.stat().st_size > 20_000

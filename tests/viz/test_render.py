@@ -46,6 +46,40 @@ def test_rendered_png_is_a_real_picture_with_the_pa_in_its_colour(run10, tmp_pat
     x, y = coord.GetComputedDisplayValue(p.renderer)
     pixel = img[480 - 1 - int(y), int(x), :3].astype(int)
     assert np.all(np.abs(pixel - np.array(PA_ACTIVE) * 255) <= 12), pixel
+    # a metre scale on the floor's bounds and a legend of the marker colours
+    assert p.renderer.cube_axes_actor is not None
+    assert p.renderer.cube_axes_actor.GetXTitle() == "x [m]"
+    assert p.legend is not None
+    p.close()
+
+
+def test_render_has_link_legend_and_separate_palettes(run10):
+    """The legend names the three link colours; the wall-loss bar (grey ramp) and the
+    power bar (viridis) use different palettes, and the bars do not overlap."""
+    import pyvista as pv
+
+    from viz.colors import LINK_LABELS
+    from viz.render import RunData
+    from viz.scene3d import POWER_BAR, WALL_BAR, add_state, add_static
+
+    headless.ensure_offscreen()
+    data = RunData.load(run10)
+    p = pv.Plotter(off_screen=True, window_size=(320, 240))
+    add_static(p, data.world)
+    clim = add_state(p, data.world, data.state(5), beam="total", beam_nx=20)
+    entries = [p.legend.GetEntryString(i) for i in range(p.legend.GetNumberOfEntries())]
+    assert [lab for lab, _ in LINK_LABELS] == entries[:3]
+    assert clim[1] - clim[0] == 40.0 and clim[1] % 5 == 0
+    bars = {b.GetTitle().strip(): b for b in p.scalar_bars.values()}
+    wall, power = bars["wall loss [dB]"], bars["received power [dBm]"]
+    lut_w, lut_p = wall.GetLookupTable(), power.GetLookupTable()
+    top_w = np.array(lut_w.GetTableValue(lut_w.GetNumberOfTableValues() - 1)[:3])
+    top_p = np.array(lut_p.GetTableValue(lut_p.GetNumberOfTableValues() - 1)[:3])
+    assert np.ptp(top_w) < 0.05 and top_w.mean() < 0.2     # grey ramp ends black
+    assert top_p[0] > 0.8 and top_p[1] > 0.8 and top_p[2] < 0.3  # viridis ends yellow
+    w_lo, w_hi = WALL_BAR["position_y"], WALL_BAR["position_y"] + WALL_BAR["height"]
+    p_lo, p_hi = POWER_BAR["position_y"], POWER_BAR["position_y"] + POWER_BAR["height"]
+    assert p_hi + 0.08 < w_lo or w_hi + 0.08 < p_lo             # apart, with room for a title
     p.close()
 
 
@@ -60,8 +94,13 @@ def test_render_command_writes_the_requested_png(run10, tmp_path):
 def test_animation_of_a_10_frame_run_has_10_frames(run10, tmp_path):
     from viz.render import animate_runs
 
-    out = animate_runs([run10], tmp_path / "a.gif", window=(240, 160), beam_nx=24, progress=False)
+    from PIL import Image
+
+    out = animate_runs([run10], tmp_path / "a.gif", window=(240, 160), beam_nx=24, progress=False, fps=5)
     assert len(imageio.mimread(out)) == 10
+    with Image.open(out) as gif:                # the frame delay is written: 1/5 s (GIF: in 10 ms units)
+        gif.seek(3)
+        assert gif.info["duration"] == 200
     side = animate_runs([run10, run10], tmp_path / "b.gif", window=(200, 120), beam_nx=16,
                         max_frames=3, progress=False)
     frames = imageio.mimread(side)
@@ -113,10 +152,13 @@ def test_html_export_of_a_run_and_of_a_scene(run10, tmp_path):
 def test_render_command_rejects_bad_input_clearly(run10, tmp_path):
     from viz.cli_commands import cmd_render
 
-    with pytest.raises(ConfigError, match="scene.json"):
+    with pytest.raises(ConfigError, match="does not exist"):
         cmd_render(str(tmp_path / "nothing"))
+    (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="scene.json"):
-        cmd_render(str(run10), side_by_side_with=str(tmp_path / "nothing"))
+        cmd_render(str(run10), side_by_side_with=str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match="--html"):
+        cmd_render(str(run10), html=str(tmp_path / "page.png"))
     with pytest.raises(ConfigError, match="camera"):
         cmd_render(str(run10), camera="fisheye")
     with pytest.raises(ConfigError, match=r"\.gif or \.mp4"):
@@ -133,3 +175,18 @@ def test_side_by_side_png_draws_both_runs(run10, tmp_path):
     img = imageio.imread(out)[..., :3].astype(float)
     assert img.shape[:2] == (150, 400)
     assert img[:, :200].std() > 10 and img[:, 200:].std() > 10
+
+
+def test_show_in_jupyter_without_the_extra_says_what_to_install(run10, monkeypatch):
+    """The interactive Jupyter view needs the `jupyter` extra; without it one line names
+    it (and the static fallback), and ``backend="static"`` shows a real picture."""
+    from viz import render
+
+    monkeypatch.setattr(render, "_in_jupyter", lambda: True)
+    monkeypatch.setattr(render, "JUPYTER_MODULES", ("ipywidgets", "no_such_module_for_pass_twin"))
+    with pytest.raises(ConfigError, match=r"pass-twin\[jupyter\]") as e:
+        render.show(run10)
+    assert "no_such_module_for_pass_twin" in str(e.value) and "static" in str(e.value)
+    img = render.show(run10, backend="static", window=(240, 160))
+    arr = imageio.imread(img.data)
+    assert arr.shape[:2] == (160, 240) and arr.std() > 10
