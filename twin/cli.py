@@ -235,12 +235,17 @@ def cmd_figure(args) -> int:
     return 0
 
 
+def _has_default(action) -> bool:
+    """A default worth showing: not None, not a store_true's False, not suppressed (0 is one)."""
+    return not (action.default is None or action.default is False or action.default is argparse.SUPPRESS)
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Shows each flag's default, unless its help already states one or it has none."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False) or action.default is argparse.SUPPRESS:
+        if "default" in text or not _has_default(action):
             return text
         return super()._get_help_string(action)
 
@@ -329,7 +334,7 @@ def _show_defaults(sub) -> None:
     """Every flag of every subcommand shows its default, even one added without help."""
     for parser in sub.choices.values():
         for action in parser._actions:
-            if not action.help and action.default not in (None, False, argparse.SUPPRESS):
+            if not action.help and _has_default(action):
                 action.help = "(default: %(default)s)"
 
 

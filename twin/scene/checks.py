@@ -46,6 +46,23 @@ def check_extent(scene, source: str) -> None:
                               "give coordinates in metres (docs/scenes.md, Limits)")
 
 
+def check_sizes(scene, source: str) -> None:
+    """Limits that span two fields (docs/scenes.md, Limits): channel evaluations per frame
+    and the number of frames a duration asks for."""
+    from twin.scene.schema import MAX_EVALUATIONS_PER_FRAME, MAX_FRAMES
+
+    sim = scene.simulation
+    if sim.slots_per_frame * sim.samples_per_slot > MAX_EVALUATIONS_PER_FRAME:
+        raise ConfigError(source, "simulation.samples_per_slot",
+                          f"slots_per_frame × samples_per_slot = {sim.slots_per_frame * sim.samples_per_slot} "
+                          f"is over the limit of {MAX_EVALUATIONS_PER_FRAME} evaluations per frame",
+                          "use fewer slots or samples per slot")
+    if sim.frames is None and sim.duration_s is not None and sim.duration_s / sim.frame_s > MAX_FRAMES:
+        raise ConfigError(source, "simulation.duration_s",
+                          f"duration_s / frame_s = {sim.duration_s / sim.frame_s:.3g} frames is over the limit "
+                          f"of {MAX_FRAMES} frames", "use a shorter duration_s or a longer frame_s")
+
+
 def check_outline(scene, source: str) -> Polygon:
     """The floor outline as a valid polygon of non-zero area."""
     pts = np.asarray(scene.floor.outline, float)

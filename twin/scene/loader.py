@@ -244,6 +244,7 @@ def validate_geometry(scene: Scene, source: str) -> None:
     from twin.geometry.floorplan import FloorPlan
     from twin.scene import checks
 
+    checks.check_sizes(scene, source)
     checks.check_extent(scene, source)
     outline = checks.check_outline(scene, source)
     checks.check_walls(scene, outline, source)

@@ -271,17 +271,6 @@ class Simulation(Model):
     seed: Count = Field(0, ge=0)
     flush_frames: Count = Field(200, ge=1)
 
-    @model_validator(mode="after")
-    def _sizes(self):
-        if self.slots_per_frame * self.samples_per_slot > MAX_EVALUATIONS_PER_FRAME:
-            raise ValueError(f"slots_per_frame × samples_per_slot = "
-                             f"{self.slots_per_frame * self.samples_per_slot} exceeds the limit of "
-                             f"{MAX_EVALUATIONS_PER_FRAME} evaluations per frame")
-        if self.frames is None and self.duration_s is not None and self.duration_s / self.frame_s > MAX_FRAMES:
-            raise ValueError(f"duration_s / frame_s = {self.duration_s / self.frame_s:.3g} frames exceeds "
-                             f"the limit of {MAX_FRAMES} frames")
-        return self
-
     @property
     def n_frames(self) -> int:
         if self.frames is not None:
