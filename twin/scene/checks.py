@@ -36,7 +36,10 @@ def _tol(poly: Polygon) -> float:
 
 def check_extent(scene, source: str) -> None:
     """Coordinates within ±MAX_EXTENT_M (beyond it distances overflow the channel model)."""
-    items = [("floor.outline", scene.floor.outline), ("sensing.position", [scene.sensing.position])]
+    items = [("floor.outline", scene.floor.outline), ("sensing.position", [scene.sensing.position]),
+             ("floor.ceiling_m", [[scene.floor.ceiling_m]]), ("floor.ue_height_m", [[scene.floor.ue_height_m]])]
+    items += [(f"floor.walls[{i}].height_m", [[w.height_m]]) for i, w in enumerate(scene.floor.walls)]
+    items += [(f"floor.walls[{i}].thickness_m", [[w.thickness_m]]) for i, w in enumerate(scene.floor.walls)]
     items += [(f"waveguides[{i}].feed", [g.feed]) for i, g in enumerate(scene.waveguides)]
     items += [(f"waveguides[{i}].length_m", [[g.length_m]]) for i, g in enumerate(scene.waveguides)]
     for field, pts in items:
@@ -151,3 +154,23 @@ def check_guides(scene, outline: Polygon, source: str) -> None:
             raise ConfigError(source, field, f"the guide reaches z = {low:.4g} m, not above the users "
                               f"(floor.ue_height_m = {ue:g} m)",
                               "mount the guide above the users: a feed z above ue_height_m (e.g. the ceiling)")
+
+
+def check_sensing(scene, source: str) -> None:
+    """No target placed on the sensing array: its CRB divides by the array–target distance
+    (MODEL §3.3), so a target start position or waypoint there gives inf/NaN."""
+    t = scene.targets
+    if t is None:
+        return
+    p = np.asarray(scene.sensing.position, float)
+    if abs(p[2] - scene.floor.ue_height_m) > 1e-6:
+        return
+    spots = [(f"targets.positions[{i}]", q) for i, q in enumerate(t.positions or ())]
+    for i in range(t.n):
+        m = t.mobility_of(i)
+        where = f"targets.mobility[{i}]" if isinstance(t.mobility, tuple) else "targets.mobility"
+        spots += [(f"{where}.waypoints[{j}]", q) for j, q in enumerate(m.waypoints if m.model == "waypoints" else ())]
+    for field, q in spots:
+        if np.linalg.norm(np.asarray(q, float) - p[:2]) < 1e-6:
+            raise ConfigError(source, field, f"{tuple(q)} is where the sensing array is ({tuple(scene.sensing.position)})",
+                              "move the target, or raise sensing.position (e.g. to the ceiling)")

@@ -155,7 +155,8 @@ def _field_path(loc) -> str:
     for x in loc:
         if isinstance(x, int):
             parts.append(f"[{x}]")
-        elif x in ("float", "int", "str", "bool", "tuple[float, float]", "list", "dict") or "[" in str(x):
+        elif x in ("float", "int", "str", "bool", "tuple[float, float]", "list", "dict") or "[" in str(x) \
+                or str(x).startswith(("constrained-", "function-")):
             continue  # pydantic union-branch labels
         else:
             parts.append(("." if parts else "") + str(x))
@@ -249,6 +250,7 @@ def validate_geometry(scene: Scene, source: str) -> None:
     outline = checks.check_outline(scene, source)
     checks.check_walls(scene, outline, source)
     checks.check_guides(scene, outline, source)
+    checks.check_sensing(scene, source)
     fp = FloorPlan.from_scene(scene)
     checks.check_free_space(fp, scene, source)
     lam = scene.radio.wavelength_m

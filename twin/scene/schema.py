@@ -39,6 +39,15 @@ MAX_SAMPLES_PER_SLOT = 100
 MAX_EVALUATIONS_PER_FRAME = 1000
 MAX_FRAMES = 10_000_000
 MAX_POINTS = 10_000
+#: Ranges of physical values whose SI conversion would overflow or underflow (10^(dBm/10))
+#: or that make a frame never end (a walker faster than this crosses the floor in an instant).
+MAX_ABS_DBM = 200.0
+MAX_ABS_DB = 100.0
+MAX_SPEED_M_S = 100.0
+MAX_FRAME_S = 60.0
+
+Dbm = Annotated[float, Field(ge=-MAX_ABS_DBM, le=MAX_ABS_DBM)]
+Db = Annotated[float, Field(ge=-MAX_ABS_DB, le=MAX_ABS_DB)]
 
 #: Wall penetration loss presets at f in GHz (MODEL §2.5; 3GPP TR 38.901 Table 7.4.3-1,
 #: plasterboard from ITU-R P.2040 stud-wall figures).
@@ -58,11 +67,11 @@ class Model(BaseModel):
 
 
 class Radio(Model):
-    carrier_ghz: float = Field(28.0, gt=0, le=300)
-    noise_dbm: float = -90.0
-    sensing_noise_dbm: float = -90.0
-    tx_power_dbm: float = 30.0
-    user_tx_power_dbm: float = 20.0
+    carrier_ghz: float = Field(28.0, ge=0.1, le=300)
+    noise_dbm: Dbm = -90.0
+    sensing_noise_dbm: Dbm = -90.0
+    tx_power_dbm: Dbm = 30.0
+    user_tx_power_dbm: Dbm = 20.0
 
     @property
     def fc_hz(self) -> float:
@@ -140,7 +149,7 @@ class Waveguide(Model):
     feed: Vec3
     direction: Vec3 = (1.0, 0.0, 0.0)
     length_m: float = Field(gt=0)
-    n_eff: float = Field(1.4, ge=1.0)
+    n_eff: float = Field(1.4, ge=1.0, le=10.0)
     attenuation_db_per_m: float = Field(0.0, ge=0)
     pas: Count = Field(1, ge=1, le=MAX_PAS_PER_GUIDE)
     min_spacing_m: float | None = Field(None, gt=0)
@@ -169,7 +178,7 @@ class Sensing(Model):
     position: Vec3 = (0.0, 0.0, 0.0)
     axis: Vec3 = (0.0, 1.0, 0.0)
     elements: Count = Field(8, ge=1, le=MAX_ELEMENTS)
-    spacing_m: float | None = Field(None, gt=0)
+    spacing_m: float | None = Field(None, gt=0, le=10.0)
     snapshots: Count = Field(256, ge=1)
 
     @field_validator("axis")
@@ -192,6 +201,8 @@ class Mobility(Model):
         lo, hi = self.speed_range
         if lo <= 0 or hi < lo:
             raise ValueError("speed_m_s must be > 0 (a number or [min, max] with min ≤ max)")
+        if hi > MAX_SPEED_M_S:
+            raise ValueError(f"speed_m_s = {hi:g} is over the limit of {MAX_SPEED_M_S:g} m/s")
         lo, hi = self.pause_range
         if lo < 0 or hi < lo:
             raise ValueError("pause_s must be ≥ 0 (a number or [min, max] with min ≤ max)")
@@ -236,7 +247,7 @@ class Entities(Model):
 class Users(Entities):
     count: Count | None = Field(None, ge=1, le=MAX_USERS)
     positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_USERS)
-    sinr_target_db: float | tuple[float, ...] = 6.0
+    sinr_target_db: Db | tuple[Db, ...] = 6.0
 
     @model_validator(mode="after")
     def _targets(self):
@@ -252,20 +263,20 @@ class Users(Entities):
 class Targets(Entities):
     count: Count | None = Field(None, ge=1, le=MAX_TARGETS)
     positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_TARGETS)
-    rcs_m2: float = Field(1.0, gt=0)
+    rcs_m2: float = Field(1.0, gt=0, le=1e6)
     rcs_decay_per_rad: float = Field(0.0, ge=0)
 
 
 class Controller(Model):
     policy: str = "uniform"
     params: dict[str, bool | int | float | str | list] = {}
-    observation_noise_m: float = Field(0.0, ge=0)
+    observation_noise_m: float = Field(0.0, ge=0, le=1000.0)
 
 
 class Simulation(Model):
     frames: Count | None = Field(None, ge=1, le=MAX_FRAMES)
     duration_s: float | None = Field(None, gt=0)
-    frame_s: float = Field(0.1, gt=0)
+    frame_s: float = Field(0.1, gt=0, le=MAX_FRAME_S)
     slots_per_frame: Count = Field(1, ge=1, le=MAX_SLOTS_PER_FRAME)
     samples_per_slot: Count = Field(1, ge=1, le=MAX_SAMPLES_PER_SLOT)
     seed: Count = Field(0, ge=0)
