@@ -506,3 +506,20 @@ def test_every_flag_of_every_subcommand_has_help_and_shows_its_default(capsys):
     for flag in ("--seed", "--out", "--force", "--frames"):
         assert flag in run_help
     assert "default: runs/latest" in run_help and "default: the scene's simulation.seed" in run_help
+
+
+def test_docs_list_every_limit_the_code_enforces():
+    from pathlib import Path
+
+    from twin.scene import checks, loader
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "scenes.md"
+    limits = docs.read_text().split("### Limits", 1)[1]
+    values = {k: v for k, v in vars(S).items() if k.startswith("MAX_")}
+    values.update(MAX_NODES=loader.MAX_NODES, MAX_DEPTH=loader.MAX_DEPTH, MAX_EXTENT_M=checks.MAX_EXTENT_M)
+    assert len(values) >= 15
+    for name, v in values.items():
+        forms = {f"{v:,.0f}".replace(",", " "), f"{v:g}"}
+        assert any(f in limits for f in forms), f"{name} = {v} is not in docs/scenes.md, Limits"
+    assert f"{loader.MAX_FILE_BYTES // 2**20} MiB" in limits
+    assert f"{checks.MIN_FREE_FRACTION:.0%}".replace("%", " %") in limits
