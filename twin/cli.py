@@ -142,7 +142,6 @@ def _summary_table(summary: dict, out: Path | None) -> str:
 
 
 def cmd_run(args) -> int:
-    from twin.engine import Simulation
     from twin.scene import load_scene
 
     overrides = parse_assignments(args.set, "--set")
@@ -161,6 +160,7 @@ def cmd_run(args) -> int:
     params = parse_assignments(args.param, "--param")
     out = Path(args.out or DEFAULT_RUN_DIR)
     replace = check_run_dir(out, args.force, default=args.out is None)
+    from twin.engine import Simulation  # after the checks: bad input is reported before the heavy imports
     sim = Simulation(scene, out, policy=args.policy, policy_params=params or None,
                      progress=not args.quiet)
     if replace:  # only now: a bad policy or parameter above leaves the previous run intact

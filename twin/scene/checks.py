@@ -174,3 +174,42 @@ def check_sensing(scene, source: str) -> None:
         if np.linalg.norm(np.asarray(q, float) - p[:2]) < 1e-6:
             raise ConfigError(source, field, f"{tuple(q)} is where the sensing array is ({tuple(scene.sensing.position)})",
                               "move the target, or raise sensing.position (e.g. to the ceiling)")
+
+
+#: A scripted walker may not run more legs than this in one frame (a tiny looping path
+#: walked fast would turn one frame into millions of events).
+MAX_LEGS_PER_FRAME = 1000
+
+
+def check_waypoints(scene, source: str) -> None:
+    """Scripted paths (mobility model ``waypoints``) that can be walked: no waypoint
+    repeating the one before it, a looping path with at least 2 points, and not so short
+    for its speed that a frame holds more than MAX_LEGS_PER_FRAME legs (MODEL §5)."""
+    frame_s = scene.simulation.frame_s
+    for kind in ("users", "targets"):
+        ent = getattr(scene, kind)
+        if ent is None:
+            continue
+        listed = isinstance(ent.mobility, tuple)
+        for i, m in enumerate(ent.mobility if listed else (ent.mobility,)):
+            if m.model != "waypoints":
+                continue
+            where = f"{kind}.mobility[{i}]" if listed else f"{kind}.mobility"
+            wp = np.asarray(m.waypoints, float)
+            steps = np.linalg.norm(np.diff(wp, axis=0), axis=1)
+            for j in np.flatnonzero(steps < 1e-9):
+                raise ConfigError(source, f"{where}.waypoints[{j + 1}]", f"repeats waypoints[{j}]",
+                                  "remove it (pause_s makes a walker wait at each waypoint)")
+            if not m.loop:
+                continue
+            if len(wp) < 2:
+                raise ConfigError(source, f"{where}.waypoints",
+                                  "a looping path (loop = true, the default) needs at least 2 waypoints",
+                                  "add a waypoint, or set loop = false to walk there and stay")
+            length = steps.sum() + np.linalg.norm(wp[-1] - wp[0])
+            legs = len(wp) * frame_s * m.speed_range[0] / length
+            if m.pause_range[0] == 0 and legs > MAX_LEGS_PER_FRAME:
+                raise ConfigError(source, f"{where}.waypoints",
+                                  f"the loop is {length:.3g} m long: at {m.speed_range[0]:g} m/s that is "
+                                  f"{legs:.3g} legs per frame, over the limit of {MAX_LEGS_PER_FRAME}",
+                                  "lengthen the path, walk slower, or give pause_s > 0")

@@ -251,6 +251,7 @@ def validate_geometry(scene: Scene, source: str) -> None:
     checks.check_walls(scene, outline, source)
     checks.check_guides(scene, outline, source)
     checks.check_sensing(scene, source)
+    checks.check_waypoints(scene, source)
     fp = FloorPlan.from_scene(scene)
     checks.check_free_space(fp, scene, source)
     lam = scene.radio.wavelength_m
