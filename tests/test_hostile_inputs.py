@@ -215,6 +215,12 @@ def test_a_directory_is_not_a_scene(tmp_path, capsys):
         one_line_error(capsys, rc, str(d), "(file)", "is a directory")
 
 
+def test_a_device_is_not_a_scene(capsys):
+    """/dev/zero would be read forever."""
+    rc = main(["run", "/dev/zero", "--quiet"])
+    one_line_error(capsys, rc, "/dev/zero", "(file)", "not a regular file")
+
+
 def test_an_oversized_file_is_refused_unread(tmp_path, capsys):
     p = tmp_path / "big.toml"
     p.write_bytes(b"#" * (5 * 1024 * 1024))
@@ -404,6 +410,8 @@ def test_run_flag_errors_name_the_flag(case, tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["run", "office", "--seed", "x"], "argument --seed: invalid int value: 'x'"),
     (["rn"], "did you mean 'run'?"),
+    (["figure", "paper002-power", "--seed", "-1"], "argument --seed: invalid seed -1: give an integer ≥ 0"),
+    (["run", "office", "--out", ""], "--out: (path): is empty"),
     (["render", "r", "--camera", "isometrc"], "did you mean 'isometric'?"),
     ([], "required: COMMAND"),
 ])

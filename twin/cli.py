@@ -158,6 +158,8 @@ def cmd_run(args) -> int:
         sources["simulation.seed"] = "--seed"
     scene = load_scene(args.scene, overrides, sources)
     params = parse_assignments(args.param, "--param")
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out", "(path)", "is empty", "give a run directory, e.g. --out runs/NAME")
     out = Path(args.out or DEFAULT_RUN_DIR)
     replace = check_run_dir(out, args.force, default=args.out is None)
     from twin.engine import Simulation  # after the checks: bad input is reported before the heavy imports
@@ -233,6 +235,17 @@ def cmd_figure(args) -> int:
     print(df.to_string(index=False, max_rows=60))
     print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
     return 0
+
+
+def seed_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (a numpy seed)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer ≥ 0") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed {v}: give an integer ≥ 0")
+    return v
 
 
 def _has_default(action) -> bool:
@@ -321,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     fg.add_argument("name", help="figure name, or 'list' to list them")
     fg.add_argument("--quick", action="store_true", help="few drops, coarse sweep")
     fg.add_argument("--out", default="figures", metavar="DIR", help="directory for NAME.csv and NAME.png")
-    fg.add_argument("--seed", type=int, default=0, help="seed of the random drops")
+    fg.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the random drops, an integer ≥ 0")
     fg.set_defaults(func=cmd_figure)
 
     from twin.experiments.cli import add_experiment_commands

@@ -57,14 +57,17 @@ def _read_text(path: Path) -> str:
     UTF-16, too large, unreadable)."""
     src = str(path)
     try:
-        size = path.stat().st_size
         if path.is_dir():
             raise ConfigError(src, "(file)", "is a directory, not a scene file",
                               "give the path of a .toml or .yaml file")
-        if size > MAX_FILE_BYTES:
-            raise ConfigError(src, "(file)", f"{size} bytes is over the limit of {MAX_FILE_BYTES} bytes "
-                              "for a scene file", "a scene is a few kB of TOML; check the path")
-        data = path.read_bytes()
+        if not path.is_file():
+            raise ConfigError(src, "(file)", "is not a regular file (a device, pipe or socket)",
+                              "give the path of a .toml or .yaml file")
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise ConfigError(src, "(file)", f"is over the limit of {MAX_FILE_BYTES} bytes for a scene file",
+                              "a scene is a few kB of TOML; check the path")
     except OSError as e:
         raise ConfigError(src, "(file)", f"cannot read: {e.strerror or e}", "check the path and its permissions") from None
     head = data[:4096]
