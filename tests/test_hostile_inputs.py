@@ -248,6 +248,7 @@ def test_closed_wall_flush_with_the_outline_is_accepted(tmp_path):
                                 "closed = true\nthickness_m = 0.3\nopaque = true")))
     fp = FloorPlan.from_scene(load_scene(p))
     assert fp.free.area == pytest.approx(100.0 - 3.15 ** 2)
+    assert fp.wall_inside_outline(0)
 
 
 def test_a_yaml_alias_that_expands_a_little_is_accepted(tmp_path):
@@ -536,7 +537,7 @@ def test_docs_list_every_limit_the_code_enforces():
     values.update(MAX_NODES=loader.MAX_NODES, MAX_DEPTH=loader.MAX_DEPTH, MAX_EXTENT_M=checks.MAX_EXTENT_M)
     assert len(values) >= 15
     for name, v in values.items():
-        forms = {f"{v:,.0f}".replace(",", " "), f"{v:g}"}
+        forms = {(f"{v:,}" if isinstance(v, int) else f"{v:,.0f}").replace(",", " "), f"{v:g}"}
         assert any(f in limits for f in forms), f"{name} = {v} is not in docs/scenes.md, Limits"
     assert f"{loader.MAX_FILE_BYTES // 2**20} MiB" in limits
     assert f"{checks.MIN_FREE_FRACTION:.0%}".replace("%", " %") in limits

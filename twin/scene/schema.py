@@ -38,6 +38,8 @@ MAX_SAMPLES_PER_SLOT = 100
 #: slots_per_frame × samples_per_slot: evaluations of the channel in one frame.
 MAX_EVALUATIONS_PER_FRAME = 1000
 MAX_FRAMES = 10_000_000
+#: Seeds fit a signed 64-bit integer (Parquet and pandas columns of compare/sweep tables).
+MAX_SEED = 2**63 - 1
 MAX_POINTS = 10_000
 #: Ranges of physical values whose SI conversion would overflow or underflow (10^(dBm/10))
 #: or that make a frame never end (a walker faster than this crosses the floor in an instant).
@@ -279,7 +281,7 @@ class Simulation(Model):
     frame_s: float = Field(0.1, gt=0, le=MAX_FRAME_S)
     slots_per_frame: Count = Field(1, ge=1, le=MAX_SLOTS_PER_FRAME)
     samples_per_slot: Count = Field(1, ge=1, le=MAX_SAMPLES_PER_SLOT)
-    seed: Count = Field(0, ge=0)
+    seed: Count = Field(0, ge=0, le=MAX_SEED)
     flush_frames: Count = Field(200, ge=1)
 
     @property
