@@ -230,7 +230,8 @@ def cmd_figure(args) -> int:
         for name, spec in available().items():
             print(f"{name:<26} {spec.ylabel} vs {spec.xlabel}")
         return 0
-    _check_writable_dir(Path(args.out), "--out")
+    if args.name in available():   # an unknown name is reported by run_figure, before any directory is made
+        _check_writable_dir(Path(args.out), "--out")
     df = run_figure(args.name, args.out, quick=args.quick, seed=args.seed)
     print(df.to_string(index=False, max_rows=60))
     print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
