@@ -3,12 +3,94 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import re
+import shutil
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
+from twin import __version__
 from twin.errors import ConfigError
 from twin.scene.values import parse_assignments, parse_value  # noqa: F401 - re-exported
+
+#: Files that mark a directory as a run directory (written by twin.engine / twin.traces).
+RUN_MARKERS = ("scene.json", "summary.json", "meta.json")
+DEFAULT_RUN_DIR = "runs/latest"
+
+
+def _nearest_existing(p: Path) -> Path:
+    a = p
+    while not a.exists() and a != a.parent:
+        a = a.parent
+    return a
+
+
+def _check_writable_dir(d: Path, flag: str) -> None:
+    """Create ``d`` if needed and write a probe file in it, or a ConfigError naming ``flag``."""
+    anc = _nearest_existing(d)
+    if anc.exists() and not anc.is_dir():
+        what = "is a file" if anc == d else f"is under a file ({anc})"
+        raise ConfigError(flag, str(d), f"{what}, not a directory",
+                          f"give {flag} a directory path that is not a file or inside one")
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
+            pass
+    except OSError as e:
+        raise ConfigError(flag, str(d), f"cannot write there: {e.strerror or e}",
+                          f"give {flag} a directory you can write to") from None
+
+
+def is_run_dir(d: Path) -> bool:
+    """True if ``d`` holds a run (its scene, summary or trace tables)."""
+    return d.is_dir() and (any((d / m).exists() for m in RUN_MARKERS) or any(d.glob("*.parquet")))
+
+
+def check_run_dir(out: Path, force: bool, flag: str = "--out", default: bool = False) -> bool:
+    """Check ``out`` can take a new run: refuse a file, a path under a file, a directory
+    that cannot be written, a non-empty directory that is not a run, and an existing run
+    unless ``force`` (the default run directory is always replaced). Creates ``out`` if
+    missing; returns True when a previous run there must be replaced (:func:`replace_run_dir`)."""
+    replace = False
+    if out.is_dir() and any(out.iterdir()):
+        if not is_run_dir(out):
+            raise ConfigError(flag, str(out), "is a directory holding other files, not a run",
+                              f"give {flag} a new or empty directory (e.g. runs/NAME)")
+        if not (force or default):
+            raise ConfigError(flag, str(out), "already holds a run",
+                              f"add --force to replace it, or give another {flag}")
+        replace = True
+    _check_writable_dir(out, flag)
+    return replace
+
+
+def replace_run_dir(out: Path, flag: str = "--out") -> None:
+    """Delete the previous run in ``out`` (checked by :func:`check_run_dir`) and recreate it."""
+    print(f"pass-twin: replacing the previous run in {out}/", file=sys.stderr)
+    try:
+        shutil.rmtree(out)
+        out.mkdir(parents=True)
+    except OSError as e:
+        raise ConfigError(flag, str(out), f"cannot replace the previous run: {e.strerror or e}",
+                          f"remove it yourself or give another {flag}") from None
+
+
+def _check_out_file(path: str | None, flag: str) -> None:
+    """An output file path (PNG, GIF, HTML): not a directory, its folder writable."""
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(flag, path, "is a directory, not a file", f"give {flag} a file path (e.g. {p / 'out.png'})")
+    parent = p.parent
+    anc = _nearest_existing(parent)
+    if not anc.is_dir():
+        raise ConfigError(flag, path, f"is under a file ({anc})", f"give {flag} a path in a directory")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise ConfigError(flag, path, f"cannot write in {anc}", f"give {flag} a path you can write to")
 
 
 def _fmt(value, fmt: str, scale: float = 1.0, unit: str = "") -> str:
@@ -43,22 +125,31 @@ def _summary_table(summary: dict, out: Path | None) -> str:
 
 
 def cmd_run(args) -> int:
-    from twin.engine import Simulation
     from twin.scene import load_scene
 
     overrides = parse_assignments(args.set, "--set")
+    sources = {}
     if args.frames is not None:
         overrides["simulation.frames"] = args.frames
+        sources["simulation.frames"] = "--frames"
     if args.duration is not None:
         overrides["simulation.duration_s"] = args.duration
         overrides["simulation.frames"] = None
+        sources["simulation.duration_s"] = sources["simulation.frames"] = "--duration"
     if args.seed is not None:
         overrides["simulation.seed"] = args.seed
-    scene = load_scene(args.scene, overrides)
+        sources["simulation.seed"] = "--seed"
+    scene = load_scene(args.scene, overrides, sources)
     params = parse_assignments(args.param, "--param")
-    out = Path(args.out)
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("--out", "(path)", "is empty", "give a run directory, e.g. --out runs/NAME")
+    out = Path(args.out or DEFAULT_RUN_DIR)
+    replace = check_run_dir(out, args.force, default=args.out is None)
+    from twin.engine import Simulation  # after the checks: bad input is reported before the heavy imports
     sim = Simulation(scene, out, policy=args.policy, policy_params=params or None,
                      progress=not args.quiet)
+    if replace:  # only now: a bad policy or parameter above leaves the previous run intact
+        replace_run_dir(out)
     try:
         summary = sim.run()
     except KeyboardInterrupt:
@@ -111,6 +202,8 @@ def cmd_policies(args) -> int:
 def cmd_plot(args) -> int:
     from viz.cli_commands import cmd_plot as plot
 
+    _check_out_file(args.out, "--out")
+
     path = plot(args.runs, args.out)
     print(f"wrote {path}")
     return 0
@@ -118,6 +211,9 @@ def cmd_plot(args) -> int:
 
 def cmd_render(args) -> int:
     from viz.cli_commands import cmd_render as render
+
+    for flag, path in (("--out", args.out), ("--animate", args.animate), ("--html", args.html)):
+        _check_out_file(path, flag)
 
     path = render(args.run, frame=args.frame, out=args.out, animate=args.animate, html=args.html,
                   camera=args.camera, side_by_side_with=args.side_by_side)
@@ -132,26 +228,86 @@ def cmd_figure(args) -> int:
         for name, spec in available().items():
             print(f"{name:<26} {spec.ylabel} vs {spec.xlabel}")
         return 0
+    if args.name in available():   # an unknown name is reported by run_figure, before any directory is made
+        _check_writable_dir(Path(args.out), "--out")
     df = run_figure(args.name, args.out, quick=args.quick, seed=args.seed)
     print(df.to_string(index=False, max_rows=60))
     print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pass-twin", description="Digital twin of a pinching-antenna system")
-    sub = p.add_subparsers(dest="command", required=True)
+def seed_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (a numpy seed)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer ≥ 0") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed {v}: give an integer ≥ 0")
+    return v
 
-    r = sub.add_parser("run", help="run a scene and write traces")
-    r.add_argument("scene", nargs="?", default="office", help="built-in scene name or path (default: office)")
-    r.add_argument("--out", default="runs/latest", help="run directory (default: runs/latest)")
+
+def _has_default(action) -> bool:
+    """A default worth showing: not None, not a store_true's False, not suppressed (0 is one)."""
+    return not (action.default is None or action.default is False or action.default is argparse.SUPPRESS)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each flag's default, unless its help already states one or it has none."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or not _has_default(action):
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the flag and the fix, exit status 2 (as ConfigError)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        fix = f"see {self.prog} --help"
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            choices = re.findall(r"'([^']*)'", m.group(2))
+            close = difflib.get_close_matches(m.group(1), choices, n=1)
+            message = message[:m.start()] + f"invalid choice: {m.group(1)!r}"
+            fix = (f"did you mean {close[0]!r}? " if close else "") + f"choose from {', '.join(choices)}"
+        self.exit(2, f"{self.prog}: error: {message} (fix: {fix})\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="pass-twin", description="Digital twin of a pinching-antenna system")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scene and write traces", description="Run a scene and write its traces.")
+    r.add_argument("scene", nargs="?", default="office",
+                   help="built-in scene name (see `pass-twin scenes`) or path to a .toml/.yaml scene file")
+    r.add_argument("--out", metavar="DIR",
+                   help=f"run directory (default: {DEFAULT_RUN_DIR}, replaced by every run that does not "
+                        "give --out); an existing run there is refused unless --force")
+    r.add_argument("--force", action="store_true", help="replace the run already in --out")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--frames", type=int, help="number of frames")
-    g.add_argument("--duration", type=float, help="simulated seconds")
-    r.add_argument("--seed", type=int)
-    r.add_argument("--policy", help="controller policy (see `pass-twin policies`)")
-    r.add_argument("--param", action="append", metavar="KEY=VALUE", help="policy parameter")
-    r.add_argument("--set", action="append", metavar="KEY=VALUE", help="scene field override (dotted path)")
+    g.add_argument("--frames", type=int, metavar="N",
+                   help="number of controller frames (default: the scene's simulation.frames)")
+    g.add_argument("--duration", type=float, metavar="SECONDS",
+                   help="simulated seconds instead of --frames (default: the scene's)")
+    r.add_argument("--seed", type=int, metavar="N",
+                   help="seed of every random draw of the run, an integer ≥ 0 (default: the scene's "
+                        "simulation.seed)")
+    r.add_argument("--policy", metavar="NAME",
+                   help="controller policy, see `pass-twin policies` (default: the scene's controller.policy)")
+    r.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="policy parameter, repeatable (default: the scene's controller.params)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a scene field by dotted path, repeatable, e.g. --set waveguides.0.pas=4 "
+                        "(default: none)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
@@ -159,25 +315,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("policies", help="list controller policies").set_defaults(func=cmd_policies)
 
     pl = sub.add_parser("plot", help="dashboard PNG of one or more runs")
-    pl.add_argument("runs", nargs="+")
-    pl.add_argument("--out", help="PNG path (default: RUN/dashboard.png)")
+    pl.add_argument("runs", nargs="+", metavar="RUN", help="run directories (several are overlaid)")
+    pl.add_argument("--out", metavar="FILE.png", help="PNG path (default: RUN/dashboard.png)")
     pl.set_defaults(func=cmd_plot)
 
     rd = sub.add_parser("render", help="3D render (PNG), animation (GIF/MP4) or HTML of a run")
-    rd.add_argument("run")
+    rd.add_argument("run", metavar="RUN", help="run directory")
     rd.add_argument("--frame", type=int, help="frame to render (default: last)")
-    rd.add_argument("--out", help="PNG path (default: RUN/render.png)")
-    rd.add_argument("--animate", metavar="OUT.mp4|OUT.gif")
-    rd.add_argument("--html", metavar="OUT.html")
-    rd.add_argument("--camera", default="isometric", choices=["isometric", "top", "guide"])
-    rd.add_argument("--side-by-side", metavar="RUN_B", help="second run shown beside the first")
+    rd.add_argument("--out", metavar="FILE.png", help="PNG path (default: RUN/render.png)")
+    rd.add_argument("--animate", metavar="OUT.mp4|OUT.gif", help="write an animation over the frames (default: none)")
+    rd.add_argument("--html", metavar="OUT.html", help="write an interactive HTML page (default: none)")
+    rd.add_argument("--camera", default="isometric", choices=["isometric", "top", "guide"], help="camera view")
+    rd.add_argument("--side-by-side", metavar="RUN_B", help="second run shown beside the first (default: none)")
     rd.set_defaults(func=cmd_render)
 
     fg = sub.add_parser("figure", help="reproduce a paper figure (NAME or 'list')")
-    fg.add_argument("name")
+    fg.add_argument("name", help="figure name, or 'list' to list them")
     fg.add_argument("--quick", action="store_true", help="few drops, coarse sweep")
-    fg.add_argument("--out", default="figures")
-    fg.add_argument("--seed", type=int, default=0)
+    fg.add_argument("--out", default="figures", metavar="DIR", help="directory for NAME.csv and NAME.png")
+    fg.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the random drops, an integer ≥ 0")
     fg.set_defaults(func=cmd_figure)
 
     from viz.cli_commands import add_map_command
@@ -185,12 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     from twin.experiments.cli import add_experiment_commands
     add_experiment_commands(sub)
+    _show_defaults(sub)
     return p
+
+
+def _show_defaults(sub) -> None:
+    """Every flag of every subcommand shows its default, even one added without help."""
+    for parser in sub.choices.values():
+        for action in parser._actions:
+            if not action.help and _has_default(action):
+                action.help = "(default: %(default)s)"
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors (already printed, one line)
+        return e.code if isinstance(e.code, int) else 2
     try:
         return args.func(args)
     except ConfigError as e:

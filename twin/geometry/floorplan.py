@@ -53,9 +53,11 @@ class FloorPlan:
 
     # --- queries -----------------------------------------------------------------
     def wall_inside_outline(self, i: int) -> bool:
-        return bool(self.outline.buffer(1e-9).covers(self.wall_shapes[i].buffer(-1e-9) if
-                                                      not self.wall_shapes[i].buffer(-1e-9).is_empty
-                                                      else self.wall_shapes[i]))
+        """True if wall ``i``'s centre line (or polygon) lies inside the outline; its
+        thickness may poke out (a closed wall flush with the outline is inside)."""
+        w = self.walls[i]
+        centre = Polygon(w.points) if w.closed else LineString(w.points)
+        return bool(self.outline.buffer(1e-9).covers(centre))
 
     def in_outline(self, xy) -> np.ndarray:
         xy = np.asarray(xy, float)

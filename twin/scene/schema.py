@@ -3,19 +3,53 @@
 Scene files use engineering units named in the key (``carrier_ghz``, ``tx_power_dbm``,
 ``length_m``); the derived SI values (``fc_hz``, ``power_w``…) are properties, so the
 conversion happens in one place (twin.units).
+
+Hostile input is refused here, generically: no field accepts NaN or ±inf
+(``allow_inf_nan=False`` on every model), counts are strict integers (``pas = true`` or
+``2.0`` is an error, not 1 PA), and sizes are capped by the limits below so that a run
+cannot hang at frame 0 (docs/scenes.md, "Limits"). New integer fields should use
+:data:`Count`.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, field_validator, model_validator
 
 from twin.units import dbm_to_w, db_to_lin, wavelength
 
 Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]
+#: A count: a strict integer (a boolean or a float is refused, not converted; numpy
+#: integers from library callers are accepted).
+Count = Annotated[int, Strict(), BeforeValidator(lambda v: int(v) if isinstance(v, np.integer) else v)]
+
+#: Size limits (docs/scenes.md, "Limits"): beyond them a frame takes minutes or the
+#: memory of the machine (1000 users ≈ 3 s per frame with the uniform policy).
+MAX_USERS = 1000
+MAX_TARGETS = 1000
+MAX_WAVEGUIDES = 256
+MAX_PAS_PER_GUIDE = 1024
+MAX_ELEMENTS = 1024
+MAX_SLOTS_PER_FRAME = 1000
+MAX_SAMPLES_PER_SLOT = 100
+#: slots_per_frame × samples_per_slot: evaluations of the channel in one frame.
+MAX_EVALUATIONS_PER_FRAME = 1000
+MAX_FRAMES = 10_000_000
+#: Seeds fit a signed 64-bit integer (Parquet and pandas columns of compare/sweep tables).
+MAX_SEED = 2**63 - 1
+MAX_POINTS = 10_000
+#: Ranges of physical values whose SI conversion would overflow or underflow (10^(dBm/10))
+#: or that make a frame never end (a walker faster than this crosses the floor in an instant).
+MAX_ABS_DBM = 200.0
+MAX_ABS_DB = 100.0
+MAX_SPEED_M_S = 100.0
+MAX_FRAME_S = 60.0
+
+Dbm = Annotated[float, Field(ge=-MAX_ABS_DBM, le=MAX_ABS_DBM)]
+Db = Annotated[float, Field(ge=-MAX_ABS_DB, le=MAX_ABS_DB)]
 
 #: Wall penetration loss presets at f in GHz (MODEL §2.5; 3GPP TR 38.901 Table 7.4.3-1,
 #: plasterboard from ITU-R P.2040 stud-wall figures).
@@ -31,15 +65,15 @@ OPAQUE_DB = 100.0
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Radio(Model):
-    carrier_ghz: float = Field(28.0, gt=0, le=300)
-    noise_dbm: float = -90.0
-    sensing_noise_dbm: float = -90.0
-    tx_power_dbm: float = 30.0
-    user_tx_power_dbm: float = 20.0
+    carrier_ghz: float = Field(28.0, ge=0.1, le=300)
+    noise_dbm: Dbm = -90.0
+    sensing_noise_dbm: Dbm = -90.0
+    tx_power_dbm: Dbm = 30.0
+    user_tx_power_dbm: Dbm = 20.0
 
     @property
     def fc_hz(self) -> float:
@@ -67,7 +101,7 @@ class Radio(Model):
 
 
 class Wall(Model):
-    points: tuple[Vec2, ...] = Field(min_length=2)
+    points: tuple[Vec2, ...] = Field(min_length=2, max_length=MAX_POINTS)
     thickness_m: float = Field(0.1, gt=0)
     height_m: float = Field(3.0, gt=0)
     material: Literal["glass", "irr_glass", "wood", "concrete", "plasterboard"] | None = None
@@ -81,6 +115,8 @@ class Wall(Model):
         given = sum(x is not None and x is not False for x in (self.material, self.loss_db, self.opaque or None))
         if given != 1:
             raise ValueError("give exactly one of material, loss_db or opaque = true")
+        if self.closed and len(self.points) < 3:
+            raise ValueError(f"a closed wall (polygon) needs at least 3 points, got {len(self.points)}")
         return self
 
     def loss_at(self, fc_ghz: float) -> float:
@@ -92,16 +128,22 @@ class Wall(Model):
 
 
 class Floor(Model):
-    outline: tuple[Vec2, ...] = Field(min_length=3)
-    walls: tuple[Wall, ...] = ()
+    outline: tuple[Vec2, ...] = Field(min_length=3, max_length=MAX_POINTS)
+    walls: tuple[Wall, ...] = Field((), max_length=MAX_POINTS)
     ue_height_m: float = Field(0.0, ge=0)
     ceiling_m: float = Field(3.0, gt=0)
+
+    @model_validator(mode="after")
+    def _heights(self):
+        if self.ue_height_m >= self.ceiling_m:
+            raise ValueError(f"ue_height_m = {self.ue_height_m} is not below ceiling_m = {self.ceiling_m}")
+        return self
 
 
 class Cluster(Model):
     center_m: float = Field(ge=0)
     aperture_m: float = Field(gt=0)
-    pas: int = Field(1, ge=1)
+    pas: Count = Field(1, ge=1, le=MAX_PAS_PER_GUIDE)
 
 
 class Waveguide(Model):
@@ -109,13 +151,13 @@ class Waveguide(Model):
     feed: Vec3
     direction: Vec3 = (1.0, 0.0, 0.0)
     length_m: float = Field(gt=0)
-    n_eff: float = Field(1.4, ge=1.0)
+    n_eff: float = Field(1.4, ge=1.0, le=10.0)
     attenuation_db_per_m: float = Field(0.0, ge=0)
-    pas: int = Field(1, ge=1)
+    pas: Count = Field(1, ge=1, le=MAX_PAS_PER_GUIDE)
     min_spacing_m: float | None = Field(None, gt=0)
     speed_m_s: float = Field(0.5, gt=0)
-    initial_m: tuple[float, ...] | None = None
-    clusters: tuple[Cluster, ...] = ()
+    initial_m: tuple[float, ...] | None = Field(None, max_length=MAX_PAS_PER_GUIDE)
+    clusters: tuple[Cluster, ...] = Field((), max_length=MAX_PAS_PER_GUIDE)
 
     @field_validator("direction")
     @classmethod
@@ -137,16 +179,23 @@ class Waveguide(Model):
 class Sensing(Model):
     position: Vec3 = (0.0, 0.0, 0.0)
     axis: Vec3 = (0.0, 1.0, 0.0)
-    elements: int = Field(8, ge=1)
-    spacing_m: float | None = Field(None, gt=0)
-    snapshots: int = Field(256, ge=1)
+    elements: Count = Field(8, ge=1, le=MAX_ELEMENTS)
+    spacing_m: float | None = Field(None, gt=0, le=10.0)
+    snapshots: Count = Field(256, ge=1)
+
+    @field_validator("axis")
+    @classmethod
+    def _nonzero(cls, v):
+        if np.linalg.norm(v) == 0:
+            raise ValueError("axis must be a non-zero vector")
+        return v
 
 
 class Mobility(Model):
     model: Literal["static", "random_waypoint", "waypoints"] = "static"
     speed_m_s: float | tuple[float, float] = 1.0
     pause_s: float | tuple[float, float] = 0.0
-    waypoints: tuple[Vec2, ...] = ()
+    waypoints: tuple[Vec2, ...] = Field((), max_length=MAX_POINTS)
     loop: bool = True
 
     @model_validator(mode="after")
@@ -154,6 +203,11 @@ class Mobility(Model):
         lo, hi = self.speed_range
         if lo <= 0 or hi < lo:
             raise ValueError("speed_m_s must be > 0 (a number or [min, max] with min ≤ max)")
+        if hi > MAX_SPEED_M_S:
+            raise ValueError(f"speed_m_s = {hi:g} is over the limit of {MAX_SPEED_M_S:g} m/s")
+        lo, hi = self.pause_range
+        if lo < 0 or hi < lo:
+            raise ValueError("pause_s must be ≥ 0 (a number or [min, max] with min ≤ max)")
         if self.model == "waypoints" and len(self.waypoints) < 1:
             raise ValueError("mobility model 'waypoints' needs a waypoints list")
         return self
@@ -170,8 +224,8 @@ class Mobility(Model):
 
 
 class Entities(Model):
-    count: int | None = Field(None, ge=1)
-    positions: tuple[Vec2, ...] | None = None
+    count: Count | None = Field(None, ge=1)
+    positions: tuple[Vec2, ...] | None = Field(None, min_length=1)
     mobility: Mobility | tuple[Mobility, ...] = Mobility()
 
     @model_validator(mode="after")
@@ -193,7 +247,9 @@ class Entities(Model):
 
 
 class Users(Entities):
-    sinr_target_db: float | tuple[float, ...] = 6.0
+    count: Count | None = Field(None, ge=1, le=MAX_USERS)
+    positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_USERS)
+    sinr_target_db: Db | tuple[Db, ...] = 6.0
 
     @model_validator(mode="after")
     def _targets(self):
@@ -216,7 +272,9 @@ class Users(Entities):
 
 
 class Targets(Entities):
-    rcs_m2: float = Field(1.0, gt=0)
+    count: Count | None = Field(None, ge=1, le=MAX_TARGETS)
+    positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_TARGETS)
+    rcs_m2: float = Field(1.0, gt=0, le=1e6)
     rcs_decay_per_rad: float = Field(0.0, ge=0)
 
 
@@ -231,9 +289,9 @@ class Hardware(Model):
     kind: Literal["pass", "ula", "hybrid", "subarray-ula"] = "pass"
     position: Vec3 | None = None
     axis: Vec3 | None = None
-    rf_chains: int | None = Field(None, ge=1, le=256)
-    elements_per_rf: int | None = Field(None, ge=1, le=1024)
-    spacing_m: float | None = Field(None, gt=0)
+    rf_chains: Count | None = Field(None, ge=1, le=256)
+    elements_per_rf: Count | None = Field(None, ge=1, le=1024)
+    spacing_m: float | None = Field(None, gt=0, le=10.0)
 
     @field_validator("axis")
     @classmethod
@@ -269,9 +327,9 @@ class Controller(Model):
     schedule: str | None = None
     beamform: str | None = None
     params: dict[str, ParamValue | dict[str, ParamValue]] = {}
-    observation_noise_m: float = Field(0.0, ge=0)
+    observation_noise_m: float = Field(0.0, ge=0, le=1000.0)
     latency_s: float | Literal["measured"] = 0.0
-    compute_speedup: float = Field(1.0, gt=0)
+    compute_speedup: float = Field(1.0, gt=0, le=1e9)
 
     @field_validator("latency_s")
     @classmethod
@@ -294,20 +352,20 @@ class Csi(Model):
     or LMMSE estimates of the effective channel of the configuration in force)."""
 
     model: Literal["perfect", "position", "pilot"] = "position"
-    observation_noise_m: float | None = Field(None, ge=0)
-    period_s: float | None = Field(None, gt=0)
-    pilot_symbols: int | None = Field(None, ge=1, le=4096)
+    observation_noise_m: float | None = Field(None, ge=0, le=1000.0)
+    period_s: float | None = Field(None, gt=0, le=60.0)
+    pilot_symbols: Count | None = Field(None, ge=1, le=4096)
     estimator: Literal["ls", "lmmse"] = "lmmse"
 
 
 class Simulation(Model):
-    frames: int | None = Field(None, ge=1)
+    frames: Count | None = Field(None, ge=1, le=MAX_FRAMES)
     duration_s: float | None = Field(None, gt=0)
-    frame_s: float = Field(0.1, gt=0)
-    slots_per_frame: int = Field(1, ge=1)
-    samples_per_slot: int = Field(1, ge=1)
-    seed: int = Field(0, ge=0)
-    flush_frames: int = Field(200, ge=1)
+    frame_s: float = Field(0.1, gt=0, le=MAX_FRAME_S)
+    slots_per_frame: Count = Field(1, ge=1, le=MAX_SLOTS_PER_FRAME)
+    samples_per_slot: Count = Field(1, ge=1, le=MAX_SAMPLES_PER_SLOT)
+    seed: Count = Field(0, ge=0, le=MAX_SEED)
+    flush_frames: Count = Field(200, ge=1)
 
     @property
     def n_frames(self) -> int:
@@ -323,7 +381,7 @@ class Scene(Model):
     description: str = ""
     radio: Radio = Radio()
     floor: Floor
-    waveguides: tuple[Waveguide, ...] = Field(min_length=1)
+    waveguides: tuple[Waveguide, ...] = Field(min_length=1, max_length=MAX_WAVEGUIDES)
     sensing: Sensing = Sensing()
     users: Users
     targets: Targets | None = None
