@@ -93,12 +93,35 @@ class Decision:
 class ChannelKnowledge:
     """The channel estimate a controller has (MODEL §5.1): ``model`` ("perfect",
     "position" or "pilot"); for "pilot", H (N,K) the estimated effective channel of the
-    configuration ``state`` in force at ``time_s`` (the last pilot)."""
+    configuration ``state`` in force at ``time_s`` (the last pilot whose estimate is
+    available), and the estimate of the pilot before it (``H_prev`` at ``time_prev_s``)."""
 
     model: str
     H: np.ndarray | None = None
     time_s: float | None = None
     state: HardwareState | None = None
+    H_prev: np.ndarray | None = None
+    time_prev_s: float | None = None
+
+    err_var: np.ndarray | None = None
+
+    def predict(self, t: float, idx) -> np.ndarray:
+        """The estimate extrapolated to time ``t`` from the last two pilots (MODEL §5.1):
+        each entry keeps rotating at the rate it did between them (the Doppler of a walking
+        user, the phase slope of a sliding PA), ``ĥ(t) = ĥ_k exp(j c φ (t − t_k)/T_p)`` with
+        φ the phase of ``ĥ_k/ĥ_{k−1}`` and ``c = |ĥ|²/(|ĥ|² + 2 m² σ_e²)`` a shrinkage that
+        stops extrapolating the estimation noise of weak entries (m = (t − t_k)/T_p). The
+        last estimate unchanged without a previous one."""
+        H = self.H[:, idx]
+        if self.H_prev is None or self.time_prev_s is None or self.time_s <= self.time_prev_s:
+            return H
+        Hp = self.H_prev[:, idx]
+        m = (t - self.time_s) / (self.time_s - self.time_prev_s)
+        phi = np.angle(H * np.conj(Hp))
+        var = 0.0 if self.err_var is None else np.asarray(self.err_var)[idx][None, :]
+        p = np.minimum(np.abs(H), np.abs(Hp)) ** 2
+        c = p / np.maximum(p + 2.0 * m * m * var, 1e-300)
+        return H * np.exp(1j * c * phi * m)
 
     def applies_to(self, active) -> bool:
         """A pilot estimate is of the configuration that radiated then: usable for a slot

@@ -28,7 +28,7 @@ from twin.engine.recorder import Recorder
 from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
-from twin.physics.csi import estimate_channel
+from twin.physics.csi import estimate_channel, pilot_error_variance
 from twin.world import World
 
 
@@ -96,7 +96,6 @@ class Simulation:
             from twin.errors import ConfigError
             raise ConfigError("csi", "pilot_symbols", f"{self.pilot_symbols} pilot symbols cannot be orthogonal "
                               f"for {self.world.n_users} users", f"give pilot_symbols ≥ {self.world.n_users}")
-        self.next_pilot = 0.0
         self._slot_active = self.base_active.copy()
 
     @property
@@ -147,23 +146,38 @@ class Simulation:
                            self.csi)
 
     # --- channel knowledge (MODEL §5.1) ----------------------------------------------
+    def _pilot_estimate(self, tp: float) -> np.ndarray:
+        """The BS's estimate of the effective channel of the configuration radiating at
+        pilot time ``tp`` (MODEL §5.1)."""
+        w = self.world
+        state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
+        H = self.tx.channel_to(state, self._xyz(self.users, tp))
+        return estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
+                                self.scene.csi.estimator), state
+
     def _pilots_until(self, t: float) -> bool:
-        """Pilots due up to ``t``: each estimates the effective channel of the
-        configuration radiating at its time. Returns whether a new estimate arrived."""
+        """Pilots go out every ``period_s`` from t = 0; a pilot's estimate is available one
+        period later (reception and processing). Updates the controller's knowledge to the
+        latest available estimate and the one before it (only those two are ever used, so
+        only they are drawn). Returns whether the knowledge changed."""
         if self.csi_model != "pilot":
             return False
-        new = False
+        T = self.pilot_period
+        k = int(np.floor(t / T + 1e-9)) - 1
+        if k < 0 or (self.csi is not None and k * T <= self.csi.time_s + 1e-12):
+            return False
+        tk, tprev = k * T, (k - 1) * T
+        prev = None
+        if self.csi is not None and abs(self.csi.time_s - tprev) < 1e-12:
+            prev = (self.csi.H, self.csi.time_s)
+        elif k >= 1:
+            prev = (self._pilot_estimate(tprev)[0], tprev)
+        H, state = self._pilot_estimate(tk)
         w = self.world
-        while self.next_pilot <= t + 1e-12:
-            tp = self.next_pilot
-            state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
-            H = self.tx.channel_to(state, self._xyz(self.users, tp))
-            H_est = estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
-                                     self.scene.csi.estimator)
-            self.csi = ChannelKnowledge("pilot", H_est, tp, state)
-            self.next_pilot = tp + self.pilot_period
-            new = True
-        return new
+        var = np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols), (w.n_users,))
+        self.csi = ChannelKnowledge("pilot", H, float(tk), state, *(prev if prev is not None else (None, None)),
+                                    err_var=np.array(var, float))
+        return True
 
     def _latency(self, solve_s: float) -> float:
         """Compute latency τ_c (MODEL §5.1): fixed, or the measured wall time over the
@@ -209,6 +223,8 @@ class Simulation:
                 slots_mid.append((dur, mid, plan))
                 for i in range(n):   # samples at (i + 1/2)/n of the slot
                     yield env.timeout(slot_start + (i + 0.5) * dur / n - env.now)
+                    if self._pilots_until(env.now):         # a newer estimate: re-beamform
+                        self._refresh(j)
                     plan = self._plan_at(j, env.now)
                     self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
                 yield env.timeout(slot_start + dur - env.now)
