@@ -9,15 +9,16 @@ from typing import Any
 import numpy as np
 
 from twin.hardware import HardwareState
+from twin.optim.result import Status
 
-#: Every status a decision or an optimiser can report (never free text: the detail goes
-#: to ``info["detail"]``). ``ok``: solved and in force; ``infeasible``: the requirements
-#: cannot be met by this stage (best effort in force); ``solver-failed``: a numerical
-#: solver failed; ``iteration-limit``: stopped before converging; ``held-previous``: the
-#: previous decision stays in force; ``fallback``: a safe default (current PAs, ZF);
+#: Every status a decision or an optimiser can report: the one vocabulary of
+#: :class:`twin.optim.result.Status` (never free text: the detail goes to
+#: ``info["detail"]``). ``ok``: solved and in force; ``infeasible``: the requirements cannot
+#: be met by this stage (best effort in force); ``solver-failed``: a numerical solver
+#: failed; ``iteration-limit``: stopped before converging; ``held-previous``: the previous
+#: decision stays in force; ``fallback``: a safe default (current PAs, ZF);
 #: ``constraint-missed``: solved, but the requirements were not met in the evaluated state.
-STATUSES = ("ok", "infeasible", "solver-failed", "iteration-limit", "held-previous", "fallback",
-            "constraint-missed")
+STATUSES = tuple(s.value for s in Status)
 #: severity order: the frame status is the most severe of its stages' statuses
 _SEVERITY = {s: i for i, s in enumerate(("ok", "iteration-limit", "constraint-missed", "infeasible",
                                          "solver-failed", "held-previous", "fallback"))}

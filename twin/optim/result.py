@@ -24,7 +24,12 @@ class Status(enum.StrEnum):
     - ``held-previous``: a controller kept the previous decision (set by controllers,
       never by an optimiser).
     - ``constraint-missed``: a solution was found but misses a constraint beyond the
-      verification tolerance (e.g. an inaccurate SDR solve).
+      verification tolerance (e.g. an inaccurate SDR solve), or a decision missed the
+      requirements in the state the twin evaluated.
+    - ``fallback``: a controller fell back to a safe default (elements where they are,
+      zero forcing) — set by controllers, never by an optimiser.
+
+    The same vocabulary is the frame status of the traces (``twin.controller.STATUSES``).
     """
 
     OK = "ok"
@@ -33,6 +38,7 @@ class Status(enum.StrEnum):
     ITERATION_LIMIT = "iteration-limit"
     HELD_PREVIOUS = "held-previous"
     CONSTRAINT_MISSED = "constraint-missed"
+    FALLBACK = "fallback"
 
     @property
     def usable(self) -> bool:
