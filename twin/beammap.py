@@ -1,4 +1,4 @@
-"""Beam maps: radiated power over the floor plane (issue 6; MODEL §0, §2.3).
+"""Beam maps: radiated power over the floor plane (MODEL §0, §2.3).
 
 In the papers' convention a receiver at q gets ``h_q^H x``, so the power it receives
 from stream k is ``|h_q^H w_k|²``, from the sensing covariance ``h_q^H R_s h_q`` and in

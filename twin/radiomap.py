@@ -1,5 +1,5 @@
-"""Radio maps: received power in dBm, or SINR, over the floor at user height (issue 15
-item 7), like Sionna's radio maps but from the twin's own channel (MODEL §2.3, with the
+"""Radio maps: received power in dBm, or SINR, over the floor at user height, like
+Sionna's radio maps but from the twin's own channel (MODEL §2.3, with the
 floor plan's wall losses) and the beams in force (MODEL §3.1).
 
 A receiver at q gets ``h_qᴴ x`` (MODEL §0), so with ``R = W Wᴴ + R_s``:

@@ -1,4 +1,4 @@
-"""Units and physical constants, in one place (MODEL.md §0).
+"""Units and physical constants, in one place (MODEL §0, docs/model.md).
 
 Everything inside the code is SI (m, s, W, Hz, rad); scene files may use dBm / dB /
 GHz, converted once at load time with these functions.

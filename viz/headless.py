@@ -1,6 +1,6 @@
 """Offscreen rendering without a display: pick a working VTK OpenGL window class in a
 child process, so a machine without EGL or OSMesa gets a clear message instead of a
-segfault in the caller (MEASURED.md: VTK then crashes with signal 11)."""
+segfault in the caller (without EGL or OSMesa VTK crashes with signal 11)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Progress on stderr for the slow viz commands (issue 15 item 11): a tqdm bar over
+"""Progress on stderr for the slow viz commands: a tqdm bar over
 frames, or over named stages for a single picture."""
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def render_run(run_dir, out_png=None, frame=None, camera="isometric", beam="tota
             p.subplot(0, i)
             clim = _draw(p, d, frame, camera, beam, beam_nx, beam_oversample, beam_clim=clim)
         step("write PNG")
-        p.render()                       # screenshot() does not re-render (MEASURED.md)
+        p.render()                       # screenshot() alone returns the previous image
         out = Path(out_png) if out_png else datas[0].dir / "render.png"
         p.screenshot(str(out))
         p.close()

@@ -6,7 +6,8 @@ the Schur LMI (25) ``[[J11 − U, J12], [J12^T, J22]] ⪰ 0``, the SINR rows (28
 budget (29). It is compiled once per (N, K) as a DPP problem (:class:`CrbSdr`) and
 re-solved with new channel parameters per call.
 
-Conditioning (MEASURED.md): covariances are in units of the budget P (``tr R ≤ 1``),
+Conditioning (raw units cost Clarabel about twice the iterations; SCS in raw units reports
+"optimal" while missing SINR targets): covariances are in units of the budget P (``tr R ≤ 1``),
 channels in units of σ/√P, each SINR row is divided by ``‖h̃_k‖²``; the target-channel
 gradient is put in the gauge of :func:`nuisance_gauge` (CRB unchanged) and the LMI is
 whitened by the congruence ``diag(T, I/√b)`` with ``T = S_0^{-1/2}`` (S_0: Schur complement

@@ -1,4 +1,4 @@
-"""MODEL.md §2-§3 as pure vectorised functions (public math API: MODEL §6)."""
+"""MODEL §2-§3 (docs/model.md) as pure vectorised functions (public math API: MODEL §6)."""
 
 from twin.physics.channel import (array_channel, free_space_gain, guide_response,
                                   pa_channel_terms, pa_positions, pass_channel,

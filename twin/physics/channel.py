@@ -1,4 +1,4 @@
-"""PASS channels (MODEL.md §2.1-§2.3): free-space LoS gain, in-waveguide response,
+"""PASS channels (MODEL §2.1-§2.3): free-space LoS gain, in-waveguide response,
 effective per-waveguide channel. Pure, vectorised over guides × PAs × points."""
 
 from __future__ import annotations
