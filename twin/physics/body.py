@@ -85,8 +85,8 @@ def body_loss_db(p, q, bodies: Bodies | None, wavelength: float) -> np.ndarray:
     v = np.sum(rel * n_hat, axis=-1)                            # signed lateral offset of the centre
     between = (u > 0) & (u < r_h)
     # a user's own body does not block the links ending at its centre
-    own_end = bodies.own & (np.linalg.norm(c - q[..., :2], axis=-1) < 1e-9)
-    own_end |= bodies.own & (np.linalg.norm(c - p[..., :2], axis=-1) < 1e-9)
+    own_end = bodies.own & ((np.linalg.norm(c - q[..., :2], axis=-1) < 1e-9)
+                            | (np.linalg.norm(c - p[..., :2], axis=-1) < 1e-9))
     # --- side edges (top view): edge k at lateral offset v ± R from the path
     lam = float(wavelength)
     f_w = 0.0
