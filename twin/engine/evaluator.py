@@ -35,10 +35,11 @@ class Evaluator:
         sinr = sinr_downlink(H, W, w.noise_w, Rs)
         loss_db = self.tx.los_loss_db(state, users)                       # (P,K)
         body_db = self.tx.body_loss_db(state, users)                      # (P,K), MODEL §5.1
-        return {"body": body_db.min(axis=0) if body_db.size else np.full(len(users), np.inf),"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
+        return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H,
                 "los": (loss_db == 0).sum(axis=0),
-                "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf)}
+                "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf),
+                "body": body_db.min(axis=0) if body_db.size else np.full(len(users), np.inf)}
 
     def rcrb(self, state: HardwareState, W, Rs, targets) -> np.ndarray:
         """Root CRB (m) of every target's position for the transmit covariance
