@@ -16,6 +16,7 @@ _GUIDES = ((0.0, 0.0, 0.0), _TAB10[5], (0.45, 0.45, 0.45), (0.24, 0.33, 0.40), (
 
 PA_ACTIVE = (0.86, 0.08, 0.08)       # red
 PA_INACTIVE = (0.55, 0.55, 0.55)     # grey
+BLOCKER = (0.62, 0.62, 0.66)         # light blue-grey: people who block links
 GUIDE = _GUIDES[0]
 TARGET = (0.0, 0.0, 0.0)
 SINR_TARGET_LINE = (0.0, 0.0, 0.0)   # black, dashed

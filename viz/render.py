@@ -30,6 +30,7 @@ class RunData:
     pas: object
     frames: object
     beams: object
+    blockers: object = None
     @classmethod
     def load(cls, run_dir) -> "RunData":
         d = require_run(run_dir)
@@ -37,7 +38,7 @@ class RunData:
         meta = read_meta(d)
         world = World(scene, hardware=meta.get("hardware_spec"))     # the hardware that ran
         data = cls(d, world, meta, read_table(d, "users"), read_table(d, "targets"), read_table(d, "pas"),
-                   read_table(d, "frames"), read_table(d, "beams"))
+                   read_table(d, "frames"), read_table(d, "beams"), read_table(d, "blockers"))
         if data.frames.empty:
             raise ConfigError(str(d), "(run directory)", "the run has no frames yet", "run it first")
         return data
@@ -102,7 +103,15 @@ class RunData:
         if np.isfinite(fr.get("sensing_outage_exact", np.nan)):
             lines.append(f"sensing outage {fr.sensing_outage_exact:.3g}")
         channel = self.fixed_channel(s, active, frame, slot)
-        return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), channel)
+        people = None
+        if self.blockers is not None and len(self.blockers):
+            b = self.blockers[self.blockers.time_s == t].sort_values("blocker")
+            people = np.column_stack([b.x, b.y])
+            body = u.body_loss_db.max() if "body_loss_db" in u else np.nan
+            if np.isfinite(body) and body > 0:
+                lines.append(f"max body loss {body:.1f} dB")
+        return FrameState(s, active, users, targets, trails, ttrails, W, Rs, "\n".join(lines), channel,
+                          people)
 
 
 def _plotter(window, shape=(1, 1)):
@@ -226,8 +235,9 @@ def _add_scene_state(p, world) -> None:
         return np.array([[q[0], q[1], z] for q in xy], float).reshape(-1, 3)
 
     users, targets = _pts(world.scene.users), _pts(getattr(world.scene, "targets", None))
-    add_state(p, world, FrameState(dep.uniform_positions(), dep.installed.copy(), users, targets),
-              beam=None)
+    people = _pts(getattr(world.scene, "blockers", None))[:, :2]
+    add_state(p, world, FrameState(dep.uniform_positions(), dep.installed.copy(), users, targets,
+                                   blockers=people), beam=None)
 
 
 JUPYTER_MODULES = ("ipywidgets", "jupyter_server_proxy", "trame_vtk", "trame_vuetify")

@@ -1,7 +1,8 @@
 """pyvista 3D scene of a deployment and its state at one instant: floor with the beam
 map, walls extruded to their heights (coloured by loss), waveguides, PAs (active /
-inactive), the sensing ULA, users and targets with labels and trails, LoS links
-coloured by blockage, and a corner text."""
+inactive; the idle installed positions of activation guides as small grey beads), the
+sensing ULA, users, targets and blockers (grey cylinders) with labels and trails, LoS
+links coloured by blockage, and a corner text."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyvista as pv
 
-from viz.colors import (LINK_ATTENUATED, LINK_BLOCKED, LINK_CLEAR, LINK_LABELS, PA_ACTIVE, PA_INACTIVE,
+from viz.colors import (BLOCKER, LINK_ATTENUATED, LINK_BLOCKED, LINK_CLEAR, LINK_LABELS, PA_ACTIVE, PA_INACTIVE,
                         POWER_CMAP, TARGET, WALL_CMAP, guide_color, user_color)
 
 BEAM_SPAN_DB = 40.0              # the beam layer spans 40 dB below its (rounded-up) peak
@@ -57,6 +58,7 @@ class FrameState:
     Rs: np.ndarray | None = None
     text: str = ""
     channel: object = None      # fixed arrays: points -> (N,G) of the traced in-force state
+    blockers: np.ndarray | None = None   # (B,2) people who block links (MODEL §5.1)
 
 
 def _add(p: pv.Plotter, mesh, **kwargs):
@@ -149,6 +151,16 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
         if mask.any():
             _add(p, pv.PolyData(pos[mask]).glyph(geom=pv.Sphere(radius=0.12), scale=False, orient=False),
                        color=colour, lighting=False)
+    idle = _idle_stations(dep, st.s, act)
+    if len(idle):
+        _add(p, pv.PolyData(idle).glyph(geom=pv.Sphere(radius=0.06), scale=False, orient=False),
+             color=PA_INACTIVE, opacity=0.6, lighting=False)
+    if st.blockers is not None and len(st.blockers):
+        b = getattr(world.scene, "blockers", None)
+        r, h = (b.radius_m, b.height_m) if b is not None else (0.2, 1.7)
+        for q in np.asarray(st.blockers, float):
+            _add(p, pv.Cylinder(center=(q[0], q[1], h / 2), direction=(0, 0, 1), radius=r, height=h),
+                 color=BLOCKER, opacity=0.85)
     for n, bounds in enumerate(dep.cluster_bounds):
         for lo, hi in bounds:
             a = dep.feed[n] + lo * dep.direction[n]
@@ -192,12 +204,28 @@ def add_state(p: pv.Plotter, world, st: FrameState, beam: str | int | None = "to
     if legend:
         entries = [(label, colour) for label, colour in LINK_LABELS] if links and st.channel is None else []
         entries += [("PA (active)", PA_ACTIVE)]
-        if (inst & ~act).any():
-            entries.append(("PA (inactive)", PA_INACTIVE))
+        if (inst & ~act).any() or len(idle):
+            entries.append(("PA (inactive / idle installed)", PA_INACTIVE))
+        if st.blockers is not None and len(st.blockers):
+            entries.append(("person (blocks links)", BLOCKER))
         entries += [(f"guide {n}", guide_color(n)) for n in range(dep.n_guides)]
         p.add_legend(labels=[[lab, col] for lab, col in entries], bcolor="white", border=True,
                      size=(0.2, 0.032 * len(entries)), loc="lower left", face="rectangle")
     return beam_clim
+
+
+def _idle_stations(dep, s, act) -> np.ndarray:
+    """(P,3) installed positions of activation guides where no PA radiates now (MODEL §5)."""
+    stations = getattr(dep, "stations", ())
+    out = []
+    for n, pts in enumerate(stations or ()):
+        if pts is None:
+            continue
+        pts = np.asarray(pts, float)
+        on = np.asarray(s[n], float)[np.asarray(act[n], bool)]
+        free = pts[~np.any(np.abs(pts[:, None] - on[None, :]) < 1e-9, axis=1)] if on.size else pts
+        out.extend(dep.feed[n] + free[:, None] * dep.direction[n])
+    return np.asarray(out, float).reshape(-1, 3)
 
 
 def set_camera(p: pv.Plotter, world, preset: str = "isometric") -> None:

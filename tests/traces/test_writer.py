@@ -14,7 +14,8 @@ from twin.traces import TABLES, TraceWriter, read_table
 def _users(w, frame, k=4):
     w.add("users", time_s=0.1 * frame, frame=frame, slot=0, user=np.arange(k), x=np.full(k, 1.5),
           y=[2.0] * k, sinr_db=np.linspace(0, 3, k), sinr_target_db=10.0, rate_bps_hz=np.ones(k),
-          outage=np.arange(k) % 2 == 0, los_pas=np.arange(k), link_loss_db=np.float64(0.0), scheduled=True)
+          outage=np.arange(k) % 2 == 0, los_pas=np.arange(k), link_loss_db=np.float64(0.0), scheduled=True,
+          body_loss_db=np.float64(0.0))
 
 
 def test_buffered_rows_round_trip_with_the_schema_types(tmp_path):
@@ -57,7 +58,7 @@ while True:
     k = 50
     w.add("users", time_s=0.1 * f, frame=f, slot=0, user=np.arange(k), x=np.zeros(k), y=np.zeros(k),
           sinr_db=np.zeros(k), sinr_target_db=0.0, rate_bps_hz=np.full(k, float(f)), outage=False,
-          los_pas=0, link_loss_db=0.0, scheduled=True)
+          los_pas=0, link_loss_db=0.0, scheduled=True, body_loss_db=0.0)
     w.end_frame()
     f += 1
 """

@@ -165,6 +165,8 @@ class Controller:
         self._last = None
         for role in ROLES:
             self.ctx.stages[role].run(obs, plan)
+            if role == "position":      # what the hardware can take (activation guides: installed positions)
+                plan.pa_target = self.tx.realise(plan.pa_target)
             if plan.failed:
                 return self.fallback(obs, "; ".join(plan.details))
         decision = plan.to_decision()

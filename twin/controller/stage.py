@@ -132,6 +132,6 @@ class Stage:
         actuator will have slid them at the slot's centre (it knows its actuator), the
         slot's active set, the decided analog weights. ``predict=False``: at the target."""
         tx = self.ctx.tx
-        s = (slide(obs.state.s, plan.pa_target, tx.speed, plan.slot_mid(j)) if predict
+        s = (tx.reach(obs.state.s, plan.pa_target, plan.slot_mid(j)) if predict
              else np.asarray(plan.pa_target, float))
         return HardwareState(s, plan.active[j], plan.analog)

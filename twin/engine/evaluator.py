@@ -26,17 +26,20 @@ class Evaluator:
     def users(self, state: HardwareState, W, Rs, users, served=None) -> dict:
         """SINR (K,), rate (K,), outage (K,) against γ_k, LoS element count and the
         smallest wall loss (dB) over active elements per user, and the true channel H
-        (MODEL §3.1, §3.5, §2.5). A user not ``served`` in the slot has rate 0 and is not
+        (MODEL §3.1, §3.5, §2.5), the smallest body loss (dB) over active elements (MODEL
+        §5.1). A user not ``served`` in the slot has rate 0 and is not
         in outage (MODEL §5.1: it counts in its throughput, not against its SINR target)."""
         w = self.world
         served = np.ones(len(users), bool) if served is None else np.asarray(served, bool)
         H = self.tx.channel_to(state, users)
         sinr = sinr_downlink(H, W, w.noise_w, Rs)
         loss_db = self.tx.los_loss_db(state, users)                       # (P,K)
+        body_db = self.tx.body_loss_db(state, users)                      # (P,K), MODEL §5.1
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H,
                 "los": (loss_db == 0).sum(axis=0),
-                "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf)}
+                "loss": loss_db.min(axis=0) if loss_db.size else np.full(len(users), np.inf),
+                "body": body_db.min(axis=0) if body_db.size else np.full(len(users), np.inf)}
 
     def rcrb(self, state: HardwareState, W, Rs, targets) -> np.ndarray:
         """Root CRB (m) of every target's position for the transmit covariance

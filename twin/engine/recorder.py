@@ -20,7 +20,7 @@ from twin.units import lin_to_db
 
 
 class Recorder:
-    """Writes one run's tables (users, targets, pas, frames, beams), scene.json,
+    """Writes one run's tables (users, targets, pas, frames, beams, blockers), scene.json,
     hardware.json, meta.json and summary.json into ``out_dir`` (None: a temporary
     directory, removed after the summary is computed)."""
 
@@ -50,7 +50,12 @@ class Recorder:
         self.writer.add("users", time_s=t, frame=f, slot=j, user=np.arange(K), x=users[:, 0], y=users[:, 1],
                         sinr_db=lin_to_db(m["sinr"]), sinr_target_db=lin_to_db(sinr_target),
                         rate_bps_hz=m["rate"], outage=m["outage"], los_pas=m["los"], link_loss_db=m["loss"],
-                        scheduled=np.asarray(scheduled, bool))
+                        body_loss_db=m["body"], scheduled=np.asarray(scheduled, bool))
+
+    def blockers(self, t, f, j, xyz) -> None:
+        """The people who block links (MODEL §5.1), where they stand."""
+        self.writer.add("blockers", time_s=t, frame=f, slot=j, blocker=np.arange(len(xyz)),
+                        x=xyz[:, 0], y=xyz[:, 1])
 
     def targets(self, t, f, j, targets, rcrb) -> None:
         self.writer.add("targets", time_s=t, frame=f, slot=j, target=np.arange(len(targets)),

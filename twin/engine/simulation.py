@@ -28,6 +28,7 @@ from twin.engine.recorder import Recorder
 from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
+from twin.physics.body import Bodies
 from twin.physics.csi import estimate_channel, pilot_error_variance
 from twin.world import World
 
@@ -77,7 +78,7 @@ class Simulation:
         self._init_entities()
         init = self.tx.initial_state()
         self.base_active = init.active
-        self.actuator = SlidingActuator(init.s, self.tx.speed)
+        self.actuator = SlidingActuator(init.s, self.tx.speed, self.tx.switched, self.tx.switching_delay)
         self.analog = init.analog
         self.rng_obs = stream(self.seed, "observation")
         self.rng_rcs = stream(self.seed, "rcs")
@@ -105,8 +106,9 @@ class Simulation:
     # --- set-up -----------------------------------------------------------------
     def _init_entities(self):
         sc, fp = self.scene, self.world.floor
-        self.users, self.targets = [], []
-        for kind, spec, out in (("users", sc.users, self.users), ("targets", sc.targets, self.targets)):
+        self.users, self.targets, self.blockers = [], [], []
+        for kind, spec, out in (("users", sc.users, self.users), ("targets", sc.targets, self.targets),
+                                ("blockers", sc.blockers, self.blockers)):
             if spec is None:
                 continue
             for i in range(spec.n):
@@ -126,6 +128,24 @@ class Simulation:
         xy = np.array([e.position(t) for e in entities])
         return np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
 
+    def _bodies(self, t: float) -> Bodies | None:
+        """The people who block links at time t (MODEL §5.1): the ``[blockers]`` and, with
+        ``users.self_blocking``, the users' own bodies."""
+        sc = self.scene
+        out = []
+        if self.blockers:
+            b = sc.blockers
+            out.append(Bodies.of([e.position(t) for e in self.blockers], b.radius_m, b.height_m))
+        if sc.users.self_blocking and self.users:
+            u = sc.users
+            out.append(Bodies.of([e.position(t) for e in self.users], u.body_radius_m, u.body_height_m, True))
+        return Bodies.join(*out)
+
+    def _people_at(self, t: float) -> None:
+        """Put the people of time t in the transmitter's links (no-op without people)."""
+        if self.blockers or self.scene.users.self_blocking:
+            self.tx.set_bodies(self._bodies(t))
+
     # --- processes ----------------------------------------------------------------
     def _mobility(self, env, ent):
         while True:
@@ -136,6 +156,7 @@ class Simulation:
 
     def _observe(self, f: int, t: float) -> Observation:
         noise = self.scene.observation_noise_m
+        self._people_at(t)
         users, targets = self._xyz(self.users, t), self._xyz(self.targets, t)
         # fixed-size draws every frame, whatever the controller: common random numbers
         eu = self.rng_obs.normal(0.0, 1.0, users.shape)
@@ -150,6 +171,7 @@ class Simulation:
         """The BS's estimate of the effective channel of the configuration radiating at
         pilot time ``tp`` (MODEL §5.1)."""
         w = self.world
+        self._people_at(tp)
         state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
         H = self.tx.channel_to(state, self._xyz(self.users, tp))
         return estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
@@ -204,7 +226,7 @@ class Simulation:
                 self.busy_until = t + tau
                 self.decision = decision
                 self.pending = (decision, in_force_at)
-                self.actuator.command(in_force_at, np.where(tx.installed, decision.pa_target, 0.0))
+                self.actuator.command(in_force_at, tx.realise(decision.pa_target))
                 if self.in_force is None:
                     self.in_force = decision
             frame_plan = self.pending[0] if self.pending is not None else self.in_force
@@ -286,12 +308,15 @@ class Simulation:
     # --- evaluation ---------------------------------------------------------------
     def _evaluate(self, rec: Recorder, f, j, plan, t, acc, weight_s):
         tx, w = self.tx, self.world
+        self._people_at(t)
         state = HardwareState(self.actuator.position(t), np.asarray(plan.active, bool) & tx.installed, self.analog)
         users = self._xyz(self.users, t)
         served = np.zeros(w.n_users, bool)
         served[list(range(w.n_users)) if plan.users is None else list(plan.users)] = True
         m = self.evaluator.users(state, plan.W, plan.Rs, users, served)
         rec.users(t, f, j, users, m, w.sinr_target, served)
+        if self.blockers:
+            rec.blockers(t, f, j, self._xyz(self.blockers, t))
         acc.add(m, served, plan, t, weight_s)
         if self.targets:
             targets = self._xyz(self.targets, t)
@@ -301,6 +326,7 @@ class Simulation:
 
     def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc):
         sens, frame_rcrb = {}, np.nan
+        self._people_at(t)
         if self.targets:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
@@ -343,7 +369,7 @@ class Simulation:
     def run(self) -> dict:
         """Run all frames; returns the summary (and writes the run directory)."""
         env = simpy.Environment()
-        for ent in self.users + self.targets:
+        for ent in self.users + self.targets + self.blockers:
             env.process(self._mobility(env, ent))
         rec = Recorder(self.out_dir, self.scene, self.scene.simulation.flush_frames)
         rec.start(self.seed, {"policy": self.policy_name, "params": self.policy_params, "seed": self.seed,

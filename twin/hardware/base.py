@@ -19,6 +19,7 @@ import numpy as np
 from twin.hardware.state import HardwareState
 from twin.physics.channel import element_channel_terms, pa_positions
 from twin.physics.sensing import element_target_channel
+from twin.units import wavelength
 
 
 class Transmitter(ABC):
@@ -122,11 +123,65 @@ class Transmitter(ABC):
 
     def blockage(self, s, active, points) -> np.ndarray | None:
         """Blockage amplitudes (N,M,K) of the element→point links (MODEL §2.5), None in an
-        open room. Inactive elements are placed at s = 0 (they carry no weight)."""
-        if self.floor is None or not self.floor.seg_a.shape[0]:
+        open room. Inactive elements are placed at s = 0 (they carry no weight). People
+        set by :meth:`set_bodies` multiply in their body loss (MODEL §5.1, TR 38.901 model
+        B); without them the walls' amplitudes are returned unchanged."""
+        walls = self.floor is not None and self.floor.seg_a.shape[0]
+        bodies = self.bodies
+        if not walls and bodies is None:
             return None
-        pos = self.positions(np.where(active, s, 0.0))
-        return self.floor.blockage_amplitude(pos[:, :, None, :], np.atleast_2d(points)[None, None, :, :])
+        pos = self.positions(np.where(active, s, 0.0))[:, :, None, :]
+        pts = np.atleast_2d(points)[None, None, :, :]
+        amp = self.floor.blockage_amplitude(pos, pts) if walls else None
+        if bodies is None:
+            return amp
+        from twin.physics.body import body_amplitude
+
+        body = body_amplitude(pos, pts, bodies, wavelength(self.fc))
+        return body if amp is None else amp * body
+
+    # --- people (dynamic obstacles, MODEL §5.1) ---------------------------------------------
+    #: the people standing on the floor now (twin.physics.body.Bodies) or None
+    bodies = None
+
+    def set_bodies(self, bodies) -> None:
+        """The people who block links from now on (a ``Bodies``, or None: nobody). The
+        engine sets them at every instant it evaluates a channel (MODEL §5.1)."""
+        object.__setattr__(self, "bodies", bodies if bodies is not None and len(bodies) else None)
+
+    def body_loss_db(self, state: HardwareState, points) -> np.ndarray:
+        """Body loss in dB (P,K) of every active element → point link (MODEL §5.1)."""
+        from twin.physics.body import body_loss_db
+
+        act = self._active(state)
+        pos = self.positions(np.asarray(state.s, float))[act]
+        points = np.atleast_2d(points)
+        return body_loss_db(pos[:, None, :], points[None, :, :], self.bodies, wavelength(self.fc))
+
+    # --- actuation (MODEL §5) ---------------------------------------------------------------
+    @property
+    def switched(self) -> np.ndarray:
+        """(N,) bool: RF chains whose elements switch among installed positions instead
+        of sliding (PASS ``actuation = "activate"``)."""
+        return np.zeros(self.n_rf, bool)
+
+    @property
+    def switching_delay(self) -> np.ndarray:
+        """(N,) s: time from a command to the switch on a switched RF chain."""
+        return np.zeros(self.n_rf)
+
+    def realise(self, target) -> np.ndarray:
+        """The coordinates (N,M) the hardware can take for commanded ``target``: legal
+        values where the elements are (switched chains: the installed positions). The
+        one place a positioning stage's output meets the hardware's actuation mode."""
+        return np.where(self.installed, np.asarray(target, float), 0.0)
+
+    def reach(self, s0, target, dt: float) -> np.ndarray:
+        """Coordinates (N,M) ``dt`` s after a command from ``s0`` to ``target``: sliding at
+        the chain's speed, or a switch once the switching delay has passed (MODEL §5)."""
+        from twin.hardware.kinematics import move
+
+        return move(s0, target, self.speed, dt, self.switched, self.switching_delay)
 
     def terms_to(self, state: HardwareState, points) -> np.ndarray:
         """Per-element contributions (N,M,K) (MODEL §2.3, §2.6), blockage included."""

@@ -20,15 +20,28 @@ def slide(s0, target, speed, dt: float) -> np.ndarray:
     return np.clip(np.asarray(target, float), s0 - reach, s0 + reach)
 
 
+def move(s0, target, speed, dt: float, switched=None, delay=None) -> np.ndarray:
+    """Coordinates (N,M) ``dt`` s after a command: :func:`slide` on sliding chains; on
+    switched chains (``switched`` (N,) bool, PASS activation mode) the radiating set
+    jumps to ``target`` once ``dt ≥ delay`` (N,) s and stays at ``s0`` before (MODEL §5)."""
+    s = slide(s0, target, speed, dt)
+    if switched is None or not np.any(switched):
+        return s
+    sw = np.asarray(switched, bool).reshape(-1, 1)
+    done = float(dt) + 1e-12 >= np.asarray(delay, float).reshape(-1, 1)
+    return np.where(sw, np.where(done, np.asarray(target, float), np.asarray(s0, float)), s)
+
+
 class SlidingActuator:
     """The movable elements of a transmitter. Commands may be issued for a time later than
     the last query (a decision that takes effect after its compute latency): the
     actuator keeps every command as a leg ``(t0, s0, target)`` and answers a query from the
     leg in force at that time."""
 
-    def __init__(self, s0, speed):
+    def __init__(self, s0, speed, switched=None, delay=None):
         s0 = np.array(s0, float)
         self.speed = np.asarray(speed, float)
+        self.switched, self.delay = switched, delay      # activation-mode chains (MODEL §5)
         self.legs = [(0.0, s0, s0.copy())]
 
     @property
@@ -58,4 +71,4 @@ class SlidingActuator:
     def position(self, t: float) -> np.ndarray:
         """Actual coordinates (N,M) at time ``t``."""
         t0, s0, target = self._leg(float(t))
-        return slide(s0, target, self.speed, float(t) - t0)
+        return move(s0, target, self.speed, float(t) - t0, self.switched, self.delay)

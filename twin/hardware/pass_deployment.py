@@ -36,9 +36,44 @@ class PassDeployment(Transmitter):
     fc: float
     floor: object | None = None
     initial: np.ndarray | None = None
+    #: per guide: None (PAs slide) or the sorted installed positions (P_n,) m among which
+    #: the guide's PAs switch (``actuation = "activate"``, MODEL §5)
+    stations: tuple = ()
+    #: per guide: switching delay in s (activation guides)
+    delay: np.ndarray | None = None
 
     kind = "pass"
     movable = True
+
+    # --- activation mode (MODEL §5) ---------------------------------------------------------
+    @property
+    def switched(self) -> np.ndarray:
+        return np.array([p is not None for p in self.stations] or [False] * self.n_guides, bool)
+
+    @property
+    def switching_delay(self) -> np.ndarray:
+        return np.zeros(self.n_guides) if self.delay is None else np.asarray(self.delay, float)
+
+    def _snap(self, s) -> np.ndarray:
+        """Activation guides' coordinates snapped to their nearest free installed positions
+        (order and spacing kept, :meth:`LegalSet.snap`); sliding guides unchanged."""
+        from twin.optim.legal import LegalSet
+
+        s = np.array(s, float)
+        sw = self.switched
+        if not sw.any():
+            return s
+        legal = LegalSet.of(self)
+        for n in np.flatnonzero(sw):
+            row = LegalSet(legal.lo[n:n + 1], legal.hi[n:n + 1], legal.spacing[n:n + 1],
+                           legal.installed[n:n + 1], legal.group[n:n + 1])
+            s[n:n + 1] = row.snap(s[n:n + 1], [np.asarray(self.stations[n], float)])
+        return np.where(self.installed, s, 0.0)
+
+    def realise(self, target) -> np.ndarray:
+        """Sliding guides: the target as commanded; activation guides: the nearest free
+        installed positions, which become the radiating set (MODEL §5)."""
+        return self._snap(np.where(self.installed, np.asarray(target, float), 0.0))
 
     def weights(self, state: HardwareState) -> np.ndarray:
         """``ρ_n 10^(−α s/20) e^{−j k_g s}`` for active PAs, 0 otherwise (MODEL §2.2; the
@@ -63,7 +98,7 @@ class PassDeployment(Transmitter):
             else:
                 m = int(self.installed[n].sum())
                 s[n, :m] = self.length[n] * (np.arange(m) + 0.5) / m
-        return s
+        return self._snap(s)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower/upper along-guide limits per PA slot (N,M): the guide, or the PA's
@@ -74,6 +109,8 @@ class PassDeployment(Transmitter):
             for c, (a, b) in enumerate(self.cluster_bounds[n]):
                 mask = self.cluster[n] == c
                 lo[n, mask], hi[n, mask] = a, b
+            if self.stations and self.stations[n] is not None:
+                lo[n], hi[n] = np.min(self.stations[n]), np.max(self.stations[n])
         return lo, hi
 
     def legalize(self, s) -> np.ndarray:
@@ -82,7 +119,15 @@ class PassDeployment(Transmitter):
         :class:`twin.optim.legal.LegalSet` is the one implementation."""
         from twin.optim.legal import LegalSet
 
-        return LegalSet.of(self).legalize(s)
+        return self._snap(LegalSet.of(self).legalize(s))
+
+    def describe(self) -> dict:
+        d = super().describe()
+        if self.switched.any():
+            d["actuation"] = ["activate" if p is not None else "slide" for p in self.stations]
+            d["installed_m"] = [None if p is None else [float(x) for x in p] for p in self.stations]
+            d["switching_delay_s"] = self.switching_delay.tolist()
+        return d
 
     # --- PASS-specific conveniences (coordinates rather than a state) ---------------------
     def channel(self, s, points, active=None, floor=None, power_split=True):
@@ -132,10 +177,11 @@ def pass_from_scene(scene, floor) -> PassDeployment:
         spacing=np.array([g.min_spacing_m or lam / 2 for g in gs], float),
         speed=np.array([g.speed_m_s for g in gs], float),
         installed=installed, cluster=cluster, cluster_bounds=tuple(bounds), fc=scene.radio.fc_hz,
-        floor=floor)
+        floor=floor, stations=tuple(g.stations for g in gs),
+        delay=np.array([g.switching_delay_s for g in gs], float))
     s = dep.uniform_positions()
     for n, g in enumerate(gs):
         if g.initial_m is not None:
             s[n, :g.pas] = g.initial_m
-    object.__setattr__(dep, "initial", s)
+    object.__setattr__(dep, "initial", dep._snap(s))
     return dep

@@ -186,7 +186,7 @@ def check_waypoints(scene, source: str) -> None:
     repeating the one before it, a looping path with at least 2 points, and not so short
     for its speed that a frame holds more than MAX_LEGS_PER_FRAME legs (MODEL §5)."""
     frame_s = scene.simulation.frame_s
-    for kind in ("users", "targets"):
+    for kind in ("users", "targets", "blockers"):
         ent = getattr(scene, kind)
         if ent is None:
             continue
@@ -213,3 +213,20 @@ def check_waypoints(scene, source: str) -> None:
                                   f"the loop is {length:.3g} m long: at {m.speed_range[0]:g} m/s that is "
                                   f"{legs:.3g} legs per frame, over the limit of {MAX_LEGS_PER_FRAME}",
                                   "lengthen the path, walk slower, or give pause_s > 0")
+
+
+def check_stations(scene, source: str) -> None:
+    """The installed positions of an activation guide (MODEL §5) are at least the guide's
+    minimum PA spacing apart (two PAs cannot be mounted closer)."""
+    lam = scene.radio.wavelength_m
+    for i, g in enumerate(scene.waveguides):
+        pts = g.stations
+        if pts is None:
+            continue
+        delta = g.min_spacing_m if g.min_spacing_m is not None else lam / 2
+        gaps = np.diff(pts)
+        if gaps.size and gaps.min() < delta - 1e-12:
+            field = "installed_m" if g.installed_m is not None else "installed_count"
+            raise ConfigError(source, f"waveguides[{i}].{field}",
+                              f"installed positions {gaps.min():.4g} m apart, closer than the PA spacing "
+                              f"{delta:.4g} m", "space them at least min_spacing_m (default λ/2) apart")

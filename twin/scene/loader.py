@@ -255,6 +255,7 @@ def validate_geometry(scene: Scene, source: str) -> None:
     checks.check_guides(scene, outline, source)
     checks.check_sensing(scene, source)
     checks.check_waypoints(scene, source)
+    checks.check_stations(scene, source)
     fp = FloorPlan.from_scene(scene)
     checks.check_free_space(fp, scene, source)
     lam = scene.radio.wavelength_m
@@ -281,7 +282,7 @@ def validate_geometry(scene: Scene, source: str) -> None:
                 raise ConfigError(source, f"waveguides[{i}].clusters[{j}].pas",
                                   f"{c.pas} PAs do not fit an aperture of {c.aperture_m} m at spacing {delta:.4g} m",
                                   "widen aperture_m or use fewer PAs")
-    for kind in ("users", "targets"):
+    for kind in ("users", "targets", "blockers"):
         ent = getattr(scene, kind)
         if ent is None:
             continue

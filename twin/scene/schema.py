@@ -30,6 +30,7 @@ Count = Annotated[int, Strict(), BeforeValidator(lambda v: int(v) if isinstance(
 #: memory of the machine (1000 users ≈ 3 s per frame with the uniform policy).
 MAX_USERS = 1000
 MAX_TARGETS = 1000
+MAX_BLOCKERS = 1000
 MAX_WAVEGUIDES = 256
 MAX_PAS_PER_GUIDE = 1024
 MAX_ELEMENTS = 1024
@@ -158,6 +159,13 @@ class Waveguide(Model):
     speed_m_s: float = Field(0.5, gt=0)
     initial_m: tuple[float, ...] | None = Field(None, max_length=MAX_PAS_PER_GUIDE)
     clusters: tuple[Cluster, ...] = Field((), max_length=MAX_PAS_PER_GUIDE)
+    #: "slide": PAs move along the guide at speed_m_s; "activate": PAs are pre-installed
+    #: (installed_m, or installed_count spread evenly) and ``pas`` of them radiate at a
+    #: time, switched after switching_delay_s (MODEL §5)
+    actuation: Literal["slide", "activate"] = "slide"
+    installed_m: tuple[float, ...] | None = Field(None, min_length=1, max_length=MAX_PAS_PER_GUIDE)
+    installed_count: Count | None = Field(None, ge=1, le=MAX_PAS_PER_GUIDE)
+    switching_delay_s: float = Field(0.0, ge=0, le=MAX_FRAME_S)
 
     @field_validator("direction")
     @classmethod
@@ -173,7 +181,35 @@ class Waveguide(Model):
                              f"{sum(c.pas for c in self.clusters)} PAs; make them agree")
         if self.initial_m is not None and len(self.initial_m) != self.pas:
             raise ValueError(f"initial_m has {len(self.initial_m)} entries for {self.pas} PAs")
+        if self.actuation == "slide":
+            if self.installed_m is not None or self.installed_count is not None:
+                raise ValueError('installed_m / installed_count need actuation = "activate"')
+            return self
+        if (self.installed_m is None) == (self.installed_count is None):
+            raise ValueError('actuation = "activate" needs exactly one of installed_m or installed_count')
+        if self.clusters:
+            raise ValueError('actuation = "activate" replaces clusters: list the installed positions in '
+                             'installed_m instead')
+        pts = self.stations
+        if len(pts) < self.pas:
+            raise ValueError(f"{len(pts)} installed positions cannot hold pas = {self.pas} radiating PAs")
+        if pts.min() < 0 or pts.max() > self.length_m:
+            raise ValueError(f"installed_m must lie on the guide, in [0, {self.length_m:g}] m")
+        if np.any(np.diff(pts) <= 0):
+            raise ValueError("installed_m must be strictly increasing")
+        if self.initial_m is not None and not all(np.isclose(pts, x).any() for x in self.initial_m):
+            raise ValueError("initial_m of an activation guide must be installed positions")
         return self
+
+    @property
+    def stations(self) -> np.ndarray | None:
+        """Installed positions (P,) m of an activation guide, None for a sliding one."""
+        if self.actuation != "activate":
+            return None
+        if self.installed_m is not None:
+            return np.asarray(self.installed_m, float)
+        c = self.installed_count
+        return self.length_m * (np.arange(c) + 0.5) / c
 
 
 class Sensing(Model):
@@ -250,6 +286,11 @@ class Users(Entities):
     count: Count | None = Field(None, ge=1, le=MAX_USERS)
     positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_USERS)
     sinr_target_db: Db | tuple[Db, ...] = 6.0
+    #: the users' own bodies block the other users' links (MODEL §5.1), as cylinders of
+    #: body_radius_m × body_height_m centred on each user
+    self_blocking: bool = False
+    body_radius_m: float = Field(0.2, gt=0, le=5.0)
+    body_height_m: float = Field(1.7, gt=0, le=10.0)
 
     @model_validator(mode="after")
     def _targets(self):
@@ -276,6 +317,17 @@ class Targets(Entities):
     positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_TARGETS)
     rcs_m2: float = Field(1.0, gt=0, le=1e6)
     rcs_decay_per_rad: float = Field(0.0, ge=0)
+
+
+class Blockers(Entities):
+    """People who block links (MODEL §5.1, 3GPP TR 38.901 §7.6.4.2 blockage model B):
+    vertical cylinders of ``radius_m`` and ``height_m`` standing on the floor, placed and
+    moved like users (count or positions, mobility)."""
+
+    count: Count | None = Field(None, ge=1, le=MAX_BLOCKERS)
+    positions: tuple[Vec2, ...] | None = Field(None, min_length=1, max_length=MAX_BLOCKERS)
+    radius_m: float = Field(0.2, gt=0, le=5.0)
+    height_m: float = Field(1.7, gt=0, le=10.0)
 
 
 class Hardware(Model):
@@ -385,6 +437,7 @@ class Scene(Model):
     sensing: Sensing = Sensing()
     users: Users
     targets: Targets | None = None
+    blockers: Blockers | None = None
     hardware: Hardware = Hardware()
     requirements: Requirements = Requirements()
     controller: Controller = Controller()

@@ -10,6 +10,7 @@ TABLES: dict[str, pa.Schema] = {
         ("x", pa.float64()), ("y", pa.float64()), ("sinr_db", pa.float64()),
         ("sinr_target_db", pa.float64()), ("rate_bps_hz", pa.float64()), ("outage", pa.bool_()),
         ("los_pas", pa.int32()), ("link_loss_db", pa.float64()), ("scheduled", pa.bool_()),
+        ("body_loss_db", pa.float64()),
     ]),
     "targets": pa.schema([
         ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()), ("target", pa.int32()),
@@ -29,6 +30,10 @@ TABLES: dict[str, pa.Schema] = {
         ("sensing_outage_exact", pa.float64()), ("sensing_outage_chernoff", pa.float64()),
         ("sensing_outage_mc", pa.float64()), ("frame_rcrb_m", pa.float64()), ("active_clusters", pa.string()),
         ("slot_durations_s", pa.string()),
+    ]),
+    "blockers": pa.schema([
+        ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()), ("blocker", pa.int32()),
+        ("x", pa.float64()), ("y", pa.float64()),
     ]),
     "beams": pa.schema([
         ("frame", pa.int64()), ("slot", pa.int32()), ("kind", pa.string()), ("row", pa.int32()),
