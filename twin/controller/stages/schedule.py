@@ -1,8 +1,18 @@
-"""``schedule`` stages: which users are served in which slot. (Round-robin and
-proportional-fair scheduling plug in here: a stage that sets ``plan.users[j]``.)"""
+"""``schedule`` stages: which users are served in which slot (MODEL §5.1, Scheduling).
+
+A slot radiates from at most as many RF chains as it has active (N for a PASS with every
+guide on); a linear precoder separates at most that many users. When more users are
+eligible than the slot has RF chains, ``round-robin`` and ``proportional-fair`` pick at
+most that many, always among the users the ``select`` stage allowed for the slot
+(``plan.users[j]``, None = everyone). With no more users than RF chains they serve
+everyone, as ``all`` does. An unserved user gets a zero beam column: its rate in that
+slot is 0 (it counts in its throughput) and it is not in outage (MODEL §3.5, §5.1)."""
 
 from __future__ import annotations
 
+import numpy as np
+
+from twin.controller.params import Param
 from twin.controller.stage import Stage, stage
 
 
@@ -16,3 +26,141 @@ class ScheduleAll(Stage):
 
     def run(self, obs, plan):
         plan.users = [u for u in plan.users]
+
+
+class _Limited(Stage):
+    """Shared by the schedulers that serve at most as many users as a slot has RF chains."""
+
+    role = "schedule"
+
+    def eligible(self, plan, j) -> np.ndarray:
+        """The users the select stage allowed in slot j (sorted indices)."""
+        K = self.ctx.world.n_users
+        return np.arange(K) if plan.users[j] is None else np.unique(np.asarray(plan.users[j], int))
+
+    def chains(self, plan, j) -> int:
+        """RF chains radiating in slot j: chains with at least one active installed element
+        (all N with every guide on; one in a paper 001 cluster slot), at least 1."""
+        tx = self.ctx.tx
+        act = np.asarray(plan.active[j], bool) & tx.installed
+        return max(1, min(int(tx.n_rf), int(np.count_nonzero(act.any(axis=1)))))
+
+
+@stage
+class RoundRobin(_Limited):
+    """Round-robin (MODEL §5.1): the eligible users in cyclic order, as many per slot as
+    the slot has RF chains; the cycle continues across slots and frames (with K = 2N
+    every user is served in every other slot)."""
+
+    name = "round-robin"
+    description = "users in cyclic order, at most one per RF chain per slot"
+
+    def __init__(self, ctx, p):
+        super().__init__(ctx, p)
+        self.next = 0                       # the user the cycle resumes at
+
+    def run(self, obs, plan):
+        K = self.ctx.world.n_users
+        for j in range(plan.n_slots):
+            cand, n = self.eligible(plan, j), self.chains(plan, j)
+            if cand.size <= n:
+                continue                    # everyone eligible is served, as with `all`
+            order = np.r_[cand[cand >= self.next], cand[cand < self.next]]
+            pick = order[:n]
+            plan.users[j] = tuple(int(k) for k in np.sort(pick))
+            self.next = (int(pick[-1]) + 1) % K
+
+
+@stage
+class ProportionalFair(_Limited):
+    """Proportional-fair scheduling (MODEL §5.1). Per slot, from the controller's channel
+    knowledge for that slot (the beamform stage's: the pilot estimate predicted to the
+    slot, or the channel of the observed positions with the PAs where they will be), the
+    predicted rate ``r_k`` of every eligible user; the users served maximise
+    ``Σ_{k∈S} r_k(S) / R̄_k``, chosen greedily one at a time up to the slot's RF chains
+    (``rate = "zf"``: ``r_k(S)`` the rate under the zero-forcing precoder of the set S, so a
+    user whose channel is nearly parallel to one already chosen is not added; ``rate =
+    "single-user"``: the N largest ``log2(1 + P‖h_k‖²/σ²) / R̄_k``). After each slot
+    ``R̄_k ← (1 − 1/t_c) R̄_k + r_k·[k served]/t_c`` with the predicted rates, the averaging
+    time constant ``t_c`` in slots (the window the scheduler is fair over)."""
+
+    name = "proportional-fair"
+    description = "argmax of predicted rate / averaged throughput, at most one user per RF chain per slot"
+    params = {
+        "t_c": Param(100.0, "averaging time constant of the throughput R̄_k (100 slots = 1 s on office)",
+                     "slots", lo=1.0, hi=1e6),
+        "rate": Param("zf", "predicted rate of a candidate set: under zero forcing of the set (greedy) or "
+                            "each user's single-user rate", choices=("zf", "single-user")),
+    }
+
+    #: R̄ of a user never served yet (bit/s/Hz): small, so a new user is served first
+    R_FLOOR = 1e-6
+
+    def __init__(self, ctx, p):
+        super().__init__(ctx, p)
+        self.avg = np.full(ctx.world.n_users, self.R_FLOOR)
+
+    def channel(self, obs, plan, j) -> np.ndarray:
+        """H (N,K) the controller expects in slot j (all users)."""
+        K = self.ctx.world.n_users
+        bf = self.ctx.stages.get("beamform")
+        if hasattr(bf, "slot_channel"):
+            return bf.slot_channel(obs, plan, j, np.arange(K), True, True)[0]
+        return self.ctx.tx.channel_to(self.slot_state(obs, plan, j), obs.users)
+
+    def set_rates(self, H, S) -> np.ndarray:
+        """Predicted rates (|S|,) of the users S served together (ZF, full power)."""
+        from twin.optim.linear import linear_precoder
+        from twin.physics.sinr import rate_bps_hz, sinr_downlink
+
+        w = self.ctx.world
+        Hs = H[:, S]
+        W = linear_precoder(Hs, w.power_w, "zf", w.noise_w)
+        return rate_bps_hz(sinr_downlink(Hs, W, w.noise_w))
+
+    def choose(self, H, cand, n) -> tuple[np.ndarray, np.ndarray]:
+        """(served users, their predicted rates) for one slot."""
+        w = self.ctx.world
+        weight = 1.0 / np.maximum(self.avg, self.R_FLOOR)
+        if self.p["rate"] == "single-user":
+            r = np.log2(1.0 + w.power_w * np.sum(np.abs(H[:, cand]) ** 2, axis=0) / w.noise_w)
+            top = np.argsort(-(r * weight[cand]), kind="stable")[:n]
+            return cand[top], r[top]
+        S, best, rates = [], -np.inf, np.array([])
+        while len(S) < n:
+            step = None
+            for k in cand:
+                if k in S:
+                    continue
+                trial = S + [int(k)]
+                r = self.set_rates(H, trial)
+                val = float(np.sum(r * weight[trial]))
+                if step is None or val > step[0]:
+                    step = (val, trial, r)
+            if step is None or step[0] <= best:
+                break                       # adding anyone would lower the PF objective
+            best, S, rates = step
+        return np.asarray(S, int), rates
+
+    def run(self, obs, plan):
+        K = self.ctx.world.n_users
+        beta = 1.0 / self.p["t_c"]
+        for j in range(plan.n_slots):
+            cand, n = self.eligible(plan, j), self.chains(plan, j)
+            if cand.size <= n:
+                served, r = cand, None      # everyone eligible is served, as with `all`
+            else:
+                H = self.channel(obs, plan, j)
+                served, r = self.choose(H, cand, n)
+                order = np.argsort(served)
+                served, r = served[order], r[order]
+                plan.users[j] = tuple(int(k) for k in served)
+            if r is None:
+                H = self.channel(obs, plan, j)
+                r = self.set_rates(H, served) if served.size <= self.ctx.tx.n_rf else \
+                    np.log2(1.0 + self.ctx.world.power_w * np.sum(np.abs(H[:, served]) ** 2, axis=0)
+                            / self.ctx.world.noise_w)
+            got = np.zeros(K)
+            got[served] = r
+            self.avg = (1.0 - beta) * self.avg + beta * got
+        plan.info["pf_min_avg_rate_bps_hz"] = float(np.min(self.avg))
