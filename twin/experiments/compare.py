@@ -30,6 +30,8 @@ METRICS = {
     "mean_rate_bps_hz": ("mean user rate", "bit/s/Hz", "higher", "nonneg", ("mean_rate_bps_hz", 1.0)),
     "p5_rate_bps_hz": ("5th-percentile user rate", "bit/s/Hz", "higher", "nonneg", ("p5_rate_bps_hz", 1.0)),
     "outage_fraction": ("outage fraction", "", "lower", "fraction", ("outage_fraction", 1.0)),
+    "p5_user_throughput_bps_hz": ("5th-percentile user throughput (unserved slots count 0)", "bit/s/Hz",
+                                  "higher", "nonneg", ("p5_user_throughput_bps_hz", 1.0)),
     "mean_rcrb_mm": ("mean RCRB", "mm", "lower", "nonneg", ("mean_rcrb_m", 1e3)),
     "mean_sensing_outage": ("sensing outage", "", "lower", "fraction", ("mean_sensing_outage", 1.0)),
     "pa_travel_m": ("total PA travel", "m", "lower", "nonneg", ("pa_travel_m", 1.0)),
