@@ -164,3 +164,18 @@ def test_user_throughput_counts_unserved_slots_and_weighs_slot_durations(tmp_pat
     assert s["mean_user_throughput_bps_hz"] == pytest.approx(thr.mean(), rel=1e-12)
     assert s["p5_user_throughput_bps_hz"] == pytest.approx(np.percentile(thr, 5), rel=1e-12)
     assert s["scheduled_fraction"] == 0.5 and s["mean_rate_bps_hz"] == pytest.approx(1.5)
+
+
+def test_predicted_zf_rate_is_the_rate_of_the_zf_precoder(crowded):
+    """The closed form P / (σ² tr (HᴴH)⁻¹) equals the SINR of linear_precoder('zf')."""
+    from twin.optim.linear import linear_precoder
+    from twin.physics.sinr import rate_bps_hz, sinr_downlink
+
+    ctl = _controller(crowded, "proportional-fair")
+    obs = _obs(ctl)
+    pf, w = ctl.ctx.stages["schedule"], ctl.world
+    H = pf.channel(obs, _plan(ctl, obs, slots=1), 0)
+    for S in ([0], [1, 6], [0, 3, 5, 7]):
+        W = linear_precoder(H[:, S], w.power_w, "zf", w.noise_w)
+        ref = rate_bps_hz(sinr_downlink(H[:, S], W, w.noise_w))
+        assert np.allclose(pf.set_rates(H, S), ref, rtol=1e-9)

@@ -78,7 +78,9 @@ class ProportionalFair(_Limited):
     slot, or the channel of the observed positions with the PAs where they will be), the
     predicted rate ``r_k`` of every eligible user; the users served maximise
     ``Σ_{k∈S} r_k(S) / R̄_k``, chosen greedily one at a time up to the slot's RF chains
-    (``rate = "zf"``: ``r_k(S)`` the rate under the zero-forcing precoder of the set S, so a
+    (with ``fill``, every chain serves someone unless ZF cannot separate one more user; a
+    slot serving fewer users also illuminates a sensing target from fewer beams;
+    ``rate = "zf"``: ``r_k(S)`` the rate under the zero-forcing precoder of the set S, so a
     user whose channel is nearly parallel to one already chosen is not added; ``rate =
     "single-user"``: the N largest ``log2(1 + P‖h_k‖²/σ²) / R̄_k``). After each slot
     ``R̄_k ← (1 − 1/t_c) R̄_k + r_k·[k served]/t_c`` with the predicted rates, the averaging
@@ -89,6 +91,8 @@ class ProportionalFair(_Limited):
     params = {
         "t_c": Param(100.0, "averaging time constant of the throughput R̄_k (100 slots = 1 s on office)",
                      "slots", lo=1.0, hi=1e6),
+        "fill": Param(True, "serve as many users as the slot has RF chains (false: stop adding users "
+                            "once the PF objective would fall, which can leave chains idle)"),
         "rate": Param("zf", "predicted rate of a candidate set: under zero forcing of the set (greedy) or "
                             "each user's single-user rate", choices=("zf", "single-user")),
     }
@@ -108,15 +112,21 @@ class ProportionalFair(_Limited):
             return bf.slot_channel(obs, plan, j, np.arange(K), True, True)[0]
         return self.ctx.tx.channel_to(self.slot_state(obs, plan, j), obs.users)
 
+    def zf_rates(self, Hs) -> np.ndarray:
+        """Rate of every user of the sets ``Hs`` (..., N, s) served together by the zero
+        forcing precoder at full power (MODEL §4.1): ``W = c H (HᴴH)⁻¹`` with ``‖W‖_F² = P``
+        gives ``HᴴW = c I``, so every user of the set has ``SINR = P / (σ² tr (HᴴH)⁻¹)``;
+        a set ZF cannot separate (singular HᴴH) gets 0. Returns (...,) one rate per set."""
+        w = self.ctx.world
+        lam = np.linalg.eigvalsh(np.swapaxes(Hs.conj(), -1, -2) @ Hs)
+        scale = np.max(lam, axis=-1, keepdims=True)
+        ok = np.all(lam > 1e-12 * scale, axis=-1) & (scale[..., 0] > 0)
+        tr_inv = np.sum(1.0 / np.where(lam > 0, lam, 1.0), axis=-1)
+        return np.where(ok, np.log2(1.0 + w.power_w / (w.noise_w * np.where(ok, tr_inv, 1.0))), 0.0)
+
     def set_rates(self, H, S) -> np.ndarray:
         """Predicted rates (|S|,) of the users S served together (ZF, full power)."""
-        from twin.optim.linear import linear_precoder
-        from twin.physics.sinr import rate_bps_hz, sinr_downlink
-
-        w = self.ctx.world
-        Hs = H[:, S]
-        W = linear_precoder(Hs, w.power_w, "zf", w.noise_w)
-        return rate_bps_hz(sinr_downlink(Hs, W, w.noise_w))
+        return np.full(len(S), float(self.zf_rates(H[:, list(S)])))
 
     def choose(self, H, cand, n) -> tuple[np.ndarray, np.ndarray]:
         """(served users, their predicted rates) for one slot."""
@@ -126,21 +136,19 @@ class ProportionalFair(_Limited):
             r = np.log2(1.0 + w.power_w * np.sum(np.abs(H[:, cand]) ** 2, axis=0) / w.noise_w)
             top = np.argsort(-(r * weight[cand]), kind="stable")[:n]
             return cand[top], r[top]
-        S, best, rates = [], -np.inf, np.array([])
+        S, best, rate = [], -np.inf, 0.0
         while len(S) < n:
-            step = None
-            for k in cand:
-                if k in S:
-                    continue
-                trial = S + [int(k)]
-                r = self.set_rates(H, trial)
-                val = float(np.sum(r * weight[trial]))
-                if step is None or val > step[0]:
-                    step = (val, trial, r)
-            if step is None or step[0] <= best:
-                break                       # adding anyone would lower the PF objective
-            best, S, rates = step
-        return np.asarray(S, int), rates
+            rest = np.array([k for k in cand if k not in S], int)
+            if rest.size == 0:
+                break
+            sets = np.array([S + [k] for k in rest], int)                  # (C, |S|+1)
+            r = self.zf_rates(np.moveaxis(H[:, sets], 0, -2))               # (C,)
+            val = r * weight[sets].sum(axis=1)
+            i = int(np.argmax(val))
+            if val[i] <= 0.0 or (not self.p["fill"] and val[i] <= best):
+                break                       # ZF cannot separate more / the PF objective would fall
+            best, S, rate = float(val[i]), [int(k) for k in sets[i]], float(r[i])
+        return np.asarray(S, int), np.full(len(S), rate)
 
     def run(self, obs, plan):
         K = self.ctx.world.n_users
@@ -155,11 +163,8 @@ class ProportionalFair(_Limited):
                 order = np.argsort(served)
                 served, r = served[order], r[order]
                 plan.users[j] = tuple(int(k) for k in served)
-            if r is None:
-                H = self.channel(obs, plan, j)
-                r = self.set_rates(H, served) if served.size <= self.ctx.tx.n_rf else \
-                    np.log2(1.0 + self.ctx.world.power_w * np.sum(np.abs(H[:, served]) ** 2, axis=0)
-                            / self.ctx.world.noise_w)
+            if r is None:                   # |served| ≤ RF chains: ZF separates them
+                r = self.set_rates(self.channel(obs, plan, j), served)
             got = np.zeros(K)
             got[served] = r
             self.avg = (1.0 - beta) * self.avg + beta * got
