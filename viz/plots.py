@@ -133,7 +133,11 @@ def dashboard_figure(run_dir):
                                + ("" if scheduled_all else "; violet: not scheduled") + ")",
                                fontsize="medium", loc="left")
         mean = users.groupby("time_s").rate_bps_hz.mean()
-        ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.8, label="mean over users")
+        if scheduled_all:
+            ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.8, label="mean over users")
+        else:                   # who is served changes every slot: the raw mean only flickers
+            ax_rate.plot(mean.index, smooth(mean.to_numpy(), window), color="k", lw=1.8,
+                         label="mean over users (smoothed; unserved = 0)")
         ax_cdf.axvline(target_db, color=SINR_TARGET_LINE, ls="--", lw=1.0, label="target")
     _schedule_panels(ax_sched, ax_thr, users, ks)
     _csi_panel(ax_csi, frames, d)
