@@ -179,3 +179,18 @@ def test_predicted_zf_rate_is_the_rate_of_the_zf_precoder(crowded):
         W = linear_precoder(H[:, S], w.power_w, "zf", w.noise_w)
         ref = rate_bps_hz(sinr_downlink(H[:, S], W, w.noise_w))
         assert np.allclose(pf.set_rates(H, S), ref, rtol=1e-9)
+
+
+def test_a_held_decision_keeps_serving_whom_its_beams_serve(crowded):
+    """When the controller falls back to the previous decision, the users its slot-0
+    beams serve stay the scheduled ones: the others have zero beam columns and must not
+    count as served users in outage."""
+    ctl = _controller(crowded, "round-robin")
+    obs = _obs(ctl)
+    d = ctl.decide(obs)
+    assert d.slots[0].users is not None and len(d.slots[0].users) == 4
+    held = ctl.fallback(Observation(0.1, 1, obs.state, obs.users, obs.targets, d, obs.rng), "test")
+    assert held.status == "held-previous"
+    assert all(s.users == d.slots[0].users for s in held.slots)
+    idle = np.setdiff1d(np.arange(8), d.slots[0].users)
+    assert np.all(held.slots[0].W[:, idle] == 0)
