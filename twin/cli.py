@@ -109,12 +109,16 @@ def _summary_table(summary: dict, out: Path | None) -> str:
         ("simulated time", f"{summary.get('duration_s', 0):.2f} s"),
         ("mean rate", _fmt(g("mean_rate_bps_hz"), ".3f", unit=" bit/s/Hz")),
         ("5th-pct rate", _fmt(g("p5_rate_bps_hz"), ".3f", unit=" bit/s/Hz")),
-        ("outage fraction", _fmt(g("outage_fraction"), ".2%")),
+        ("outage fraction", _fmt(g("outage_fraction"), ".2%")
+         + ("" if g("scheduled_fraction") in (None, 1.0) else
+            " of scheduled samples (" + _fmt(g("scheduled_fraction"), ".0%") + " scheduled)")),
+        ("user throughput", _fmt(g("mean_user_throughput_bps_hz"), ".3f", unit=" bit/s/Hz")
+         + " mean, " + _fmt(g("p5_user_throughput_bps_hz"), ".3f") + " 5th pct over users"),
         ("mean RCRB", _fmt(g("mean_rcrb_m"), ".4g", 1e3, " mm")),
         ("sensing outage", _fmt(g("mean_sensing_outage"), ".4g")),
         ("PA travel", _fmt(g("pa_travel_m"), ".2f", unit=" m")),
         ("controller time", _fmt(g("mean_solve_time_s"), ".2f", 1e3, " ms/frame")
-         + " (p95 " + _fmt(g("p95_solve_time_s"), ".2f", 1e3, " ms)")),
+         + " (p95 " + _fmt(g("p95_solve_time_s"), ".2f", 1e3, " ms") + ")"),
         ("fallback frames", summary.get("fallback_frames", 0)),
     ]
     width = max(len(k) for k, _ in rows)

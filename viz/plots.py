@@ -11,9 +11,13 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from twin.traces import read_meta, read_table, summarize
+from twin.errors import ConfigError
+from twin.traces import load_run_scene, read_meta, read_table, summarize
 from viz.colors import OUTAGE_SHADE, SINR_TARGET_LINE, TARGET, guide_color, user_color
 from viz.rundir import require_run
+
+#: slots in which a user was not scheduled (a pale violet tint, apart from the outage grey)
+UNSCHEDULED_SHADE = (0.87, 0.85, 0.97)
 
 
 def _spans(t, flag):
@@ -60,58 +64,83 @@ def dashboard_figure(run_dir):
     """One-run dashboard (a matplotlib Figure).
 
     Left column, sharing the time axis: one SINR panel per user (the trace thin, its
-    moving average bold, in the user's colour; the target black dashed; outage spans
-    shaded grey), user rates (smoothed per user, mean in black), RCRB of each target and,
-    for clustered deployments, the exact sensing outage and its Chernoff bound, and the PA
-    timeline (along-guide position, solid; commanded, dotted; one tone per guide, never a
-    user's colour). Right column: the empirical CDF of each user's SINR (with the target)
-    and of each user's rate. Axes carry labels ``sinr-u<k>``, ``sinr-cdf``, ``rate``,
-    ``rate-cdf``, ``sensing`` and ``pas``."""
+    moving average bold, in the user's colour, both only where the user was scheduled;
+    the target black dashed; outage spans shaded grey, slots the user was not scheduled
+    in tinted violet), the schedule (one row per user, in its colour where it was served),
+    user rates (smoothed per user, mean in black), the channel knowledge (NMSE of the
+    channel each beam was designed for against the true one, in dB, and its age, per
+    frame; MODEL §5.1), RCRB of each target and, for clustered deployments, the exact
+    sensing outage and its Chernoff bound, and the PA timeline (along-guide position,
+    solid; commanded, dotted; one tone per guide, never a user's colour). Right column:
+    the empirical CDF of each user's SINR (with the target, over its scheduled samples),
+    each user's long-run throughput (unserved slots count 0) with the share of slots it
+    was served, and the CDF of each user's rate. Axes carry labels ``sinr-u<k>``,
+    ``sinr-cdf``, ``schedule``, ``throughput``, ``rate``, ``rate-cdf``, ``csi``
+    (``csi-age`` its twin), ``sensing`` and ``pas``."""
     d = require_run(run_dir)
     users, targets = read_table(d, "users"), read_table(d, "targets")
     pas, frames = read_table(d, "pas"), read_table(d, "frames")
     meta, summ = read_meta(d), summarize(d)
     ks = sorted(users.user.unique()) if len(users) else []
     n_k = max(len(ks), 1)
-    heights = [1.0] * n_k + [2.0, 1.8, 2.4]
-    fig = plt.figure(figsize=(13, 3.0 + 1.1 * n_k + 6.2), constrained_layout=True)
+    sched_h = 0.5 + 0.12 * n_k
+    heights = [1.0] * n_k + [sched_h, 2.0, 1.5, 1.8, 2.4]
+    fig = plt.figure(figsize=(13, 3.0 + 1.1 * n_k + 7.7 + sched_h), constrained_layout=True)
     gs = fig.add_gridspec(len(heights), 2, height_ratios=heights, width_ratios=[4.2, 1.3])
     ax_first = fig.add_subplot(gs[0, 0])
     sinr_axes = [ax_first] + [fig.add_subplot(gs[i, 0], sharex=ax_first, sharey=ax_first) for i in range(1, n_k)]
-    ax_rate = fig.add_subplot(gs[n_k, 0], sharex=ax_first)
-    ax_sense = fig.add_subplot(gs[n_k + 1, 0], sharex=ax_first)
-    ax_pa = fig.add_subplot(gs[n_k + 2, 0], sharex=ax_first)
+    ax_sched = fig.add_subplot(gs[n_k, 0], sharex=ax_first)
+    ax_rate = fig.add_subplot(gs[n_k + 1, 0], sharex=ax_first)
+    ax_csi = fig.add_subplot(gs[n_k + 2, 0], sharex=ax_first)
+    ax_sense = fig.add_subplot(gs[n_k + 3, 0], sharex=ax_first)
+    ax_pa = fig.add_subplot(gs[n_k + 4, 0], sharex=ax_first)
     ax_cdf = fig.add_subplot(gs[:n_k, 1])
-    ax_rcdf = fig.add_subplot(gs[n_k, 1])
-    for ax, lab in ((ax_rate, "rate"), (ax_sense, "sensing"), (ax_pa, "pas"), (ax_cdf, "sinr-cdf"),
-                    (ax_rcdf, "rate-cdf")):
+    ax_thr = fig.add_subplot(gs[n_k, 1])
+    ax_rcdf = fig.add_subplot(gs[n_k + 1, 1])
+    for ax, lab in ((ax_sched, "schedule"), (ax_rate, "rate"), (ax_csi, "csi"), (ax_sense, "sensing"),
+                    (ax_pa, "pas"), (ax_cdf, "sinr-cdf"), (ax_thr, "throughput"), (ax_rcdf, "rate-cdf")):
         ax.set_label(lab)
     n_samples = users.groupby("user").size().max() if len(users) else 1
     window = max(1, int(n_samples) // 30)
     target_db = float(users.sinr_target_db.iloc[0]) if len(users) else np.nan
+    scheduled_all = bool(users.scheduled.all()) if len(users) else True
     for ax, k in zip(sinr_axes, ks):
         g = users[users.user == k].sort_values("time_s")
         c = user_color(k)
         t = g.time_s.to_numpy()
+        served = g.scheduled.to_numpy(bool)
+        sinr = np.where(served, g.sinr_db.to_numpy(float), np.nan)    # unserved: no SINR to show
         ax.set_label(f"sinr-u{k}")
         for a, b in _spans(t, g.outage.to_numpy()):
             ax.axvspan(a, b, color=OUTAGE_SHADE, lw=0, zorder=0)
-        ax.plot(t, g.sinr_db, color=c, lw=0.7, alpha=0.55, label=f"user {k}")
-        ax.plot(t, smooth(g.sinr_db, window), color=c, lw=2.0, label=f"user {k} (smoothed)")
+        idle = _spans(t, ~served)
+        if idle:
+            ax.broken_barh([(a, b - a) for a, b in idle], (0, 1), transform=ax.get_xaxis_transform(),
+                           facecolor=UNSCHEDULED_SHADE, lw=0, zorder=0, label="not scheduled")
+        ax.plot(t, sinr, color=c, lw=0.7, alpha=0.55, label=f"user {k}")
+        ax.plot(t, smooth(sinr, window), color=c, lw=2.0, label=f"user {k} (smoothed)")
         ax.axhline(g.sinr_target_db.iloc[0], color=SINR_TARGET_LINE, ls="--", lw=1.0, label="SINR target")
         ax.set_ylabel(f"u{k} SINR\n[dB]", color=c)
         ax.tick_params(labelbottom=False)
-        v, F = ecdf(g.sinr_db)
+        v, F = ecdf(sinr)
         ax_cdf.step(v, F, where="post", color=c, lw=1.6, label=f"u{k}")
         r, Fr = ecdf(g.rate_bps_hz)
         ax_rcdf.step(r, Fr, where="post", color=c, lw=1.4, label=f"u{k}")
         ax_rate.plot(t, smooth(g.rate_bps_hz, window), color=c, lw=1.1, label=f"u{k} (smoothed)")
     if ks:
         sinr_axes[0].set_title("SINR per user (thin: trace, bold: moving average over "
-                               f"{window} samples; dashed: target; grey: outage)", fontsize="medium", loc="left")
+                               f"{window} samples; dashed: target; grey: outage"
+                               + ("" if scheduled_all else "; violet: not scheduled") + ")",
+                               fontsize="medium", loc="left")
         mean = users.groupby("time_s").rate_bps_hz.mean()
-        ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.8, label="mean over users")
+        if scheduled_all:
+            ax_rate.plot(mean.index, mean.to_numpy(), color="k", lw=1.8, label="mean over users")
+        else:                   # who is served changes every slot: the raw mean only flickers
+            ax_rate.plot(mean.index, smooth(mean.to_numpy(), window), color="k", lw=1.8,
+                         label="mean over users (smoothed; unserved = 0)")
         ax_cdf.axvline(target_db, color=SINR_TARGET_LINE, ls="--", lw=1.0, label="target")
+    _schedule_panels(ax_sched, ax_thr, users, ks)
+    _csi_panel(ax_csi, frames, d)
     ax_cdf.set_xlabel("SINR [dB]")
     ax_cdf.set_ylabel("fraction of samples ≤ x")
     ax_cdf.set_title("SINR CDF per user", fontsize="medium")
@@ -163,10 +192,10 @@ def dashboard_figure(run_dir):
     ax_pa.set_title("PA timeline (solid: position, dotted: commanded; equal tracks nest, "
                     "the first guide widest)", fontsize="medium", loc="left")
     ax_pa.set_xlabel("time [s]")
-    for ax in sinr_axes + [ax_rate, ax_sense, ax_pa, ax_cdf, ax_rcdf]:
+    for ax in sinr_axes + [ax_rate, ax_csi, ax_sense, ax_pa, ax_cdf, ax_rcdf]:
         ax.grid(True, alpha=0.3)
     # the rate and PA legends sit beside their panels, off the data
-    ax_leg = fig.add_subplot(gs[n_k + 1:, 1])
+    ax_leg = fig.add_subplot(gs[n_k + 2:, 1])
     ax_leg.axis("off")
     ax_leg.set_label("legends")
     h_rate, l_rate = ax_rate.get_legend_handles_labels()
@@ -179,8 +208,83 @@ def dashboard_figure(run_dir):
         ax_leg.legend(h_pa, l_pa, title="PA timeline", loc="lower left", fontsize="small", frameon=False)
     fig.suptitle(f"{meta.get('scene', '')} / {meta.get('policy', '')} (seed {meta.get('seed', '')}): "
                  f"mean rate {summ['mean_rate_bps_hz']:.2f} bit/s/Hz, outage {summ['outage_fraction']:.1%}"
+                 + ("" if scheduled_all else
+                    f" of scheduled samples ({summ['scheduled_fraction']:.0%} scheduled), 5th-pct user "
+                    f"throughput {summ['p5_user_throughput_bps_hz']:.2f} bit/s/Hz")
                  + ("" if meta.get("completed", True) else "  [run did not complete]"))
     return fig
+
+
+def _schedule_panels(ax, ax_thr, users, ks):
+    """The schedule (a user × time raster, each user's colour where it was served, white
+    where not) and, beside it, each user's long-run throughput: its rate averaged over the
+    run with unserved samples counting 0 (MODEL §5.1), annotated with its served share."""
+    from matplotlib.colors import ListedColormap
+
+    ax.set_ylabel("scheduled\nuser")
+    ax.tick_params(labelbottom=False)
+    if not ks:
+        return
+    wide = users.pivot_table(index="user", columns="time_s", values="scheduled", aggfunc="max")
+    wide = wide.reindex(ks).fillna(False).astype(bool)
+    t = wide.columns.to_numpy(float)
+    dt = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    code = np.where(wide.to_numpy(), np.arange(1, len(ks) + 1)[:, None], 0)
+    cmap = ListedColormap([(1.0, 1.0, 1.0)] + [user_color(k) for k in ks])
+    ax.imshow(code, cmap=cmap, vmin=-0.5, vmax=len(ks) + 0.5, aspect="auto", origin="upper",
+              interpolation="antialiased", interpolation_stage="rgba",
+              extent=(t[0] - dt / 2, t[-1] + dt / 2, len(ks) - 0.5, -0.5))
+    ax.set_yticks(range(len(ks)), [f"u{k}" for k in ks], fontsize="small")
+    share = wide.to_numpy().mean()
+    ax.set_title(f"schedule (coloured: served; {share:.0%} of user-samples scheduled)",
+                 fontsize="medium", loc="left")
+    thr = users.groupby("user").rate_bps_hz.mean().reindex(ks).to_numpy(float)
+    frac = wide.to_numpy().mean(axis=1)
+    ax_thr.barh(range(len(ks)), thr, color=[user_color(k) for k in ks])
+    for i, (v, fr) in enumerate(zip(thr, frac)):
+        ax_thr.text(v, i, f" {fr:.0%}", va="center", fontsize="x-small")
+    ax_thr.set_yticks(range(len(ks)), [f"u{k}" for k in ks], fontsize="small")
+    ax_thr.set_ylim(len(ks) - 0.5, -0.5)
+    ax_thr.set_xlim(0, max(float(np.nanmax(thr)) * 1.3, 1e-9) if np.isfinite(thr).any() else 1)
+    ax_thr.set_xlabel("throughput [bit/s/Hz]", fontsize="small")
+    ax_thr.set_title("long-run throughput\n(unserved = 0; % slots served)", fontsize="small")
+    ax_thr.grid(True, axis="x", alpha=0.3)
+
+
+def _csi_panel(ax, frames, run_dir):
+    """Per frame, the NMSE (dB) of the channels the beams were designed for against the
+    true channels at use time, and the mean age (ms) of that knowledge (MODEL §5.1),
+    on a twin axis ``csi-age``."""
+    ax.set_ylabel("CSI NMSE [dB]", color="tab:blue")
+    ax.tick_params(labelbottom=False)
+    nmse = frames.csi_nmse_db.to_numpy(float) if len(frames) else np.array([])
+    age = frames.csi_age_s.to_numpy(float) if len(frames) else np.array([])
+    try:
+        model = load_run_scene(run_dir).csi.model
+    except (ConfigError, ValueError, AttributeError, OSError):    # a label only
+        model = ""
+    head = f"channel knowledge{f' ({model} CSI)' if model else ''}: "
+    if not np.isfinite(nmse).any() and not np.isfinite(age).any():
+        ax.set_title(head + "no CSI error recorded", fontsize="medium", loc="left")
+        ax.text(0.5, 0.5, "no beams designed from a channel (no CSI error to show)",
+                transform=ax.transAxes, ha="center", va="center", color="0.5")
+        return
+    t = frames.time_s.to_numpy(float)
+    frame_s = float(read_meta(run_dir).get("frame_s", np.median(np.diff(t)) if len(t) > 1 else 1.0))
+    edges = np.r_[t, t[-1] + frame_s]                     # each frame's value held over the frame
+    ax.stairs(np.where(np.isfinite(nmse), nmse, np.nan), edges, color="tab:blue", lw=1.4, label="NMSE [dB]", baseline=None)
+    ax.tick_params(axis="y", colors="tab:blue")
+    ax2 = ax.twinx()
+    ax2.set_label("csi-age")
+    ax2.stairs(age * 1e3, edges, color="tab:orange", lw=1.1, ls="--", label="age [ms]", baseline=None)
+    ax2.set_ylabel("CSI age [ms]", color="tab:orange")
+    ax2.tick_params(axis="y", colors="tab:orange")
+    top = np.nanmax(age) * 1e3 if np.isfinite(age).any() else 1.0
+    ax2.set_ylim(0, 1.3 * top if top > 0 else 1.0)
+    fin = nmse[np.isfinite(nmse)]
+    mean = f"mean {fin.mean():.1f} dB" if fin.size else "NMSE −∞ dB"
+    ax.set_title(head + f"NMSE of the channel each beam was designed for vs the true one ({mean}, "
+                 "blue) and its mean age (orange dashed), per frame", fontsize="medium", loc="left")
 
 
 def plot_runs(run_dirs, out_png=None) -> Path:

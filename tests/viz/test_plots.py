@@ -136,3 +136,46 @@ def test_dashboard_for_every_policy(policy, tmp_path):
     plt.close(fig)
     out = plot_runs([tmp_path / "run"], tmp_path / "d.png")
     assert out.stat().st_size > 20_000
+
+
+def test_dashboard_shows_the_schedule_and_the_channel_knowledge(tmp_path):
+    """Issue 12 item 6: with more users than guides, each SINR panel tints the slots its
+    user was not served in and draws no SINR there; the schedule raster is the traced
+    `scheduled` column; the CSI panel plots each frame's NMSE (dB) and, on its twin axis,
+    the CSI age (ms)."""
+    import matplotlib.pyplot as plt
+
+    from twin.traces import read_table
+    from viz.plots import UNSCHEDULED_SHADE
+
+    Simulation(load_scene("office", {"users.count": 8}), tmp_path, policy="uniform", frames=3, seed=1,
+               policy_params={"schedule": "round-robin"}).run()
+    users, frames = read_table(tmp_path, "users"), read_table(tmp_path, "frames")
+    fig = dashboard_figure(tmp_path)
+    ax = _axes(fig)
+    for k in range(8):
+        panel = ax[f"sinr-u{k}"]
+        g = users[users.user == k].sort_values("time_s")
+        idle = [c for c in panel.collections if c.get_label() == "not scheduled"]
+        assert len(idle) == 1 and _dist(idle[0].get_facecolor()[0][:3], UNSCHEDULED_SHADE) < 1e-6
+        # one tinted bar per run of unserved samples, covering exactly those samples
+        bars = [p.vertices[:, 0] for p in idle[0].get_paths()]
+        t = g.time_s.to_numpy()
+        inside = np.zeros(len(t), bool)
+        for xs in bars:
+            inside |= (t > xs.min()) & (t < xs.max())
+        assert np.array_equal(inside, ~g.scheduled.to_numpy())
+        raw = [l for l in panel.lines if l.get_label() == f"user {k}"][0]
+        y = np.asarray(raw.get_ydata(), float)
+        assert np.isnan(y[~g.scheduled.to_numpy()]).all()
+        assert np.allclose(y[g.scheduled.to_numpy()], g.sinr_db[g.scheduled].to_numpy())
+    img = ax["schedule"].images[0].get_array()
+    wide = users.pivot_table(index="user", columns="time_s", values="scheduled", aggfunc="max")
+    assert np.array_equal(np.asarray(img) > 0, wide.to_numpy(bool))
+    assert (np.asarray(img).sum(axis=0) > 0).all() and ((np.asarray(img) > 0).sum(axis=0) == 4).all()
+    nmse = ax["csi"].patches[0].get_data()[0] if ax["csi"].patches else None
+    assert nmse is not None and np.allclose(nmse, frames.csi_nmse_db.to_numpy())
+    age = ax["csi-age"].patches[0].get_data()[0]
+    assert np.allclose(age, frames.csi_age_s.to_numpy() * 1e3) and (age > 0).all()
+    assert "NMSE" in ax["csi"].get_ylabel() and "[ms]" in ax["csi-age"].get_ylabel()
+    plt.close(fig)

@@ -198,7 +198,7 @@ class Controller:
         dur = self.ctx.frame_s / S
         prev = obs.previous
         if prev is not None and np.shape(prev.W) == (tx.n_rf, w.n_users) and np.all(np.isfinite(prev.W)):
-            slot = SlotPlan(dur, prev.active.copy(), prev.W, prev.Rs)
+            slot = SlotPlan(dur, prev.active.copy(), prev.W, prev.Rs, prev.slots[0].users)   # who W serves
             return Decision(prev.pa_target.copy(), (slot,) * S, prev.analog, "held-previous",
                             {"detail": detail[:300]})
         return hold_decision(w, obs, detail, S, dur)

@@ -30,6 +30,8 @@ METRICS = {
     "mean_rate_bps_hz": ("mean user rate", "bit/s/Hz", "higher", "nonneg", ("mean_rate_bps_hz", 1.0)),
     "p5_rate_bps_hz": ("5th-percentile user rate", "bit/s/Hz", "higher", "nonneg", ("p5_rate_bps_hz", 1.0)),
     "outage_fraction": ("outage fraction", "", "lower", "fraction", ("outage_fraction", 1.0)),
+    "p5_user_throughput_bps_hz": ("5th-percentile user throughput (unserved slots count 0)", "bit/s/Hz",
+                                  "higher", "nonneg", ("p5_user_throughput_bps_hz", 1.0)),
     "mean_rcrb_mm": ("mean RCRB", "mm", "lower", "nonneg", ("mean_rcrb_m", 1e3)),
     "mean_sensing_outage": ("sensing outage", "", "lower", "fraction", ("mean_sensing_outage", 1.0)),
     "pa_travel_m": ("total PA travel", "m", "lower", "nonneg", ("pa_travel_m", 1.0)),
@@ -201,7 +203,7 @@ def comparison_markdown(df: pd.DataFrame, reference: str, scene_name: str) -> st
     if warn:
         lines += [f"> **Warning:** {warn}.", ""]
     for metric, (label, unit, better, *_) in METRICS.items():
-        if df[metric].isna().all():
+        if metric not in df or df[metric].isna().all():      # a table from before the metric existed
             continue
         t = paired_summary(df, metric, reference)
         u = f" [{unit}]" if unit else ""
@@ -226,7 +228,7 @@ def _metric_axes(df: pd.DataFrame):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    metrics = [m for m in METRICS if not df[m].isna().all()]
+    metrics = [m for m in METRICS if m in df and not df[m].isna().all()]
     cols = min(4, max(1, len(metrics)))
     rows = int(np.ceil(len(metrics) / cols))
     fig = Figure(figsize=(4.2 * cols, 3.6 * rows), constrained_layout=True)

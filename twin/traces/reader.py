@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,25 +118,68 @@ def _pa_travel(run_dir) -> float:
     return total
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d*)?(?:[eE][-+]?\d+)?")
+
+
+def _slot_durations(frames: pd.DataFrame, meta: dict):
+    """A function (frame, slot) arrays -> the slot's duration (s), from the frames'
+    ``slot_durations_s`` ("0.01-0.01-…"; a number may carry an exponent "1e-05"); the
+    nominal frame_s / slots_per_frame where a frame's row is missing (a run killed
+    mid-frame) or gives no durations."""
+    nominal = float(meta.get("frame_s", 1.0)) / max(int(meta.get("slots_per_frame", 1)), 1)
+    parsed = [[float(x) for x in _NUMBER.findall(str(txt))] for txt in frames.get("slot_durations_s", [])]
+    fr = frames["frame"].to_numpy(np.int64) if "frame" in frames else np.zeros(0, np.int64)
+    n_f = int(fr.max()) + 1 if fr.size else 0
+    n_s = max((len(p) for p in parsed), default=0)
+    table = np.full((n_f, max(n_s, 1)), nominal)
+    for f, p in zip(fr, parsed):
+        if p:
+            table[f, :len(p)] = p
+
+    def lookup(frame, slot):
+        frame, slot = np.asarray(frame, np.int64), np.asarray(slot, np.int64)
+        ok = (frame < n_f) & (slot < table.shape[1])
+        return np.where(ok, table[np.where(ok, frame, 0), np.where(ok, slot, 0)] if n_f else nominal, nominal)
+
+    return lookup
+
+
 def summarize(run_dir) -> dict:
     """Run summary from the tables (works for a run killed midway).
 
     Streams the tables column by column and batch by batch: running sums for the means,
     the PA travel carried across batches, and the exact 5th-percentile rate from the one
-    ``rate_bps_hz`` column (8 bytes a user sample: 1 MB for 3000 office frames). NaN
-    marks a quantity the run has no data for (``null`` in summary.json).
+    ``rate_bps_hz`` column (8 bytes a user sample: 1 MB for 3000 office frames). Each
+    user's long-run throughput is its rate averaged over time, slots it was not served
+    counting 0 (MODEL §5.1; samples weighted by their slot's duration); the summary gives
+    its mean and 5th percentile over the users. NaN marks a quantity the run has no data
+    for (``null`` in summary.json).
     """
     d = Path(run_dir)
     meta = read_meta(d)
     nan = float("nan")
+    frames = read_columns(d, "frames", ["time_s", "status", "solve_time_s", "sensing_outage_exact",
+                                        "frame_rcrb_m", "csi_nmse_db", "csi_age_s", "frame",
+                                        "slot_durations_s"])
+    slot_s = _slot_durations(frames, meta)
     n_users = n_out = n_served = 0
     rate_sum = 0.0
-    for b in iter_batches(d, "users", ["rate_bps_hz", "outage", "scheduled"]):
+    user_bits = user_time = np.zeros(0)
+    for b in iter_batches(d, "users", ["rate_bps_hz", "outage", "scheduled", "frame", "slot", "user"]):
         r = b.column(0).to_numpy()
         rate_sum += float(r.sum())
         n_out += int(np.count_nonzero(b.column(1).to_numpy(zero_copy_only=False)))
         n_served += int(np.count_nonzero(b.column(2).to_numpy(zero_copy_only=False)))
         n_users += len(r)
+        k = b.column(5).to_numpy().astype(np.int64)
+        dt = slot_s(b.column(3).to_numpy(), b.column(4).to_numpy())
+        m = int(k.max()) + 1 if k.size else 0
+        if m > user_bits.size:
+            user_bits, user_time = np.pad(user_bits, (0, m - user_bits.size)), np.pad(user_time, (0, m - user_time.size))
+        user_bits += np.bincount(k, weights=r * dt, minlength=user_bits.size)
+        user_time += np.bincount(k, weights=dt, minlength=user_time.size)
+    seen = user_time > 0
+    throughput = user_bits[seen] / user_time[seen]        # each user's time-averaged rate (MODEL §5.1)
     rates = read_column(d, "users", "rate_bps_hz") if n_users else np.array([])
     n_rcrb = n_finite = 0
     rcrb_sum = 0.0
@@ -145,8 +189,6 @@ def summarize(run_dir) -> dict:
         n_rcrb += len(r)
         n_finite += fin.size
         rcrb_sum += float(fin.sum())
-    frames = read_columns(d, "frames", ["time_s", "status", "solve_time_s", "sensing_outage_exact",
-                                        "frame_rcrb_m", "csi_nmse_db", "csi_age_s"])
     so = frames["sensing_outage_exact"].to_numpy(float)
     so = so[np.isfinite(so)]
     st = frames["solve_time_s"].to_numpy(float)
@@ -164,6 +206,8 @@ def summarize(run_dir) -> dict:
         "mean_rate_bps_hz": rate_sum / n_users if n_users else nan,
         "p5_rate_bps_hz": float(np.percentile(rates, 5)) if rates.size else nan,
         "outage_fraction": n_out / n_served if n_served else nan,
+        "mean_user_throughput_bps_hz": float(throughput.mean()) if throughput.size else nan,
+        "p5_user_throughput_bps_hz": float(np.percentile(throughput, 5)) if throughput.size else nan,
         "user_samples": n_users,
         "scheduled_fraction": n_served / n_users if n_users else nan,
         "mean_rcrb_m": rcrb_sum / n_finite if n_finite else nan,
