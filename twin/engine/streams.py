@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = {"users": 1, "targets": 2, "observation": 3, "rcs": 4, "policy": 5, "csi": 6}
+STREAMS = {"users": 1, "targets": 2, "observation": 3, "rcs": 4, "policy": 5, "csi": 6,
+           "echo": 7}
 
 
 def stream(seed: int, name: str, index: int = 0) -> np.random.Generator:
