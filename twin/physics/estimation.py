@@ -154,16 +154,17 @@ def estimate_angle(Y, rx: ReceiveArray, noise_w: float) -> tuple[float, float]:
 
 
 def polar_grid(rx: ReceiveArray, s_hat: float, snr: float, r_max: float, height: float, *,
-               range_step: float, lateral_step: float, max_points: int = 200_000) -> np.ndarray:
+               range_step: float, lateral_step: float, max_points: int = 200_000,
+               half: float | None = None) -> np.ndarray:
     """Candidate points (2, n_s, n_r, 3) along the estimated direction, on both sides of
     the array (the ULA cannot tell them apart): ranges ``range_step`` apart up to
     ``r_max``, sinθ within ``ŝ ± 4σ_s`` (``σ_s² = 6 / (φ² ρ̂ (M_r² − 1))``, the ULA
     frequency-estimation bound, ``φ = 2π d_r/λ``), spaced so that the lateral step at
     ``r_max`` is ``lateral_step``. Coarser steps if the grid would exceed ``max_points``
-    (MODEL §5.1)."""
+    (MODEL §5.1). ``half`` overrides the window's half-width in sinθ."""
     M = rx.elements
     sig = np.sqrt(6.0 / (rx.phase ** 2 * snr * max(M * M - 1, 1)))
-    half = min(4.0 * sig, 1.0)
+    half = min(4.0 * sig, 1.0) if half is None else float(half)
     cos = np.sqrt(max(1.0 - s_hat ** 2, 1e-6))
     ds = lateral_step * cos / r_max
     n_s = max(int(np.ceil(2 * half / ds)) + 1, 1)
@@ -245,7 +246,8 @@ def estimate_position(Y, S_list, channels, rx: ReceiveArray, noise_w: float, *, 
                       candidates: int = 3, max_points: int = 200_000) -> Estimate:
     """Maximum-likelihood target position with β concentrated out (MODEL §5.1):
 
-    1. angle stage (:func:`estimate_angle`);
+    1. angle stage (:func:`estimate_angle`); if its window holds no floor point (a wrong
+       angle at low SNR), every direction is searched with the same point budget;
     2. the concentrated likelihood on the polar grid of :func:`polar_grid` (points where
        ``inside(xy)`` is false are dropped); steps default to λ/8 in range and across (at the
        farthest range);
@@ -261,10 +263,13 @@ def estimate_position(Y, S_list, channels, rx: ReceiveArray, noise_w: float, *, 
     range_step = lam / 8 if range_step is None else range_step
     lateral_step = lam / 8 if lateral_step is None else lateral_step
     s_hat, snr = estimate_angle(Y, rx, noise_w)
-    grid = polar_grid(rx, s_hat, snr, r_max, height, range_step=range_step, lateral_step=lateral_step,
-                      max_points=max_points)
-    keep_pts = (np.ones(grid.shape[:-1], bool) if inside is None
-                else np.asarray(inside(grid[..., :2]), bool))
+    for half in (None, 1.0):       # a direction that misses the floor: search all directions
+        grid = polar_grid(rx, s_hat if half is None else 0.0, snr, r_max, height, range_step=range_step,
+                          lateral_step=lateral_step, max_points=max_points, half=half)
+        keep_pts = (np.ones(grid.shape[:-1], bool) if inside is None
+                    else np.asarray(inside(grid[..., :2]), bool))
+        if keep_pts.any():
+            break
     L = np.zeros(grid.shape[:-1])
     L[keep_pts] = _likelihood_batched(grid[keep_pts], Y, S_list, channels, rx)
     n_grid = int(np.count_nonzero(L))
