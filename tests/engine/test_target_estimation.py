@@ -45,3 +45,16 @@ def test_estimates_off_by_default_leave_nan(tmp_path):
     fr = pd.read_parquet(tmp_path / "frames.parquet").set_index("frame")["frame_rcrb_m"]
     per_target = tg[tg.target == 0].groupby("frame")["frame_rcrb_m"].first()
     assert np.allclose(per_target.to_numpy(), fr.loc[per_target.index].to_numpy())
+
+
+def test_two_targets_traced_and_the_sum_objective_helps_the_second(tmp_path):
+    sc = load_scene("paper000", {"simulation.frames": 1, "targets.count": 2})
+    crb2 = {}
+    for obj in ("first", "sum"):
+        Simulation(sc, tmp_path / obj, policy="isac-crb-uniform", policy_params={"beamform.targets": obj}).run()
+        tg = pd.read_parquet(tmp_path / obj / "targets.parquet")
+        assert sorted(tg["target"].unique()) == [0, 1]
+        assert np.all(np.isfinite(tg["rcrb_m"])) and np.all(np.isfinite(tg["frame_rcrb_m"]))
+        crb2[obj] = tg.groupby("target")["frame_rcrb_m"].first().to_numpy() ** 2     # tr CRB per target
+    assert crb2["sum"].sum() < 0.99 * crb2["first"].sum()
+    assert crb2["first"][0] <= crb2["sum"][0] * (1 + 1e-3)

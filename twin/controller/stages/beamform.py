@@ -213,6 +213,7 @@ class CrbSdr(_Beamform):
         H, t = self.slot_channel(obs, plan, j, idx, True, self.p["predict"])
         hint = plan.hints.get("sdr_at_target")
         at_target = (hint is not None and plan.users[j] is None and obs.csi is None
+                     and (self.p["targets"] == "first" or len(obs.targets) == 1)   # hint: first target's SDR
                      and np.array_equal(plan.active[j], tx.installed)
                      and np.max(np.abs(state.s - hint[0])[tx.installed], initial=0.0) <= 1e-9)
         if at_target:
