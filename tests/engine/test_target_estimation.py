@@ -58,3 +58,15 @@ def test_two_targets_traced_and_the_sum_objective_helps_the_second(tmp_path):
         crb2[obj] = tg.groupby("target")["frame_rcrb_m"].first().to_numpy() ** 2     # tr CRB per target
     assert crb2["sum"].sum() < 0.99 * crb2["first"].sum()
     assert crb2["first"][0] <= crb2["sum"][0] * (1 + 1e-3)
+
+
+def test_every_target_has_its_sensing_outage_on_a_clustered_deployment(tmp_path):
+    sc = load_scene("paper001", {"simulation.frames": 2, "targets.count": 2})
+    Simulation(sc, tmp_path, policy="uniform").run()
+    tg = pd.read_parquet(tmp_path / "targets.parquet")
+    fr = pd.read_parquet(tmp_path / "frames.parquet").set_index("frame")
+    per = tg.groupby(["frame", "target"])["sensing_outage_exact"].first().unstack()
+    assert per.shape == (2, 2) and np.all((per.to_numpy() >= 0) & (per.to_numpy() <= 1))
+    # target 0's is the frames table's; target 1 sits elsewhere, so its outage differs
+    assert np.allclose(per[0].to_numpy(), fr.loc[per.index, "sensing_outage_exact"].to_numpy(), rtol=1e-9, atol=0)
+    assert not np.allclose(per[0].to_numpy(), per[1].to_numpy(), rtol=1e-3, atol=0)
