@@ -2,6 +2,7 @@
 "estimated"``, the controller uses the tracked estimate (MODEL §5.1)."""
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from twin.engine.simulation import Simulation
@@ -70,3 +71,16 @@ def test_every_target_has_its_sensing_outage_on_a_clustered_deployment(tmp_path)
     # target 0's is the frames table's; target 1 sits elsewhere, so its outage differs
     assert np.allclose(per[0].to_numpy(), fr.loc[per.index, "sensing_outage_exact"].to_numpy(), rtol=1e-9, atol=0)
     assert not np.allclose(per[0].to_numpy(), per[1].to_numpy(), rtol=1e-3, atol=0)
+
+
+@pytest.mark.slow
+def test_isac_crb_with_two_targets(tmp_path):
+    """paper 000's full preset (crb-ao positions for the first target, crb-sdr over both)
+    on a scene with two targets: the frame decides, both targets are located."""
+    sc = load_scene("paper000", {"simulation.frames": 1, "targets.count": 2})
+    Simulation(sc, tmp_path, policy="isac-crb", policy_params={"beamform.targets": "sum"}).run()
+    fr = pd.read_parquet(tmp_path / "frames.parquet")
+    assert fr["status"].iloc[0] == "ok", fr["info"].iloc[0]
+    tg = pd.read_parquet(tmp_path / "targets.parquet")
+    rc = tg.groupby("target")["frame_rcrb_m"].first()
+    assert list(rc.index) == [0, 1] and np.all(np.isfinite(rc)) and np.all(rc < 1e-3)
