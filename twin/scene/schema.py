@@ -360,7 +360,8 @@ class Csi(Model):
     period_s: float | None = Field(None, gt=0, le=60.0)
     pilot_symbols: Count | None = Field(None, ge=1, le=4096)
     estimator: Literal["ls", "lmmse"] = "lmmse"
-    target: Literal["true", "estimated"] = "true"
+    # `--set csi.target=true` reads TOML's boolean true: the same choice
+    target: Annotated[Literal["true", "estimated"], BeforeValidator(lambda v: "true" if v is True else v)] = "true"
     estimate_targets: bool = False
 
 
