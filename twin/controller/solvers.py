@@ -51,6 +51,21 @@ class Solvers:
             self._cluster = problems.cluster_setup(self.world)
         return self._cluster
 
+    def crb_sdr_targets(self, tx, state, H, targets, gamma, objective: str):
+        """CRB-minimising beamforming over several targets (MODEL §4.3): one Schur LMI per
+        target on the common R, minimising the sum (``objective = "sum"``) or the largest
+        (``"worst"``) of their tr CRB. ``targets`` (L,3); L = 1 is :meth:`crb_sdr`."""
+        q = np.atleast_2d(np.asarray(targets, float))
+        if len(q) == 1:
+            return self.crb_sdr(tx, state, H, q[0], gamma)
+        w = self.world
+        hd = [tx.target_channel(state, qi) for qi in q]
+        key = (int(tx.n_rf), int(H.shape[1]), len(q), objective)
+        if key not in self._sdr:
+            self._sdr[key] = CrbSdr(key[0], key[1], n_targets=key[2], objective=objective)
+        return self._sdr[key].solve(H, np.array([h for h, _ in hd]), np.array([d for _, d in hd]), q,
+                                    self.crb_setup, gamma, w.power_w, w.noise_w)
+
     # --- paper 000 ---------------------------------------------------------------------
     def crb_sdr(self, tx, state, H, q, gamma):
         """CRB-minimising beamforming (MODEL §4.3) for the users' channel estimate H (N,K)

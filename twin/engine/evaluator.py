@@ -102,3 +102,33 @@ class Evaluator:
             return {}
         weights, angles = self.cluster_weights(slots, target)
         return frame_outage(weights, angles, self.rcs_m2, self.rcs_decay, self.world.sensing_threshold, rng)
+
+    def estimate_target(self, slots, target, rng: np.random.Generator, **search):
+        """The BS's estimate of a target's position from one frame's echoes (MODEL §5.1
+        "Target estimation"): ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots'
+        centres, the echo of each slot simulated over its share of the ``snapshots`` with
+        the slot's transmit covariance ``R = WWᴴ + R_s`` (symbols and receiver noise drawn
+        from ``rng``), the position found by maximum likelihood with β concentrated out
+        over the floor's free space. Returns a
+        :class:`~twin.physics.estimation.Estimate`."""
+        from twin.physics.estimation import ReceiveArray, estimate_position, simulate_echo, split_snapshots
+        from twin.physics.sensing import receiver_response
+
+        w, tx = self.world, self.tx
+        q = np.asarray(target, float)
+        sn = w.sensing
+        T = split_snapshots([d for d, _, _, _ in slots], sn.snapshots)
+        echo_slots = []
+        for T_j, (_, state, W, Rs) in zip(T, slots):
+            h, _ = tx.target_channel(state, q)
+            echo_slots.append((T_j, W @ W.conj().T + (Rs if Rs is not None else 0), h))
+        a, _, beta = receiver_response(q, sn.position, sn.elements, w.fc, rx_axis=sn.axis,
+                                       rx_spacing=sn.spacing, rcs_m2=self.rcs_m2)
+        Y, S = simulate_echo(echo_slots, a, beta, w.sensing_noise_w, rng)
+        rx = ReceiveArray(sn.position, sn.axis, sn.elements, sn.spacing, w.fc)
+        states = [state for _, state, _, _ in slots]
+        corners = np.asarray(w.floor.outline.exterior.coords)[:, :2]
+        r_max = float(np.max(np.linalg.norm(corners - sn.position[:2], axis=1)))
+        return estimate_position(Y, S, lambda pts: [tx.channel_to(st, pts) for st in states], rx,
+                                 w.sensing_noise_w, height=float(q[2]), r_max=r_max,
+                                 inside=w.floor.is_free, **search)

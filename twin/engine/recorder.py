@@ -30,6 +30,8 @@ class Recorder:
         self.writer = TraceWriter(self.dir, flush_frames=flush_frames)
         self.scene = scene
         self.meta: dict = {}
+        self._target_rows: list[dict] = []
+        self._target_frame: dict | None = None
 
     def start(self, seed: int, meta: dict, hardware: dict) -> None:
         """Write scene.json, hardware.json and meta.json (with the run's provenance) and
@@ -58,8 +60,30 @@ class Recorder:
                         x=xyz[:, 0], y=xyz[:, 1])
 
     def targets(self, t, f, j, targets, rcrb) -> None:
-        self.writer.add("targets", time_s=t, frame=f, slot=j, target=np.arange(len(targets)),
-                        x=targets[:, 0], y=targets[:, 1], rcrb_m=rcrb)
+        """A sample's targets; held until the frame ends, when the per-frame columns
+        (estimate, error, frame RCRB, sensing outage) are known (:meth:`target_frame`)."""
+        self._target_rows.append(dict(time_s=t, frame=f, slot=j, target=np.arange(len(targets)),
+                                      x=targets[:, 0], y=targets[:, 1], rcrb_m=rcrb))
+
+    def target_frame(self, true_xy, est_xy, frame_rcrb, outage) -> None:
+        """Per-frame, per-target values (MODEL §5.1, §3.3, §3.4), written on every sample
+        row of the frame: ``x_est``/``y_est`` the frame's echo estimate, ``error_m`` its
+        distance to the target at the frame start (the position the echo came from),
+        ``frame_rcrb_m`` and ``sensing_outage_exact`` per target (NaN where not computed)."""
+        err = np.linalg.norm(np.asarray(est_xy) - np.asarray(true_xy), axis=1)
+        self._target_frame = dict(x_est=np.asarray(est_xy)[:, 0], y_est=np.asarray(est_xy)[:, 1], error_m=err,
+                                  frame_rcrb_m=np.asarray(frame_rcrb, float),
+                                  sensing_outage_exact=np.asarray(outage, float))
+
+    def _flush_targets(self) -> None:
+        per = self._target_frame
+        for row in self._target_rows:
+            n = len(row["target"])
+            extra = per if per is not None else {k: np.full(n, np.nan) for k in
+                                                 ("x_est", "y_est", "error_m", "frame_rcrb_m",
+                                                  "sensing_outage_exact")}
+            self.writer.add("targets", **row, **extra)
+        self._target_rows, self._target_frame = [], None
 
     def elements(self, t, f, j, tx, state, target_s) -> None:
         """Every element's in-force position (PAs of a PASS, antennas of a fixed array)."""
@@ -81,6 +105,7 @@ class Recorder:
                             re=mat.real.ravel(), im=mat.imag.ravel())
 
     def frame(self, row: dict) -> None:
+        self._flush_targets()
         self.writer.add("frames", **row)
         self.writer.end_frame()
 

@@ -30,6 +30,7 @@ from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
 from twin.physics.body import Bodies
 from twin.physics.csi import estimate_channel, pilot_error_variance
+from twin.physics.estimation import AlphaBeta
 from twin.world import World
 
 
@@ -98,6 +99,17 @@ class Simulation:
             raise ConfigError("csi", "pilot_symbols", f"{self.pilot_symbols} pilot symbols cannot be orthogonal "
                               f"for {self.world.n_users} users", f"give pilot_symbols ≥ {self.world.n_users}")
         self._slot_active = self.base_active.copy()
+        self._init_estimation()
+
+    def _init_estimation(self):
+        """Target estimation from echoes (MODEL §5.1): one echo stream and one alpha-beta
+        tracker per target; on when ``[csi] target = "estimated"`` or ``estimate_targets``."""
+        csi = self.scene.csi
+        self.target_source = csi.target
+        self.estimating = bool(self.targets) and (csi.target == "estimated" or csi.estimate_targets)
+        self.rng_echo = [stream(self.seed, "echo", i) for i in range(len(self.targets))]
+        self.trackers = [AlphaBeta() for _ in self.targets]
+        self.rng_target_outage = [stream(self.seed, "rcs", i) for i in range(len(self.targets))]
 
     @property
     def policy(self) -> Controller:
@@ -163,8 +175,21 @@ class Simulation:
         et = self.rng_obs.normal(0.0, 1.0, targets.shape)
         eu[:, 2] = et[:, 2] = 0.0
         state = HardwareState(self.actuator.position(t), self.base_active.copy(), self.analog)
-        return Observation(t, f, state, users + noise * eu, targets + noise * et, self.decision, self.rng_policy,
-                           self.csi)
+        return Observation(t, f, state, users + noise * eu, self._tracked(targets + noise * et, t), self.decision,
+                           self.rng_policy, self.csi)
+
+    def _tracked(self, observed: np.ndarray, t: float) -> np.ndarray:
+        """With ``[csi] target = "estimated"`` each target's position is its tracker's
+        prediction at t from the previous frames' echo estimates (MODEL §5.1); before the
+        first estimate, the observed one (the cue that put the target on the map)."""
+        if self.target_source != "estimated":
+            return observed
+        out = observed.copy()
+        for i, trk in enumerate(self.trackers):
+            pred = trk.predict(t)
+            if pred is not None:
+                out[i, :2] = pred
+        return out
 
     # --- channel knowledge (MODEL §5.1) ----------------------------------------------
     def _pilot_estimate(self, tp: float) -> np.ndarray:
@@ -332,6 +357,8 @@ class Simulation:
             if self.tx.clustered:
                 sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
             frame_rcrb = self.evaluator.frame_rcrb([(dur, st, p.W, p.Rs) for dur, st, p in slots_mid], q)
+        if self.targets:
+            rec.target_frame(**self._target_frame(t, slots_mid, sens))
         avg = acc.average_rates()
         margin = float(avg.min() - self.world.r_min) if avg.size else float("nan")
         if np.isfinite(decided):
@@ -354,6 +381,28 @@ class Simulation:
                        sensing_outage_mc=sens.get("sensing_outage_mc", np.nan),
                        frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
                        slot_durations_s="-".join(f"{dur:.4g}" for dur, _, _ in slots_mid)))
+
+    def _target_frame(self, t, slots_mid, sens0) -> dict:
+        """Per-target values of a frame (MODEL §3.3, §3.4, §5.1): the frame RCRB and the
+        exact sensing outage of every target (target 0's outage is the frames table's),
+        and, when estimating, each target's ML estimate from the frame's echoes (the
+        target at the frame start, the slots' states at their centres), fed to its tracker."""
+        q = self._xyz(self.targets, t)
+        slots = [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid]
+        n = len(q)
+        est = np.full((n, 2), np.nan)
+        out = np.full(n, np.nan)
+        rcrb = np.array([self.evaluator.frame_rcrb(slots, q[i]) for i in range(n)])
+        for i in range(n):
+            if self.tx.clustered:
+                s_i = sens0 if i == 0 else self.evaluator.cluster_sensing(
+                    [(dur, st) for dur, st, _ in slots_mid], q[i], self.rng_target_outage[i])
+                out[i] = s_i.get("sensing_outage_exact", np.nan)
+            if self.estimating:
+                e = self.evaluator.estimate_target(slots, q[i], self.rng_echo[i])
+                est[i] = e.position[:2]
+                self.trackers[i].update(t, est[i])
+        return dict(true_xy=q[:, :2], est_xy=est, frame_rcrb=rcrb, outage=out)
 
     def _active_clusters(self, slots_mid) -> str:
         tx = self.tx

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = {"users": 1, "targets": 2, "observation": 3, "rcs": 4, "policy": 5, "csi": 6, "blockers": 7}
+STREAMS = {"users": 1, "targets": 2, "observation": 3, "rcs": 4, "policy": 5, "csi": 6,
+           "blockers": 7, "echo": 8}
 
 
 def stream(seed: int, name: str, index: int = 0) -> np.random.Generator:

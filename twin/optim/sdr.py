@@ -171,14 +171,25 @@ class CrbSdr:
     infeasible or failed solve: the result's status says what happened. ``direct``: re-solve
     through the compiled problem data (:meth:`_solve_direct`) instead of ``problem.solve``
     (same answer, less overhead; falls back to ``problem.solve`` if that path fails).
+
+    Several targets (MODEL §4.3): ``n_targets = L > 1`` gives one Schur LMI (25) per target
+    (its own ``U_l``, whitening and ``Z_l``) on the common R, and the objective
+    ``objective = "sum"``: ``Σ_l tr(U_l^{-1})`` (a linear combination of the per-target
+    ``tr Z_l``), or ``"worst"``: ``max_l tr(U_l^{-1})`` through an epigraph variable ``t ≥
+    tr Z_l``. ``solve`` then takes h_t (L,N), dh_t (L,2,N), target (L,3); the result's
+    objective is the sum (or max) of the targets' tr CRB, each in ``info["crb_traces_m2"]``.
     """
 
     def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",
-                 solver_opts: dict | None = None, direct: bool = True):
-        N, K = int(n_rf), int(n_users)
-        if N < 1 or K < 1:
-            raise ValueError(f"CrbSdr needs N ≥ 1 RF chains and K ≥ 1 users, got N={N}, K={K}")
-        self.N, self.K = N, K
+                 solver_opts: dict | None = None, direct: bool = True, n_targets: int = 1,
+                 objective: str = "sum"):
+        N, K, L = int(n_rf), int(n_users), int(n_targets)
+        if N < 1 or K < 1 or L < 1:
+            raise ValueError(f"CrbSdr needs N ≥ 1 RF chains, K ≥ 1 users and ≥ 1 target, got N={N}, K={K}, "
+                             f"targets={L}")
+        if objective not in ("sum", "worst"):
+            raise ValueError(f"CrbSdr objective must be 'sum' or 'worst', got {objective!r}")
+        self.N, self.K, self.L, self.objective = N, K, L, objective
         self.solver = solver
         self.direct = bool(direct)
         self.solver_opts = {"max_threads": 1} if solver_opts is None and solver == "CLARABEL" \
@@ -194,10 +205,12 @@ class CrbSdr:
 
         parts = [re_im(X) for X in self.Xk]
         Rs_re, Rs_im = re_im(self.Xs)
-        self.U = cp.Variable((2, 2), symmetric=True)
-        self.Z = cp.Variable((2, 2), symmetric=True)
-        self.F = cp.Parameter((8, 2 * N * N))
-        self.T = cp.Parameter((2, 2))                                         # whitening
+        # one Schur LMI per target (MODEL §4.3, several targets): U_l, Z_l, F_l, T_l
+        self.Us = [cp.Variable((2, 2), symmetric=True) for _ in range(L)]
+        self.Zs = [cp.Variable((2, 2), symmetric=True) for _ in range(L)]
+        self.Fs = [cp.Parameter((8, 2 * N * N)) for _ in range(L)]
+        self.Ts = [cp.Parameter((2, 2)) for _ in range(L)]                    # whitening
+        self.U, self.Z, self.F, self.T = self.Us[0], self.Zs[0], self.Fs[0], self.Ts[0]
         # SINR rows: Re tr(G W) = Σ Re G ⊙ Re W + Σ Im G ⊙ Im W for Hermitian G, W
         self.Hr = [cp.Parameter((N, N)) for _ in range(K)]    # h̃h̃^H/‖h̃‖²: real, imag parts
         self.Hi = [cp.Parameter((N, N)) for _ in range(K)]
@@ -207,21 +220,34 @@ class CrbSdr:
         R_re = sum(p[0] for p in parts) + Rs_re
         R_im = sum(p[1] for p in parts) + Rs_im
         r = cp.hstack([cp.vec(R_re, order="F"), cp.vec(R_im, order="F")])
-        j = self.F @ r
-        U = self.U
-        M = cp.bmat([[j[0] - U[0, 0], j[1] - U[0, 1], j[3], j[4]],
-                     [j[1] - U[1, 0], j[2] - U[1, 1], j[5], j[6]],
-                     [j[3], j[5], j[7], 0.0],
-                     [j[4], j[6], 0.0, j[7]]])
-        E = cp.bmat([[self.Z, self.T.T], [self.T, U]])      # Z ⪰ T^T U^{-1} T
-        cons = [0.5 * (M + M.T) >> 0, 0.5 * (E + E.T) >> 0, self.Xs >> 0, cp.trace(R_re) <= 1.0]
+        cons = [self.Xs >> 0, cp.trace(R_re) <= 1.0]
+        for F, T, U, Z in zip(self.Fs, self.Ts, self.Us, self.Zs):
+            j = F @ r
+            M = cp.bmat([[j[0] - U[0, 0], j[1] - U[0, 1], j[3], j[4]],
+                         [j[1] - U[1, 0], j[2] - U[1, 1], j[5], j[6]],
+                         [j[3], j[5], j[7], 0.0],
+                         [j[4], j[6], 0.0, j[7]]])
+            E = cp.bmat([[Z, T.T], [T, U]])      # Z ⪰ T^T U^{-1} T
+            cons += [0.5 * (M + M.T) >> 0, 0.5 * (E + E.T) >> 0]
         cons += [X >> 0 for X in self.Xk]
         for k in range(K):
             Wr, Wi = parts[k]
             cons.append(cp.sum(cp.multiply(self.Gr[k], Wr)) + cp.sum(cp.multiply(self.Gi[k], Wi))
                         - cp.sum(cp.multiply(self.Hr[k], R_re)) - cp.sum(cp.multiply(self.Hi[k], R_im))
                         >= self.noise[k])
-        self.problem = cp.Problem(cp.Minimize(cp.trace(self.Z)), cons)
+        if L == 1:
+            goal = cp.trace(self.Z)
+        else:
+            # tr Z_l is target l's tr CRB over its whitening scale c0_l: weights c0_l/max c0
+            self.weights = cp.Parameter(L, nonneg=True)
+            traces = cp.hstack([cp.trace(Z) for Z in self.Zs])
+            if objective == "sum":
+                goal = self.weights @ traces
+            else:
+                self.t = cp.Variable()
+                cons += [self.t >= cp.multiply(self.weights, traces)]
+                goal = self.t
+        self.problem = cp.Problem(cp.Minimize(goal), cons)
         if not self.problem.is_dcp(dpp=True):  # pragma: no cover - construction guard
             raise RuntimeError("the CRB SDR is not DPP")
 
@@ -233,8 +259,11 @@ class CrbSdr:
         t0 = time.perf_counter()
         H = np.asarray(H, complex)
         h_t, dh_t = np.asarray(h_t, complex), np.asarray(dh_t, complex)
-        N, K = self.N, self.K
-        if H.shape != (N, K) or h_t.shape != (N,) or dh_t.shape != (2, N):
+        N, K, L = self.N, self.K, self.L
+        if L > 1:          # several targets: h_t (L,N), dh_t (L,2,N), target (L,3)
+            if H.shape != (N, K) or h_t.shape != (L, N) or dh_t.shape != (L, 2, N):
+                raise ValueError(f"CrbSdr({N},{K},targets={L}) got H {H.shape}, h_t {h_t.shape}, dh_t {dh_t.shape}")
+        elif H.shape != (N, K) or h_t.shape != (N,) or dh_t.shape != (2, N):
             raise ValueError(f"CrbSdr({N},{K}) got H {H.shape}, h_t {h_t.shape}, dh_t {dh_t.shape}")
         gamma = np.broadcast_to(np.asarray(sinr_target, float), (K,))
         P, sigma2 = float(power_w), float(noise_w)
@@ -245,18 +274,27 @@ class CrbSdr:
         nrm = np.sum(np.abs(Ht) ** 2, axis=0)
         if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
             return _failed(Status.INFEASIBLE, t0, "a user has no channel")
-        F = fisher_linear_map(setup, h_t, dh_t, target) * P
-        j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
-        b_ref = j0[7]
-        S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
-            np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
-        lam, V = np.linalg.eigh(S0) if np.all(np.isfinite(S0)) else (np.zeros(2), np.eye(2))
-        if not (b_ref > 0 and lam[0] > 0):
-            return _failed(Status.INFEASIBLE, t0, "no Fisher information about the target")
-        T = (V / np.sqrt(lam)) @ V.T                 # S0^{-1/2}
-        c0 = float(np.sum(1.0 / lam))                # tr S0^{-1}
-        self.F.value = _congruence(F, T, b_ref)
-        self.T.value = T / np.sqrt(c0)
+        hs, dhs, qs = (h_t, dh_t, np.asarray(target, float)) if L > 1 else (h_t[None], dh_t[None], [target])
+        c0s = []
+        for l in range(L):
+            F = fisher_linear_map(setup, hs[l], dhs[l], qs[l]) * P
+            j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
+            b_ref = j0[7]
+            S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
+                np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
+            lam, V = np.linalg.eigh(S0) if np.all(np.isfinite(S0)) else (np.zeros(2), np.eye(2))
+            if not (b_ref > 0 and lam[0] > 0):
+                return _failed(Status.INFEASIBLE, t0, "no Fisher information about the target"
+                               + (f" {l}" if L > 1 else ""))
+            T = (V / np.sqrt(lam)) @ V.T                 # S0^{-1/2}
+            c0 = float(np.sum(1.0 / lam))                # tr S0^{-1}
+            self.Fs[l].value = _congruence(F, T, b_ref)
+            self.Ts[l].value = T / np.sqrt(c0)
+            c0s.append(c0)
+        c0s = np.asarray(c0s)
+        if L > 1:
+            self.weights.value = c0s / c0s.max()
+            c0 = float(c0s.max())
         for k in range(K):
             Hk = np.outer(Ht[:, k], Ht[:, k].conj()) / nrm[k]
             Hk = 0.5 * (Hk + Hk.conj().T)
@@ -319,12 +357,19 @@ class CrbSdr:
             solve_time = float(stats.solve_time) if stats and stats.solve_time is not None else float("nan")
             st = self.problem.status
             iters = int(getattr(stats, "num_iters", 0) or 0)
-            values = {v.id: v.value for v in self.Xk + [self.Xs, self.Z]}
+            values = {v.id: v.value for v in self.Xk + [self.Xs] + self.Zs}
+            if self.L > 1 and self.objective == "worst":
+                values[self.t.id] = self.t.value
         if st in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE):
             return _failed(Status.INFEASIBLE, t0, f"solver: {st}", solve_time, iters)
         if st not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or values.get(self.Xs.id) is None:
             return _failed(Status.SOLVER_FAILED, t0, f"solver status {st}", solve_time, iters)
-        sdr_obj = float(np.trace(values[self.Z.id])) * c0
+        if self.L == 1:
+            sdr_obj = float(np.trace(values[self.Z.id])) * c0
+        else:
+            w = np.asarray(self.weights.value)
+            parts = np.array([np.trace(values[Z.id]) for Z in self.Zs]) * w * c0
+            sdr_obj = float(parts.sum() if self.objective == "sum" else parts.max())
         # --- rank-one recovery (eqs. 32-33), in watts ----------------------------------
         What = [P * _herm(_complex(values[X.id], N)) for X in self.Xk]
         Rhat = sum(What) + P * _herm(_complex(values[self.Xs.id], N))
@@ -340,13 +385,19 @@ class CrbSdr:
         sinr = sinr_downlink(H, W, sigma2, Rs)
         power = float(np.real(np.trace(W @ W.conj().T + Rs)))
         R = W @ W.conj().T + Rs
-        obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
+        if self.L == 1:
+            obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
+        else:
+            traces = np.array([np.trace(setup.crb(R, h_t[l], dh_t[l], target[l])) for l in range(self.L)])
+            obj = float(traces.sum() if self.objective == "sum" else traces.max())
         short = float(np.max(1.0 - sinr / gamma))
         over = power / P - 1.0
         status, info = Status.OK, {}   # an "optimal_inaccurate" solve that passes the check is kept
         if short > VERIFY_RTOL or over > VERIFY_RTOL or not np.isfinite(obj):
             status = Status.CONSTRAINT_MISSED
             info["detail"] = f"SINR short by {max(short, 0):.2e}, power over by {max(over, 0):.2e}"
+        if self.L > 1:
+            info["crb_traces_m2"] = [float(x) for x in traces]
         info.update({"rank_Wk_max": int(max(np.sum(np.linalg.eigvalsh(Wm) > 1e-6 * max(np.trace(Wm).real, 1e-300)) for Wm in What)),
                      "solver_iterations": iters, "solver_status": str(st), "cvxpy_wall_s": cvxpy_wall,
                      "solve_time_s": solve_time})

@@ -401,13 +401,20 @@ class Csi(Model):
     hence the true channels at its decision time), ``position`` (channels computed from
     positions observed with ``observation_noise_m``), or ``pilot`` (every ``period_s``
     each user sends ``pilot_symbols`` uplink pilots at its transmit power; the BS forms LS
-    or LMMSE estimates of the effective channel of the configuration in force)."""
+    or LMMSE estimates of the effective channel of the configuration in force).
+    ``target``: the position of each target the controller uses, ``true`` (observed with
+    ``observation_noise_m``) or ``estimated`` (tracked from the BS's own ML estimates of
+    the previous frames' echoes); ``estimate_targets`` runs (and traces) the estimation
+    even when the controller uses the true position (MODEL §5.1)."""
 
     model: Literal["perfect", "position", "pilot"] = "position"
     observation_noise_m: float | None = Field(None, ge=0, le=1000.0)
     period_s: float | None = Field(None, gt=0, le=60.0)
     pilot_symbols: Count | None = Field(None, ge=1, le=4096)
     estimator: Literal["ls", "lmmse"] = "lmmse"
+    # `--set csi.target=true` reads TOML's boolean true: the same choice
+    target: Annotated[Literal["true", "estimated"], BeforeValidator(lambda v: "true" if v is True else v)] = "true"
+    estimate_targets: bool = False
 
 
 class Simulation(Model):

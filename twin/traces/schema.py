@@ -15,6 +15,8 @@ TABLES: dict[str, pa.Schema] = {
     "targets": pa.schema([
         ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()), ("target", pa.int32()),
         ("x", pa.float64()), ("y", pa.float64()), ("rcrb_m", pa.float64()),
+        ("x_est", pa.float64()), ("y_est", pa.float64()), ("error_m", pa.float64()),
+        ("frame_rcrb_m", pa.float64()), ("sensing_outage_exact", pa.float64()),
     ]),
     "pas": pa.schema([
         ("time_s", pa.float64()), ("frame", pa.int64()), ("slot", pa.int32()),

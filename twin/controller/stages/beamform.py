@@ -183,7 +183,8 @@ def sdr_info(world, res, gamma) -> dict:
 @stage
 class CrbSdr(_Beamform):
     """Paper 000 (MODEL §4.3): the CRB-minimising SDR — W and R_s minimising tr CRB of the
-    first target subject to the served users' SINR targets (from ``[requirements]``,
+    first target (``targets = "first"``), the sum of every target's tr CRB (``"sum"``) or
+    the worst target's (``"worst"``), subject to the served users' SINR targets (from ``[requirements]``,
     raised by ``sinr_margin_db``) and the power budget; rank-one recovery. Per slot, for
     the state the controller expects then (PAs in transit re-solved; the positioning
     stage's own solution where the PAs have arrived); users at their observed positions,
@@ -195,6 +196,9 @@ class CrbSdr(_Beamform):
         "sinr_margin_db": Param(0.05, "design margin added to the SINR targets (the SDR meets them with "
                                       "equality)", "dB", lo=0.0, hi=30.0),
         "predict": Param(False, "solve for the users extrapolated to each slot's centre"),
+        "targets": Param("first", "objective over the scene's targets: tr CRB of the first, the sum of "
+                                  "all targets' tr CRB, or the worst target's (one Schur LMI per target)",
+                         choices=("first", "sum", "worst")),
     }
 
     def check(self):
@@ -209,6 +213,7 @@ class CrbSdr(_Beamform):
         H, t = self.slot_channel(obs, plan, j, idx, True, self.p["predict"])
         hint = plan.hints.get("sdr_at_target")
         at_target = (hint is not None and plan.users[j] is None and obs.csi is None
+                     and (self.p["targets"] == "first" or len(obs.targets) == 1)   # hint: first target's SDR
                      and np.array_equal(plan.active[j], tx.installed)
                      and np.max(np.abs(state.s - hint[0])[tx.installed], initial=0.0) <= 1e-9)
         if at_target:
@@ -225,6 +230,8 @@ class CrbSdr(_Beamform):
                 ok = bool(sinr[0] >= gamma[0])
                 cache[key] = SingleChainSolution(W, np.zeros((tx.n_rf, tx.n_rf), complex), sinr, ok,
                                                  "optimal" if ok else "infeasible")
+            elif self.p["targets"] != "first" and len(obs.targets) > 1:
+                cache[key] = self.ctx.solvers.crb_sdr_targets(tx, state, H, obs.targets, gamma, self.p["targets"])
             else:
                 cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma)
         return cache[key], idx, H, t
