@@ -94,7 +94,7 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                          "when it gains more than a hysteresis; linear beamformer", _st(position="los-follow"),
            aliases={**_LINEAR, "travel_penalty_db_per_m": ("position.travel_penalty_db_per_m",),
                     "hysteresis_db": ("position.hysteresis_db",), "max_speed_m_s": ("position.max_speed_m_s",)},
-           label="LoS-follow"),
+           example_scene="warehouse", label="LoS-follow"),
 )}
 
 #: parameters that became scene requirements: name -> the scene field that replaces it
