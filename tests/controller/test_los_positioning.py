@@ -111,3 +111,30 @@ def test_travel_penalty_reduces_travel():
 def test_preset_resolves_to_the_stage():
     spec = resolve("los-follow")
     assert spec.stages["position"] == "los-follow"
+
+
+def test_users_predicted_ahead_so_pas_lead_the_walk():
+    """A user walks at 2 m/s toward the shadow of the wall (x = 4.2, then 4.0 a frame
+    later): from the PA at x = 2.05 it is still in sight (the link crosses y = 1 at
+    x = 3.025, past the wall's end) but one frame on (x = 3.8) it will not be. Predicting
+    one frame ahead, the stage moves the PA now and it sees the user where the user will
+    be; without prediction (lead = 0) it holds and would lose the user."""
+    wall = Wall(points=((2.0, 1.0), (3.0, 1.0)), height_m=3.0, opaque=True)
+    tx = _tx(walls=(wall,), speed=2.0)
+    s0 = np.array([[2.05]])
+    later = np.array([[3.8, 0.0, 0.0]])
+
+    def decide(lead):
+        st = _stage(tx, lead=lead)
+        plan = SimpleNamespace(info={}, pa_target=None)
+        for t, x in ((0.0, 4.2), (FRAME, 4.0)):
+            obs = SimpleNamespace(time_s=t, users=np.array([[x, 0.0, 0.0]]),
+                                  state=HardwareState(s0, tx.installed.copy(), None))
+            st.run(obs, plan)
+        return plan.pa_target
+
+    los = lambda s: tx.los_loss_db(HardwareState(s, tx.installed.copy(), None), later)[0, 0]
+    assert np.isinf(los(s0))
+    led, lagged = decide(1.0), decide(0.0)
+    assert los(led) == 0.0 and abs(led[0, 0] - s0[0, 0]) <= 2.0 * FRAME + 1e-12
+    assert np.array_equal(lagged, s0)

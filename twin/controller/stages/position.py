@@ -323,7 +323,6 @@ class LosFollow(_Movable):
         "horizon": Param(10.0, "frames of travel the candidate interval spans (the commanded target is "
                                "always clipped to one frame's reach)", "frames", lo=1.0, hi=1e4),
         "lead": Param(1.0, "frames ahead the users' positions are predicted to", "frames", lo=0.0, hi=100.0),
-        "opaque_db": Param(100.0, "a link losing this much or more counts as blocked", "dB", lo=1.0, hi=1e3),
     }
 
     def __init__(self, ctx, p):
@@ -354,6 +353,8 @@ class LosFollow(_Movable):
 
         tx, p = self.ctx.tx, self.p
         s0 = np.asarray(s0, float)
+        if users.shape[0] == 0:
+            return s0.copy(), {"guides_moved": 0}
         reach = self.reach()
         lo, hi = tx.bounds()
         cand = los_candidates(s0, reach * p["horizon"], lo, hi, p["Q"])       # (N,M,Q)
