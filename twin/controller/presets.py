@@ -90,6 +90,12 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                              "beamforming)", _st("outage-schedule", "uniform", "all", "mrt"),
            params={"beamform": {"predict": False}}, example_scene="paper001", aliases=_OUTAGE,
            label="No-beamforming"),
+    Preset("los-follow", "PAs slide (within reach) to where they see their user past the walls, moving only "
+                         "to restore a lost line of sight (hysteresis 200 dB); linear beamformer",
+           _st(position="los-follow"), params={"position": {"hysteresis_db": 200.0}},
+           aliases={**_LINEAR, "travel_penalty_db_per_m": ("position.travel_penalty_db_per_m",),
+                    "hysteresis_db": ("position.hysteresis_db",), "max_speed_m_s": ("position.max_speed_m_s",)},
+           example_scene="warehouse", label="LoS-follow"),
 )}
 
 #: parameters that became scene requirements: name -> the scene field that replaces it

@@ -256,3 +256,165 @@ class AnalogSteer(Stage):
                 best = (score, r, plan.analog)
         plan.analog = best[2]
         plan.info["analog_rule"] = best[1]
+
+
+def los_candidates(s0, reach, lo, hi, Q: int) -> np.ndarray:
+    """Q candidate coordinates (N,M,Q) per PA, evenly spaced over its reachable interval
+    ``[s0 − reach, s0 + reach] ∩ [lo, hi]`` (MODEL §5); the current coordinate is always
+    the first candidate, so holding is always on offer."""
+    a = np.maximum(s0 - reach[:, None], lo)
+    b = np.minimum(s0 + reach[:, None], hi)
+    frac = np.linspace(0.0, 1.0, max(int(Q) - 1, 1))
+    grid = a[..., None] + (b - a)[..., None] * frac
+    return np.concatenate([s0[..., None], grid], axis=-1)
+
+
+def los_link_db(tx, s, users) -> np.ndarray:
+    """Received power in dB (up to a common constant) of each PA at coordinates s
+    (N,M,Q) → each user (K,3): free-space spreading −20 log10 d, in-guide attenuation
+    α s, and the floor plan's wall loss (MODEL §2.1, §2.2, §2.5; opaque walls give −inf).
+    Vectorised over guides × PAs × candidates × users → (N,M,Q,K)."""
+    pos = tx.feed[:, None, None, :] + s[..., None] * tx.direction[:, None, None, :]     # (N,M,Q,3)
+    users = np.atleast_2d(np.asarray(users, float))
+    d = np.linalg.norm(pos[..., None, :] - users, axis=-1)                             # (N,M,Q,K)
+    att = getattr(tx, "attenuation", np.zeros(tx.n_rf))[:, None, None, None] * s[..., None]
+    db = -20.0 * np.log10(np.maximum(d, 1e-3)) - att
+    if tx.floor is not None and tx.floor.seg_a.shape[0]:
+        db = db - tx.floor.loss_db(pos[..., None, :], users[None, None, None, :, :])
+    return db
+
+
+def _power_sum_db(db, axis):
+    """10 log10 Σ 10^(db/10) along ``axis`` (−inf stays −inf)."""
+    with np.errstate(divide="ignore"):
+        m = np.max(db, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0.0)
+        return np.squeeze(m, axis) + 10.0 * np.log10(np.sum(10.0 ** ((db - m) / 10.0), axis=axis))
+
+
+@stage
+class LosFollow(_Movable):
+    """PAs go after line of sight to the users they serve, within reach (MODEL §2.5, §5).
+
+    Users are predicted ``lead`` frames ahead at the velocity of their last two
+    observations (PAs should lead the walk, not trail it). Each guide serves one user
+    (users assigned to guides by a linear assignment on the best reachable received power,
+    every user served by some guide while there are guides to spare); every PA of a guide
+    picks, among ``Q`` candidates of its reachable interval ``s0 ± v T`` (v the guide's
+    speed capped by ``max_speed_m_s``, T the frame), the coordinate maximising its
+    received power at its user — free-space spreading, in-guide attenuation and the walls'
+    penetration loss — minus ``travel_penalty_db_per_m`` per metre of travel. The guide
+    moves only if that raises its incoherent received power by more than
+    ``hysteresis_db`` (or restores a blocked line of sight): PAs that stay still keep the
+    pilot-based channel prediction of MODEL §5.1 exact, moving ones age it. The set is
+    made legal (order, spacing, bounds) and clipped to the reachable set again; since both
+    the start and the legalised target are legal and the clip is monotone, so is the
+    result (MODEL §5)."""
+
+    role, name = "position", "los-follow"
+    description = "PAs slide (within reach) to where they see their user past the walls; travel penalised"
+    params = {
+        "Q": Param(41, "candidate coordinates per PA in its reachable interval", "points", lo=2, hi=100_000),
+        "travel_penalty_db_per_m": Param(0.0, "score deducted per metre a PA travels", "dB/m", lo=0.0, hi=1e6),
+        "hysteresis_db": Param(3.0, "a guide moves only if its received power gains more than this "
+                                    "(or a blocked line of sight is restored)", "dB", lo=0.0, hi=200.0),
+        "max_speed_m_s": Param(0.0, "cap on the commanded PA speed (0: the guide's speed)", "m/s",
+                               lo=0.0, hi=1e3),
+        "horizon": Param(10.0, "frames of travel the candidate interval spans (the commanded target is "
+                               "always clipped to one frame's reach)", "frames", lo=1.0, hi=1e4),
+        "lead": Param(1.0, "frames ahead the users' positions are predicted to", "frames", lo=0.0, hi=100.0),
+    }
+
+    def __init__(self, ctx, p):
+        super().__init__(ctx, p)
+        self._last_t, self._last_users = None, None
+        self._moving = None
+
+    def velocity(self, t, users) -> np.ndarray:
+        """Finite difference of the last two observations (zero on the first frame)."""
+        v = np.zeros_like(users)
+        if self._last_users is not None and self._last_users.shape == users.shape and t > self._last_t:
+            v = (users - self._last_users) / (t - self._last_t)
+        self._last_t, self._last_users = t, users.copy()
+        return v
+
+    def reach(self) -> np.ndarray:
+        tx = self.ctx.tx
+        v = np.asarray(tx.speed, float)
+        if self.p["max_speed_m_s"] > 0:
+            v = np.minimum(v, self.p["max_speed_m_s"])
+        return v * self.ctx.frame_s
+
+    def decide(self, s0, users) -> tuple[np.ndarray, dict]:
+        """Targets (N,M) for PAs at s0 and (predicted) user positions (K,3)."""
+        from scipy.optimize import linear_sum_assignment
+
+        from twin.hardware import slide
+
+        tx, p = self.ctx.tx, self.p
+        s0 = np.asarray(s0, float)
+        if users.shape[0] == 0:
+            return s0.copy(), {"guides_moved": 0}
+        reach = self.reach()
+        lo, hi = tx.bounds()
+        cand = los_candidates(s0, reach * p["horizon"], lo, hi, p["Q"])       # (N,M,Q)
+        db = los_link_db(tx, cand, users)                                     # (N,M,Q,K)
+        inst = tx.installed[:, :, None, None]
+        db = np.where(inst, db, -np.inf)
+        travel = np.abs(cand - s0[..., None])[..., None]
+        score = db - p["travel_penalty_db_per_m"] * travel                    # (N,M,Q,K)
+        N, K = tx.n_rf, users.shape[0]
+        # guide n's value for user k: the power sum of its PAs' best candidates
+        best_q = np.argmax(score, axis=2)                                     # (N,M,K)
+        best_db = np.take_along_axis(db, best_q[:, :, None, :], axis=2)[:, :, 0, :]
+        value = _power_sum_db(np.where(tx.installed[..., None], best_db, -np.inf), axis=1)   # (N,K)
+        reps = -(-N // K) if K else 1
+        cost = -np.nan_to_num(np.tile(value, (1, reps)), neginf=-1e6)
+        rows, cols = linear_sum_assignment(cost)
+        assigned = np.full(N, -1)
+        assigned[rows] = cols % K
+        target = s0.copy()
+        moved = 0
+        if self._moving is None or self._moving.shape != (N,):
+            self._moving = np.zeros(N, bool)
+        for n in range(N):
+            k = assigned[n]
+            if k < 0:
+                self._moving[n] = False
+                continue
+            m_inst = tx.installed[n]
+            new = cand[n, np.arange(cand.shape[1]), best_q[n, :, k]]
+            now_db = _power_sum_db(np.where(m_inst, db[n, :, 0, k], -np.inf), axis=0)
+            new_db = value[n, k]
+            now_los = np.any(m_inst & (self._wall_db(n, s0[n], users[k]) < 1e-9))
+            new_los = np.any(m_inst & (self._wall_db(n, new, users[k]) < 1e-9))
+            gain = new_db - now_db if np.isfinite(now_db) else np.inf
+            # start moving on a gain above the hysteresis (or a restored line of sight), keep
+            # moving while the destination still gains: a guide does not stop half way
+            start = (new_los and not now_los) or gain > p["hysteresis_db"]
+            self._moving[n] = start or (self._moving[n] and gain > 0.05)
+            if self._moving[n]:
+                target[n] = np.where(m_inst, new, s0[n])
+                moved += 1
+        target = tx.legalize(target)
+        target = slide(s0, target, reach / self.ctx.frame_s, self.ctx.frame_s)
+        return target, {"guides_moved": moved}
+
+    def _wall_db(self, n, s, user) -> np.ndarray:
+        """Wall loss (M,) from guide n's PAs at coordinates s to one user."""
+        tx = self.ctx.tx
+        if tx.floor is None or not tx.floor.seg_a.shape[0]:
+            return np.zeros(np.shape(s))
+        pos = tx.feed[n] + np.asarray(s, float)[:, None] * tx.direction[n]
+        return tx.floor.loss_db(pos, np.asarray(user, float)[None, :])
+
+    def run(self, obs, plan):
+        users = np.asarray(obs.users, float)
+        v = self.velocity(obs.time_s, users)
+        pred = users + v * (self.p["lead"] * self.ctx.frame_s)
+        if self.ctx.tx.floor is not None:
+            # a prediction inside a wall or past the outline is held at the observation
+            ok = self.ctx.tx.floor.is_free(pred[:, :2])
+            pred = np.where(np.asarray(ok, bool)[:, None], pred, users)
+        plan.pa_target, info = self.decide(obs.state.s, pred)
+        plan.info.update(info)
