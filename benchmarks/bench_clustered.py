@@ -10,21 +10,20 @@ import time
 
 import numpy as np
 
-from twin.optim.clustered import solve_scheme
+from twin.experiments.figures.paper001 import controller, proposed, schedule
 from twin.physics import outage_monte_carlo, outage_probability, rcs_covariance
-from twin.scene import load_scene
-from twin.world import World
 
 
 def main():
-    world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
+    ctrl = controller(proposed(4), 2.0, {"radio.tx_power_dbm": 12})
+    world = ctrl.world
     rng = np.random.default_rng(0)
     times = []
     for d in range(5):
         pts = world.floor.sample_free(rng, 3, 0.5)
         pts = np.column_stack([pts, np.zeros(3)])
         t0 = time.perf_counter()
-        solve_scheme(world, pts[1:], pts[0], "proposed", T=4, r_min=2.0)
+        schedule(ctrl, pts[1:], pts[0])
         times.append(time.perf_counter() - t0)
     print(f"paper001 frame optimisation (T = 4, C = 10 clusters × 4 PAs, K = 2): median {np.median(times):.2f} s "
           f"(min {min(times):.2f}, max {max(times):.2f})")

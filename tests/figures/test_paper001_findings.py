@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from twin.experiments.figures import available
-from twin.experiments.figures.paper001 import _drop, evaluate, heatmap_table
-from twin.scene import load_scene
-from twin.world import World
+from twin.experiments.figures.paper001 import _drop, controller, evaluate, heatmap_table, pas_values
+from twin.experiments.snapshot import Scheme
 
 
 def _wide(df, x):
@@ -59,15 +58,19 @@ def test_less_correlation_less_outage_and_full_correlation_no_better_than_baseli
 
 
 def test_more_pas_per_cluster_lower_outage_and_no_beamforming_can_lose_to_baseline_4():
-    w = _wide(available()["paper001-pas"].func(quick=True, seed=0), "pas_per_cluster")
-    assert np.all(np.diff(w["Proposed-T4"].to_numpy()) < 0)
+    # the paper's axes: outage vs P, one curve per N_c; more PAs, less outage at every power
+    w = _wide(available()["paper001-pas"].func(quick=True, seed=0), "tx_power_dbm")
+    curves = [f"Proposed-T4-Nc{n}" for n in pas_values(True)]
+    assert np.all(np.diff(w[curves].to_numpy(), axis=1) < 0), w[curves]
     # per drop: multi-PA clusters without phase alignment lose to single PAs somewhere
-    world = World(load_scene("paper001", {"radio.tx_power_dbm": 10}))
+    at10 = {"radio.tx_power_dbm": 10}
+    nobf_c = controller(Scheme("clustered-nobf", {"T": 4}), 2.0, at10)
+    b4_c = controller(Scheme("clustered-baseline4", {"T": 4}), 2.0, at10)
     losses = 0
     for d in range(12):                   # measured: about one drop in ten (docs/paper001.md)
-        target, users, rng = _drop(world, 0, d)
-        nobf = evaluate(world, target, users, "no-beamforming", 4, 2.0, rng)[0]
-        b4 = evaluate(world, target, users, "baseline-4", 4, 2.0, rng)[0]
+        target, users, rng = _drop(nobf_c.world, 0, d)
+        nobf = evaluate(nobf_c, target, users, rng)[0]
+        b4 = evaluate(b4_c, target, users, rng)[0]
         losses += nobf > b4
     assert losses >= 1
 

@@ -6,8 +6,10 @@ import itertools
 import numpy as np
 import pytest
 
-from twin.optim.clustered import (SCHEMES, average_rates, build_problem, exhaustive_schedule,
-                                  focus_positions, problem_from_positions, solve_schedule, solve_scheme)
+from twin.experiments.figures.paper001 import controller, schedule
+from twin.experiments.snapshot import Scheme
+from twin.optim.clustered import (average_rates, build_problem, exhaustive_schedule, focus_positions,
+                                  problem_from_positions, solve_schedule)
 from twin.problems import cluster_setup, pass_layout
 from twin.scene import load_scene
 from twin.units import wavelength
@@ -19,6 +21,15 @@ def _p(world):
 
 TARGET = np.array([4.0, 3.0, 0.0])
 USERS = np.array([[2.0, -2.0, 0.0], [8.0, 1.5, 0.0]])
+#: paper 001's schemes: the proposed one, baselines 1-4, no intra-cluster beamforming
+PAPER001 = ("clustered-outage", "clustered-baseline1", "clustered-baseline2", "clustered-baseline3",
+            "clustered-baseline4", "clustered-nobf")
+
+
+def _solve(preset, users, target, *, power, r_min=2.0, **params):
+    """The schedule the preset's select stage computes (T = 4) on paper001 at ``power``."""
+    ctrl = controller(Scheme(preset, {"T": 4, **params}), r_min, {"radio.tx_power_dbm": power})
+    return schedule(ctrl, users, target)
 
 
 def _small_world(npas=1, power=12):
@@ -43,9 +54,8 @@ def test_schedule_within_5_percent_of_exhaustive_on_a_coarse_position_grid(seed)
 
 
 def test_every_schedule_meets_rates_and_time_and_exact_is_below_chernoff():
-    world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
-    for scheme in SCHEMES:
-        s = solve_scheme(*_p(world), USERS, TARGET, scheme, T=4, r_min=2.0)
+    for scheme in PAPER001:
+        s = _solve(scheme, USERS, TARGET, power=12)
         pb = s.problem
         assert s.status == "ok", scheme
         assert s.tau.sum() == pytest.approx(pb.t_tot, rel=1e-9)
@@ -58,15 +68,13 @@ def test_every_schedule_meets_rates_and_time_and_exact_is_below_chernoff():
 
 
 def test_the_proposed_schedule_is_never_worse_than_its_restricted_baselines():
-    world = World(load_scene("paper001", {"radio.tx_power_dbm": 12}))
-    out = {k: solve_scheme(*_p(world), USERS, TARGET, k, T=4, r_min=2.0).outage
-           for k in ("proposed", "baseline-2", "baseline-3")}
-    assert out["proposed"] <= out["baseline-2"] and out["proposed"] <= out["baseline-3"]
+    out = {k: _solve(k, USERS, TARGET, power=12).outage
+           for k in ("clustered-outage", "clustered-baseline2", "clustered-baseline3")}
+    assert out["clustered-outage"] <= out["clustered-baseline2"] and out["clustered-outage"] <= out["clustered-baseline3"]
 
 
 def test_infeasible_rate_targets_come_back_as_a_status():
-    world = World(load_scene("paper001", {"radio.tx_power_dbm": 0}))
-    s = solve_scheme(*_p(world), USERS, TARGET, "proposed", T=4, r_min=50.0)
+    s = _solve("clustered-outage", USERS, TARGET, power=0, r_min=50.0)
     assert s.status == "infeasible" and s.outage == 1.0
 
 
@@ -86,8 +94,8 @@ def test_optimising_the_exact_outage_beats_the_papers_chernoff_surrogate():
     exact, chern = [], []
     for _ in range(4):
         pts = np.column_stack([world.floor.sample_free(rng, 3, 0.5), np.zeros(3)])
-        exact.append(solve_scheme(*_p(world), pts[1:], pts[0], "proposed", T=4, r_min=2.0).outage)
-        chern.append(solve_scheme(*_p(world), pts[1:], pts[0], "proposed", T=4, r_min=2.0, objective="chernoff").outage)
+        exact.append(_solve("clustered-outage", pts[1:], pts[0], power=10).outage)
+        chern.append(_solve("clustered-outage", pts[1:], pts[0], power=10, objective="chernoff").outage)
     exact, chern = np.array(exact), np.array(chern)
     assert np.all(exact <= chern * (1 + 1e-6)) and exact.mean() < chern.mean()
 

@@ -55,6 +55,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("isac-crb", "paper 000: CRB-minimising ISAC, SDR + penalty/SCA/element-wise PA positions "
                        "(continuous)", _st(position="crb-ao", beamform="crb-sdr"),
            example_scene="paper000", aliases=_AO, label="Continuous-PASS"),
+    Preset("isac-crb-paper", "paper 000 Algorithm 4 as published: SDR ↔ penalty positioning from the current "
+                             "PAs (no continuation, no extra element-wise steps)",
+           _st(position="crb-ao", beamform="crb-sdr"), params={"position": {"variant": "paper"}},
+           example_scene="paper000", aliases=_AO, label="Algorithm-4"),
     Preset("isac-crb-discrete", "paper 000 Discrete-PASS-Z: PAs on the Z+1 lattice of each guide",
            _st(position="crb-ao", beamform="crb-sdr"), params={"position": {"Z": 30}},
            example_scene="paper000", aliases={**_AO, "Z": ("position.Z",)}, label="Discrete-PASS"),

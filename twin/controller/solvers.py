@@ -74,16 +74,18 @@ class Solvers:
         h, dh = tx.target_channel(state, q)
         return self.sdr(tx.n_rf, H.shape[1]).solve(H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
 
-    def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool):
+    def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool,
+                      plain: bool = False):
         """Algorithm 4 (MODEL §4.4) from ``s0``; ``continuation``: the coarse-to-fine run
-        (Z = 15 → 30 → continuous) used for a cold start in continuous mode."""
+        (Z = 15 → 30 → continuous) used for a cold start in continuous mode; ``plain``: the
+        paper's Algorithm 4 without the extra element-wise steps."""
         w = self.world
         args = (self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w)
         sdr = self.sdr(w.deployment.n_guides, len(users))
         if continuation:
             return coarse_to_fine(*args, sdr=sdr, grid=grid, max_iter=max_iter)[None]
         return crb_ao(*args, sdr=sdr, grid=SearchGrid(lattice_z=z if z > 0 else None, grid=grid),
-                      max_iter=max_iter)
+                      max_iter=max_iter, guarded_sweeps=0 if plain else 2)
 
     # --- paper 002 ---------------------------------------------------------------------
     def link_setup(self, kind: str, link: str) -> LinkSetup:
@@ -96,10 +98,12 @@ class Solvers:
 
     # --- paper 001 ---------------------------------------------------------------------
     def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
-                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0):
+                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
+                        starts=()):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
-        problem: ``.problem``)."""
+        problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
+        (a figure passes the solution for a stricter R_min, feasible here too)."""
         w = self.world
         thr_db = float(w.scene.requirements.sensing_threshold_db)
         common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)
@@ -113,7 +117,7 @@ class Solvers:
                "objective": objective}
         if rule == "proposed" and focus and not fixed_ula and not pas_per_cluster:
             skw["starts"] = [cl.solve_schedule(pb, same_cluster=True, objective=objective),
-                             cl.solve_schedule(pb, equal_durations=True, objective=objective)]
+                             cl.solve_schedule(pb, equal_durations=True, objective=objective), *starts]
         return cl.solve_schedule(pb, **skw)
 
     def focus_cluster(self, n, lo, hi, npas, points, weights, points_per_cluster: int = 0):

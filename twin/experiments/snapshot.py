@@ -1,18 +1,55 @@
 """A controller on a static drop (the papers' figures): decide once for given user and
 target positions, then evaluate the decision with the elements at their targets (PAs
-arrived). The figure reproductions name their schemes by preset and use these, so a
-scheme is defined in one place — its preset."""
+arrived). The figure reproductions define every scheme as a :class:`Scheme` — a preset
+plus fixed parameters, labelled by the preset's ``label`` — so a scheme is defined in
+one place: its preset (``twin/controller/presets.py``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from twin.controller.controller import Controller, resolve
+from twin.controller.controller import Controller, ControllerSpec, resolve
 from twin.controller.decision import Decision, Observation
 from twin.hardware import HardwareState
 from twin.physics.sinr import rate_bps_hz, sinr_downlink
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A figure's scheme: ``preset`` (a name of ``PRESETS``) with fixed ``params`` (the
+    preset's own names or ``role.param``, as ``--param`` takes them). Its label is the
+    preset's, followed by ``suffix`` (e.g. "-T4", "-30") for the parameters a figure
+    varies."""
+
+    preset: str
+    params: dict = field(default_factory=dict)
+    suffix: str = ""
+
+    @property
+    def label(self) -> str:
+        from twin.controller.presets import PRESETS
+
+        return PRESETS[self.preset].label + self.suffix
+
+    def spec(self) -> ControllerSpec:
+        """The resolved composition: stages, validated stage parameters, hardware."""
+        return resolve(self.preset, dict(self.params), source=f"scheme {self.label}")
+
+    def param(self, role: str, name: str):
+        """The validated value of stage parameter ``role.name``."""
+        return self.spec().params[role][name]
+
+    def controller(self, scene_or_world) -> Controller:
+        """The scheme's controller on a scene (its World built with the preset's
+        hardware) or on a given World (whose transmitter it then uses)."""
+        from twin.world import World
+
+        spec = self.spec()
+        world = scene_or_world if isinstance(scene_or_world, World) else World(scene_or_world,
+                                                                               hardware=spec.hardware)
+        return Controller(world, spec, source=f"scheme {self.label}")
 
 
 @dataclass

@@ -526,37 +526,6 @@ def fixed_ula_problem(layout: PassLayout, setup: ClusterSetup, users, target, *,
                           tau_min_frac * t_tot, float(r_min), float(db_to_lin(threshold_db)), ("fixed",))
 
 
-#: the proposed scheme and the baselines of paper 001 §V: name -> (problem kwargs, solve kwargs)
-SCHEMES = {
-    "proposed": ({}, {}),
-    "baseline-1": ({"fixed_ula": True}, {}),
-    "baseline-2": ({}, {"same_cluster": True}),
-    "baseline-3": ({}, {"equal_durations": True}),
-    "baseline-4": ({"pas_per_cluster": 1}, {}),
-    "no-beamforming": ({"beamforming": False}, {}),
-}
-
-
-def solve_scheme(layout: PassLayout, setup: ClusterSetup, users, target, scheme: str, *, T: int, r_min: float, threshold_db: float = 10.0,
-                 decay: float | None = None, starts=(), objective: str = "exact"):
-    """The schedule of one scheme of :data:`SCHEMES` (its problem: ``result.problem``);
-    ``starts``: extra starting schedules for the proposed scheme (e.g. the solution for a
-    stricter R_min, feasible here too)."""
-    if scheme not in SCHEMES:
-        raise ValueError(f"unknown scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    pkw, skw = SCHEMES[scheme]
-    common = dict(T=T, r_min=r_min, threshold_db=threshold_db, decay=decay)
-    if pkw.get("fixed_ula"):
-        pb = fixed_ula_problem(layout, setup, users, target, **common)
-    else:
-        pb = build_problem(layout, setup, users, target, **common, **pkw)
-    skw = {**skw, "objective": objective}
-    if scheme == "proposed":      # start also from the restricted schemes' optima
-        skw["starts"] = [solve_schedule(pb, same_cluster=True, objective=objective),
-                         solve_schedule(pb, equal_durations=True, objective=objective), *starts]
-    return solve_schedule(pb, **skw)
-
-
 def problem_from_positions(layout: PassLayout, setup: ClusterSetup, users, target, positions, *, T: int, r_min: float,
                            threshold_db: float = 10.0, tau_min_frac: float = 0.05,
                            decay: float | None = None) -> ClusterProblem:

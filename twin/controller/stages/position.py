@@ -126,7 +126,10 @@ class CrbAo(_Movable):
     element-wise PA positioning, minimising the target's CRB under the SINR targets.
     Warm-started from the previous frame's optimum; a cold start in continuous mode runs
     the coarse-to-fine continuation (Z = 15 → 30 → continuous). ``Z > 0``: PAs on the
-    Z+1 lattice of each guide (Discrete-PASS-Z)."""
+    Z+1 lattice of each guide (Discrete-PASS-Z). ``variant = "paper"``: the plain
+    Algorithm 4 of the paper (SDR ↔ penalty positioning only, no continuation, no extra
+    element-wise steps when the penalty step is rejected or stalls); ``"extended"``: with
+    them (the twin's default)."""
 
     role, name = "position", "crb-ao"
     description = "paper 000: CRB-minimising PA positions (SDR + penalty/SCA/element-wise AO)"
@@ -136,6 +139,9 @@ class CrbAo(_Movable):
         "max_iter": Param(3, "AO iterations per frame when warm-started", lo=1, hi=1000),
         "first_max_iter": Param(10, "AO iterations on a cold start", lo=1, hi=1000),
         "sinr_margin_db": Param(0.05, "design margin added to the SINR targets", "dB", lo=0.0, hi=30.0),
+        "variant": Param("extended", "paper: plain Algorithm 4; extended: plus coarse-to-fine continuation on a "
+                         "cold start and element-wise CRB steps when the penalty step stalls",
+                         choices=("extended", "paper")),
     }
 
     def check(self):
@@ -157,7 +163,8 @@ class CrbAo(_Movable):
         ao = ctx.solvers.crb_positions(s0, np.asarray(obs.users, float), q, gamma, z=self.p["Z"],
                                        grid=self.p["grid"],
                                        max_iter=self.p["max_iter" if warm else "first_max_iter"],
-                                       continuation=not warm and self.p["Z"] == 0)
+                                       continuation=not warm and self.p["Z"] == 0 and self.p["variant"] == "extended",
+                                       plain=self.p["variant"] == "paper")
         if not ao.sdr.ok:
             plan.fail(str(ao.sdr.status) if str(ao.sdr.status) in ("infeasible", "solver-failed") else "solver-failed",
                       f"SDR {ao.sdr.status}: {ao.sdr.info.get('detail', '')}")

@@ -45,7 +45,7 @@ class OutageSchedule(Stage):
                            choices=("exact", "chernoff")),
         "s_grid": Param(0, "Chernoff surrogate: log-spaced values of s (0: continuous minimisation)", lo=0, hi=10000),
         "decay": Param(-1.0, "RCS correlation decay ϱ (negative: the scene's targets.rcs_decay_per_rad)", "1/rad",
-                       lo=-1.0, hi=1e3),
+                       lo=-1.0, hi=1e5),
     }
 
     def check(self):

@@ -11,6 +11,18 @@ rule), MIMO (N antennas). The metric is ``rcrb_m`` = √tr CRB (m) of the CRB-op
 covariance; means are over the drops where every scheme has a feasible beamformer
 (common random numbers; the CSV's ``feasible`` column counts the drops used; a typical
 loss is MIMO at γ ≥ 10 dB when two users sit at similar angles from the BS).
+
+Schemes are presets (:func:`schemes`, :class:`twin.experiments.snapshot.Scheme`):
+Continuous-PASS is ``isac-crb``, Discrete-PASS-Z is ``isac-crb-discrete`` with its ``Z``,
+Uniform-PASS ``isac-crb-uniform``, mMIMO ``mmimo-isac`` (its analog ``rule``), MIMO
+``mimo-isac``; the figure fixes ``grid`` and ``first_max_iter`` (quick or full) and
+``sinr_margin_db = 0`` (the paper's γ exactly). The figure keeps two experimental
+procedures a controller cannot express, with the schemes' parameters taken from their
+presets: the PASS schemes of one drop are solved as one coarse-to-fine continuation
+over their lattices (each level also started from the uniform layout), and a nested
+sweep warm-starts each point from the harder one (:func:`sweep`). The fixed schemes are
+the optimum of the presets' beamform stage (the CRB SDR) for their hardware, computed
+by the same optimisers.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from twin.experiments.figures import figure
+from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
 from twin.optim.isac_baselines import best_mmimo, fixed_array_sdr, mimo_array
@@ -28,7 +41,18 @@ from twin.scene.loader import load_scene
 from twin.scene.schema import Scene
 from twin.world import World
 
-SCHEMES = ("Continuous-PASS", "Discrete-PASS-30", "Discrete-PASS-15", "Uniform-PASS", "mMIMO", "MIMO")
+
+def schemes(quick: bool = False, plain: bool = False) -> list[Scheme]:
+    """§IV-B's schemes, each a preset with the figure's fixed parameters; ``plain``: also
+    the paper's plain Algorithm 4 (``isac-crb-paper``, continuous, from the uniform
+    layout), beside the twin's extended one (Continuous-PASS)."""
+    st = _settings(quick)
+    exact = {"sinr_margin_db": 0.0}
+    ao = {**exact, "grid": st["grid"], "first_max_iter": st["max_iter"]}
+    return ([Scheme("isac-crb", ao)] + ([Scheme("isac-crb-paper", ao)] if plain else [])
+            + [Scheme("isac-crb-discrete", {**ao, "Z": 30}, "-30"),
+               Scheme("isac-crb-discrete", {**ao, "Z": 15}, "-15"), Scheme("isac-crb-uniform", exact),
+               Scheme("mmimo-isac", exact), Scheme("mimo-isac", exact)])
 
 
 def paper000_world(power_dbm=None, users=None, guides=None, pas=None, sinr_db=None) -> World:
@@ -69,7 +93,7 @@ def _settings(quick: bool) -> dict:
 
 
 def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
-                warm: dict | None = None) -> tuple[dict, dict]:
+                warm: dict | None = None, plain: bool = False) -> tuple[dict, dict]:
     """RCRB (m) of every scheme for one drop; NaN where beamforming is infeasible. Also
     returns the PASS schemes' positions per level ({15: s, 30: s, None: s}), which a
     sweep passes as ``warm`` to the next, easier point (see :func:`sweep`)."""
@@ -79,23 +103,47 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
     sdr = sdr or CrbSdr(world.deployment.n_guides, world.n_users)
     args = (world.sinr_target, world.power_w, world.noise_w)
     out = {}
-    chain = coarse_to_fine(layout, world.deployment.uniform_positions(), users, q, setup, *args,
-                           sdr=sdr, grid=st["grid"], max_iter=st["max_iter"], penalty=st["penalty"],
-                           warm=warm)
-    for name, key in (("Discrete-PASS-15", 15), ("Discrete-PASS-30", 30), ("Continuous-PASS", None)):
-        r = chain[key]
-        out[name] = r.rcrb_m if r.sdr.ok else np.nan
-    res = sdr_at(layout, sdr, world.deployment.uniform_positions(), users, q, setup, *args)
-    out["Uniform-PASS"] = np.sqrt(res.objective) if res.ok else np.nan
-    _, res, _ = best_mmimo(array_site(world), sdr, users, q, setup, *args)
-    out["mMIMO"] = np.sqrt(res.objective) if res.ok else np.nan
-    res = fixed_array_sdr(mimo_array(array_site(world)), sdr, users, q, setup, *args)
-    out["MIMO"] = np.sqrt(res.objective) if res.ok else np.nan
+    by_stage = {}
+    for sc in schemes(quick, plain):
+        spec = sc.spec()
+        key = (spec.stages["position"], (spec.hardware or {}).get("kind"))
+        if key[0] == "crb-ao" and spec.params["position"]["variant"] == "paper":
+            key = ("crb-ao-paper", None)
+        by_stage.setdefault(key, []).append((sc, spec))
+    for sc, spec in by_stage.get(("crb-ao-paper", None), []):   # Algorithm 4 as published, from uniform
+        p = spec.params["position"]
+        r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, *args, sdr=sdr,
+                   grid=SearchGrid(lattice_z=p["Z"] or None, grid=p["grid"]), max_iter=p["first_max_iter"],
+                   penalty=st["penalty"], guarded_sweeps=0)
+        out[sc.label] = r.rcrb_m if r.sdr.ok else np.nan
+    ao = by_stage.get(("crb-ao", None), [])
+    chain = {}
+    if ao:   # one continuation over the schemes' lattices, coarse to fine, then continuous
+        p0 = ao[0][1].params["position"]
+        lattices = tuple(sorted({spec.params["position"]["Z"] for _, spec in ao} - {0}))
+        chain = coarse_to_fine(layout, world.deployment.uniform_positions(), users, q, setup, *args,
+                               sdr=sdr, lattices=lattices, grid=p0["grid"], max_iter=p0["first_max_iter"],
+                               penalty=st["penalty"], warm=warm)
+    for sc, spec in ao:
+        r = chain[spec.params["position"]["Z"] or None]
+        out[sc.label] = r.rcrb_m if r.sdr.ok else np.nan
+    for sc, _ in by_stage.get(("uniform", None), []):
+        res = sdr_at(layout, sdr, world.deployment.uniform_positions(), users, q, setup, *args)
+        out[sc.label] = np.sqrt(res.objective) if res.ok else np.nan
+    for sc, spec in by_stage.get(("analog-steer", "hybrid"), []):
+        _, res, _ = best_mmimo(array_site(world), sdr, users, q, setup, *args, rule=spec.params["position"]["rule"])
+        out[sc.label] = np.sqrt(res.objective) if res.ok else np.nan
+    for sc, _ in by_stage.get(("hold", "ula"), []):
+        res = fixed_array_sdr(mimo_array(array_site(world)), sdr, users, q, setup, *args)
+        out[sc.label] = np.sqrt(res.objective) if res.ok else np.nan
+    missing = [sc.label for sc in schemes(quick, plain) if sc.label not in out]
+    if missing:
+        raise RuntimeError(f"paper 000 figures cannot evaluate schemes {missing}")
     return out, {z: (r.s if r.sdr.ok else None) for z, r in chain.items()}
 
 
 def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
-          harder_first=None) -> pd.DataFrame:
+          harder_first=None, plain: bool = False) -> pd.DataFrame:
     """Mean RCRB per scheme and x value over ``drops`` seeded drops (same drops for every
     scheme; drop d of every x value uses the stream (seed, d)).
 
@@ -109,6 +157,7 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
     order = sorted(values, key=harder_first) if harder_first is not None else list(values)
     rows = []
     warm = [None] * drops
+    SCHEMES = [sc.label for sc in schemes(quick, plain)]
     for v in order:
         world = make_world(v)
         sdr = CrbSdr(world.deployment.n_guides, world.n_users)
@@ -116,7 +165,7 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
         for d in range(drops):
             rng = np.random.default_rng([seed, d])
             users, q = draw(world, rng)
-            out, pos = scheme_rcrb(world, users, q, quick, sdr, warm[d] if harder_first else None)
+            out, pos = scheme_rcrb(world, users, q, quick, sdr, warm[d] if harder_first else None, plain)
             warm[d] = pos
             for s, r in out.items():
                 per[s].append(r)
@@ -137,31 +186,37 @@ def _drops(quick: bool, full: int = 20, fast: int = 3) -> int:
 @figure("paper000-convergence", x="iteration", metric="rcrb_m", xlabel="AO iteration",
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 3: convergence of Algorithm 4")
 def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
-    """RCRB vs AO iteration (Algorithm 4 from the uniform layout, continuous PAs), P = 20
-    and 30 dBm; histories padded with their final value."""
+    """RCRB vs AO iteration from the uniform layout, continuous PAs, P = 20 and 30 dBm,
+    for the paper's plain Algorithm 4 (preset ``isac-crb-paper``) and the twin's
+    extended one (``isac-crb``: extra element-wise CRB steps when the penalty step
+    stalls; no continuation here, so both start alike); histories padded with their
+    final value."""
     iters = 8 if quick else 25
     drops = _drops(quick, 10, 3)
     rows = []
     st = _settings(quick)
+    runs = [Scheme("isac-crb"), Scheme("isac-crb-paper")]
     for p in (20.0, 30.0):
         world = paper000_world(power_dbm=p)
         sdr = CrbSdr(world.deployment.n_guides, world.n_users)
         setup = crb_setup(world)
         layout = pass_layout(world)
-        hist = []
-        for d in range(drops):
-            users, q = draw(world, np.random.default_rng([seed, d]))
-            r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, world.sinr_target,
-                       world.power_w, world.noise_w, sdr=sdr, grid=SearchGrid(grid=st["grid"]),
-                       max_iter=iters, tol=0.0, penalty=st["penalty"])
-            h = np.sqrt(np.asarray(r.history, float))
-            hist.append(np.concatenate([h, np.full(iters + 1 - len(h), h[-1])]))
-        hist = np.array(hist)
-        for i in range(iters + 1):
-            m, lo, hi = mean_ci(hist[:, i])
-            rows.append({"iteration": i, "scheme": f"Continuous-PASS, P = {p:.0f} dBm", "rcrb_m": m,
-                         "ci_low": lo, "ci_high": hi, "feasible": int(np.isfinite(hist[:, i]).sum()),
-                         "drops": drops})
+        for sc in runs:
+            plain = sc.param("position", "variant") == "paper"
+            hist = []
+            for d in range(drops):
+                users, q = draw(world, np.random.default_rng([seed, d]))
+                r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, world.sinr_target,
+                           world.power_w, world.noise_w, sdr=sdr, grid=SearchGrid(grid=st["grid"]),
+                           max_iter=iters, tol=0.0, penalty=st["penalty"], guarded_sweeps=0 if plain else 2)
+                h = np.sqrt(np.asarray(r.history, float))
+                hist.append(np.concatenate([h, np.full(iters + 1 - len(h), h[-1])]))
+            hist = np.array(hist)
+            for i in range(iters + 1):
+                m, lo, hi = mean_ci(hist[:, i])
+                rows.append({"iteration": i, "scheme": f"{sc.label}, P = {p:.0f} dBm", "rcrb_m": m,
+                             "ci_low": lo, "ci_high": hi, "feasible": int(np.isfinite(hist[:, i]).sum()),
+                             "drops": drops})
     return pd.DataFrame(rows)
 
 
@@ -170,7 +225,7 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
 def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [10.0, 20.0, 30.0] if quick else [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
     return sweep("power_dbm", values, lambda v: paper000_world(power_dbm=v), quick, seed, _drops(quick),
-                 harder_first=lambda v: v)
+                 harder_first=lambda v: v, plain=True)
 
 
 @figure("paper000-users", x="users", metric="rcrb_m", xlabel="number of users K",
@@ -201,3 +256,49 @@ def sinr(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [0.0, 10.0, 20.0] if quick else [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
     return sweep("sinr_db", values, lambda v: paper000_world(sinr_db=v), quick, seed, _drops(quick),
                  harder_first=lambda v: -v)
+
+
+# --- MIMO / mMIMO against array placement and spacing (issue 14: unstated in the paper) --
+PLACEMENTS = {"receiver": None, "area edge": (5.0, 0.0), "area centre": (12.5, 0.0)}
+SPACINGS = {"λ/2": None, "2λ": 2.0, "10λ": 10.0}
+
+
+@figure("paper000-placement", x="spacing_lambda", metric="rcrb_m", xlabel="array element spacing (λ)",
+        ylabel="RCRB (m)", logy=True, title="Paper 000: MIMO / mMIMO RCRB vs transmit-array placement")
+def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
+    """The BS-side baselines (presets ``mimo-isac``, ``mmimo-isac``) decided once per drop
+    and evaluated by the twin's evaluator (:mod:`twin.experiments.snapshot`), with the
+    transmit array (``hardware.position`` at the guides' height, ``hardware.spacing_m``)
+    at the sensing receiver (the default), at the near edge of the service area, or at
+    its centre; the receive array stays at the origin. Scheme column: "LABEL @ place";
+    ``median_m`` beside the mean (a few drops dominate the mean)."""
+    from twin.experiments.snapshot import decide_once, frame_rcrb
+    from twin.units import wavelength
+
+    drops = _drops(quick, 20, 3)
+    base = load_scene("paper000")
+    lam = float(wavelength(base.radio.carrier_ghz * 1e9))
+    height = float(base.waveguides[0].feed[2])
+    rows = []
+    for place, xy in PLACEMENTS.items():
+        for sname, mult in SPACINGS.items():
+            ov = {}
+            if xy is not None:
+                ov["hardware.position"] = [xy[0], xy[1], height]
+            if mult is not None:
+                ov["hardware.spacing_m"] = mult * lam
+            scene = load_scene("paper000", ov)
+            for sc in (Scheme("mimo-isac", {"sinr_margin_db": 0.0}), Scheme("mmimo-isac", {"sinr_margin_db": 0.0})):
+                ctrl = sc.controller(scene)
+                vals = []
+                for d in range(drops):
+                    users, q = draw(ctrl.world, np.random.default_rng([seed, d]))
+                    snap = decide_once(ctrl, users, q[None])
+                    vals.append(frame_rcrb(snap, q) if snap.decision.status == "ok" else np.nan)
+                v = np.asarray(vals, float)
+                ok = v[np.isfinite(v)]
+                m, lo, hi = mean_ci(ok) if ok.size else (np.nan, np.nan, np.nan)
+                rows.append({"spacing_lambda": mult or 0.5, "scheme": f"{sc.label} @ {place}", "rcrb_m": m,
+                             "ci_low": lo, "ci_high": hi, "median_m": float(np.median(ok)) if ok.size else np.nan,
+                             "feasible": int(ok.size), "drops": drops})
+    return pd.DataFrame(rows)

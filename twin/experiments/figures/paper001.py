@@ -5,7 +5,18 @@ drop sees the same positions. The outage is reported exactly (mean over drops wi
 95% interval, column ``outage_probability``) and by Monte Carlo as the paper does
 (``outage_mc`` with its 95% Wilson interval, ``mc_ci_low``/``mc_ci_high``, pooling
 ``MC_SAMPLES`` RCS draws per drop). Quick mode: 4 drops, a coarse sweep; full mode:
-100 drops."""
+100 drops.
+
+Schemes are presets (:class:`twin.experiments.snapshot.Scheme`: the proposed scheme is
+``clustered-outage``, baseline k is ``clustered-baselinek``, "no intra-cluster
+beamforming" is ``clustered-nobf``), with T (and the RCS decay) as fixed parameters;
+R_min is the scene's requirement (``requirements.r_min_bps_hz``). A drop's schedule is
+the one the preset's ``select`` stage computes, through the same solver bridge
+(:meth:`twin.controller.solvers.Solvers.outage_schedule`) with the stage's parameters.
+One experimental procedure a preset cannot express stays here: within a drop the
+schemes are solved from the strictest R_min down, and the proposed scheme's search also
+starts from the solutions of the same scheme for stricter R_min (feasible for a looser
+one), so its outage cannot rise as R_min falls through a local optimum."""
 
 from __future__ import annotations
 
@@ -14,19 +25,44 @@ import pandas as pd
 
 from twin.beammap import grid_points
 from twin.experiments.figures import figure
+from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
-from twin.optim.clustered import schedule_weights, solve_scheme
+from twin.optim.clustered import schedule_weights
 from twin.physics.outage import outage_monte_carlo
-from twin.problems import cluster_setup, pass_layout
 from twin.scene import load_scene
-from twin.world import World
 
 SCENE = "paper001"
 FULL_DROPS, QUICK_DROPS = 100, 4
 MC_SAMPLES = 20_000
 R_MIN = 2.0
-BASELINES = {"Baseline-1": "baseline-1", "Baseline-2": "baseline-2", "Baseline-3": "baseline-3",
-             "Baseline-4": "baseline-4"}
+T_PAPER = 4
+
+
+def proposed(T: int = T_PAPER, **params) -> Scheme:
+    return Scheme("clustered-outage", {"T": T, **params}, f"-T{T}")
+
+
+def baselines(T: int = T_PAPER) -> list[Scheme]:
+    """Baselines 1-4 of §V-A (presets ``clustered-baseline1`` … ``4``)."""
+    return [Scheme(f"clustered-baseline{k}", {"T": T}) for k in (1, 2, 3, 4)]
+
+
+def schedule(ctrl, users, target, starts=()):
+    """The schedule the controller's ``outage-schedule`` stage computes for this drop
+    (same solver call, same stage parameters), with extra ``starts`` for the proposed
+    rule. Returns the ScheduleResult (its problem: ``.problem``)."""
+    sel, pos, tx = ctrl.ctx.stages["select"], ctrl.ctx.stages["position"], ctrl.tx
+    decay = None if sel.p["decay"] < 0 else float(sel.p["decay"])
+    return ctrl.ctx.solvers.outage_schedule(
+        np.atleast_2d(users), np.asarray(target, float), T=sel.p["T"] or ctrl.ctx.slots_per_frame,
+        rule=sel.p["rule"], pas_per_cluster=sel.p["pas_per_cluster"], focus=pos.name == "cluster-focus",
+        fixed_ula=tx.kind == "subarray-ula", objective=sel._objective(), decay=decay,
+        points_per_cluster=pos.p.get("Q", 0), starts=starts)
+
+
+def controller(scheme: Scheme, r_min: float = R_MIN, overrides: dict | None = None):
+    """The scheme's controller on the paper001 scene with R_min and ``overrides``."""
+    return scheme.controller(load_scene(SCENE, {**(overrides or {}), "requirements.r_min_bps_hz": float(r_min)}))
 
 
 def _drop(world, seed, d):
@@ -58,11 +94,11 @@ def _wilson(k, n, z=1.959963984540054):
     return p, max(0.0, c - h), min(1.0, c + h)
 
 
-def evaluate(world, target, users, scheme, T, r_min, rng, decay=None, starts=(), keep=None):
-    """(exact outage, MC hits, MC samples, Chernoff) of one scheme on one drop; an
-    infeasible rate target counts as certain outage. ``keep``: list receiving the schedule."""
-    sch = solve_scheme(pass_layout(world), cluster_setup(world), users, target, scheme, T=T, r_min=r_min,
-                       decay=decay, starts=starts)
+def evaluate(ctrl, target, users, rng, starts=(), keep=None):
+    """(exact outage, MC hits, MC samples, Chernoff) of one scheme's controller on one
+    drop; an infeasible rate target counts as certain outage. ``keep``: list receiving the
+    schedule."""
+    sch = schedule(ctrl, users, target, starts)
     pb = sch.problem
     if keep is not None:
         keep.append(sch)
@@ -74,24 +110,27 @@ def evaluate(world, target, users, scheme, T, r_min, rng, decay=None, starts=(),
 
 
 def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
-    """schemes: label -> (scheme, T, r_min, decay) or a callable of the swept value."""
+    """schemes: [(Scheme, R_min, label, scene overrides)]; label None: the scheme's. Per
+    swept value each entry gets its controller (scene: ``overrides(v)`` and the entry's);
+    per drop the schemes run strictest R_min first and the proposed rule starts also from
+    the same scheme's solutions for stricter R_min (same scheme and scene)."""
     drops = QUICK_DROPS if quick else FULL_DROPS
+    schemes = [(sc, r, label or sc.label, extra or {}) for sc, r, label, extra in schemes]
     rows = []
     for v in values:
-        world = World(load_scene(SCENE, overrides(v)))
+        ctrls = {label: controller(sc, r, {**(overrides(v) or {}), **extra}) for sc, r, label, extra in schemes}
+        world = next(iter(ctrls.values())).world
+        order = sorted(schemes, key=lambda e: -e[1])
         res = {}
         for d in range(drops):
             target, users, rng = _drop(world, seed, d)
-            solved = {}                       # (scheme, T, decay) -> schedules, strictest R_min first
-            order = sorted(schemes.items(), key=lambda kv: -(kv[1](v) if callable(kv[1]) else kv[1])[2])
-            for label, spec in order:
-                scheme, T, r_min, decay = spec(v) if callable(spec) else spec
-                key = (scheme, T, decay)
+            solved = {}                       # scheme and scene (less R_min) -> schedules, strictest R_min first
+            for sc, r, label, extra in order:
+                key = (sc.preset, tuple(sorted(sc.params.items())), repr(sorted(extra.items())))
                 prev = [x for x in solved.get(key, []) if x.usable]
                 keep = solved.setdefault(key, [])
-                res.setdefault(label, []).append(
-                    evaluate(world, target, users, scheme, T, r_min, rng, decay, starts=prev, keep=keep))
-        res = {label: res[label] for label in schemes}
+                res.setdefault(label, []).append(evaluate(ctrls[label], target, users, rng, starts=prev, keep=keep))
+        res = {label: res[label] for _, _, label, _ in schemes}
         rows += _rows(res, column, v)
     return pd.DataFrame(rows)
 
@@ -103,8 +142,8 @@ def _power_values(quick):
 @figure("paper001-power", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
         ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 3: outage vs P")
 def power(quick: bool, seed: int) -> pd.DataFrame:
-    schemes = {f"Proposed-T{T}": ("proposed", T, R_MIN, None) for T in (2, 3, 4)}
-    schemes.update({k: (v, 4, R_MIN, None) for k, v in BASELINES.items()})
+    schemes = [(proposed(T), R_MIN, None, None) for T in (2, 3, 4)]
+    schemes += [(b, R_MIN, None, None) for b in baselines()]
     return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
                   lambda v: {"radio.tx_power_dbm": v})
 
@@ -112,8 +151,8 @@ def power(quick: bool, seed: int) -> pd.DataFrame:
 @figure("paper001-rate", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
         ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 4: outage vs P for several R_min")
 def rate(quick: bool, seed: int) -> pd.DataFrame:
-    schemes = {f"Proposed-T4-Rmin{r:g}": ("proposed", 4, r, None) for r in (1.0, 4.0, 7.0)}
-    schemes.update({k: (v, 4, 1.0, None) for k, v in BASELINES.items()})
+    schemes = [(proposed(), r, f"{proposed().label}-Rmin{r:g}", None) for r in (1.0, 4.0, 7.0)]
+    schemes += [(b, 1.0, None, None) for b in baselines()]
     return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
                   lambda v: {"radio.tx_power_dbm": v})
 
@@ -121,10 +160,9 @@ def rate(quick: bool, seed: int) -> pd.DataFrame:
 @figure("paper001-correlation", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
         ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 5: RCS correlation")
 def correlation(quick: bool, seed: int) -> pd.DataFrame:
-    schemes = {"Proposed-T4-fully-correlated": ("proposed", 4, 1.0, 0.0),
-               "Proposed-T4-partial": ("proposed", 4, 1.0, 1.0),
-               "Proposed-T4-uncorrelated": ("proposed", 4, 1.0, 1e4),
-               "Baseline-2": ("baseline-2", 4, 1.0, 0.0)}
+    schemes = [(proposed(decay=d), 1.0, f"{proposed().label}-{name}", None)
+               for name, d in (("fully-correlated", 0.0), ("partial", 1.0), ("uncorrelated", 1e4))]
+    schemes.append((Scheme("clustered-baseline2", {"T": T_PAPER, "decay": 0.0}), 1.0, None, None))
     return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
                   lambda v: {"radio.tx_power_dbm": v})
 
@@ -134,15 +172,25 @@ def _clusters_with(npas):
             "waveguides.0.clusters": [{"center_m": c + 0.5, "aperture_m": 0.5, "pas": npas} for c in range(10)]}
 
 
-@figure("paper001-pas", x="pas_per_cluster", metric="outage_probability", xlabel="PAs per cluster N_c",
-        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 6: outage vs N_c (P = 10 dBm)")
+def pas_values(quick: bool) -> list[int]:
+    return [1, 2, 4] if quick else [1, 2, 3, 4, 6]
+
+
+@figure("paper001-pas", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
+        ylabel="sensing outage probability", logy=True,
+        title="Paper 001 Fig. 6: outage vs P for several N_c (PAs per cluster)")
 def pas(quick: bool, seed: int) -> pd.DataFrame:
-    values = [1, 2, 4] if quick else [1, 2, 3, 4, 6]
-    schemes = {"Proposed-T4": ("proposed", 4, R_MIN, None),
-               "Proposed-T4-no-beamforming": ("no-beamforming", 4, R_MIN, None),
-               "Baseline-4": ("baseline-4", 4, R_MIN, None)}
-    return _sweep("pas_per_cluster", values, schemes, quick, seed,
-                  lambda v: {**_clusters_with(v), "radio.tx_power_dbm": 10})
+    """The paper's axes: one curve of the proposed scheme per N_c, the proposed scheme
+    without intra-cluster beamforming (``clustered-nobf``) at the largest N_c, and
+    baseline 4 (one PA per cluster)."""
+    values = pas_values(quick)
+    nmax = max(values)
+    schemes = [(proposed(), R_MIN, f"{proposed().label}-Nc{n}", _clusters_with(n)) for n in values]
+    schemes.append((Scheme("clustered-nobf", {"T": T_PAPER}, f"-T{T_PAPER}-Nc{nmax}"), R_MIN, None,
+                    _clusters_with(nmax)))
+    schemes.append((baselines()[3], R_MIN, None, _clusters_with(nmax)))
+    powers = [5, 15] if quick else _power_values(False)
+    return _sweep("tx_power_dbm", powers, schemes, quick, seed, lambda v: {"radio.tx_power_dbm": v})
 
 
 # --- Fig. 7: radiated power over the floor ---------------------------------------------
@@ -150,10 +198,11 @@ def heatmap_table(seed: int = 0, nx: int = 120, T: int = 4):
     """Normalised radiated power (dB) over the floor per slot for the proposed positions,
     the target-aligned ones and an even spread, on the proposed cluster sequence; also
     the power each placement radiates at the target. Returns (grid DataFrame, at_target)."""
-    world = World(load_scene(SCENE))
+    ctrl = controller(proposed(T))
+    world = ctrl.world
     target, users, rng = _drop(world, seed, 0)
-    layout = pass_layout(world)
-    sch = solve_scheme(layout, cluster_setup(world), users, target, "proposed", T=T, r_min=R_MIN)
+    layout = ctrl.ctx.solvers.layout
+    sch = schedule(ctrl, users, target)
     pb = sch.problem
     dep = world.deployment
     x, y, pts = grid_points(world, nx)

@@ -6,18 +6,28 @@ positions uniformly (the paper's random initialisation), the same for every sche
 the drop. MMSE is started from the best, under its own objective, of the random start
 and the ZF / MRT optima of the drop: its objective dominates theirs, so its result is
 never below theirs. Full mode: 400 drops and Q = 1000 (the paper's averaging); quick
-mode: a few drops, Q = 200, a coarse sweep."""
+mode: a few drops, Q = 200, a coarse sweep.
+
+Schemes are presets (:func:`schemes`, :class:`twin.experiments.snapshot.Scheme`):
+PASS-X is ``elementwise`` with ``beamformer = x``, the link and Q; hMIMO-X is ``hmimo``
+with ``beamformer = x``. PASS positions come from the preset's ``position`` stage's
+element-wise search (its set-up, Q and ε, through the same solver bridge); the figure
+keeps the random start per drop and the MMSE start from the ZF / MRT optima (a
+procedure a controller cannot express). hMIMO is the preset's hardware with the
+analog rule of the paper (:func:`twin.optim.hybrid.hmimo_solution`)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from twin.errors import ConfigError
 from twin.experiments.figures import figure
+from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
-from twin.optim.elementwise import LinkSetup, sum_rate, sum_rate_elementwise_positions
+from twin.optim.elementwise import sum_rate
 from twin.optim.hybrid import hmimo_solution
-from twin.problems import array_site, pass_layout
+from twin.problems import array_site
 from twin.scene import load_scene
 from twin.world import World
 
@@ -30,31 +40,46 @@ def _kinds(link):
     return ("mrt", "zf", "mmse") if link == "downlink" else ("mrc", "zf", "mmse")
 
 
-def _label(kind):
-    return kind.upper()
+def schemes(link: str, Q: int) -> list[tuple[Scheme, Scheme]]:
+    """(PASS, hMIMO) scheme pairs per beamformer of ``link``, in the figures' order."""
+    return [(Scheme("elementwise", {"beamformer": k, "link": link, "Q": int(Q)}, f"-{k.upper()}"),
+             Scheme("hmimo", {"beamformer": k}, f"-{k.upper()}")) for k in _kinds(link)]
 
 
-def drop_rates(world, users, link, Q, rng) -> dict:
+def controllers(world, link: str, Q: int) -> list:
+    """[(PASS controller or None where the composition is refused, hMIMO scheme)]: ZF
+    needs K ≤ N (the stage refuses it otherwise; the figure then has no point)."""
+    out = []
+    for pas, hm in schemes(link, Q):
+        try:
+            out.append((pas, pas.controller(world), hm))
+        except ConfigError:
+            out.append((pas, None, hm))
+    return out
+
+
+def drop_rates(world, users, link, Q, rng, ctrls=None) -> dict:
     """Sum rates of the six schemes for one drop (users (K,3))."""
     dep = world.deployment
     lo, hi = dep.bounds()
     s_init = dep.legalize(rng.uniform(lo, hi))
-    N, K = dep.n_guides, len(users)
     out, optima = {}, {}
-    for kind in _kinds(link):
-        setup = LinkSetup(kind, link, world.power_w, world.user_power_w, world.noise_w)
-        if kind == "zf" and K > N:
-            out[f"PASS-{_label(kind)}"] = out[f"hMIMO-{_label(kind)}"] = np.nan
+    for pas, ctrl, hm in ctrls if ctrls is not None else controllers(world, link, Q):
+        if ctrl is None:
+            out[pas.label] = out[hm.label] = np.nan
             continue
+        stage = ctrl.ctx.stages["position"]
+        setup = stage.setup
         start = s_init
-        if kind == "mmse":
+        if setup.kind == "mmse":
             cands = [s_init] + list(optima.values())
             rates = [sum_rate(dep.channel(c, users, dep.installed, world.floor), setup) for c in cands]
             start = cands[int(np.argmax(rates))]
-        res = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=Q, s0=start)
-        optima[kind] = res.s
-        out[f"PASS-{_label(kind)}"] = res.sum_rate
-        out[f"hMIMO-{_label(kind)}"] = hmimo_solution(array_site(world), users, setup).sum_rate
+        res = ctrl.ctx.solvers.sum_rate_positions(users, setup, Q=stage.p["Q"], eps=stage.p["eps"], s0=start,
+                                                  rng=None)
+        optima[setup.kind] = res.s
+        out[pas.label] = res.sum_rate
+        out[hm.label] = hmimo_solution(array_site(world), users, setup).sum_rate
     return out
 
 
@@ -65,11 +90,12 @@ def _sweep(column, values, overrides, link, quick, seed, Q=None):
         world = World(load_scene(SCENE, overrides(v)))
         q = Q(v) if Q else (QUICK_Q if quick else FULL_Q)
         per = {}
+        ctrls = controllers(world, link, q)
         for d in range(drops):
             rng = np.random.default_rng([seed, d])
             users = world.floor.sample_free(rng, world.n_users, clearance=0.0)
             users = np.column_stack([users, np.full(len(users), world.ue_height)])
-            for k, r in drop_rates(world, users, link, q, rng).items():
+            for k, r in drop_rates(world, users, link, q, rng, ctrls).items():
                 per.setdefault(k, []).append(r)
         for scheme, rates in per.items():
             if np.all(np.isnan(rates)):
@@ -94,7 +120,9 @@ def resolution(quick: bool, seed: int) -> pd.DataFrame:
 @figure("paper002-power", x="tx_power_dbm", metric="sum_rate_bps_hz", xlabel="BS transmit power P [dBm]",
         ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 3(a): downlink sum rate vs P")
 def power(quick: bool, seed: int) -> pd.DataFrame:
-    values = [0, 20, 40] if quick else list(range(0, 45, 5))
+    """Full mode reaches down to −30 dBm: the low-SNR regime where hMIMO-MRT beats
+    hMIMO-ZF (paper §V-B)."""
+    values = [0, 20, 40] if quick else list(range(-30, 45, 5))
     return _sweep("tx_power_dbm", values, lambda v: {"radio.tx_power_dbm": v}, "downlink", quick, seed)
 
 
@@ -102,7 +130,7 @@ def power(quick: bool, seed: int) -> pd.DataFrame:
         xlabel="per-user transmit power p [dBm]", ylabel="uplink sum rate [bit/s/Hz]",
         title="Paper 002 Fig. 3(b): uplink sum rate vs p")
 def uplink_power(quick: bool, seed: int) -> pd.DataFrame:
-    values = [-10, 10, 30] if quick else list(range(-10, 35, 5))
+    values = [-10, 10, 30] if quick else list(range(-30, 35, 5))
     return _sweep("user_tx_power_dbm", values, lambda v: {"radio.user_tx_power_dbm": v}, "uplink", quick, seed)
 
 
@@ -118,3 +146,48 @@ def pas(quick: bool, seed: int) -> pd.DataFrame:
 def users(quick: bool, seed: int) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6, 7, 8]
     return _sweep("users", values, lambda v: {"users.count": v}, "downlink", quick, seed)
+
+
+# --- Fig. 4 (side length D_x) and the uplink panels (b) of Figs. 2, 5, 6 -----------------
+def _side(dx: float) -> dict:
+    """The paper002 scene with the region's x side (and the guides' length) set to D_x."""
+    return {"floor.outline": [[0.0, -3.0], [float(dx), -3.0], [float(dx), 3.0], [0.0, 3.0]],
+            **_all_guides("length_m", float(dx))}
+
+
+def side_values(quick: bool) -> list[float]:
+    return [5.0, 15.0, 25.0] if quick else [5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+
+
+@figure("paper002-side", x="side_m", metric="sum_rate_bps_hz", xlabel="region side length D_x [m]",
+        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(a): downlink sum rate vs D_x")
+def side(quick: bool, seed: int) -> pd.DataFrame:
+    return _sweep("side_m", side_values(quick), _side, "downlink", quick, seed)
+
+
+@figure("paper002-uplink-side", x="side_m", metric="sum_rate_bps_hz", xlabel="region side length D_x [m]",
+        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(b): uplink sum rate vs D_x")
+def uplink_side(quick: bool, seed: int) -> pd.DataFrame:
+    return _sweep("side_m", side_values(quick), _side, "uplink", quick, seed)
+
+
+@figure("paper002-uplink-resolution", x="Q", metric="sum_rate_bps_hz",
+        xlabel="search resolution Q (samples per guide)", ylabel="uplink sum rate [bit/s/Hz]",
+        title="Paper 002 Fig. 2(b): uplink sum rate vs resolution")
+def uplink_resolution(quick: bool, seed: int) -> pd.DataFrame:
+    values = [11, 51, 201] if quick else [11, 26, 51, 101, 201, 501, 1001]
+    return _sweep("Q", values, lambda v: None, "uplink", quick, seed, Q=lambda v: v)
+
+
+@figure("paper002-uplink-pas", x="pas_per_guide", metric="sum_rate_bps_hz", xlabel="PAs per waveguide M",
+        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 5(b): uplink sum rate vs M")
+def uplink_pas(quick: bool, seed: int) -> pd.DataFrame:
+    values = [1, 4, 8] if quick else [1, 2, 4, 6, 8, 10]
+    return _sweep("pas_per_guide", values, lambda v: _all_guides("pas", v), "uplink", quick, seed)
+
+
+@figure("paper002-uplink-users", x="users", metric="sum_rate_bps_hz", xlabel="number of users K",
+        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 6(b): uplink sum rate vs K (ZF needs K ≤ N)")
+def uplink_users(quick: bool, seed: int) -> pd.DataFrame:
+    values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6, 7, 8]
+    return _sweep("users", values, lambda v: {"users.count": v}, "uplink", quick, seed)
