@@ -93,3 +93,29 @@ def test_elementwise_line_cache_gives_the_per_pa_search():
     scored = sum(c for c in calls if c > 1)
     assert scored == 120 * dep.n_guides                           # each guide's line once
     assert all(c in (1, 120) for c in calls)
+
+
+def test_rank_two_fisher_equals_the_physics_core():
+    """CrbSetup.fisher (factored through aᴴa, aᴴȧ, ȧᴴȧ and the transmit quadratic forms)
+    equals fisher_blocks for batched candidates, batched covariances and the non-Hermitian
+    basis the SDR's Fisher map is read from (MODEL §3.3)."""
+    from twin.optim.sdr import CrbSetup
+    from twin.physics.sensing import fisher_blocks
+
+    rng = np.random.default_rng(2)
+    st = CrbSetup(np.array([0.05, 5.0, 2.5]), 8, 28e9, snapshots=256, noise_w=1e-12)
+    q = np.array([3.0, 4.0, 1.2])
+    a, da, beta = st.receiver(q)
+    N = 4
+
+    def cn(*shape):
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+    G = cn(N, N)
+    for R, h, dh in [(G @ G.conj().T, cn(N), cn(2, N)), (G @ G.conj().T, cn(60, N), cn(60, 2, N)),
+                     (cn(2 * N * N, N, N), cn(N), cn(2, N)), (cn(5, N, N), cn(5, N), cn(5, 2, N))]:
+        ref = fisher_blocks(R, 1e-4 * h, 1e-3 * dh, a, da, beta, st.snapshots, st.noise_w)
+        new = st.fisher(R, 1e-4 * h, 1e-3 * dh, q)
+        for x, y in zip(ref, new):
+            assert x.shape == y.shape
+            assert np.max(np.abs(x - y)) <= 1e-12 * np.max(np.abs(x))
