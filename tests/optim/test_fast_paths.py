@@ -119,3 +119,26 @@ def test_rank_two_fisher_equals_the_physics_core():
         for x, y in zip(ref, new):
             assert x.shape == y.shape
             assert np.max(np.abs(x - y)) <= 1e-12 * np.max(np.abs(x))
+
+
+def test_closed_form_crb_trace_equals_the_physics_core():
+    """The 2×2 closed-form tr CRB of the positioning search equals the trace of
+    crb_from_fisher, inf included (a target seen along a line: singular information)."""
+    from twin.optim.crb_positioning import _crb_trace
+    from twin.optim.sdr import CrbSetup
+    from twin.physics.sensing import crb_from_fisher, nuisance_gauge
+
+    rng = np.random.default_rng(8)
+    st = CrbSetup(np.array([0.05, 5.0, 2.5]), 8, 28e9, snapshots=256, noise_w=1e-12)
+    q = np.array([3.0, 4.0, 1.2])
+    N = 4
+    G = rng.standard_normal((N, N)) + 1j * rng.standard_normal((N, N))
+    R = G @ G.conj().T
+    h = 1e-4 * (rng.standard_normal((40, N)) + 1j * rng.standard_normal((40, N)))
+    dh = 1e-3 * (rng.standard_normal((40, 2, N)) + 1j * rng.standard_normal((40, 2, N)))
+    h[5:8] = 0.0                                   # no echo from these: singular information
+    ref = np.trace(crb_from_fisher(*st.fisher(R, h, nuisance_gauge(h, dh), q)), axis1=-2, axis2=-1)
+    new = _crb_trace(st, R, h, dh, q)
+    assert np.array_equal(np.isinf(ref), np.isinf(new)) and np.isinf(ref[5:8]).all()
+    fin = np.isfinite(ref)
+    assert fin.sum() == 37 and np.allclose(new[fin], ref[fin], rtol=1e-12, atol=0)
