@@ -14,8 +14,9 @@ at ``R = P I/N``); the objective ``tr(U^{-1})`` is written as ``tr Z`` with
 ``[[Z, T^T], [T, U]] ⪰ 0`` (Schur complement again), so every block is O(1) even for the
 badly conditioned BS-side arrays. Clarabel failures are retried with more regularisation.
 
-The Fisher information is never re-derived here: it is real-linear in R, so its
-coefficients are read off :func:`twin.physics.sensing.fisher_blocks` applied to a basis of
+The Fisher information is real-linear in R, so its coefficients are read off
+:meth:`CrbSetup.fisher` (the rank-two factorisation of
+:func:`twin.physics.sensing.fisher_blocks`, equal to rounding) applied to a basis of
 covariances (:func:`fisher_linear_map`); the objective reported is
 :func:`twin.physics.sensing.crb_from_channel` of the recovered covariance, the very CRB the
 physics core and the twin's evaluator compute.
@@ -31,7 +32,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim.result import OptResult, Status
-from twin.physics.sensing import (crb_from_channel, fisher_blocks, nuisance_gauge,
+from twin.physics.sensing import (crb_from_channel, nuisance_gauge,
                                   receiver_response)
 from twin.physics.sinr import sinr_downlink
 
