@@ -13,6 +13,7 @@ directory) and prints
   much less so (RTF cpu = simulated time / CPU time of the run).
 
     python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
+                                        [--set scene.key=value …] [--param role.param=value …]
 
 A combination that refuses to build (a preset that needs targets on a scene without
 them, …) is listed with the one-line reason. A shared machine is noisy: with
@@ -44,13 +45,13 @@ def _cpu_timed(method):
     return wrapper
 
 
-def _run(scene, policy, frames):
+def _run(scene, policy, frames, params=None):
     from twin.engine import Simulation
     from twin.traces.reader import read_column
 
     out = tempfile.mkdtemp(prefix="bench_rt_")
     try:
-        sim = Simulation(scene, out, policy=policy, frames=frames)
+        sim = Simulation(scene, out, policy=policy, frames=frames, policy_params=params or None)
         _cpu.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         sim.run()
@@ -84,14 +85,26 @@ def main(argv=None):
     ap.add_argument("--presets", default="", help="comma-separated preset names (default: all)")
     ap.add_argument("--scenes", default="office,example",
                     help="comma-separated: 'office', 'example' (the preset's own scene) or scene names")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="scene override for every scene, e.g. csi.model=perfect (repeatable)")
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="controller parameter for every preset, e.g. beamform.predict=false (repeatable)")
     args = ap.parse_args(argv)
+    from twin.scene.values import parse_assignments
+    try:
+        overrides = parse_assignments(args.set, "--set")
+        params = parse_assignments(args.param, "--param")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     names = [p for p in args.presets.split(",") if p] or [p for p in PRESETS if p != "pipeline"]
     unknown = [p for p in names if p not in PRESETS]
     if unknown:
         print(f"--presets: unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
         return 2
     scenes = {}
-    print(f"{args.frames} frames per run, median of {args.repeat}; traces on")
+    print(f"{args.frames} frames per run, median of {args.repeat}; traces on"
+          + (f"; --set {overrides}" if overrides else "") + (f"; --param {params}" if params else ""))
     print(f"{'preset':<22} {'scene':<9} {'frame ms':>8} {'RTF':>7} {'ctl mean ms':>11} {'ctl p95 ms':>10}"
           f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}")
     for name in names:
@@ -101,12 +114,16 @@ def main(argv=None):
             if s not in wanted:
                 wanted.append(s)
         for sname in wanted:
-            scene = scenes.setdefault(sname, load_scene(sname))
+            try:
+                scene = scenes[sname] if sname in scenes else scenes.setdefault(sname, load_scene(sname, overrides))
+            except ConfigError as exc:
+                print(f"{name:<22} {sname:<9} scene refused: {exc}")
+                continue
             frame_ms = scene.simulation.frame_s * 1e3
             cols = [[] for _ in range(6)]
             try:
                 for _ in range(args.repeat):
-                    wall, solve, cpu, ctl = _run(scene, name, args.frames)
+                    wall, solve, cpu, ctl = _run(scene, name, args.frames, params)
                     sim_s = args.frames * scene.simulation.frame_s
                     for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl))):
                         col.append(val)
