@@ -40,7 +40,7 @@ from twin.optim.legal import lattice
 from twin.optim.result import OptResult, Status
 from twin.optim.sdr import CrbSdr, CrbSetup, SdrResult
 from twin.optim.search1d import coordinate_search
-from twin.physics.sensing import crb_from_fisher, nuisance_gauge
+from twin.physics.sensing import nuisance_gauge
 from twin.physics.sinr import sinr_downlink
 from twin.units import wavelength
 
@@ -146,9 +146,24 @@ class SearchGrid:
 
 
 def _crb_trace(setup, R, h, dh, q):
-    """tr CRB (batched) exactly as crb_from_channel computes it (gauged gradient)."""
+    """tr CRB (batched) as crb_from_channel computes it (gauged gradient): the trace of
+    ``(J11 − J12 J22⁻¹ J12ᵀ)⁻¹`` of a symmetric 2×2 Schur complement S in closed form,
+    ``tr S / det S`` (MODEL §3.3), inf where :func:`crb_from_fisher` calls the
+    information singular (J22 ≤ 0, non-finite, or condition number |λ_max/λ_min| of S
+    above 1e14)."""
     J11, J12, J22 = setup.fisher(R, h, nuisance_gauge(h, dh), q)
-    return np.trace(crb_from_fisher(J11, J12, J22), axis1=-2, axis2=-1)
+    j22 = J22[..., 0, 0]
+    ok = j22 > 0
+    S = J11 - (J12 @ np.swapaxes(J12, -1, -2)) / np.where(ok, j22, 1.0)[..., None, None]
+    a, b, d = S[..., 0, 0], 0.5 * (S[..., 0, 1] + S[..., 1, 0]), S[..., 1, 1]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ok = ok & np.isfinite(a) & np.isfinite(b) & np.isfinite(d)
+        m, r = 0.5 * (a + d), np.hypot(0.5 * (a - d), b)
+        big = np.abs(m) + r                                  # |λ| largest
+        det = a * d - b * b
+        small = np.abs(det) / np.where(big > 0, big, 1.0)    # |λ| smallest = |det| / |λ_max|
+        ok = ok & (big > 0) & (small * 1e14 >= big)
+        return np.where(ok, (a + d) / np.where(ok, det, 1.0), np.inf)
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,

@@ -259,13 +259,34 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     st["rate"] = sum_rate(st["H"], setup)
     history = [st["rate"]]
     alpha = _alpha(setup, K)
+    lines = {}        # guide n -> (its candidate line, the line's terms (Q,K)): built once per search
+    picked = {}       # (n, m) -> the line points among the last candidates of PA (n, m)
 
     def candidates(n, m, lo, hi, x):
         line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
-        return np.append(line[(line >= lo - 1e-12) & (line <= hi + 1e-12)], x)   # staying is one
+        mask = (line >= lo - 1e-12) & (line <= hi + 1e-12)
+        picked[n, m] = mask
+        return np.append(line[mask], x)   # staying is one
+
+    def guide_terms(n, m, cand):
+        """Terms of PA (n, m) at ``cand`` = the line points ``picked[n, m]`` then x. The
+        terms of a guide's line do not depend on where its other PAs are (MODEL §2.3: one
+        PA's term is its own feed path and free-space link, ρ fixed by the guide's installed
+        count), so they are computed once per search and reused by every PA and sweep; only
+        the current coordinate x is new."""
+        if n not in lines:
+            line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
+            lines[n] = (line, layout.guide_terms(n, line, users))
+        line, T_line = lines[n]
+        mask = picked.get((n, m))
+        if mask is None or int(mask.sum()) != len(cand) - 1:
+            return layout.guide_terms(n, cand, users)
+        on = np.flatnonzero(line == cand[-1])         # x is a line point once it has moved
+        T_x = T_line[on[:1]] if on.size else layout.guide_terms(n, cand[-1:], users)
+        return np.concatenate([T_line[mask], T_x])
 
     def score(n, m, cand):
-        T = layout.guide_terms(n, cand, users)
+        T = guide_terms(n, m, cand)
         delta = T - terms[n, m][None]
         H = st["H"]
         if evaluator is candidate_sum_rates:

@@ -72,6 +72,19 @@ class PassLayout:
         blk = self._blockage(pos[:, None, :], points[None, :, :])
         return t if blk is None else t * blk
 
+    def _moved_blockage(self, pos, m, points):
+        """Blockage (Q,M,P) of the links from PA positions ``pos`` (Q,M,3) — Q copies of
+        one guide that differ only in PA m — to ``points`` (P,3). Each link's loss is its
+        own (MODEL §2.5), so the PAs that stay are evaluated once and only PA m per copy:
+        the same numbers as the full (Q,M,P) evaluation for 1/M of the links."""
+        fp = self.floor
+        if fp is None or not fp.seg_a.shape[0]:
+            return None
+        stay = fp.blockage_amplitude(pos[0][:, None, :], points[None, :, :])        # (M,P)
+        out = np.repeat(stay[None], pos.shape[0], axis=0)
+        out[:, m] = fp.blockage_amplitude(pos[:, m][:, None, :], points[None, :, :])  # (Q,P)
+        return out
+
     def candidates(self, s, n, m, cand, users, q):
         """Guide n with PA m at each of Q candidate coordinates: per-PA user terms (Q,M,K),
         target channel entry (Q,) and its gradient (2,Q) — the same functions as
@@ -85,10 +98,11 @@ class PassLayout:
         u = np.repeat(dep.direction[n:n + 1], Qn, axis=0)
         pos = feed[:, None, :] + np.where(act, S, 0.0)[..., None] * u[:, None, :]
         users = np.atleast_2d(users)
-        blk_u = self._blockage(pos[:, :, None, :], users[None, None, :, :])
+        blk_u = self._moved_blockage(pos, m, users)
         T = pa_channel_terms(feed, u, S, users, dep.fc, n_eff=dep.n_eff[n],
                              attenuation_db_per_m=dep.attenuation[n], active=act, blockage=blk_u)
-        blk_t = self._blockage(pos, np.asarray(q)[None, None, :])
+        blk_t = self._moved_blockage(pos, m, np.asarray(q)[None, :])
+        blk_t = None if blk_t is None else blk_t[..., 0]
         h, dh = target_channel_and_gradient(feed, u, S, q, dep.fc, n_eff=dep.n_eff[n],
                                             attenuation_db_per_m=dep.attenuation[n],
                                             active=act, blockage=blk_t)

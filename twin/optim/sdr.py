@@ -15,8 +15,9 @@ at ``R = P I/N``); the objective ``tr(U^{-1})`` is written as ``tr Z`` with
 ``[[Z, T^T], [T, U]] ⪰ 0`` (Schur complement again), so every block is O(1) even for the
 badly conditioned BS-side arrays. Clarabel failures are retried with more regularisation.
 
-The Fisher information is never re-derived here: it is real-linear in R, so its
-coefficients are read off :func:`twin.physics.sensing.fisher_blocks` applied to a basis of
+The Fisher information is real-linear in R, so its coefficients are read off
+:meth:`CrbSetup.fisher` (the rank-two factorisation of
+:func:`twin.physics.sensing.fisher_blocks`, equal to rounding) applied to a basis of
 covariances (:func:`fisher_linear_map`); the objective reported is
 :func:`twin.physics.sensing.crb_from_channel` of the recovered covariance, the very CRB the
 physics core and the twin's evaluator compute.
@@ -32,7 +33,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim.result import OptResult, Status
-from twin.physics.sensing import (crb_from_channel, fisher_blocks, nuisance_gauge,
+from twin.physics.sensing import (crb_from_channel, nuisance_gauge,
                                   receiver_response)
 from twin.physics.sinr import sinr_downlink
 
@@ -66,9 +67,31 @@ class CrbSetup:
 
     def fisher(self, R, h, dh, target):
         """Fisher blocks (J11, J12, J22) (MODEL §3.3), batched like
-        :func:`~twin.physics.sensing.fisher_blocks`."""
+        :func:`~twin.physics.sensing.fisher_blocks`, which it equals (to rounding): since
+        ``A = a hᴴ`` and ``Ȧ_i = ȧ_i hᴴ + a ḣ_iᴴ`` have rank ≤ 2, every trace
+        ``tr(X R Yᴴ)`` factors into receive inner products (``aᴴa``, ``aᴴȧ_j``, ``ȧ_iᴴȧ_j``,
+        once per target) times transmit quadratic forms (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``,
+        ``ḣ_jᴴRḣ_i``): O(N²) per candidate instead of O(M_r N²), no (…,2,M_r,N) temporaries.
+        R need not be Hermitian (the SDR's Fisher map is read off a basis)."""
         a, da, beta = self.receiver(target)
-        return fisher_blocks(R, h, dh, a, da, beta, self.snapshots, self.noise_w)
+        R, h, dh = np.asarray(R), np.asarray(h), np.asarray(dh)
+        c = 2.0 * self.snapshots / self.noise_w
+        e0 = np.real(np.vdot(a, a))                                 # aᴴa
+        e1 = da @ a.conj()                                          # (2,): aᴴȧ_j
+        e2 = da.conj() @ da.T                                       # (2,2): ȧ_iᴴȧ_j
+        Rh = np.einsum("...nm,...m->...n", R, h)                    # (…,N)
+        Rdh = np.einsum("...nm,...im->...in", R, dh)                # (…,2,N): Rḣ_i
+        hc, dhc = h.conj(), dh.conj()
+        q0 = np.einsum("...n,...n->...", hc, Rh)                    # hᴴRh
+        q1 = np.einsum("...n,...in->...i", hc, Rdh)                 # hᴴRḣ_i
+        q1b = np.einsum("...jn,...n->...j", dhc, Rh)                # ḣ_jᴴRh
+        q2 = np.einsum("...jn,...in->...ij", dhc, Rdh)              # [i,j] = ḣ_jᴴRḣ_i
+        J11 = c * abs(beta) ** 2 * np.real(e2 * q0[..., None, None] + q1[..., :, None] * e1[None, :]
+                                           + np.conj(e1)[:, None] * q1b[..., None, :] + e0 * q2)
+        t = np.conj(e1) * q0[..., None] + e0 * q1                   # tr(A R Ȧ_iᴴ)
+        J12 = c * np.real(np.conj(beta) * t[..., :, None] * np.array([1.0, 1j]))
+        J22 = c * np.real(e0 * q0)[..., None, None] * np.eye(2)
+        return J11, J12, J22
 
     def crb(self, R, h, dh, target) -> np.ndarray:
         """(2,2) position CRB (MODEL §3.3, §6): :func:`crb_from_channel`."""

@@ -188,14 +188,17 @@ class CrbSdr(_Beamform):
     raised by ``sinr_margin_db``) and the power budget; rank-one recovery. Per slot, for
     the state the controller expects then (PAs in transit re-solved; the positioning
     stage's own solution where the PAs have arrived); users at their observed positions,
-    or extrapolated with ``predict``."""
+    or extrapolated to the slot's centre with ``predict`` (the default; the positioning
+    stage's solution, designed for the frame-start users, is then reused only while the
+    users stand still)."""
 
     name = "crb-sdr"
     description = "paper 000: CRB-minimising ISAC beamforming (SDR + rank-one recovery)"
     params = {
         "sinr_margin_db": Param(0.05, "design margin added to the SINR targets (the SDR meets them with "
                                       "equality)", "dB", lo=0.0, hi=30.0),
-        "predict": Param(False, "solve for the users extrapolated to each slot's centre"),
+        "predict": Param(True, "solve for the users extrapolated to each slot's centre (issue 12: users "
+                               "walking at 28 GHz leave a beam designed for their frame-start positions)"),
         "targets": Param("first", "objective over the scene's targets: tr CRB of the first, the sum of "
                                   "all targets' tr CRB, or the worst target's (one Schur LMI per target)",
                          choices=("first", "sum", "worst")),
@@ -212,7 +215,8 @@ class CrbSdr(_Beamform):
         idx = _served(plan.users[j], w.n_users)
         H, t = self.slot_channel(obs, plan, j, idx, True, self.p["predict"])
         hint = plan.hints.get("sdr_at_target")
-        at_target = (hint is not None and plan.users[j] is None and obs.csi is None
+        moving = self.p["predict"] and self._v is not None and np.any(self._v != 0)
+        at_target = (hint is not None and plan.users[j] is None and obs.csi is None and not moving
                      and (self.p["targets"] == "first" or len(obs.targets) == 1)   # hint: first target's SDR
                      and np.array_equal(plan.active[j], tx.installed)
                      and np.max(np.abs(state.s - hint[0])[tx.installed], initial=0.0) <= 1e-9)

@@ -1,0 +1,140 @@
+"""Real time: does each controller keep up with the deployment it mirrors (issue 13)?
+
+For every preset (``twin.controller.PRESETS``), on ``office`` and on the preset's example
+scene, runs ``--frames`` frames with traces on (a run directory under a temporary
+directory) and prints
+
+- the real-time factor RTF = simulated time / wall time of the whole run (≥ 1: the twin
+  keeps up; the engine goal is ≥ 20 for the linear presets on ``office``);
+- the controller's mean and p95 wall time per frame (the frames trace's
+  ``solve_time_s``: the decision only, not the evaluator) against the frame length;
+- the same two figures in CPU time of this process (``time.process_time``): on a shared,
+  overloaded machine wall times measure the neighbours as much as the code, CPU times
+  much less so (RTF cpu = simulated time / CPU time of the run).
+
+    python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
+                                        [--set scene.key=value …] [--param role.param=value …]
+
+A combination that refuses to build (a preset that needs targets on a scene without
+them, …) is listed with the one-line reason. A shared machine is noisy: with
+``--repeat R`` each figure is the median over R runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+_cpu: list = []
+
+
+def _cpu_timed(method):
+    def wrapper(*args, **kwargs):
+        c0 = time.process_time()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _cpu.append(time.process_time() - c0)
+    return wrapper
+
+
+def _run(scene, policy, frames, params=None):
+    from twin.engine import Simulation
+    from twin.traces.reader import read_column
+
+    out = tempfile.mkdtemp(prefix="bench_rt_")
+    try:
+        sim = Simulation(scene, out, policy=policy, frames=frames, policy_params=params or None)
+        _cpu.clear()
+        t0, c0 = time.perf_counter(), time.process_time()
+        sim.run()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        solve = read_column(out, "frames", "solve_time_s")
+        solve = solve[np.isfinite(solve)]
+        return wall, solve, cpu, np.array(_cpu)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _mean_p95(x):
+    """Mean and 95th percentile (ms) of times in seconds."""
+    if not np.size(x):
+        return float("nan"), float("nan")
+    return float(np.mean(x)) * 1e3, float(np.percentile(x, 95)) * 1e3
+
+
+def main(argv=None):
+    from twin.controller import PRESETS, Controller
+    from twin.errors import ConfigError
+
+    if not getattr(Controller.decide, "_bench", False):
+        Controller.decide = _cpu_timed(Controller.decide)
+        Controller.decide._bench = True
+    from twin.scene import load_scene
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=20, help="frames per run (default 20)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per combination; medians are printed")
+    ap.add_argument("--presets", default="", help="comma-separated preset names (default: all)")
+    ap.add_argument("--scenes", default="office,example",
+                    help="comma-separated: 'office', 'example' (the preset's own scene) or scene names")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="scene override for every scene, e.g. csi.model=perfect (repeatable)")
+    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                    help="controller parameter for every preset, e.g. beamform.predict=false (repeatable)")
+    args = ap.parse_args(argv)
+    from twin.scene.values import parse_assignments
+    try:
+        overrides = parse_assignments(args.set, "--set")
+        params = parse_assignments(args.param, "--param")
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    names = [p for p in args.presets.split(",") if p] or [p for p in PRESETS if p != "pipeline"]
+    unknown = [p for p in names if p not in PRESETS]
+    if unknown:
+        print(f"--presets: unknown preset {unknown[0]!r}; choose from {', '.join(PRESETS)}", file=sys.stderr)
+        return 2
+    scenes = {}
+    print(f"{args.frames} frames per run, median of {args.repeat}; traces on"
+          + (f"; --set {overrides}" if overrides else "") + (f"; --param {params}" if params else ""))
+    print(f"{'preset':<22} {'scene':<9} {'frame ms':>8} {'RTF':>7} {'ctl mean ms':>11} {'ctl p95 ms':>10}"
+          f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}")
+    for name in names:
+        wanted = []
+        for s in args.scenes.split(","):
+            s = PRESETS[name].example_scene if s == "example" else s
+            if s not in wanted:
+                wanted.append(s)
+        for sname in wanted:
+            try:
+                scene = scenes[sname] if sname in scenes else scenes.setdefault(sname, load_scene(sname, overrides))
+            except ConfigError as exc:
+                print(f"{name:<22} {sname:<9} scene refused: {exc}")
+                continue
+            frame_ms = scene.simulation.frame_s * 1e3
+            cols = [[] for _ in range(6)]
+            try:
+                for _ in range(args.repeat):
+                    wall, solve, cpu, ctl = _run(scene, name, args.frames, params)
+                    sim_s = args.frames * scene.simulation.frame_s
+                    for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl))):
+                        col.append(val)
+            except ConfigError as exc:
+                print(f"{name:<22} {sname:<9} refuses to build: {exc}")
+                continue
+            r, m, p, rc, mc, pc = (statistics.median(x) for x in cols)
+            print(f"{name:<22} {sname:<9} {frame_ms:8.1f} {r:7.2f} {m:11.1f} {p:10.1f} {p / frame_ms:9.2f} | "
+                  f"{rc:7.2f} {mc:11.1f} {pc:10.1f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
