@@ -68,3 +68,17 @@ def test_alpha_beta_tracks_a_constant_velocity():
     for k in range(60):
         trk.update(0.1 * k, np.array([2.0, 3.0]) + v * 0.1 * k)
     assert np.allclose(trk.predict(6.0), np.array([2.0, 3.0]) + v * 6.0, atol=1e-6)
+
+
+def test_tracker_gates_a_side_lobe_outlier_and_restarts_on_a_real_jump():
+    from twin.physics.estimation import AlphaBeta
+
+    trk = AlphaBeta(gate_m=0.25, max_misses=3)
+    for f in range(5):                                   # walking at 0.5 m/s along x
+        trk.update(0.1 * f, np.array([0.05 * f, 0.0]))
+    before = trk.predict(0.5)
+    trk.update(0.5, np.array([3.0, 2.0]))                 # a side lobe 3.6 m away
+    assert np.allclose(trk.predict(0.5), before)          # gated: prediction unchanged
+    for f in (6, 7, 8):                                   # the target really is there now
+        trk.update(0.1 * f, np.array([3.0, 2.0]))
+    assert np.linalg.norm(trk.predict(0.8) - np.array([3.0, 2.0])) < 0.1

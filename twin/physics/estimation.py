@@ -303,10 +303,16 @@ def estimate_position(Y, S_list, channels, rx: ReceiveArray, noise_w: float, *, 
 class AlphaBeta:
     """Alpha-beta tracker over position estimates (MODEL §5.1): predict
     ``x̂⁻ = x̂ + v̂ Δt``, correct ``x̂ = x̂⁻ + α r``, ``v̂ = v̂ + (β/Δt) r`` with the residual
-    ``r = z − x̂⁻``. Non-finite estimates are skipped (prediction only)."""
+    ``r = z − x̂⁻``. Non-finite estimates are skipped (prediction only). Innovation
+    gating: an estimate farther than ``gate_m`` from the prediction is an outlier of the
+    ML search (a side lobe won: the threshold effect) and is skipped, unless ``max_misses``
+    estimates in a row are, when the track is restarted at the estimate (the target
+    really is elsewhere)."""
 
-    def __init__(self, alpha: float = 0.5, beta: float = 0.1):
+    def __init__(self, alpha: float = 0.5, beta: float = 0.1, gate_m: float = 0.25, max_misses: int = 3):
         self.alpha, self.beta = float(alpha), float(beta)
+        self.gate, self.max_misses = float(gate_m), int(max_misses)
+        self.misses = 0
         self.x: np.ndarray | None = None
         self.v = None
         self.t = None
@@ -326,6 +332,13 @@ class AlphaBeta:
         dt = float(t) - self.t
         pred = self.x + self.v * dt
         r = z - pred
+        if np.linalg.norm(r) > self.gate:
+            self.misses += 1
+            if self.misses < self.max_misses:
+                return                          # an outlier: keep predicting
+            self.x, self.v, self.t, self.misses = z.copy(), np.zeros_like(z), float(t), 0
+            return
+        self.misses = 0
         self.x = pred + self.alpha * r
         if dt > 0:
             self.v = self.v + (self.beta / dt) * r
