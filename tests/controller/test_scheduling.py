@@ -156,7 +156,7 @@ def test_user_throughput_counts_unserved_slots_and_weighs_slot_durations(tmp_pat
                   x=np.zeros(2), y=np.zeros(2), sinr_db=np.zeros(2), sinr_target_db=np.zeros(2),
                   rate_bps_hz=np.array([2.0, 0.0]) if j == 0 else np.array([0.0, 4.0]),
                   outage=np.zeros(2, bool), los_pas=np.zeros(2, np.int32), link_loss_db=np.zeros(2),
-                  scheduled=np.array([j == 0, j == 1]))
+                  body_loss_db=np.zeros(2), scheduled=np.array([j == 0, j == 1]))
     w.flush()
     s = summarize(tmp_path)
     T = 0.1 + 1e-4
