@@ -30,6 +30,7 @@ in m), the margins these tests assert on:
   36.2, 11.0, 3.49 / 480, 251, 90.5;
 - M = 2, 4, 6: 7.27, 5.20, 4.34 / 7.52, 6.84, 5.71 / 9.08, 8.05, 7.90 / 29.8, 19.5, 16.3 /
   62.5, 11.0, 4.37 / 251 (no M).
+- convergence (1 drop, 8 iterations, µm): 37.8 → 21.5 at 20 dBm, 11.9 → 7.49 at 30 dBm.
 The narrowest steps are Disc-15 in M (8.05 → 7.90, as in quick mode: 8.0 → 7.9) and
 Continuous in K (2.95 → 2.99)."""
 
