@@ -1,4 +1,9 @@
-"""Paper 002's findings, reproduced in quick mode (issue 3)."""
+"""Paper 002's findings (issue 3), reproduced by the figure functions.
+
+Size (tests/figures/conftest.py): CI size by default, the paper's averaging with
+PASS_TWIN_FULL=1 (400 drops, Q = 1000, 9 powers). CI size = quick mode (6 seeded drops,
+Q = 200, P = 0, 20, 40 dBm; Q = 11, 51, 201): both figures take seconds. The uplink
+per-drop check (5 drops, Q = 120) has one size."""
 
 import numpy as np
 import pytest
@@ -8,10 +13,12 @@ from twin.experiments.figures.paper002 import drop_rates
 from twin.scene import load_scene
 from twin.world import World
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
-def power_df():
-    return available()["paper002-power"].func(quick=True, seed=0)
+def power_df(size):
+    return available()["paper002-power"].func(quick=size, seed=0)
 
 
 def test_pass_beats_hmimo_for_every_beamformer_at_every_power(power_df):
@@ -29,8 +36,8 @@ def test_zf_close_to_mmse_and_mrt_interference_limited_at_high_power(power_df):
     assert wide.loc[hi_p, "PASS-MRT"] - wide.loc[lo_p, "PASS-MRT"] < wide.loc[hi_p, "PASS-ZF"] - wide.loc[lo_p, "PASS-ZF"]
 
 
-def test_sum_rate_does_not_decrease_with_resolution():
-    df = available()["paper002-resolution"].func(quick=True, seed=0)
+def test_sum_rate_does_not_decrease_with_resolution(size):
+    df = available()["paper002-resolution"].func(quick=size, seed=0)
     for scheme in ("PASS-MRT", "PASS-ZF", "PASS-MMSE"):
         r = df[df.scheme == scheme].sort_values("Q").sum_rate_bps_hz.to_numpy()
         assert np.all(np.diff(r) >= -0.01 * r[:-1]), (scheme, r)

@@ -23,6 +23,9 @@ over their lattices (each level also started from the uniform layout), and a nes
 sweep warm-starts each point from the harder one (:func:`sweep`). The fixed schemes are
 the optimum of the presets' beamform stage (the CRB SDR) for their hardware, computed
 by the same optimisers.
+
+Sizes (``quick`` argument of every figure): False = the paper's averaging, True =
+``--quick``, "ci" = the findings tests' size (see :func:`_settings`).
 """
 
 from __future__ import annotations
@@ -86,7 +89,15 @@ def draw(world: World, rng: np.random.Generator):
     return np.column_stack([users, np.full(len(users), z)]), np.array([q[0], q[1], z])
 
 
-def _settings(quick: bool) -> dict:
+# Sizes. ``quick`` is False (full: the paper's averaging), True (``--quick``) or "ci" (the
+# findings tests, tests/figures: the quick sweep values, 2 drops (1 for the K sweep at
+# N = 8 and for the convergence figure) and a 101-point continuous grid; the Z = 15 / 30
+# lattices, the refinement zoom around the best candidate and the AO / penalty iteration
+# limits stay those of quick mode: fewer AO steps leave Discrete-PASS-15 in local optima
+# that break its N and M trends).
+def _settings(quick: bool | str) -> dict:
+    if quick == "ci":
+        return dict(grid=101, max_iter=8, penalty=dict(max_outer=2, max_inner=2))
     if quick:
         return dict(grid=301, max_iter=8, penalty=dict(max_outer=2, max_inner=2))
     return dict(grid=601, max_iter=20, penalty=None)
@@ -179,7 +190,9 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
     return pd.DataFrame(rows).sort_values(x_name, kind="stable").reset_index(drop=True)
 
 
-def _drops(quick: bool, full: int = 20, fast: int = 3) -> int:
+def _drops(quick: bool | str, full: int = 20, fast: int = 3, ci: int = 2) -> int:
+    if quick == "ci":
+        return min(ci, fast)
     return fast if quick else full
 
 
@@ -192,7 +205,7 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     stalls; no continuation here, so both start alike); histories padded with their
     final value."""
     iters = 8 if quick else 25
-    drops = _drops(quick, 10, 3)
+    drops = _drops(quick, 10, 3, ci=1)
     rows = []
     st = _settings(quick)
     runs = [Scheme("isac-crb"), Scheme("isac-crb-paper")]
@@ -233,7 +246,7 @@ def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
 def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [2, 3, 4, 5, 6, 7, 8]
     return sweep("users", values, lambda v: paper000_world(users=v, guides=8), quick, seed,
-                 _drops(quick, 20, 2), harder_first=lambda v: -v)
+                 _drops(quick, 20, 2, ci=1), harder_first=lambda v: -v)
 
 
 @figure("paper000-waveguides", x="waveguides", metric="rcrb_m", xlabel="number of waveguides N",

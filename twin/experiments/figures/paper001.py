@@ -5,7 +5,9 @@ drop sees the same positions. The outage is reported exactly (mean over drops wi
 95% interval, column ``outage_probability``) and by Monte Carlo as the paper does
 (``outage_mc`` with its 95% Wilson interval, ``mc_ci_low``/``mc_ci_high``, pooling
 ``MC_SAMPLES`` RCS draws per drop). Quick mode: 4 drops, a coarse sweep; full mode:
-100 drops.
+100 drops. ``quick="ci"`` (the findings tests, tests/figures) is quick mode at 10 and
+20 dBm only: a drop's stream does not depend on the power, so those points are the quick
+figure's own numbers.
 
 Schemes are presets (:class:`twin.experiments.snapshot.Scheme`: the proposed scheme is
 ``clustered-outage``, baseline k is ``clustered-baselinek``, "no intra-cluster
@@ -136,6 +138,8 @@ def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
 
 
 def _power_values(quick):
+    if quick == "ci":          # the findings tests: two of the quick powers, same drops and numbers
+        return [10, 20]
     return [5, 10, 15, 20] if quick else [0, 4, 8, 12, 16, 20, 24]
 
 

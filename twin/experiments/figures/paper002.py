@@ -6,7 +6,8 @@ positions uniformly (the paper's random initialisation), the same for every sche
 the drop. MMSE is started from the best, under its own objective, of the random start
 and the ZF / MRT optima of the drop: its objective dominates theirs, so its result is
 never below theirs. Full mode: 400 drops and Q = 1000 (the paper's averaging); quick
-mode: a few drops, Q = 200, a coarse sweep.
+mode: a few drops, Q = 200, a coarse sweep. ``quick="ci"`` (the findings tests,
+tests/figures) is quick mode (a figure takes seconds).
 
 Schemes are presets (:func:`schemes`, :class:`twin.experiments.snapshot.Scheme`):
 PASS-X is ``elementwise`` with ``beamformer = x``, the link and Q; hMIMO-X is ``hmimo``
