@@ -21,7 +21,7 @@ from twin.world import World
 def office_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     scene = load_scene("office", {"simulation.samples_per_slot": 1})
-    summary = Simulation(scene, out, frames=60).run()
+    summary = Simulation(scene, out, frames=60, policy="follow").run()   # PAs that slide
     return out, scene, summary
 
 

@@ -58,12 +58,19 @@ def test_rcrb_falls_with_power_for_every_scheme(power):
 
 
 def test_convergence_history_never_increases(size):
+    """Both the paper's plain Algorithm 4 and the twin's extended one never increase the
+    RCRB; the extended one improves on the uniform start at both powers, while the plain
+    one may stall after its first penalty step (docs/paper000.md: on these drops the
+    penalty step does not move the layout)."""
     df = available()["paper000-convergence"].func(quick=size, seed=0)
-    for _, g in df.groupby("scheme"):
+    for scheme, g in df.groupby("scheme"):
         v = g.sort_values("iteration")["rcrb_m"].to_numpy()
-        assert np.all(np.diff(v) <= 1e-15)
-        assert v[-1] < v[0]
-    p20, p30 = (df[df.scheme.str.contains(p)]["rcrb_m"].iloc[-1] for p in ("20 dBm", "30 dBm"))
+        assert np.all(np.diff(v) <= 1e-15), scheme
+        if not scheme.startswith("Algorithm-4"):
+            assert v[-1] < v[0], scheme
+    ext = df[~df.scheme.str.startswith("Algorithm-4")]
+    p20, p30 = (ext[ext.scheme.str.contains(p)].sort_values("iteration")["rcrb_m"].iloc[-1]
+                for p in ("20 dBm", "30 dBm"))
     assert p30 < p20
 
 

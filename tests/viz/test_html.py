@@ -22,7 +22,7 @@ def page_of_run(tmp_path_factory):
     from viz.html import export_run_html
 
     d = tmp_path_factory.mktemp("html")
-    Simulation(load_scene("office"), d / "run", frames=6).run()
+    Simulation(load_scene("office"), d / "run", frames=6, policy="follow").run()
     out = export_run_html(d / "run", d / "office.html", map_nx=40)
     return d / "run", out
 
