@@ -232,9 +232,23 @@ def cmd_figure(args) -> int:
         for name, spec in available().items():
             print(f"{name:<26} {spec.ylabel} vs {spec.xlabel}")
         return 0
+    if args.name == "all":         # every figure; one already written (its CSV and PNG) is kept
+        import time
+        _check_writable_dir(Path(args.out), "--out")
+        names = list(available())
+        for i, name in enumerate(names, 1):
+            done = Path(args.out) / f"{name}.csv"
+            if done.exists() and (Path(args.out) / f"{name}.png").exists():
+                print(f"[{i}/{len(names)}] {name}: already in {args.out}, kept", file=sys.stderr)
+                continue
+            t0 = time.perf_counter()
+            run_figure(name, args.out, quick=args.quick, seed=args.seed, progress=True)
+            print(f"[{i}/{len(names)}] {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(f"wrote {len(names)} figures to {args.out}")
+        return 0
     if args.name in available():   # an unknown name is reported by run_figure, before any directory is made
         _check_writable_dir(Path(args.out), "--out")
-    df = run_figure(args.name, args.out, quick=args.quick, seed=args.seed)
+    df = run_figure(args.name, args.out, quick=args.quick, seed=args.seed, progress=True)
     print(df.to_string(index=False, max_rows=60))
     print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
     return 0
@@ -333,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--side-by-side", metavar="RUN_B", help="second run shown beside the first (default: none)")
     rd.set_defaults(func=cmd_render)
 
-    fg = sub.add_parser("figure", help="reproduce a paper figure (NAME or 'list')")
-    fg.add_argument("name", help="figure name, or 'list' to list them")
+    fg = sub.add_parser("figure", help="reproduce a paper figure (NAME, 'all' or 'list')")
+    fg.add_argument("name", help="figure name, 'all' (every figure; those already in --out are kept), or 'list'")
     fg.add_argument("--quick", action="store_true", help="few drops, coarse sweep")
     fg.add_argument("--out", default="figures", metavar="DIR", help="directory for NAME.csv and NAME.png")
     fg.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the random drops, an integer ≥ 0")

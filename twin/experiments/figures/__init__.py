@@ -35,6 +35,19 @@ class FigureSpec:
 
 
 _FIGURES: dict[str, FigureSpec] = {}
+_PROGRESS = {"on": False, "figure": ""}
+
+
+def track(iterable, desc: str = "", total: int | None = None):
+    """``iterable`` with a progress bar on stderr while :func:`run_figure` runs with
+    ``progress=True`` (``pass-twin figure`` does); plain ``iterable`` otherwise. Figure
+    modules wrap their drop loops in it."""
+    if not _PROGRESS["on"]:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=f"{_PROGRESS['figure']} {desc}".strip(), total=total, leave=False,
+                unit="drop")
 
 
 def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bool = False,
@@ -52,14 +65,20 @@ def available() -> dict[str, FigureSpec]:
     return dict(sorted(_FIGURES.items()))
 
 
-def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0) -> pd.DataFrame:
-    """Compute figure ``name`` and write ``NAME.csv`` and ``NAME.png`` into ``out_dir``."""
+def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0,
+               progress: bool = False) -> pd.DataFrame:
+    """Compute figure ``name`` and write ``NAME.csv`` and ``NAME.png`` into ``out_dir``
+    (``progress``: a bar per sweep point on stderr)."""
     figs = available()
     if name not in figs:
         raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
                           f"choose one of: {', '.join(figs)}")
     spec = figs[name]
-    df = spec.func(quick=quick, seed=seed)
+    _PROGRESS.update(on=bool(progress), figure=name)
+    try:
+        df = spec.func(quick=quick, seed=seed)
+    finally:
+        _PROGRESS["on"] = False
     for col in (spec.x, "scheme", spec.metric) + (("ci_low", "ci_high") if spec.ci else ()):
         if col not in df.columns:
             raise RuntimeError(f"figure {name} did not produce column {col!r}")
@@ -71,11 +90,10 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
 
 
 def _default_plot(df: pd.DataFrame, path: Path, spec: FigureSpec) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure          # no pyplot: never switches a notebook's backend
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), constrained_layout=True)
+    fig = Figure(figsize=(6.4, 4.4), constrained_layout=True)
+    ax = fig.add_subplot()
     markers = "os^vD<>phx*"
     for i, (scheme, g) in enumerate(df.groupby("scheme", sort=False)):
         g = g.sort_values(spec.x)
@@ -96,4 +114,3 @@ def _default_plot(df: pd.DataFrame, path: Path, spec: FigureSpec) -> None:
     ax.legend(fontsize="small")
     ax.set_title(spec.title or spec.name)
     fig.savefig(path, dpi=120)
-    plt.close(fig)

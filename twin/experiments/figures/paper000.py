@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.experiments.figures import figure
+from twin.experiments.figures import figure, track
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
@@ -173,7 +173,7 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
         world = make_world(v)
         sdr = CrbSdr(world.deployment.n_guides, world.n_users)
         per = {s: [] for s in SCHEMES}
-        for d in range(drops):
+        for d in track(range(drops)):
             rng = np.random.default_rng([seed, d])
             users, q = draw(world, rng)
             out, pos = scheme_rcrb(world, users, q, quick, sdr, warm[d] if harder_first else None, plain)
@@ -217,7 +217,7 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         for sc in runs:
             plain = sc.param("position", "variant") == "paper"
             hist = []
-            for d in range(drops):
+            for d in track(range(drops)):
                 users, q = draw(world, np.random.default_rng([seed, d]))
                 r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, world.sinr_target,
                            world.power_w, world.noise_w, sdr=sdr, grid=SearchGrid(grid=st["grid"]),
@@ -304,7 +304,7 @@ def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
             for sc in (Scheme("mimo-isac", {"sinr_margin_db": 0.0}), Scheme("mmimo-isac", {"sinr_margin_db": 0.0})):
                 ctrl = sc.controller(scene)
                 vals = []
-                for d in range(drops):
+                for d in track(range(drops)):
                     users, q = draw(ctrl.world, np.random.default_rng([seed, d]))
                     snap = decide_once(ctrl, users, q[None])
                     vals.append(frame_rcrb(snap, q) if snap.decision.status == "ok" else np.nan)

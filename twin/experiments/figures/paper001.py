@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from twin.beammap import grid_points
-from twin.experiments.figures import figure
+from twin.experiments.figures import figure, track
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.clustered import schedule_weights
@@ -124,7 +124,7 @@ def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
         world = next(iter(ctrls.values())).world
         order = sorted(schemes, key=lambda e: -e[1])
         res = {}
-        for d in range(drops):
+        for d in track(range(drops)):
             target, users, rng = _drop(world, seed, d)
             solved = {}                       # scheme and scene (less R_min) -> schedules, strictest R_min first
             for sc, r, label, extra in order:
@@ -233,14 +233,12 @@ def heatmap_table(seed: int = 0, nx: int = 120, T: int = 4):
 
 
 def _heatmap_plot(df, path, spec):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure          # no pyplot: never switches a notebook's backend
 
     schemes = list(df.scheme.unique())
     slots = sorted(df.slot.unique())
-    fig, axes = plt.subplots(len(schemes), len(slots), figsize=(3.2 * len(slots), 2.9 * len(schemes)),
-                             constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(3.2 * len(slots), 2.9 * len(schemes)), constrained_layout=True)
+    axes = fig.subplots(len(schemes), len(slots), squeeze=False)
     meta = df.attrs.get("meta", {})
     for i, s in enumerate(schemes):
         for j, t in enumerate(slots):
@@ -257,7 +255,6 @@ def _heatmap_plot(df, path, spec):
             ax.set_aspect("equal")
     fig.colorbar(im, ax=axes, label="normalised radiated power [dB]", shrink=0.6)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 @figure("paper001-heatmap", x="x_m", metric="power_db", xlabel="x [m]", ylabel="y [m]", ci=False,

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from twin.errors import ConfigError
-from twin.experiments.figures import figure
+from twin.experiments.figures import figure, track
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.elementwise import sum_rate
@@ -92,7 +92,7 @@ def _sweep(column, values, overrides, link, quick, seed, Q=None):
         q = Q(v) if Q else (QUICK_Q if quick else FULL_Q)
         per = {}
         ctrls = controllers(world, link, q)
-        for d in range(drops):
+        for d in track(range(drops)):
             rng = np.random.default_rng([seed, d])
             users = world.floor.sample_free(rng, world.n_users, clearance=0.0)
             users = np.column_stack([users, np.full(len(users), world.ue_height)])
