@@ -19,7 +19,7 @@ import numpy as np
 from twin.controller.decision import Decision, Observation, SlotPlan, worst_status
 from twin.controller.params import Param
 from twin.errors import ConfigError
-from twin.hardware import HardwareState, slide
+from twin.hardware import HardwareState
 
 ROLES = ("select", "position", "schedule", "beamform")
 _STAGES: dict[str, dict[str, type]] = {r: {} for r in ROLES}

@@ -15,7 +15,7 @@ import numpy as np
 
 from twin.hardware.base import Transmitter
 from twin.hardware.state import HardwareState
-from twin.physics.channel import free_space_gain, power_split_factor
+from twin.physics.channel import analog_weights, power_split_factor  # noqa: F401 - analog_weights re-exported
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,15 +119,3 @@ def ula_offsets(n_rf: int, per_rf: int, spacing: float) -> np.ndarray:
     return ((np.arange(total) - (total - 1) / 2.0) * spacing).reshape(n_rf, per_rf)
 
 
-def analog_weights(positions, aims, fc) -> np.ndarray:
-    """Phase-only weights (N,M): sub-array n conjugate-matched to the sum of unit-modulus
-    responses towards its aim points ``aims[n]`` (list of (3,) points), / √M (MODEL §2.6)."""
-    positions = np.asarray(positions, float)
-    N, M, _ = positions.shape
-    w = np.zeros((N, M), complex)
-    for n in range(N):
-        pts = np.atleast_2d(aims[n])
-        g = free_space_gain(positions[n][:, None, :], pts[None, :, :], fc)   # (M,J)
-        z = np.sum(g / np.abs(g), axis=1)
-        w[n] = np.conj(z) / np.where(np.abs(z) > 0, np.abs(z), 1.0) / np.sqrt(M)
-    return w

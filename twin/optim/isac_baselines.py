@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.physics.channel import array_channel, free_space_gain
+from twin.physics.channel import analog_weights, array_channel
 from twin.units import wavelength
 
 RULES = ("target", "users", "sum")
@@ -75,20 +75,6 @@ def bs_array_positions(site: ArraySite, n_rf: int, per_rf: int = 1) -> np.ndarra
     total = n_rf * per_rf
     offs = (np.arange(total) - (total - 1) / 2.0) * wavelength(site.fc) / 2.0
     return (centre[None, :] + offs[:, None] * axis[None, :]).reshape(n_rf, per_rf, 3)
-
-
-def analog_weights(positions, aims, fc) -> np.ndarray:
-    """Phase-only weights (N,M): sub-array n conjugate-matched to the sum of unit-modulus
-    responses towards its aim points ``aims[n]`` (list of (3,) points), / √M."""
-    positions = np.asarray(positions, float)
-    N, M, _ = positions.shape
-    w = np.zeros((N, M), complex)
-    for n in range(N):
-        pts = np.atleast_2d(aims[n])
-        g = free_space_gain(positions[n][:, None, :], pts[None, :, :], fc)   # (M,J)
-        z = np.sum(g / np.abs(g), axis=1)
-        w[n] = np.conj(z) / np.where(np.abs(z) > 0, np.abs(z), 1.0) / np.sqrt(M)
-    return w
 
 
 def mimo_array(site: ArraySite, n_rf: int | None = None) -> FixedArray:

@@ -121,3 +121,18 @@ def array_channel(positions, points, fc, weights=None, blockage=None):
         g = g * blockage
     w = np.ones(positions.shape[:2]) if weights is None else np.asarray(weights)
     return np.einsum("nm,nmk->nk", w, g)
+
+
+def analog_weights(positions, aims, fc) -> np.ndarray:
+    """Phase-only analog weights (N,M) of a partially connected array (MODEL §2.6):
+    sub-array n conjugate-matched to the sum of unit-modulus responses towards its aim
+    points ``aims[n]`` (a (3,) point or (J,3) points), divided by √M."""
+    positions = np.asarray(positions, float)
+    N, M, _ = positions.shape
+    w = np.zeros((N, M), complex)
+    for n in range(N):
+        pts = np.atleast_2d(aims[n])
+        g = free_space_gain(positions[n][:, None, :], pts[None, :, :], fc)   # (M,J)
+        z = np.sum(g / np.abs(g), axis=1)
+        w[n] = np.conj(z) / np.where(np.abs(z) > 0, np.abs(z), 1.0) / np.sqrt(M)
+    return w

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from twin.physics.outage import outage_probability, rcs_covariance
-from twin.units import db_to_lin
 
 #: Paper 001 Table I: SNR threshold Γ_th = 10 dB.
 DEFAULT_THRESHOLD_DB = 10.0

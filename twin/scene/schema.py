@@ -299,15 +299,6 @@ class Users(Entities):
         return self
 
     @property
-    def observation_noise_m(self) -> float:
-        """σ of the observed positions: ``csi.observation_noise_m`` if given, else
-        ``controller.observation_noise_m``; 0 with perfect CSI."""
-        if self.csi.model == "perfect":
-            return 0.0
-        v = self.csi.observation_noise_m
-        return float(self.controller.observation_noise_m if v is None else v)
-
-    @property
     def sinr_target_lin(self) -> np.ndarray:
         return np.broadcast_to(db_to_lin(np.asarray(self.sinr_target_db, float)), (self.n,)).copy()
 
