@@ -14,8 +14,6 @@ import numpy as np
 
 from twin.physics.outage import outage_probability, rcs_covariance
 
-#: Paper 001 Table I: SNR threshold Γ_th = 10 dB.
-DEFAULT_THRESHOLD_DB = 10.0
 
 
 def cluster_centres(deployment) -> list[tuple[int, int, np.ndarray]]:
