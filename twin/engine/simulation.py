@@ -202,6 +202,25 @@ class Simulation:
         return estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
                                 self.scene.csi.estimator), state
 
+    def _static_between(self, t0: float, t1: float) -> bool:
+        """Nothing but the users moves between t0 and t1 (the elements stay, nobody blocks):
+        two pilots' channels can then be computed in one call."""
+        if self.blockers or self.scene.users.self_blocking:
+            return False
+        return np.array_equal(self.actuator.position(t0), self.actuator.position(t1))
+
+    def _pilot_pair(self, t0: float, t1: float):
+        """The estimates of the pilots at t0 and t1 (same configuration, :meth:`_static_between`),
+        their channels computed in one vectorised call; drawn in time order as
+        :meth:`_pilot_estimate` would."""
+        w = self.world
+        state = HardwareState(self.actuator.position(t1), self._slot_active.copy(), self.analog)
+        K = w.n_users
+        H = self.tx.channel_to(state, np.vstack([self._xyz(self.users, t0), self._xyz(self.users, t1)]))
+        est = [estimate_channel(H[:, i * K:(i + 1) * K], w.noise_w, w.user_power_w, self.pilot_symbols,
+                                self.rng_csi, self.scene.csi.estimator) for i in (0, 1)]
+        return est[0], est[1], state
+
     def _pilots_until(self, t: float) -> bool:
         """Pilots go out every ``period_s`` from t = 0; a pilot's estimate is available one
         period later (reception and processing). Updates the controller's knowledge to the
@@ -214,12 +233,16 @@ class Simulation:
         if k < 0 or (self.csi is not None and k * T <= self.csi.time_s + 1e-12):
             return False
         tk, tprev = k * T, (k - 1) * T
-        prev = None
+        prev = H = state = None
         if self.csi is not None and abs(self.csi.time_s - tprev) < 1e-12:
             prev = (self.csi.H, self.csi.time_s)
+        elif k >= 1 and self._static_between(tprev, tk):
+            prev_H, H, state = self._pilot_pair(tprev, tk)
+            prev = (prev_H, tprev)
         elif k >= 1:
             prev = (self._pilot_estimate(tprev)[0], tprev)
-        H, state = self._pilot_estimate(tk)
+        if H is None:
+            H, state = self._pilot_estimate(tk)
         w = self.world
         var = np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols), (w.n_users,))
         self.csi = ChannelKnowledge("pilot", H, float(tk), state, *(prev if prev is not None else (None, None)),
@@ -261,9 +284,6 @@ class Simulation:
                 slot_start = env.now
                 plan = self._plan_at(j, slot_start)
                 self._slot_active = np.asarray(plan.active, bool) & tx.installed
-                if self._pilots_until(slot_start) and j > 0:
-                    self._refresh(j)
-                    plan = self._plan_at(j, slot_start)
                 dur = frame_plan.slots[j].duration_s
                 mid = HardwareState(self.actuator.position(slot_start + dur / 2), self._slot_active.copy(),
                                     self.analog)
@@ -274,6 +294,7 @@ class Simulation:
                         self._refresh(j)
                     plan = self._plan_at(j, env.now)
                     self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
+                slots_mid[-1] = (dur, mid, plan)                       # the beams last in force
                 yield env.timeout(slot_start + dur - env.now)
             self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc)
             if bar is not None:
@@ -356,9 +377,9 @@ class Simulation:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
                 sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
-            frame_rcrb = self.evaluator.frame_rcrb([(dur, st, p.W, p.Rs) for dur, st, p in slots_mid], q)
-        if self.targets:
-            rec.target_frame(**self._target_frame(t, slots_mid, sens))
+            per_target = self._target_frame(t, slots_mid, sens)
+            frame_rcrb = float(per_target["frame_rcrb"][0])      # target 0 (every target's: targets table)
+            rec.target_frame(**per_target)
         avg = acc.average_rates()
         margin = float(avg.min() - self.world.r_min) if avg.size else float("nan")
         if np.isfinite(decided):
