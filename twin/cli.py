@@ -120,6 +120,8 @@ def _summary_table(summary: dict, out: Path | None) -> str:
         ("controller time", _fmt(g("mean_solve_time_s"), ".2f", 1e3, " ms/frame")
          + " (p95 " + _fmt(g("p95_solve_time_s"), ".2f", 1e3, " ms") + ")"),
         ("fallback frames", summary.get("fallback_frames", 0)),
+        ("frames by status", ", ".join(f"{k} {v}" for k, v in (summary.get("status_counts") or {}).items())
+         or "n/a"),
     ]
     width = max(len(k) for k, _ in rows)
     lines = [f"  {k:<{width}}  {v}" for k, v in rows]
