@@ -31,9 +31,10 @@ class Evaluator:
         in outage (MODEL §5.1: it counts in its throughput, not against its SINR target)."""
         w = self.world
         served = np.ones(len(users), bool) if served is None else np.asarray(served, bool)
-        H = self.tx.channel_to(state, users)
+        wall = self.tx.wall_loss_db(state, users)                         # (N,M,K), once
+        H = self.tx.channel_to(state, users, wall)
         sinr = sinr_downlink(H, W, w.noise_w, Rs)
-        loss_db = self.tx.los_loss_db(state, users)                       # (P,K)
+        loss_db = self.tx.los_loss_db(state, users, wall)                 # (P,K)
         body_db = self.tx.body_loss_db(state, users)                      # (P,K), MODEL §5.1
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H,

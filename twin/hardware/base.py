@@ -121,18 +121,32 @@ class Transmitter(ABC):
     def _active(self, state: HardwareState) -> np.ndarray:
         return np.asarray(state.active, bool) & self.installed
 
-    def blockage(self, s, active, points) -> np.ndarray | None:
+    def wall_loss_db(self, state: HardwareState, points) -> np.ndarray | None:
+        """Wall loss in dB (N,M,K) of every element→point link (MODEL §2.5; inactive
+        elements at s = 0), None without walls: computed once, it serves both the channel
+        (:meth:`channel_to`) and the line-of-sight counts (:meth:`los_loss_db`)."""
+        if self.floor is None or not self.floor.seg_a.shape[0]:
+            return None
+        act = self._active(state)
+        pos = self.positions(np.where(act, np.asarray(state.s, float), 0.0))
+        return self.floor.loss_db(pos[:, :, None, :], np.atleast_2d(points)[None, None, :, :])
+
+    def blockage(self, s, active, points, wall_loss_db=None) -> np.ndarray | None:
         """Blockage amplitudes (N,M,K) of the element→point links (MODEL §2.5), None in an
         open room. Inactive elements are placed at s = 0 (they carry no weight). People
         set by :meth:`set_bodies` multiply in their body loss (MODEL §5.1, TR 38.901 model
-        B); without them the walls' amplitudes are returned unchanged."""
+        B); without them the walls' amplitudes are returned unchanged. ``wall_loss_db``:
+        the links' wall loss if already computed (:meth:`wall_loss_db`)."""
         walls = self.floor is not None and self.floor.seg_a.shape[0]
         bodies = self.bodies
         if not walls and bodies is None:
             return None
         pos = self.positions(np.where(active, s, 0.0))[:, :, None, :]
         pts = np.atleast_2d(points)[None, None, :, :]
-        amp = self.floor.blockage_amplitude(pos, pts) if walls else None
+        amp = None
+        if walls:
+            loss = self.floor.loss_db(pos, pts) if wall_loss_db is None else wall_loss_db
+            amp = np.where(np.isfinite(loss), 10.0 ** (-loss / 20.0), 0.0)     # b(p, q), MODEL §2.5
         if bodies is None:
             return amp
         from twin.physics.body import body_amplitude
@@ -183,17 +197,18 @@ class Transmitter(ABC):
 
         return move(s0, target, self.speed, dt, self.switched, self.switching_delay)
 
-    def terms_to(self, state: HardwareState, points) -> np.ndarray:
+    def terms_to(self, state: HardwareState, points, wall_loss_db=None) -> np.ndarray:
         """Per-element contributions (N,M,K) (MODEL §2.3, §2.6), blockage included."""
         act = self._active(state)
         s = np.where(act, np.asarray(state.s, float), 0.0)
         points = np.atleast_2d(np.asarray(points, float))
         return element_channel_terms(self.positions(s), self.weights(state), points, self.fc,
-                                     self.blockage(s, act, points))
+                                     self.blockage(s, act, points, wall_loss_db))
 
-    def channel_to(self, state: HardwareState, points) -> np.ndarray:
-        """Effective channel H (N,K) to points (K,3) in ``state``."""
-        return self.terms_to(state, points).sum(axis=1)
+    def channel_to(self, state: HardwareState, points, wall_loss_db=None) -> np.ndarray:
+        """Effective channel H (N,K) to points (K,3) in ``state`` (``wall_loss_db``: the
+        links' wall loss if already computed)."""
+        return self.terms_to(state, points, wall_loss_db).sum(axis=1)
 
     def target_channel(self, state: HardwareState, q) -> tuple[np.ndarray, np.ndarray]:
         """Target channel h_t (N,) and its analytic gradient ∂h_t/∂(x_t, y_t) (2,N)
@@ -205,14 +220,15 @@ class Transmitter(ABC):
         return element_target_channel(self.positions(s), self.weights(state), q, self.fc,
                                       None if blk is None else blk[..., 0])
 
-    def los_loss_db(self, state: HardwareState, points) -> np.ndarray:
+    def los_loss_db(self, state: HardwareState, points, wall_loss_db=None) -> np.ndarray:
         """Wall loss in dB (P,K) of every active element → point link (MODEL §2.5)."""
         act = self._active(state)
-        pos = self.positions(np.asarray(state.s, float))[act]
         points = np.atleast_2d(points)
-        if self.floor is None or not self.floor.seg_a.shape[0]:
-            return np.zeros((pos.shape[0], points.shape[0]))
-        return self.floor.loss_db(pos[:, None, :], points[None, :, :])
+        if wall_loss_db is None:
+            wall_loss_db = self.wall_loss_db(state, points)
+        if wall_loss_db is None:
+            return np.zeros((int(act.sum()), points.shape[0]))
+        return wall_loss_db[act]
 
     def describe(self) -> dict:
         """Plain description for traces and renderers (JSON-serialisable)."""
