@@ -8,12 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.geometry.floorplan import FloorPlan
-from twin.hardware import PassDeployment, Transmitter, build_transmitter, pass_from_scene
+from twin.hardware import Transmitter, build_transmitter, pass_from_scene
 from twin.scene.schema import Scene
-
-
-#: The PASS deployment (kept under its historical name): see :mod:`twin.hardware`.
-Deployment = PassDeployment
 
 
 @dataclass(frozen=True)

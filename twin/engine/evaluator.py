@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from twin.hardware import HardwareState
-from twin.physics.clusters import frame_outage
+from twin.physics.clusters import frame_outage, look_angles
 from twin.physics.sensing import crb_from_channel, crb_over_slots, radar_gain, root_crb
 from twin.physics.sinr import rate_bps_hz, sinr_downlink
 
@@ -92,9 +92,7 @@ class Evaluator:
                     weights[i] += dur / total * float(radar_gain(
                         np.sum(np.abs(h) ** 2), q, w.sensing.position, w.sensing.elements, w.power_w,
                         w.sensing_noise_w))
-        angles = np.array([np.arccos(np.clip(tx.direction[n] @ (q - p) / np.linalg.norm(q - p), -1.0, 1.0))
-                           for n, _, p in centres])
-        return weights, angles
+        return weights, look_angles(tx, q)
 
     def cluster_sensing(self, slots, target, rng: np.random.Generator) -> dict:
         """Sensing outage of a frame of a clustered transmitter (MODEL §3.4): exact,

@@ -111,11 +111,9 @@ class Transmitter(ABC):
 
     def cluster_centres(self) -> list[tuple[int, int, np.ndarray]]:
         """(RF chain, cluster index, centre position (3,)) of every cluster (MODEL §3.4)."""
-        out = []
-        for n, bounds in enumerate(self.cluster_bounds):
-            for c, (lo, hi) in enumerate(bounds):
-                out.append((n, c, self.feed[n] + 0.5 * (lo + hi) * self.direction[n]))
-        return out
+        from twin.physics.clusters import cluster_centres
+
+        return cluster_centres(self)
 
     # --- channels --------------------------------------------------------------------
     def _active(self, state: HardwareState) -> np.ndarray:

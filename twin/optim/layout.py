@@ -1,7 +1,7 @@
 """The PASS geometry seen by the optimisers (MODEL §2.2-§2.5): a deployment (duck-typed:
 ``feed``, ``direction``, ``length``, ``n_eff``, ``attenuation``, ``spacing``,
 ``installed``, ``cluster``, ``cluster_bounds``, ``fc``, ``bounds()``, ``positions()``,
-``channel_terms()``, ``uniform_positions()``; e.g. ``twin.world.Deployment``) and an
+``channel_terms()``, ``uniform_positions()``; e.g. ``twin.hardware.PassDeployment``) and an
 optional floor plan for blockage (``seg_a``, ``blockage_amplitude``). Channel terms of
 one PA over a batch of candidate coordinates are built here once for every search."""
 

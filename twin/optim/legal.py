@@ -29,7 +29,7 @@ class LegalSet:
     @classmethod
     def of(cls, deployment) -> "LegalSet":
         """From a deployment (duck-typed: ``bounds()``, ``spacing``, ``installed``,
-        ``cluster``; e.g. ``twin.world.Deployment``)."""
+        ``cluster``; e.g. ``twin.hardware.PassDeployment``)."""
         lo, hi = deployment.bounds()
         return cls(np.asarray(lo, float), np.asarray(hi, float),
                    np.asarray(deployment.spacing, float), np.asarray(deployment.installed, bool),
