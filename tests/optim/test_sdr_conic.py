@@ -8,7 +8,7 @@ import pytest
 
 from twin.optim.crb_positioning import PassLayout
 from twin.optim.result import Status
-from twin.optim.sdr import CrbSdr
+from twin.optim.sdr import CrbSdr, _failed
 from twin.optim.sdr_conic import ConicCrbSdr, _svec_index, hermitian_lift, hermitian_of
 from twin.problems import crb_setup
 from twin.scene.loader import load_scene
@@ -52,7 +52,7 @@ def test_hermitian_parametrisation_round_trips():
     rng = np.random.default_rng(0)
     for N in (1, 2, 4):
         W = _hermitian(rng, N)
-        V = hermitian_lift(N)
+        V = hermitian_lift(N).toarray()
         params = np.linalg.lstsq(V, _vec(W), rcond=None)[0]
         assert np.allclose(V @ params, _vec(W))                 # W lies in the range of V
         assert np.allclose(hermitian_of(params, N), W)
@@ -70,7 +70,8 @@ def test_rows_evaluate_the_relaxation_at_a_point():
     weights = rng.uniform(0.2, 1.0, L)
     g, h = rng.standard_normal((K, 2 * N * N)), rng.standard_normal((K, 2 * N * N))
     noise = rng.uniform(0.1, 1.0, K)
-    A, b, q = c._fill(F, T, weights, g, h, noise)
+    A, b, q = c.matrices(F, T, weights, g, h, noise)
+    A = A.toarray()
     x = rng.standard_normal(c.n)
     s = b - A @ x
     Ws = hermitian_of(x[:c.nx_blocks].reshape(K + 1, N * N), N)
@@ -101,7 +102,7 @@ def test_rows_evaluate_the_relaxation_at_a_point():
         assert np.allclose(_unsvec(s[r:r + 10], 4), M)
         assert np.allclose(_unsvec(s[r + 10:r + 20], 4), E)
     assert q @ x == pytest.approx(t)                       # worst case: minimise t
-    assert c.m == len(b) and np.count_nonzero(A[:, ~np.isin(np.arange(c.n), c.cols)]) == 0
+    assert A.shape == (c.m, c.n) == (len(b), len(q))
 
 
 def _case(world, seed, N=None, K=None):
@@ -187,3 +188,28 @@ def test_backend_is_checked():
     with pytest.raises(ValueError):
         CrbSdr(4, 3, solver="SCS", backend="conic")
     assert CrbSdr(4, 3, solver="SCS").backend == "cvxpy"
+
+
+def test_failed_conic_solve_falls_back_to_cvxpy(world, monkeypatch):
+    """When every conic attempt fails, the answer is the cvxpy model's (what CrbSdr returned
+    before the conic backend), marked in info["fallback"]; if that fails too, the conic
+    failure is reported."""
+    H, h, dh, q = _case(world, 18)
+    args = (H, h, dh, q, crb_setup(world), world.sinr_target, world.power_w, world.noise_w)
+    sdr = CrbSdr(4, 3)
+    calls = []
+
+    def stalls(*a):
+        calls.append(a[-1])
+        return "InsufficientProgress", 0.0, 7, None, 0.0
+    monkeypatch.setattr(sdr._conic, "solve", stalls)
+    res = sdr.solve(*args)
+    assert len(calls) == 3                                   # every retry setting was tried
+    ref = CrbSdr(4, 3, backend="cvxpy").solve(*args)
+    assert res.ok and "InsufficientProgress" in res.info["fallback"]
+    assert res.objective == pytest.approx(ref.objective, rel=1e-9)
+    monkeypatch.setattr(sdr._fallback, "_attempt",
+                        lambda *a: _failed(Status.SOLVER_FAILED, 0.0, "solver status NumericalError"))
+    res = sdr.solve(*args)
+    assert res.status is Status.SOLVER_FAILED and "InsufficientProgress" in res.info["detail"]
+    assert "fallback" not in res.info
