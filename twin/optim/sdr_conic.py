@@ -149,6 +149,15 @@ class ConicCrbSdr:
             if self.it is not None:
                 D0[K + l, self.it] = -1.0                                     # t − w_l tr Z_l
         self.D0 = D0
+        entries = ((0, 0), (0, 1), (1, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 2), (3, 3))
+        self.lmi_entry = np.array([0, 1, 2, 3, 4, 5, 6, 7, 7])        # Fisher row of each entry
+        self.lmi_coef = -np.array([self.w4[i, j] for i, j in entries])
+        self.lmi_rows = np.concatenate([[self.lmi_d[l] + self.idx4[i, j] for i, j in entries]
+                                        for l in range(L)]).astype(int)
+        # b of [[Z, Tᵀ], [T, U]]: entry (j, 2+i) holds T[i, j], T flattened row-major
+        self.t_rows = np.array([[self.r_lmi + 20 * l + 10 + self.idx4[j, 2 + i] for i in range(2)
+                                 for j in range(2)] for l in range(L)])
+        self.t_coef = np.array([self.w4[j, 2 + i] for i in range(2) for j in range(2)])
         # fixed rows (row, col, value)
         rows, cols, vals = [], [], []
         diag_cols = [self.V.indices[self.V.indptr[p + N * p]] for p in range(N)]   # Re W_pp
@@ -187,35 +196,39 @@ class ConicCrbSdr:
         self.data0[self.fixed_pos] = vals
         self.P = sp.csc_matrix((self.n, self.n))
         self.cones = None                                  # built on first solve (import)
+        self._settings = {}
 
     # ------------------------------------------------------------------------------
+    def _lift(self, X):
+        """``X @ V`` for X (…, 2N²): coefficients on ``[vec Re; vec Im]`` → on a block's
+        N² parameters."""
+        X = np.asarray(X)
+        if not sp.issparse(self.VT):
+            return X @ self.VT.T
+        flat = X.reshape(-1, X.shape[-1])
+        return (self.VT @ flat.T).T.reshape(X.shape[:-1] + (self.VT.shape[0],))
+
     def _sinr_rows(self, g, h):
         """(K, (K+1)N²): the SINR rows' coefficients on the blocks (s = b − A x ≥ 0)."""
         K, nb = self.K, self.N * self.N
-        gv = (self.VT @ np.asarray(g).T).T                  # (K, N²)
-        hv = (self.VT @ np.asarray(h).T).T
-        out = np.tile(hv, (1, K + 1))
-        for k in range(K):
-            out[k, k * nb:(k + 1) * nb] -= gv[k]
+        out = np.tile(self._lift(h), (1, K + 1))
+        blocks = out.reshape(K, K + 1, nb)
+        blocks[np.arange(K), np.arange(K)] -= self._lift(g)
         return out
 
     def _dynamic(self, F, weights, g, h):
         """The dynamic rows (dense): F (L,8,2N²) whitened Fisher maps, weights (L,), SINR
         coefficients g (K,2N²) on W_k and h (K,2N²) on R (both on ``[vec Re; vec Im]``)."""
-        K, L, nb, nx = self.K, self.L, self.N * self.N, self.nx_blocks
+        K, L, nx = self.K, self.L, self.nx_blocks
         D = self.D0.copy()
         D[:K, :nx] = self._sinr_rows(g, h)
-        i4, w4 = self.idx4, self.w4
-        for l in range(L):
-            z = self.u0 + 6 * l + 3
-            if self.it is not None:                         # t − w_l tr Z_l ≥ 0
-                D[K + l, z] = D[K + l, z + 2] = weights[l]
-            Fv = np.tile((self.VT @ np.asarray(F[l]).T).T, (1, K + 1))    # (8, (K+1) N²)
-            r = self.lmi_d[l]
-            for e, (i, j) in enumerate(((0, 0), (0, 1), (1, 1), (0, 2), (0, 3), (1, 2), (1, 3))):
-                D[r + i4[i, j], :nx] = -w4[i, j] * Fv[e]
-            D[r + i4[2, 2], :nx] = -Fv[7]
-            D[r + i4[3, 3], :nx] = -Fv[7]
+        if self.it is not None:                              # t − w_l tr Z_l ≥ 0
+            z = self.u0 + 6 * np.arange(L) + 3
+            D[K + np.arange(L), z] = D[K + np.arange(L), z + 2] = weights
+        Fv = self._lift(F)                                   # (L, 8, N²)
+        # LMI l, rows of J11 − U (00, 01, 11), J12 (02, 03, 12, 13), J22 (22, 33): −w × F r
+        D[self.lmi_rows, :nx] = np.tile((self.lmi_coef[:, None] * Fv[:, self.lmi_entry]).reshape(9 * L, -1),
+                                        (1, K + 1))
         return D
 
     def matrices(self, F, T, weights, g, h, noise):
@@ -228,17 +241,12 @@ class ConicCrbSdr:
         A = sp.csc_matrix((data, self.rows, self.indptr), shape=(self.m, self.n))
         b = self.b0.copy()
         b[1:1 + K] = -np.asarray(noise)
-        i4, w4 = self.idx4, self.w4
+        b[self.t_rows] = self.t_coef * np.asarray(T).reshape(L, 4)   # E[2+i, j] = T[i, j]
         q = np.zeros(self.n)
-        for l in range(L):
-            r = self.r_lmi + 20 * l + 10
-            for i in range(2):                              # E[2+i, j] = T[i, j]
-                for j in range(2):
-                    b[r + i4[j, 2 + i]] = w4[j, 2 + i] * T[l][i, j]
-            if self.it is None:
-                z = self.u0 + 6 * l + 3
-                q[z] = q[z + 2] = 1.0 if L == 1 else weights[l]
-        if self.it is not None:
+        if self.it is None:
+            z = self.u0 + 6 * np.arange(L) + 3
+            q[z] = q[z + 2] = 1.0 if L == 1 else weights
+        else:
             q[self.it] = 1.0
         return A, b, q
 
@@ -249,10 +257,14 @@ class ConicCrbSdr:
         import clarabel
 
         Am, b, q = self.matrices(F, T, weights, g, h, noise)
-        settings = clarabel.DefaultSettings()
-        settings.verbose = False
-        for name, value in {**SETTINGS, **opts}.items():
-            setattr(settings, name, value)
+        key = tuple(sorted(opts.items(), key=lambda kv: kv[0]))
+        settings = self._settings.get(key)
+        if settings is None:                              # Clarabel copies them per solver
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            for name, value in {**SETTINGS, **opts}.items():
+                setattr(settings, name, value)
+            self._settings[key] = settings
         if self.cones is None:
             self.cones = [clarabel.NonnegativeConeT(self.n_nonneg)] \
                 + [clarabel.PSDTriangleConeT(2 * self.N)] * (self.K + 1) \
