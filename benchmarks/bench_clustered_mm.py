@@ -4,7 +4,7 @@ configuration-library search (``clustered-outage``, MODEL §4.5) and exhaustive 
     python benchmarks/bench_clustered_mm.py small     # exhaustive references, small cases
     python benchmarks/bench_clustered_mm.py drops     # the paper001-power quick drops
 
-``small``: C = 3 clusters of N_c = 2 PAs (aperture 5 cm = 5 λ), one user, T = 2, 12 dBm. Per
+``small``: C = 3 clusters of N_c = 2 PAs (aperture 3 cm = 3 λ), one user, T = 2, 12 dBm. Per
 case: the library search, the exhaustive search over the library (every schedule of the
 1 + 2K configurations), Proposed-MM, search+MM, and the exhaustive search over every
 schedule and every Pareto-optimal pair of positions on a λ/8 grid of each cluster. The
@@ -40,7 +40,7 @@ def _timed(fn):
 
 def small(cases: int = 4, K: int = 1, r_min: float = 1.0):
     over = {"waveguides.0.pas": 6, "radio.tx_power_dbm": 12,
-            "waveguides.0.clusters": [{"center_m": c, "aperture_m": 0.05, "pas": 2} for c in (1.5, 5.0, 8.5)]}
+            "waveguides.0.clusters": [{"center_m": c, "aperture_m": 0.03, "pas": 2} for c in (1.5, 5.0, 8.5)]}
     ctrls = {m: controller(Scheme(p, {"T": 2, **kw}), r_min, over) for m, (p, kw) in METHODS.items()}
     ctrl = ctrls["search"]
     world, lay = ctrl.world, ctrl.ctx.solvers.layout

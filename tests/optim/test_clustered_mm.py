@@ -51,8 +51,8 @@ def test_proposed_mm_is_feasible_and_never_worse_than_its_start(power, r_min):
 def test_started_from_the_search_it_is_never_worse_than_the_search():
     search = schedule(controller(Scheme("clustered-outage", {"T": 4}), 2.0, {"radio.tx_power_dbm": 10}),
                       USERS, TARGET)
-    both = schedule(controller(Scheme("clustered-outage", {"T": 4, "method": "search+mm"}), 2.0, {"radio.tx_power_dbm": 10}),
-                    USERS, TARGET)
+    both = schedule(controller(Scheme("clustered-outage", {"T": 4, "method": "search+mm"}), 2.0,
+                               {"radio.tx_power_dbm": 10}), USERS, TARGET)
     assert both.status == "ok" and both.outage <= search.outage * (1 + 1e-12)
 
 

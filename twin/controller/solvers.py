@@ -107,7 +107,8 @@ class Solvers:
         (a figure passes the solution for a stricter R_min, feasible here too).
         ``method``: ``search`` (configuration library, MODEL §4.5), ``mm`` (paper 001's
         alternating optimisation with continuous positions, MODEL §4.5.1, from its own
-        start) or ``search+mm`` (the same, started from the search's schedule)."""
+        start) or ``search+mm`` (the same, from its own start and from the search's
+        schedule: never worse than either)."""
         if method != "search":
             return self._outage_schedule_mm(users, q, T=T, decay=decay, starts=starts, method=method,
                                             points_per_cluster=points_per_cluster)
@@ -136,7 +137,7 @@ class Solvers:
                                               fixed_ula=False, objective="exact", decay=decay,
                                               points_per_cluster=points_per_cluster))
         return clmm.solve_mm(self.layout, self.cluster_setup, users, q, T=T, r_min=w.r_min, threshold_db=thr_db,
-                             decay=decay, starts=extra, cold=method == "mm")
+                             decay=decay, starts=extra)
 
     def focus_cluster(self, n, lo, hi, npas, points, weights, points_per_cluster: int = 0):
         """Element-wise focusing of one cluster's PAs on ``points`` (MODEL §4.5)."""

@@ -11,7 +11,9 @@ Blocks, for one value of s (paper 001 §IV, Fig. 2):
    so it is kept exactly instead of the paper's linearised log-det (eq. 28) —, plus the
    binary-recovery penalty ``η Σ (b − b²)`` with ``b²`` linearised at the previous
    iterate (eqs. 32-35), η growing from 0, and an elastic slack on the rate rows (C1)
-   so every solve is feasible. ``b`` is rounded to its largest entry per slot.
+   so every solve is feasible, and a 10⁻⁶ quadratic that makes the minimiser unique.
+   Slots still fractional after the penalty steps are fixed one at a time and the
+   problem re-solved (fix-and-resolve, :meth:`_MM.selection`).
 2. **Positions** (paper §IV-B, Subproblem 2a). With clusters, durations and users fixed,
    the exact outage is non-increasing in every cluster weight ``w_c`` (Γ = Σ w_c |ξ_c|²
    grows pointwise), so over the positions of cluster c alone it is minimised by
@@ -21,9 +23,9 @@ Blocks, for one value of s (paper 001 §IV, Fig. 2):
    in turn takes the best point of its whole legal interval (order and spacing δ kept,
    MODEL §1) on a λ/32 scan, refined by two zooms (×1/8 each: λ/2048 ≈ 15 µm at 30 GHz),
    sweeps until no PA moves (the three best sampled peaks of an interval are refined,
-   so a lobe missed by the sampling by less than its 2% sampling error is not lost). Every move raises the gain or lowers the violation, so the
-   block is monotone; block coordinate descent over the clusters is exact descent on the
-   outage (not a surrogate). This replaces the paper's amplitude/phase split, rank-one
+   so a lobe missed by the sampling by less than its 2% sampling error is not lost).
+   Every move raises the gain or lowers the violation, so the block is monotone; block
+   coordinate descent over the clusters is exact descent on the outage (not a surrogate). This replaces the paper's amplitude/phase split, rank-one
    SDP with trace-norm penalty and Lipschitz MM: those relax the same 1-D phase
    structure and recover a rank-one point by penalty; the 1-D global scan per PA does
    not relax, so no recovery step is needed (docs/paper001.md, "Proposed-MM").
@@ -179,7 +181,8 @@ def selection_problem(C: int, T: int, K: int):
            + UNIQUE * (cp.sum_squares(z) + cp.sum_squares(b)))
     prob = cp.Problem(cp.Minimize(obj), cons)
     assert prob.is_dpp()
-    return prob, {"P": P, "R": R, "lin": lin, "fix": fix, "r_min": r_min, "phi_min": phi_min}, {"b": b, "z": z, "phi": phi}
+    params = {"P": P, "R": R, "lin": lin, "fix": fix, "r_min": r_min, "phi_min": phi_min}
+    return prob, params, {"b": b, "z": z, "phi": phi}
 
 
 @functools.lru_cache(maxsize=16)
@@ -406,10 +409,11 @@ def solve_mm(layout: PassLayout, setup: cl.ClusterSetup, users, target, *, T: in
     """Paper 001's alternating optimisation (module docstring) for users (K,3) and the
     target (3,). ``starts``: schedules (``ScheduleResult``) to start from as well (e.g. the
     library search's, or the same scheme's for a stricter R_min); ``cold``: also start
-    from :func:`cold_start`. Returns a :class:`~twin.optim.clustered.ScheduleResult` whose
+    from :func:`cold_start`. The AO runs from every start; the best end point is kept.
+    Returns a :class:`~twin.optim.clustered.ScheduleResult` whose
     problem has one configuration per cluster (the optimised positions); history: the
     exact outage of the start, then after each AO round of the best s; info: ``s`` the
-    chosen ``s Γ_th``, ``start_outage``."""
+    chosen ``s Γ_th``, ``start_outage`` (the best start's outage)."""
     t0 = time.perf_counter()
     mm = _MM(layout, setup, users, target, T, r_min, threshold_db, tau_min_frac, decay, settings)
     cands = ([cold_start(mm)] if cold else []) + [s for s in (_from_schedule(mm, r) for r in starts) if s]
@@ -417,21 +421,22 @@ def solve_mm(layout: PassLayout, setup: cl.ClusterSetup, users, target, *, T: in
         raise ValueError("solve_mm needs cold=True or at least one start")
     start = min(cands, key=lambda s: s.outage)
     best, best_hist, best_a, rounds = start, [start.outage], None, 0
-    for a in settings.s_grid:
-        st = start
-        hist = [st.outage]
-        for it in range(settings.ao_iters):
-            prev = st.outage
-            st = mm.selection(st, a)
-            if st.tau is not None:
-                st = mm.positions(st)
-            st = mm.scheduling(st)
-            hist.append(st.outage)
-            rounds += 1
-            if st.tau is not None and st.outage >= prev * (1 - 1e-6) and it > 0:
-                break
-        if st.outage < best.outage or (best.tau is None and st.tau is not None):
-            best, best_hist, best_a = st, hist, a
+    for first in cands:                  # the AO from every start: a worse start may lead elsewhere
+        for a in settings.s_grid:
+            st = first
+            hist = [st.outage]
+            for it in range(settings.ao_iters):
+                prev = st.outage
+                st = mm.selection(st, a)
+                if st.tau is not None:
+                    st = mm.positions(st)
+                st = mm.scheduling(st)
+                hist.append(st.outage)
+                rounds += 1
+                if st.tau is not None and st.outage >= prev * (1 - 1e-6) and it > 0:
+                    break
+            if st.outage < best.outage or (best.tau is None and st.tau is not None):
+                best, best_hist, best_a = st, hist, a
     wall = time.perf_counter() - t0
     if best.tau is None:
         res = cl._infeasible(best.pb, best.users, t0)

@@ -44,9 +44,9 @@ class OutageSchedule(Stage):
         "objective": Param("exact", "what the search minimises: exact outage or the paper's Chernoff surrogate",
                            choices=("exact", "chernoff")),
         "s_grid": Param(0, "Chernoff surrogate: log-spaced values of s (0: continuous minimisation)", lo=0, hi=10000),
-        "method": Param("search", "search: configuration library + exact schedule search (MODEL §4.5); mm: paper "
-                        "001's AO with continuous PA positions (MODEL §4.5.1); search+mm: mm from the search's result",
-                        choices=("search", "mm", "search+mm")),
+        "method": Param("search", "search: configuration library + exact schedule search (MODEL §4.5); mm: "
+                        "paper 001's AO with continuous PA positions (MODEL §4.5.1); search+mm: mm also "
+                        "started from the search's result", choices=("search", "mm", "search+mm")),
         "decay": Param(-1.0, "RCS correlation decay ϱ (negative: the scene's targets.rcs_decay_per_rad)", "1/rad",
                        lo=-1.0, hi=1e5),
     }
