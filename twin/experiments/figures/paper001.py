@@ -11,7 +11,8 @@ figure's own numbers.
 
 Schemes are presets (:class:`twin.experiments.snapshot.Scheme`: the proposed scheme is
 ``clustered-outage``, baseline k is ``clustered-baselinek``, "no intra-cluster
-beamforming" is ``clustered-nobf``), with T (and the RCS decay) as fixed parameters;
+beamforming" is ``clustered-nobf``, the paper's own algorithm ``Proposed-MM`` is
+``clustered-mm``), with T (and the RCS decay) as fixed parameters;
 R_min is the scene's requirement (``requirements.r_min_bps_hz``). A drop's schedule is
 the one the preset's ``select`` stage computes, through the same solver bridge
 (:meth:`twin.controller.solvers.Solvers.outage_schedule`) with the stage's parameters.
