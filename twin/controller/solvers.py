@@ -9,6 +9,7 @@ import numpy as np
 
 from twin import problems
 from twin.optim import clustered as cl
+from twin.optim import clustered_mm as clmm
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
@@ -99,11 +100,18 @@ class Solvers:
     # --- paper 001 ---------------------------------------------------------------------
     def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
                         fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
-                        starts=()):
+                        starts=(), method: str = "search"):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
         problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
-        (a figure passes the solution for a stricter R_min, feasible here too)."""
+        (a figure passes the solution for a stricter R_min, feasible here too).
+        ``method``: ``search`` (configuration library, MODEL §4.5), ``mm`` (paper 001's
+        alternating optimisation with continuous positions, MODEL §4.5.1, from its own
+        start) or ``search+mm`` (the same, from its own start and from the search's
+        schedule: never worse than either)."""
+        if method != "search":
+            return self._outage_schedule_mm(users, q, T=T, decay=decay, starts=starts, method=method,
+                                            points_per_cluster=points_per_cluster)
         w = self.world
         thr_db = float(w.scene.requirements.sensing_threshold_db)
         common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)
@@ -119,6 +127,17 @@ class Solvers:
             skw["starts"] = [cl.solve_schedule(pb, same_cluster=True, objective=objective),
                              cl.solve_schedule(pb, equal_durations=True, objective=objective), *starts]
         return cl.solve_schedule(pb, **skw)
+
+    def _outage_schedule_mm(self, users, q, *, T, decay, starts, method, points_per_cluster):
+        w = self.world
+        thr_db = float(w.scene.requirements.sensing_threshold_db)
+        extra = list(starts)
+        if method == "search+mm":
+            extra.append(self.outage_schedule(users, q, T=T, rule="proposed", pas_per_cluster=0, focus=True,
+                                              fixed_ula=False, objective="exact", decay=decay,
+                                              points_per_cluster=points_per_cluster))
+        return clmm.solve_mm(self.layout, self.cluster_setup, users, q, T=T, r_min=w.r_min, threshold_db=thr_db,
+                             decay=decay, starts=extra)
 
     def focus_cluster(self, n, lo, hi, npas, points, weights, points_per_cluster: int = 0):
         """Element-wise focusing of one cluster's PAs on ``points`` (MODEL §4.5)."""
