@@ -291,7 +291,18 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     picked = {}       # (n, m) -> indices of the line points among the last candidates of PA (n, m)
 
     def span(line, lo, hi):
-        return np.arange(np.searchsorted(line, lo - 1e-12, "left"), np.searchsorted(line, hi + 1e-12, "right"))
+        return np.arange(line.searchsorted(lo - 1e-12, "left"), line.searchsorted(hi + 1e-12, "right"))
+
+    others = {}       # (n, m) -> slots of the other PAs of its group (relaxed set)
+
+    def crowded(n, m, lo, hi):
+        """Whether another PA of the group lies within δ (plus a margin) of [lo, hi]: only
+        then can the δ-clearance mask remove a candidate (a cheap scalar test first)."""
+        if (n, m) not in others:
+            others[n, m] = legal.members(n, m)[legal.members(n, m) != m].tolist()
+        d = float(legal.spacing[n])
+        row = st["s"][n]
+        return any(lo - d - 1e-9 <= row[k] <= hi + d + 1e-9 for k in others[n, m])
 
     def line_of(n):
         """Guide n's candidate line and its terms. The terms of a line point do not depend on
@@ -315,7 +326,7 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     def cands(n, m, lo, hi, x):
         line, _, _ = line_of(n)
         idx = span(line, lo, hi)
-        if relaxed:
+        if relaxed and crowded(n, m, lo, hi):
             idx = idx[legal.clear_of(st["s"], n, m, line[idx])]
         picked[n, m] = idx
         return np.append(line[idx], x)   # staying is one
