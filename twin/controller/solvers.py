@@ -93,9 +93,11 @@ class Solvers:
         w = self.world
         return LinkSetup(kind, link, w.power_w, w.user_power_w, w.noise_w)
 
-    def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng):
-        """Element-wise pinching beamforming (MODEL §4.2)."""
-        return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
+    def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng, candidates="relaxed", reach=None, centre=None):
+        """Element-wise pinching beamforming (MODEL §4.2); ``reach``/``centre``: the
+        candidate window one frame of travel allows (None: the whole guide)."""
+        return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng,
+                                              candidates=candidates, reach=reach, centre=centre)
 
     # --- paper 001 ---------------------------------------------------------------------
     def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
