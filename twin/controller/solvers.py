@@ -25,6 +25,7 @@ class Solvers:
         self._setup = None
         self._layout = None
         self._cluster = None
+        self._frames = cl.FrameMemo()
 
     def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
@@ -97,13 +98,20 @@ class Solvers:
         return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
 
     # --- paper 001 ---------------------------------------------------------------------
-    def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
-                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
-                        starts=()):
+    def outage_schedule(self, users, q, *, starts=(), **kw):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
         problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
-        (a figure passes the solution for a stricter R_min, feasible here too)."""
+        (a figure passes the solution for a stricter R_min, feasible here too). A frame
+        whose users, target and parameters equal a recent frame's reuses its decision
+        (:class:`twin.optim.clustered.FrameMemo`: the same answer, without the search)."""
+        if starts:
+            return self._outage_schedule(users, q, starts=starts, **kw)
+        return self._frames.get_or_solve((users, q, kw), lambda: self._outage_schedule(users, q, **kw))
+
+    def _outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
+                         fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
+                         starts=()):
         w = self.world
         thr_db = float(w.scene.requirements.sensing_threshold_db)
         common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)

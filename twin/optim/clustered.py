@@ -29,9 +29,11 @@ builds one from a scene's World); every solver returns a :class:`ScheduleResult`
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.optimize
@@ -88,6 +90,9 @@ class ClusterProblem:
     r_min: float
     threshold: float
     config_names: tuple = ()
+    #: memo of this problem's pure functions (outage of a weight vector, optimised
+    #: durations of a schedule): the search asks for the same values many times
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -291,15 +296,94 @@ def average_rates(pb, clusters, configs, users, tau):
 def _outage(pb, w, objective: str = "exact"):
     """The objective: the exact outage; ``"chernoff"``, the paper's optimised Chernoff bound
     (eq. 25, minimum over s > 0); ``"chernoff-gridN"``, the bound minimised over a grid of
-    N values of s (log-spaced over [1e-3, 1e3]/Γ_th), as the paper's outer search."""
+    N values of s (log-spaced over [1e-3, 1e3]/Γ_th), as the paper's outer search.
+
+    Memoised per problem on the weight vector's bytes (a pure function of it), and
+    computed on the clusters with a positive weight only: the others add zero
+    eigenvalues, which drop out (MODEL §3.4), so a schedule of T ≤ C slots needs a T×T
+    eigenproblem instead of a C×C one."""
+    key = (objective, w.tobytes())
+    hit = pb.cache.get(key)
+    if hit is not None:
+        return hit
+    on = np.flatnonzero(w > 0)
+    ws, cov = w[on], pb.cov[np.ix_(on, on)]
     if objective == "exact":
-        return outage_probability(w, pb.cov, pb.threshold)
-    if objective.startswith("chernoff-grid"):
-        lam = outage_eigenvalues(w, pb.cov)
+        val = outage_probability(ws, cov, pb.threshold)
+    elif objective.startswith("chernoff-grid"):
+        lam = outage_eigenvalues(ws, cov)
         s_vals = np.logspace(-3, 3, int(objective[len("chernoff-grid"):])) / pb.threshold
         logb = s_vals * pb.threshold - np.sum(np.log1p(np.outer(s_vals, lam)), axis=1)
-        return float(min(1.0, np.exp(logb.min())))
-    return outage_probability(w, pb.cov, pb.threshold, method="chernoff")
+        val = float(min(1.0, np.exp(logb.min())))
+    else:
+        val = outage_probability(ws, cov, pb.threshold, method="chernoff")
+    pb.cache[key] = val
+    return val
+
+
+def _cdf_batch(lam, x):
+    """CDF at ``x`` of sums of independent exponentials, one sum per row of ``lam``
+    (B,n) of positive means: :func:`twin.physics.outage._exact_cdf` (non-negative
+    uniformisation of the pure-birth chain, then squarings) for B sums at once, with one
+    step h = x/2^m for all rows (m from the largest rate, so every row's Λh ≤ 8, as the
+    scalar routine requires) and the longest Poisson series of the batch."""
+    B, n = lam.shape
+    mu = 1.0 / lam
+    Lam = mu.max(axis=1)
+    m = max(0, int(np.ceil(np.log2(max(float(Lam.max()) * x / 8.0, 1.0)))))
+    h = x / 2.0 ** m
+    ar = np.arange(n)
+    P = np.zeros((B, n + 1, n + 1))
+    P[:, np.arange(n + 1), np.arange(n + 1)] = 1.0
+    P[:, ar, ar] -= mu / Lam[:, None]
+    P[:, ar, ar + 1] += mu / Lam[:, None]
+    lh = Lam * h
+    k_max = int(lh.max() + 10.0 * np.sqrt(lh.max()) + 30)
+    weight = np.exp(-lh)
+    term = np.broadcast_to(np.eye(n + 1), P.shape).copy()
+    E = weight[:, None, None] * term
+    for k in range(1, k_max + 1):
+        term = term @ P
+        weight = weight * lh / k
+        E += weight[:, None, None] * term
+    for _ in range(m):
+        E = E @ E
+    return np.clip(E[:, 0, n], 0.0, 1.0)
+
+
+def _outages(pb, W, objective: str = "exact"):
+    """:func:`_outage` of every row of ``W`` (B,C) at once (same memo). Exact outages of
+    rows with the same support are batched: one batched eigenproblem and one batched
+    :func:`_cdf_batch`; rows whose eigenvalues need the scalar routine's filtering (a
+    singular covariance, e.g. full correlation) and the surrogates go one by one."""
+    W = np.asarray(W, float)
+    out = np.empty(len(W))
+    todo = {}
+    for b, w in enumerate(W):
+        hit = pb.cache.get((objective, w.tobytes()))
+        if hit is not None:
+            out[b] = hit
+        elif objective != "exact":
+            out[b] = _outage(pb, w, objective)
+        else:
+            todo.setdefault((w > 0).tobytes(), []).append(b)
+    for rows in todo.values():
+        rows = np.asarray(rows)
+        on = np.flatnonzero(W[rows[0]] > 0)
+        if on.size == 0:
+            for b in rows:
+                out[b] = _outage(pb, W[b], objective)
+            continue
+        sw = np.sqrt(W[np.ix_(rows, on)])
+        lam = np.linalg.eigvalsh(sw[:, :, None] * pb.cov[np.ix_(on, on)][None] * sw[:, None, :])
+        good = lam.min(axis=1) > 1e-12 * lam.max(axis=1)
+        if good.any():
+            vals = _cdf_batch(np.sort(lam[good], axis=1), float(pb.threshold))
+            for b, v in zip(rows[good], vals):
+                out[b] = pb.cache[(objective, W[b].tobytes())] = float(v)
+        for b in rows[~good]:
+            out[b] = _outage(pb, W[b], objective)
+    return out
 
 
 def _feasible(pb, clusters, configs, users, tau, tol=1e-9):
@@ -308,7 +392,18 @@ def _feasible(pb, clusters, configs, users, tau, tol=1e-9):
 
 def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str = "exact"):
     """Durations minimising the exact outage s.t. rates and time (SLSQP on log outage,
-    from τ0 and from a rate-feasible LP point). Returns (tau, outage) or (None, 1.0)."""
+    from τ0 and from a rate-feasible LP point). Returns (tau, outage) or (None, 1.0).
+    Memoised per problem on (schedule, τ0, objective): a deterministic function of them."""
+    key = ("tau", objective, np.asarray(clusters).tobytes(), np.asarray(configs).tobytes(),
+           np.asarray(users).tobytes(), None if tau0 is None else np.asarray(tau0, float).tobytes())
+    hit = pb.cache.get(key)
+    if hit is None:
+        hit = pb.cache[key] = _optimise_durations(pb, clusters, configs, users, tau0, objective)
+    tau, p = hit
+    return (None if tau is None else tau.copy()), p
+
+
+def _optimise_durations(pb, clusters, configs, users, tau0, objective):
     T = len(clusters)
     r = _rate_terms(pb, clusters, configs, users)
     K = pb.snr.shape[2]
@@ -335,14 +430,27 @@ def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str =
     def f(tau):
         return np.log(max(_outage(pb, schedule_weights(pb, clusters, configs, tau), objective), 1e-300))
 
-    cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot},
-            {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min}]
+    step = np.sqrt(np.finfo(float).eps)
+
+    def jac(tau):
+        """Forward differences as SLSQP's own (same steps, turned backwards at the upper
+        bound), the T shifted schedules' outages in one batch."""
+        h = step * np.where(tau >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(tau))
+        h = np.where(tau + h > pb.t_tot, -h, h)
+        shifted = tau[None] + np.diag(h)
+        h = shifted[np.arange(T), np.arange(T)] - tau
+        W = np.array([schedule_weights(pb, clusters, configs, x) for x in np.vstack([tau[None], shifted])])
+        logp = np.log(np.maximum(_outages(pb, W, objective), 1e-300))
+        return (logp[1:] - logp[0]) / h
+
+    cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot, "jac": lambda t: np.ones((1, T))},
+            {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min, "jac": lambda t: A_rate}]
     best_tau, best = None, np.inf
     for t0 in starts:
         val0 = f(t0)
         if val0 < best:
             best_tau, best = t0, val0
-        res = scipy.optimize.minimize(f, t0, method="SLSQP", bounds=[(pb.tau_min, pb.t_tot)] * T,
+        res = scipy.optimize.minimize(f, t0, method="SLSQP", jac=jac, bounds=[(pb.tau_min, pb.t_tot)] * T,
                                       constraints=cons, options={"maxiter": 60, "ftol": 1e-10})
         t = np.clip(res.x, pb.tau_min, pb.t_tot)
         t = t * pb.t_tot / t.sum()
@@ -438,17 +546,22 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                 for j in range(J):
                     if not valid[c, j]:
                         continue
-                    for k in range(K):
-                        cl2, cf2, us2 = cl.copy(), cf.copy(), us.copy()
-                        if same_cluster:
-                            cf2[:] = j
-                        cl2[t], cf2[t], us2[t] = c, j, k
-                        if not consistent(cl2, cf2) or not _feasible(pb, cl2, cf2, us2, tau):
-                            continue
-                        cand.append((_outage(pb, schedule_weights(pb, cl2, cf2, tau), objective), cl2, cf2, us2))
+                    cl2, cf2 = cl.copy(), cf.copy()
+                    if same_cluster:
+                        cf2[:] = j
+                    cl2[t], cf2[t] = c, j
+                    if not consistent(cl2, cf2):
+                        continue
+                    for k in range(K):            # the weights, so the outage, do not depend on the user
+                        us2 = us.copy()
+                        us2[t] = k
+                        if _feasible(pb, cl2, cf2, us2, tau):
+                            cand.append((cl2, cf2, us2))
             if not cand:
                 continue
-            val, cl2, cf2, us2 = min(cand, key=lambda z: z[0])
+            vals = _outages(pb, np.array([schedule_weights(pb, a, b, tau) for a, b, _ in cand]), objective)
+            i = int(np.argmin(vals))                 # the first of equal minima, as min() did
+            val, (cl2, cf2, us2) = vals[i], cand[i]
             if val < p * (1 - 1e-9):
                 cl, cf, us, p = cl2, cf2, us2, val
                 improved = True
@@ -555,3 +668,34 @@ def problem_from_positions(layout: PassLayout, setup: ClusterSetup, users, targe
     t_tot = setup.t_tot
     return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
                           float(db_to_lin(threshold_db)), tuple(f"grid{j}" for j in range(J)))
+
+
+# --- reuse between frames -------------------------------------------------------------
+class FrameMemo:
+    """The last ``size`` frames' decisions, keyed by their exact inputs (users' and
+    target's coordinates as observed, and the stage parameters). A frame whose inputs equal
+    a remembered frame's gets that frame's :class:`ScheduleResult` (same answer: the search
+    is deterministic), with ``wall_time_s`` the look-up's time and ``info["reused"]``.
+    With static users and target (paper 001's setting: positions fixed during a frame and
+    known at the BS) every frame after the first is a look-up."""
+
+    def __init__(self, size: int = 8):
+        self.size = int(size)
+        self._store: OrderedDict = OrderedDict()
+
+    @staticmethod
+    def key(users, q, params: dict):
+        return (np.asarray(users, float).tobytes(), np.asarray(users).shape, np.asarray(q, float).tobytes(),
+                tuple(sorted((k, repr(v)) for k, v in params.items())))
+
+    def get_or_solve(self, inputs, solve) -> ScheduleResult:
+        t0 = time.perf_counter()
+        key = self.key(*inputs)
+        hit = self._store.get(key)
+        if hit is None:
+            res = self._store[key] = solve()
+            if len(self._store) > self.size:
+                self._store.popitem(last=False)
+            return res
+        self._store.move_to_end(key)
+        return dataclasses.replace(hit, wall_time_s=time.perf_counter() - t0, info={**hit.info, "reused": True})
