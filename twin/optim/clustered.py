@@ -64,6 +64,11 @@ class ClusterSetup:
     power_w: float
     noise_w: float
     sensing_noise_w: float
+    #: every slot of a frame activates a different cluster (scene
+    #: ``simulation.distinct_clusters``; paper 001's "more slots, more look angles")
+    distinct_clusters: bool = False
+    #: shortest slot τ_min as a fraction of t_tot (paper 001 C3; scene ``simulation.min_slot_s``)
+    tau_min_frac: float = 0.05
 
     def gain_scale(self, target) -> float:
         """``g/|h_t|²`` for this target (MODEL §3.4, :func:`radar_gain`)."""
@@ -78,7 +83,7 @@ class ClusterProblem:
     gains (C,J) sensing gains g of cluster c in configuration j (NaN: no such config);
     snr (C,J,K) user SNRs; positions (C,J,Nc) along-guide coordinates of each config;
     cov (C,C) RCS covariance; T slots; t_tot, tau_min seconds; r_min bit/s/Hz;
-    threshold Γ_th (linear)."""
+    threshold Γ_th (linear); distinct: every slot a different cluster (T ≤ C)."""
 
     gains: np.ndarray
     snr: np.ndarray
@@ -90,6 +95,7 @@ class ClusterProblem:
     r_min: float
     threshold: float
     config_names: tuple = ()
+    distinct: bool = False
     #: memo of this problem's pure functions (outage of a weight vector, optimised
     #: durations of a schedule): the search asks for the same values many times
     cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -149,6 +155,11 @@ class ScheduleResult(OptResult):
     @property
     def problem(self) -> ClusterProblem | None:
         return self.solution.problem
+
+
+def _tau_min(setup: ClusterSetup, frac: float | None, t_tot: float) -> float:
+    """τ_min in seconds: ``frac`` of t_tot, or the setup's (the scene's) when None."""
+    return (setup.tau_min_frac if frac is None else float(frac)) * t_tot
 
 
 # --- intra-cluster beamforming --------------------------------------------------------
@@ -215,7 +226,7 @@ def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacin
 
 
 def build_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
-                  tau_min_frac: float = 0.05, decay: float | None = None, beamforming: bool = True,
+                  tau_min_frac: float | None = None, decay: float | None = None, beamforming: bool = True,
                   pas_per_cluster: int | None = None, points_per_cluster: int = 0) -> ClusterProblem:
     """Options of every cluster (MODEL §3.4 gains) for users (K,3) and the target (3,).
 
@@ -269,8 +280,9 @@ def build_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: 
     rho_decay = setup.decay if decay is None else float(decay)
     cov = rcs_covariance(look_angles(dep, q), setup.rcs_mean, rho_decay)
     t_tot = setup.t_tot
-    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
-                          float(db_to_lin(threshold_db)), tuple(names))
+    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, _tau_min(setup, tau_min_frac, t_tot), float(r_min),
+                          float(db_to_lin(threshold_db)), tuple(names),
+                          setup.distinct_clusters)
 
 
 # --- schedule evaluation -------------------------------------------------------------
@@ -478,13 +490,15 @@ def _infeasible(pb, users, t0) -> ScheduleResult:
 
 
 def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
-                   max_sweeps: int = 6, starts=(), objective: str = "exact") -> ScheduleResult:
+                   max_sweeps: int = 6, starts=(), objective: str = "exact",
+                   distinct_clusters: bool | None = None) -> ScheduleResult:
     """Alternating optimisation of the slot options and durations (module docstring).
     ``same_cluster``: baseline 2 (one cluster in every slot); ``equal_durations``:
     baseline 3 (τ_t = T_tot/T); ``starts``: extra starting schedules (e.g. the baselines'
     solutions, whose feasible sets are subsets of this one's, so the result is never worse
     than theirs); ``objective``: "exact" (default) or "chernoff" (the paper's surrogate,
-    kept to compare). Infeasible rate targets give ``status="infeasible"``."""
+    kept to compare); ``distinct_clusters``: every slot a different cluster (None: the
+    problem's ``distinct``). Infeasible rate targets give ``status="infeasible"``."""
     t0 = time.perf_counter()
     C, J, K = pb.snr.shape
     T = pb.T
@@ -497,7 +511,13 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                 if _feasible(pb, cl, cf, us, eq_tau) else (None, 1.0)
         return optimise_durations(pb, cl, cf, us, tau, objective)
 
+    distinct = (pb.distinct if distinct_clusters is None else bool(distinct_clusters)) and not same_cluster
+    if distinct and T > C:
+        raise ValueError(f"distinct clusters per slot need T ≤ C; got T = {T} slots for C = {C} clusters")
+
     def consistent(cl, cf):
+        if distinct:
+            return len(set(cl.tolist())) == T
         return all(len({int(cf[i]) for i in range(T) if cl[i] == c}) <= 1 for c in set(cl.tolist()))
 
     extra = list(starts)
@@ -519,6 +539,8 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
     for cl, cf, us in starts:
         if not consistent(cl, cf):
             cf = np.full(T, cf[0])
+        if not consistent(cl, cf):
+            continue
         tau, p = durations(cl, cf, us, None)
         if tau is not None and (best is None or p < best[4]):
             best = (cl.copy(), cf.copy(), us.copy(), tau, p)
@@ -589,6 +611,8 @@ def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Sc
         us = np.array([opts[i][2] for i in combo])
         if any(len(set(cf[cl == c].tolist())) > 1 for c in set(cl.tolist())):
             continue
+        if pb.distinct and len(set(cl.tolist())) < pb.T:
+            continue
         if equal_durations:
             tau = np.full(pb.T, pb.t_tot / pb.T)
             if not _feasible(pb, cl, cf, us, tau):
@@ -606,7 +630,7 @@ def exhaustive_schedule(pb: ClusterProblem, equal_durations: bool = False) -> Sc
 
 
 def fixed_ula_problem(layout: PassLayout, setup: ClusterSetup, users, target, *, T: int, r_min: float, threshold_db: float = 10.0,
-                      tau_min_frac: float = 0.05, decay: float | None = None) -> ClusterProblem:
+                      tau_min_frac: float | None = None, decay: float | None = None) -> ClusterProblem:
     """Baseline 1 of paper 001 §V: a conventional transmit ULA of C·N_c elements at λ/2,
     centred on the waveguide, split into C sub-arrays fed in phase (``1/√N_c`` each), no
     antenna motion (MODEL §2.6). One configuration per sub-array; look angles from the
@@ -636,11 +660,12 @@ def fixed_ula_problem(layout: PassLayout, setup: ClusterSetup, users, target, *,
     cov = rcs_covariance(th, setup.rcs_mean, setup.decay if decay is None else float(decay))
     t_tot = setup.t_tot
     return ClusterProblem(gains, snr, np.full((C, 1, nc), np.nan), cov, int(T), t_tot,
-                          tau_min_frac * t_tot, float(r_min), float(db_to_lin(threshold_db)), ("fixed",))
+                          _tau_min(setup, tau_min_frac, t_tot), float(r_min), float(db_to_lin(threshold_db)), ("fixed",),
+                          setup.distinct_clusters)
 
 
 def problem_from_positions(layout: PassLayout, setup: ClusterSetup, users, target, positions, *, T: int, r_min: float,
-                           threshold_db: float = 10.0, tau_min_frac: float = 0.05,
+                           threshold_db: float = 10.0, tau_min_frac: float | None = None,
                            decay: float | None = None) -> ClusterProblem:
     """A problem whose configurations are given: ``positions`` (C,J,Nc) along-guide
     coordinates of every cluster's PAs (NaN-padded). Used for exhaustive references on a
@@ -666,8 +691,9 @@ def problem_from_positions(layout: PassLayout, setup: ClusterSetup, users, targe
             snr[i, j] = setup.power_w * h2[1:] / setup.noise_w
     cov = rcs_covariance(look_angles(dep, q), setup.rcs_mean, setup.decay if decay is None else float(decay))
     t_tot = setup.t_tot
-    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, tau_min_frac * t_tot, float(r_min),
-                          float(db_to_lin(threshold_db)), tuple(f"grid{j}" for j in range(J)))
+    return ClusterProblem(gains, snr, positions, cov, int(T), t_tot, _tau_min(setup, tau_min_frac, t_tot), float(r_min),
+                          float(db_to_lin(threshold_db)), tuple(f"grid{j}" for j in range(J)),
+                          setup.distinct_clusters)
 
 
 # --- reuse between frames -------------------------------------------------------------
