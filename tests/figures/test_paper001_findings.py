@@ -1,13 +1,15 @@
-"""Paper 001's findings (issue 5), reproduced by the figure functions.
+"""Paper 001's findings (issues 5, 14), reproduced by the figure functions.
 
 Size (tests/figures/conftest.py): CI size by default, the paper's averaging with
 PASS_TWIN_FULL=1 (100 drops, 7 powers 0-24 dBm). CI size = quick mode (4 seeded drops,
 N_c = 1, 2, 4) at two of quick mode's four powers, 10 and 20 dBm: a drop's stream does not
 depend on the power, so these are the quick figures' own numbers at those powers (the
-power sweeps cost half). Measured (seed 0), outage at 10 / 20 dBm: Proposed-T4 0.4015 /
-0.00807, Baseline-3 0.4025 / 0.00808 (the narrowest margin asserted), Baseline-2 0.455 /
-0.0686, Baseline-4 0.739 / 0.146, Baseline-1 0.974 / 0.736; Proposed-T2 0.411 / 0.0205,
-T3 0.404 / 0.0111. The per-drop check (12 drops) and the heat map have one size."""
+power sweeps cost half). Scene reading (docs/paper001.md, "Lost parameter values"): the
+attenuation as the paper's e^{-0.18 d}. Measured (seed 0), outage at 10 / 20 dBm:
+Proposed-T4 0.7064 / 0.2047, Baseline-3 0.7098 / 0.2069 (the narrowest margin asserted),
+Baseline-2 0.7224 / 0.2377, Baseline-4 0.8101 / 0.5538, Baseline-1 0.9744 / 0.7362;
+Proposed-T2 0.7101 / 0.2120, T3 0.7069 / 0.2061. The per-drop check (12 drops) and the
+heat map have one size. About 45 s CPU for the module."""
 
 import numpy as np
 import pytest
