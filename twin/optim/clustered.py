@@ -20,6 +20,15 @@ Method (an alternative to the paper's Chernoff/MM/penalty AO, on the exact objec
    constraints). Sweeps repeat until no slot changes. The start is the best of a
    diversity-greedy schedule and the target-only one.
 
+With ``distinct`` (scene ``simulation.distinct_clusters``) every slot uses a different
+cluster; τ_min is the scene's ``simulation.min_slot_s`` (default 5 % of the frame).
+
+Doing less for the same answers (issue 13, docs/performance.md "clustered-outage"): the
+outage of a weight vector and the durations of a schedule are memoised per problem; a
+slot's options are scored once per (cluster, configuration) — the user does not change the
+weights — in one batch; SLSQP's finite differences run as one batch; and
+:class:`FrameMemo` returns a frame's decision again when its inputs repeat.
+
 The tests compare it with exhaustive search on small instances; the outage is always
 reported exactly, whatever was optimised (MODEL §4.5).
 
