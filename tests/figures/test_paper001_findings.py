@@ -9,7 +9,7 @@ attenuation as the paper's e^{-0.18 d}. Measured (seed 0), outage at 10 / 20 dBm
 Proposed-T4 0.7064 / 0.2047, Baseline-3 0.7098 / 0.2069 (the narrowest margin asserted),
 Baseline-2 0.7224 / 0.2377, Baseline-4 0.8101 / 0.5538, Baseline-1 0.9744 / 0.7362;
 Proposed-T2 0.7101 / 0.2120, T3 0.7069 / 0.2061. The per-drop check (12 drops) and the
-heat map have one size. About 45 s CPU for the module."""
+heat map have one size. About 50 s CPU for the module (the four figures 42 s)."""
 
 import numpy as np
 import pytest
