@@ -72,6 +72,8 @@ READINGS = {
     "Np/m, distinct, tau 1%, Nc 2, T 4-8": ({**_att("np"), **DIST, **_tau(0.01), **_nc(2)}, 2.0, (4, 6, 8), 8),
     "dB/m, distinct, tau 1%, Nc 4, T 4-8": ({**_att("db"), **DIST, **_tau(0.01)}, 2.0, (4, 6, 8), 8),
     "Np/m, distinct, tau 1%, Nc 4, T 2-10": ({**_att("np"), **DIST, **_tau(0.01)}, 2.0, (2, 6, 10), 10),
+    "dB/m, distinct, tau 0.1%, Nc 2, T 4-8": ({**_att("db"), **DIST, **_tau(0.001), **_nc(2)}, 2.0, (4, 6, 8), 8),
+    "Np/m, distinct, tau 0.1%, Nc 2, T 4-8": ({**_att("np"), **DIST, **_tau(0.001), **_nc(2)}, 2.0, (4, 6, 8), 8),
     "Np/m, distinct, tau 1%, Nc 2, Rmin 4": ({**_att("np"), **DIST, **_tau(0.01), **_nc(2)}, 4.0, (2, 3, 4), 4),
 }
 
