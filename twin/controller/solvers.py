@@ -26,6 +26,7 @@ class Solvers:
         self._setup = None
         self._layout = None
         self._cluster = None
+        self._frames = cl.FrameMemo()
 
     def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
@@ -100,17 +101,24 @@ class Solvers:
                                               candidates=candidates, reach=reach, centre=centre)
 
     # --- paper 001 ---------------------------------------------------------------------
-    def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
-                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
-                        starts=(), method: str = "search"):
+    def outage_schedule(self, users, q, *, starts=(), **kw):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
         problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
-        (a figure passes the solution for a stricter R_min, feasible here too).
-        ``method``: ``search`` (configuration library, MODEL §4.5), ``mm`` (paper 001's
-        alternating optimisation with continuous positions, MODEL §4.5.1, from its own
-        start) or ``search+mm`` (the same, from its own start and from the search's
+        (a figure passes the solution for a stricter R_min, feasible here too). A frame
+        whose users, target and parameters equal a recent frame's reuses its decision
+        (:class:`twin.optim.clustered.FrameMemo`: the same answer, without the search).
+        ``method`` (keyword): ``search`` (configuration library, MODEL §4.5), ``mm`` (paper
+        001's alternating optimisation with continuous positions, MODEL §4.5.1, from its
+        own start) or ``search+mm`` (the same, from its own start and from the search's
         schedule: never worse than either)."""
+        if starts:
+            return self._outage_schedule(users, q, starts=starts, **kw)
+        return self._frames.get_or_solve((users, q, kw), lambda: self._outage_schedule(users, q, **kw))
+
+    def _outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
+                         fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
+                         starts=(), method: str = "search"):
         if method != "search":
             return self._outage_schedule_mm(users, q, T=T, decay=decay, starts=starts, method=method,
                                             points_per_cluster=points_per_cluster)
