@@ -31,7 +31,7 @@ def _legal(world, pb, clusters):
         assert np.all(np.diff(x) >= dep.spacing[n] - 1e-9)
 
 
-@pytest.mark.parametrize("power,r_min", [(8, 2.0), (14, 4.0)])
+@pytest.mark.parametrize("power,r_min", [(8, 2.0), (20, 4.0)])
 def test_proposed_mm_is_feasible_and_never_worse_than_its_start(power, r_min):
     ctrl = controller(proposed_mm(), r_min, {"radio.tx_power_dbm": power})
     assert ctrl.ctx.stages["select"].p["method"] == "mm"
