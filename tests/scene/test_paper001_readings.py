@@ -41,3 +41,14 @@ def test_distinct_clusters_and_min_slot_reach_the_problem():
     setup = cluster_setup(w)
     assert setup.distinct_clusters and np.isclose(setup.tau_min_frac, 0.0004 / 0.008)
     assert not cluster_setup(World(load_scene("paper001"))).distinct_clusters
+
+
+def test_a_scene_in_np_per_m_survives_its_own_dump():
+    """A validated scene carries both fields (the Np/m given, the dB/m derived); runs and
+    sweeps re-validate the dump, which must give the same scene, not a 'both given' error."""
+    from twin.scene.schema import Scene
+
+    scene = load_scene("paper001")
+    again = Scene.model_validate(scene.model_dump())
+    assert again == scene
+    assert np.isclose(again.waveguides[0].attenuation_db_per_m, 20 / np.log(10) * 0.18, rtol=1e-12)

@@ -183,10 +183,14 @@ class Waveguide(Model):
         """attenuation_np_per_m (amplitude, Np/m) → attenuation_db_per_m (power, dB/m)."""
         if not isinstance(data, dict) or data.get("attenuation_np_per_m") is None:
             return data
-        if data.get("attenuation_db_per_m") is not None:
+        a = data["attenuation_np_per_m"]
+        db = data.get("attenuation_db_per_m")
+        if db is not None and isinstance(a, (int, float)) and isinstance(db, (int, float)) \
+                and np.isclose(float(db), 20.0 / np.log(10.0) * float(a), rtol=1e-12, atol=0.0):
+            return data     # a validated scene dumped and read again: both, and consistent
+        if db is not None:
             raise ValueError("attenuation_db_per_m and attenuation_np_per_m both given: give the in-guide "
                              "loss once, in dB/m (power) or in Np/m (amplitude e^(-alpha s))")
-        a = data["attenuation_np_per_m"]
         if isinstance(a, (int, float)) and not isinstance(a, bool) and a >= 0:
             data = {**data, "attenuation_db_per_m": 20.0 / np.log(10.0) * float(a)}
         return data
