@@ -56,18 +56,69 @@ class Evaluator:
             out.append(root_crb(crb) if np.all(np.isfinite(crb)) else np.inf)
         return np.asarray(out, float)
 
+    # --- a frame's samples at once (the engine's path; same values as the methods above) ----
+    def users_batch(self, geo, W, Rs, users, served, bodies=None) -> dict:
+        """:meth:`users` for the T samples of a frame at once: ``geo`` the states'
+        :class:`~twin.hardware.base.BatchGeometry`, W (T,N,K), Rs a list of T (N,N) or None,
+        users (T,K,3), served (T,K) bool, bodies the T instants' people (or None). Every
+        entry (T,K) equals the one-sample value (MODEL §3.1, §3.5, §2.5, §5.1)."""
+        w, tx = self.world, self.tx
+        T, K = users.shape[:2]
+        H, wall = tx.batch_channels(geo, users, bodies)
+        if all(r is None for r in Rs):
+            sinr = sinr_downlink(H, W, w.noise_w)
+        else:
+            sinr = np.stack([sinr_downlink(H[t], W[t], w.noise_w, Rs[t]) for t in range(T)])
+        act = geo.active
+        n_act = act.sum(axis=(1, 2))
+        if wall is None:                                                   # open room: every link LoS
+            los = np.broadcast_to(n_act[:, None], (T, K))
+            loss = np.where(n_act[:, None] > 0, 0.0, np.inf) * np.ones((T, K))
+        else:
+            los = ((wall == 0) & act[..., None]).sum(axis=(1, 2))
+            loss = np.where(act[..., None], wall, np.inf).min(axis=(1, 2))
+        body = np.where(n_act[:, None] > 0, 0.0, np.inf) * np.ones((T, K))
+        if bodies is not None:
+            from twin.physics.body import body_loss_db
+            from twin.units import wavelength
+
+            for t, b in enumerate(bodies):
+                if b is not None and len(b) and n_act[t]:
+                    pos = geo.positions[t][act[t]]
+                    body[t] = body_loss_db(pos[:, None, :], users[t][None, :, :], b, wavelength(tx.fc)).min(axis=0)
+        return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
+                "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
+
+    def rcrb_batch(self, geo, W, Rs, targets, bodies=None) -> np.ndarray:
+        """:meth:`rcrb` for the T samples of a frame at once: targets (T,J,3)  ->  (T,J)
+        root CRB (m), inf where the CRB does not exist (MODEL §3.3)."""
+        w, tx = self.world, self.tx
+        R = W @ np.swapaxes(W.conj(), -1, -2)
+        R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
+        out = np.empty(targets.shape[:2])
+        for j in range(targets.shape[1]):
+            q = targets[:, j]
+            h, dh = tx.batch_target_channels(geo, q, bodies)
+            crb = crb_from_channel(R, h, dh, q, w.sensing.position, w.sensing.elements, w.fc,
+                                   rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing,
+                                   rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
+            ok = np.all(np.isfinite(crb), axis=(-2, -1))
+            tr = crb[..., 0, 0] + crb[..., 1, 1]
+            out[:, j] = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
+        return out
+
     def frame_rcrb(self, slots, target) -> float:
         """Root CRB (m) of a target's position from all the echoes of a frame (MODEL §3.3):
         ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots' centres; the slots'
         Fisher information adds (common β), so a frame whose slots each radiate from one
         RF chain (paper 001 clusters) still locates the target. inf when singular."""
-        w = self.world
+        w, tx = self.world, self.tx
         q = np.asarray(target, float)
         total = sum(d for d, _, _, _ in slots)
-        parts = []
-        for dur, state, W, Rs in slots:
-            h, dh = self.tx.target_channel(state, q)
-            parts.append((dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), h, dh))
+        geo = tx.batch_geometry([state for _, state, _, _ in slots])      # the slots' channels at once
+        hs, dhs = tx.batch_target_channels(geo, np.broadcast_to(q, (len(slots), 3)), [tx.bodies] * len(slots))
+        parts = [(dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), hs[i], dhs[i])
+                 for i, (dur, _, W, Rs) in enumerate(slots)]
         crb = crb_over_slots(parts, q, w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
                              rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots,
                              noise_w=w.sensing_noise_w)

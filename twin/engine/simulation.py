@@ -29,7 +29,7 @@ from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
 from twin.physics.body import Bodies
-from twin.physics.csi import estimate_channel, pilot_error_variance
+from twin.physics.csi import estimate_channels, pilot_error_variance
 from twin.physics.estimation import AlphaBeta
 from twin.world import World
 
@@ -40,6 +40,7 @@ logger = logging.getLogger("twin.engine")
 @dataclass
 class Entity:
     mobility: object
+    done: bool = False          # the mobility model has no further leg
 
     def position(self, t: float) -> np.ndarray:
         return self.mobility.traj.position(t)
@@ -140,6 +141,43 @@ class Simulation:
         xy = np.array([e.position(t) for e in entities])
         return np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
 
+    def _advance(self, t: float) -> None:
+        """Extend every trajectory past time t (MODEL §5): the legs a mobility process would
+        have added by then, drawn from each entity's own stream in the same order, so a
+        frame's positions can be read at once."""
+        for ent in self.users + self.targets + self.blockers:
+            mob = ent.mobility
+            while not ent.done and mob.traj.end_time <= t:
+                if mob.next_leg() is None:
+                    ent.done = True
+
+    def _xyz_many(self, entities, times) -> np.ndarray:
+        """Positions (T,E,3) of ``entities`` at ``times`` (T,): :meth:`_xyz` for many instants
+        (one interpolation per entity)."""
+        times = np.asarray(times, float)
+        if not entities:
+            return np.zeros((len(times), 0, 3))
+        xy = np.stack([e.mobility.traj.position(times) for e in entities], axis=1)
+        return np.concatenate([xy, np.full(xy.shape[:2] + (1,), self.world.ue_height)], axis=-1)
+
+    def _bodies_many(self, times) -> list | None:
+        """The people at each of ``times`` (:meth:`_bodies`), or None when the scene has
+        none (no blockers, no self-blocking users)."""
+        sc = self.scene
+        if not (self.blockers or sc.users.self_blocking):
+            return None
+        bl = self._xyz_many(self.blockers, times) if self.blockers else None
+        us = self._xyz_many(self.users, times) if sc.users.self_blocking and self.users else None
+        out = []
+        for i in range(len(times)):
+            parts = []
+            if bl is not None:
+                parts.append(Bodies.of(bl[i, :, :2], sc.blockers.radius_m, sc.blockers.height_m))
+            if us is not None:
+                parts.append(Bodies.of(us[i, :, :2], sc.users.body_radius_m, sc.users.body_height_m, True))
+            out.append(Bodies.join(*parts))
+        return out
+
     def _bodies(self, t: float) -> Bodies | None:
         """The people who block links at time t (MODEL §5.1): the ``[blockers]`` and, with
         ``users.self_blocking``, the users' own bodies."""
@@ -159,13 +197,6 @@ class Simulation:
             self.tx.set_bodies(self._bodies(t))
 
     # --- processes ----------------------------------------------------------------
-    def _mobility(self, env, ent):
-        while True:
-            end = ent.mobility.next_leg()
-            if end is None:
-                return
-            yield env.timeout(max(end - env.now, 0.0))
-
     def _observe(self, f: int, t: float) -> Observation:
         noise = self.scene.observation_noise_m
         self._people_at(t)
@@ -192,62 +223,92 @@ class Simulation:
         return out
 
     # --- channel knowledge (MODEL §5.1) ----------------------------------------------
-    def _pilot_estimate(self, tp: float) -> np.ndarray:
-        """The BS's estimate of the effective channel of the configuration radiating at
-        pilot time ``tp`` (MODEL §5.1)."""
-        w = self.world
-        self._people_at(tp)
-        state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
-        H = self.tx.channel_to(state, self._xyz(self.users, tp))
-        return estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
-                                self.scene.csi.estimator), state
+    def _pilot_plan(self, times):
+        """Which pilots the knowledge update at each of ``times`` needs (MODEL §5.1): pilots
+        go out every ``period_s`` from t = 0 and an estimate is available one period later;
+        at each time the knowledge becomes the latest available estimate and the one before
+        it (only those two are ever used, so only they are drawn). Returns, per time, None
+        (no newer estimate) or ``(k, reuse_prev)``; the pilot before k is drawn unless the
+        previous update's estimate is it."""
+        T = self.pilot_period
+        last = self.csi.time_s if self.csi is not None else None
+        out = []
+        for t in times:
+            k = int(np.floor(t / T + 1e-9)) - 1
+            if k < 0 or (last is not None and k * T <= last + 1e-12):
+                out.append(None)
+                continue
+            reuse = last is not None and abs(last - (k - 1) * T) < 1e-12
+            out.append((k, reuse))
+            last = k * T
+        return out
 
-    def _static_between(self, t0: float, t1: float) -> bool:
-        """Nothing but the users moves between t0 and t1 (the elements stay, nobody blocks):
-        two pilots' channels can then be computed in one call."""
-        if self.blockers or self.scene.users.self_blocking:
-            return False
-        return np.array_equal(self.actuator.position(t0), self.actuator.position(t1))
-
-    def _pilot_pair(self, t0: float, t1: float):
-        """The estimates of the pilots at t0 and t1 (same configuration, :meth:`_static_between`),
-        their channels computed in one vectorised call; drawn in time order as
-        :meth:`_pilot_estimate` would."""
+    def _pilot_updates(self, times, actives, analogs) -> list:
+        """The channel knowledge after each of ``times`` (None: unchanged), with the slot's
+        active elements and analog weights in force at each (MODEL §5.1): every pilot
+        channel of the batch computed in one call, the estimation errors drawn in one call
+        in the order one-at-a-time updates drew them (previous pilot, then latest), so the
+        knowledge equals theirs bit for bit."""
+        if self.csi_model != "pilot":
+            return [None] * len(times)
+        plan = self._pilot_plan(times)
+        T = self.pilot_period
+        tp, idx = [], []                      # pilot instants in draw order, and the update they serve
+        for i, p in enumerate(plan):
+            if p is None:
+                continue
+            k, reuse = p
+            if not reuse and k >= 1:
+                tp.append((k - 1) * T)
+                idx.append(i)
+            tp.append(k * T)
+            idx.append(i)
+        if not tp:
+            return [None] * len(times)
         w = self.world
-        state = HardwareState(self.actuator.position(t1), self._slot_active.copy(), self.analog)
-        K = w.n_users
-        H = self.tx.channel_to(state, np.vstack([self._xyz(self.users, t0), self._xyz(self.users, t1)]))
-        est = [estimate_channel(H[:, i * K:(i + 1) * K], w.noise_w, w.user_power_w, self.pilot_symbols,
-                                self.rng_csi, self.scene.csi.estimator) for i in (0, 1)]
-        return est[0], est[1], state
+        states = [HardwareState(self.actuator.position(t), actives[i].copy(), analogs[i]) for t, i in zip(tp, idx)]
+        users = self._xyz_many(self.users, np.asarray(tp))
+        bodies = self._bodies_many(np.asarray(tp))
+        H, _ = self.tx.batch_channels(self.tx.batch_geometry(states), users, bodies)
+        est = estimate_channels(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
+                                self.scene.csi.estimator)
+        var = np.array(np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols),
+                                       (w.n_users,)), float)
+        out = [None] * len(times)
+        prev = self.csi
+        e = 0
+        for i, p in enumerate(plan):
+            if p is None:
+                continue
+            k, reuse = p
+            if reuse:
+                H_prev, t_prev = prev.H, prev.time_s
+            elif k >= 1:
+                H_prev, t_prev = est[e], tp[e]
+                e += 1
+            else:
+                H_prev = t_prev = None
+            prev = ChannelKnowledge("pilot", est[e], float(tp[e]), states[e], H_prev, t_prev,
+                                             err_var=var.copy())
+            out[i] = (prev, bodies is not None, None if bodies is None else bodies[e])
+            e += 1
+        return out
 
     def _pilots_until(self, t: float) -> bool:
-        """Pilots go out every ``period_s`` from t = 0; a pilot's estimate is available one
-        period later (reception and processing). Updates the controller's knowledge to the
-        latest available estimate and the one before it (only those two are ever used, so
-        only they are drawn). Returns whether the knowledge changed."""
-        if self.csi_model != "pilot":
+        """Update the controller's knowledge to the latest estimate available at t (MODEL
+        §5.1); returns whether it changed."""
+        upd = self._pilot_updates([t], [self._slot_active], [self.analog])[0]
+        if upd is None:
             return False
-        T = self.pilot_period
-        k = int(np.floor(t / T + 1e-9)) - 1
-        if k < 0 or (self.csi is not None and k * T <= self.csi.time_s + 1e-12):
-            return False
-        tk, tprev = k * T, (k - 1) * T
-        prev = H = state = None
-        if self.csi is not None and abs(self.csi.time_s - tprev) < 1e-12:
-            prev = (self.csi.H, self.csi.time_s)
-        elif k >= 1 and self._static_between(tprev, tk):
-            prev_H, H, state = self._pilot_pair(tprev, tk)
-            prev = (prev_H, tprev)
-        elif k >= 1:
-            prev = (self._pilot_estimate(tprev)[0], tprev)
-        if H is None:
-            H, state = self._pilot_estimate(tk)
-        w = self.world
-        var = np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols), (w.n_users,))
-        self.csi = ChannelKnowledge("pilot", H, float(tk), state, *(prev if prev is not None else (None, None)),
-                                    err_var=np.array(var, float))
+        self._take_knowledge(upd)
         return True
+
+    def _take_knowledge(self, upd) -> None:
+        """Adopt a knowledge update; with people on the floor, the transmitter's links keep
+        the people of the latest pilot, as when each pilot set them (MODEL §5.1)."""
+        self.csi = upd[0]
+        if upd[1]:
+            self.tx.set_bodies(upd[2])
 
     def _latency(self, solve_s: float) -> float:
         """Compute latency τ_c (MODEL §5.1): fixed, or the measured wall time over the
@@ -258,10 +319,15 @@ class Simulation:
         return float(lat)
 
     def _controller(self, env, rec: Recorder, bar):
+        """The frame loop (MODEL §5). The clock advances by the same float additions the
+        per-sample SimPy timeouts made (``now + (target − now)``), so every sample time is
+        the one a timeout per sample gave; SimPy steps once per frame."""
         tx = self.tx
         n = self.scene.simulation.samples_per_slot
+        now = env.now
         for f in range(self.n_frames):
-            t = env.now
+            t = now
+            self._advance(t)
             self._pilots_until(t)
             decided = in_force_at = solve = np.nan
             if t + 1e-12 >= self.busy_until:
@@ -278,27 +344,54 @@ class Simulation:
                 if self.in_force is None:
                     self.in_force = decision
             frame_plan = self.pending[0] if self.pending is not None else self.in_force
-            acc = _FrameAccumulator(self.world.n_users)
-            slots_mid = []
+            # the frame's sample times, slots and what radiates at each pilot (pure look-ahead)
+            times, slot_of, starts, durs = [], [], [], []
             for j in range(len(frame_plan.slots)):
-                slot_start = env.now
+                slot_start, dur = now, frame_plan.slots[j].duration_s
+                starts.append(slot_start)
+                durs.append(dur)
+                for i in range(n):   # samples at (i + 1/2)/n of the slot
+                    now = now + (slot_start + (i + 0.5) * dur / n - now)
+                    times.append(now)
+                    slot_of.append(j)
+                now = now + (slot_start + dur - now)
+            self._advance(now)
+            actives, analogs = [], []
+            for k, (tk, j) in enumerate(zip(times, slot_of)):
+                d = self._decision_at(starts[j])
+                actives.append(np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed)
+                analogs.append((d if k == 0 or slot_of[k - 1] != j else self._decision_at(times[k - 1])).analog)
+            updates = self._pilot_updates(times, actives, analogs)
+            # the samples, in time order: new knowledge re-beamforms, then the plan in force
+            acc = _FrameAccumulator(self.world.n_users)
+            slots_mid, samples = [], []
+            k = 0
+            for j in range(len(starts)):
+                slot_start, dur = starts[j], durs[j]
                 plan = self._plan_at(j, slot_start)
                 self._slot_active = np.asarray(plan.active, bool) & tx.installed
-                dur = frame_plan.slots[j].duration_s
                 mid = HardwareState(self.actuator.position(slot_start + dur / 2), self._slot_active.copy(),
                                     self.analog)
-                slots_mid.append((dur, mid, plan))
-                for i in range(n):   # samples at (i + 1/2)/n of the slot
-                    yield env.timeout(slot_start + (i + 0.5) * dur / n - env.now)
-                    if self._pilots_until(env.now):         # a newer estimate: re-beamform
+                for i in range(n):
+                    tk = times[k]
+                    if updates[k] is not None:          # a newer estimate: re-beamform
+                        self._take_knowledge(updates[k])
                         self._refresh(j)
-                    plan = self._plan_at(j, env.now)
-                    self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
-                slots_mid[-1] = (dur, mid, plan)                       # the beams last in force
-                yield env.timeout(slot_start + dur - env.now)
+                    plan = self._plan_at(j, tk)
+                    samples.append((tk, j, plan, self.analog, dur / n))
+                    k += 1
+                slots_mid.append((dur, mid, plan))                     # the beams last in force
+            self._evaluate_frame(rec, f, samples, acc)
             self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc)
             if bar is not None:
                 bar.update(1)
+            yield env.timeout(now - env.now)
+
+    def _decision_at(self, t: float) -> Decision:
+        """The decision radiating at time t (:meth:`_plan_at` without taking effect)."""
+        if self.pending is not None and t + 1e-12 >= self.pending[1]:
+            return self.pending[0]
+        return self.in_force
 
     def _plan_at(self, j: int, t: float):
         """The slot plan radiating at time t: the pending decision's slot j once it has
@@ -352,23 +445,36 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate(self, rec: Recorder, f, j, plan, t, acc, weight_s):
+    def _evaluate_frame(self, rec: Recorder, f, samples, acc) -> None:
+        """The evaluator's metrics at every sample of a frame, computed at once (MODEL §3,
+        §5.1): ``samples`` = ``[(t, slot, plan, analog, weight_s), …]`` in time order; the
+        actual positions, the elements where they really were and the beams in force at
+        each; one add per trace table."""
         tx, w = self.tx, self.world
-        self._people_at(t)
-        state = HardwareState(self.actuator.position(t), np.asarray(plan.active, bool) & tx.installed, self.analog)
-        users = self._xyz(self.users, t)
-        served = np.zeros(w.n_users, bool)
-        served[list(range(w.n_users)) if plan.users is None else list(plan.users)] = True
-        m = self.evaluator.users(state, plan.W, plan.Rs, users, served)
-        rec.users(t, f, j, users, m, w.sinr_target, served)
+        ts = np.array([smp[0] for smp in samples])
+        states = [HardwareState(self.actuator.position(t), np.asarray(p.active, bool) & tx.installed, a)
+                  for t, _, p, a, _ in samples]
+        geo = tx.batch_geometry(states)
+        bodies = self._bodies_many(ts)
+        users = self._xyz_many(self.users, ts)
+        K = w.n_users
+        served = np.zeros((len(samples), K), bool)
+        for i, (_, _, p, _, _) in enumerate(samples):
+            served[i, list(range(K)) if p.users is None else list(p.users)] = True
+        W = np.stack([np.asarray(p.W) for _, _, p, _, _ in samples])
+        Rs = [p.Rs for _, _, p, _, _ in samples]
+        m = self.evaluator.users_batch(geo, W, Rs, users, served, bodies)
+        slots = np.array([smp[1] for smp in samples])
+        rec.users_batch(ts, f, slots, users, m, w.sinr_target, served)
         if self.blockers:
-            rec.blockers(t, f, j, self._xyz(self.blockers, t))
-        acc.add(m, served, plan, t, weight_s)
+            rec.blockers_batch(ts, f, slots, self._xyz_many(self.blockers, ts))
+        for i, (t, _, p, _, weight) in enumerate(samples):
+            acc.add({k: v[i] for k, v in m.items()}, served[i], p, t, weight)
         if self.targets:
-            targets = self._xyz(self.targets, t)
-            rec.targets(t, f, j, targets, self.evaluator.rcrb(state, plan.W, plan.Rs, targets))
-        rec.elements(t, f, j, tx, state, self.actuator.target_at(t))
-        rec.beams(f, j, plan.W, plan.Rs, self.analog)
+            targets = self._xyz_many(self.targets, ts)
+            rec.targets_batch(ts, f, slots, targets, self.evaluator.rcrb_batch(geo, W, Rs, targets, bodies))
+        rec.elements_batch(ts, f, slots, tx, geo, states, [self.actuator.target_at(t) for t in ts])
+        rec.beams_batch(f, slots, [(p.W, p.Rs, a) for _, _, p, a, _ in samples])
 
     def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc):
         sens, frame_rcrb = {}, np.nan
@@ -439,8 +545,6 @@ class Simulation:
     def run(self) -> dict:
         """Run all frames; returns the summary (and writes the run directory)."""
         env = simpy.Environment()
-        for ent in self.users + self.targets + self.blockers:
-            env.process(self._mobility(env, ent))
         rec = Recorder(self.out_dir, self.scene, self.scene.simulation.flush_frames)
         rec.start(self.seed, {"policy": self.policy_name, "params": self.policy_params, "seed": self.seed,
                    "frames": self.n_frames, "frame_s": self.frame_s, "slots_per_frame": self.slots,

@@ -13,13 +13,27 @@ and the renderers use only this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
 from twin.hardware.state import HardwareState
-from twin.physics.channel import element_channel_terms, pa_positions
+
+from twin.physics.channel import element_channel_terms, free_space_gain, pa_positions
 from twin.physics.sensing import element_target_channel
 from twin.units import wavelength
+
+
+@dataclass(frozen=True)
+class BatchGeometry:
+    """T states of a transmitter stacked (:meth:`Transmitter.batch_geometry`): active
+    (T,N,M) bool, s (T,N,M) coordinates with inactive elements at 0, positions (T,N,M,3),
+    weights (T,N,M) complex."""
+
+    active: np.ndarray
+    s: np.ndarray
+    positions: np.ndarray
+    weights: np.ndarray
 
 
 class Transmitter(ABC):
@@ -217,6 +231,67 @@ class Transmitter(ABC):
         blk = self.blockage(s, act, q[None])
         return element_target_channel(self.positions(s), self.weights(state), q, self.fc,
                                       None if blk is None else blk[..., 0])
+
+    # --- many instants at once (the engine's frame-level evaluation) --------------------------
+    def batch_geometry(self, states) -> "BatchGeometry":
+        """Active masks, coordinates (inactive at s = 0), element positions and weights of
+        T states at once (T,N,M[,3]); positions and weights are computed once per distinct
+        state (a frame's slots usually share one), with the same formulas as the
+        single-state methods, so every entry equals theirs bit for bit."""
+        act = np.stack([self._active(st) for st in states])
+        s0 = np.where(act, np.stack([np.asarray(st.s, float) for st in states]), 0.0)
+        pos, wts, seen = [], [], {}
+        for st, a, s in zip(states, act, s0):
+            key = (s.tobytes(), a.tobytes(), None if st.analog is None else np.asarray(st.analog).tobytes())
+            if key not in seen:
+                seen[key] = (self.positions(s), self.weights(st))
+            p, w = seen[key]
+            pos.append(p)
+            wts.append(w)
+        return BatchGeometry(act, s0, np.stack(pos), np.stack(wts))
+
+    def batch_blockage(self, geo: "BatchGeometry", points, bodies=None):
+        """Blockage amplitudes (T,N,M,K) of T states' element→point links, points (T,K,3),
+        and the walls' loss in dB (T,N,M,K) (None without walls); ``bodies``: the people of
+        each instant (a list of T ``Bodies`` or None) — :meth:`blockage` for many instants."""
+        pts = np.asarray(points, float)
+        walls = self.floor is not None and self.floor.seg_a.shape[0]
+        wall = amp = None
+        P = geo.positions[:, :, :, None, :]
+        if walls:
+            wall = self.floor.loss_db(P, pts[:, None, None, :, :])
+            amp = np.where(np.isfinite(wall), 10.0 ** (-wall / 20.0), 0.0)     # b(p, q), MODEL §2.5
+        if bodies is not None and any(b is not None and len(b) for b in bodies):
+            from twin.physics.body import body_amplitude
+
+            lam = wavelength(self.fc)
+            shape = geo.positions.shape[:3] + (pts.shape[1],)
+            amp = np.ones(shape) if amp is None else amp
+            for t, b in enumerate(bodies):
+                body = body_amplitude(P[t], pts[t][None, None, :, :], b, lam)
+                if body is not None:
+                    amp[t] = amp[t] * body
+        return amp, wall
+
+    def batch_channels(self, geo: "BatchGeometry", points, bodies=None):
+        """Effective channels H (T,N,K) of T states to their points (T,K,3) and the links'
+        wall loss (T,N,M,K) or None (MODEL §2.3, §2.5): :meth:`channel_to` for many
+        instants, equal entry by entry."""
+        pts = np.asarray(points, float)
+        amp, wall = self.batch_blockage(geo, pts, bodies)
+        g = free_space_gain(geo.positions[:, :, :, None, :], pts[:, None, None, :, :], self.fc)
+        terms = geo.weights[..., None] * g
+        if amp is not None:
+            terms = terms * amp
+        return terms.sum(axis=2), wall
+
+    def batch_target_channels(self, geo: "BatchGeometry", targets, bodies=None):
+        """Target channels h (T,N) and gradients (T,2,N) of T states, each to its own target
+        (T,3): :meth:`target_channel` for many instants (MODEL §3.3)."""
+        q = np.asarray(targets, float)
+        amp, _ = self.batch_blockage(geo, q[:, None, :], bodies)
+        return element_target_channel(geo.positions, geo.weights, q, self.fc,
+                                      None if amp is None else amp[..., 0])
 
     def los_loss_db(self, state: HardwareState, points, wall_loss_db=None) -> np.ndarray:
         """Wall loss in dB (P,K) of every active element → point link (MODEL §2.5)."""
