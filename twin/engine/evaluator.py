@@ -57,14 +57,15 @@ class Evaluator:
         return np.asarray(out, float)
 
     # --- a frame's samples at once (the engine's path; same values as the methods above) ----
-    def users_batch(self, geo, W, Rs, users, served, bodies=None) -> dict:
+    def users_batch(self, geo, W, Rs, users, served, bodies=None, channels=None) -> dict:
         """:meth:`users` for the T samples of a frame at once: ``geo`` the states'
         :class:`~twin.hardware.base.BatchGeometry`, W (T,N,K), Rs a list of T (N,N) or None,
-        users (T,K,3), served (T,K) bool, bodies the T instants' people (or None). Every
-        entry (T,K) equals the one-sample value (MODEL §3.1, §3.5, §2.5, §5.1)."""
+        users (T,K,3), served (T,K) bool, bodies the T instants' people (or None),
+        channels (H, wall loss) if already computed (:meth:`Transmitter.batch_channels`).
+        Every entry (T,K) equals the one-sample value (MODEL §3.1, §3.5, §2.5, §5.1)."""
         w, tx = self.world, self.tx
         T, K = users.shape[:2]
-        H, wall = tx.batch_channels(geo, users, bodies)
+        H, wall = tx.batch_channels(geo, users, bodies) if channels is None else channels
         if all(r is None for r in Rs):
             sinr = sinr_downlink(H, W, w.noise_w)
         else:
@@ -89,16 +90,17 @@ class Evaluator:
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
 
-    def rcrb_batch(self, geo, W, Rs, targets, bodies=None) -> np.ndarray:
+    def rcrb_batch(self, geo, W, Rs, targets, bodies=None, channels=None) -> np.ndarray:
         """:meth:`rcrb` for the T samples of a frame at once: targets (T,J,3)  ->  (T,J)
-        root CRB (m), inf where the CRB does not exist (MODEL §3.3)."""
+        root CRB (m), inf where the CRB does not exist (MODEL §3.3); ``channels``: per
+        target (h (T,N), ∂h (T,2,N)) if already computed."""
         w, tx = self.world, self.tx
         R = W @ np.swapaxes(W.conj(), -1, -2)
         R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
         out = np.empty(targets.shape[:2])
         for j in range(targets.shape[1]):
             q = targets[:, j]
-            h, dh = tx.batch_target_channels(geo, q, bodies)
+            h, dh = tx.batch_target_channels(geo, q, bodies) if channels is None else channels[j]
             crb = crb_from_channel(R, h, dh, q, w.sensing.position, w.sensing.elements, w.fc,
                                    rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing,
                                    rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
@@ -107,7 +109,7 @@ class Evaluator:
             out[:, j] = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
         return out
 
-    def frame_rcrb(self, slots, target) -> float:
+    def frame_rcrb(self, slots, target, channels=None) -> float:
         """Root CRB (m) of a target's position from all the echoes of a frame (MODEL §3.3):
         ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots' centres; the slots'
         Fisher information adds (common β), so a frame whose slots each radiate from one
@@ -115,8 +117,10 @@ class Evaluator:
         w, tx = self.world, self.tx
         q = np.asarray(target, float)
         total = sum(d for d, _, _, _ in slots)
-        geo = tx.batch_geometry([state for _, state, _, _ in slots])      # the slots' channels at once
-        hs, dhs = tx.batch_target_channels(geo, np.broadcast_to(q, (len(slots), 3)), [tx.bodies] * len(slots))
+        if channels is None:                 # the slots' channels at once (``channels``: given)
+            geo = tx.batch_geometry([state for _, state, _, _ in slots])
+            channels = tx.batch_target_channels(geo, np.broadcast_to(q, (len(slots), 3)), [tx.bodies] * len(slots))
+        hs, dhs = channels
         parts = [(dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), hs[i], dhs[i])
                  for i, (dur, _, W, Rs) in enumerate(slots)]
         crb = crb_over_slots(parts, q, w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,

@@ -243,40 +243,39 @@ class Simulation:
             last = k * T
         return out
 
-    def _pilot_updates(self, times, actives, analogs) -> list:
-        """The channel knowledge after each of ``times`` (None: unchanged), with the slot's
-        active elements and analog weights in force at each (MODEL §5.1): every pilot
-        channel of the batch computed in one call, the estimation errors drawn in one call
-        in the order one-at-a-time updates drew them (previous pilot, then latest), so the
-        knowledge equals theirs bit for bit."""
+    def _pilot_requests(self, times, actives, analogs):
+        """The pilots the knowledge updates at ``times`` need (:meth:`_pilot_plan`), in the
+        order one-at-a-time updates drew them (previous pilot, then latest): (plan, pilot
+        instants, their states — the elements where they were, the slot's active set and
+        analog weights at each update)."""
         if self.csi_model != "pilot":
-            return [None] * len(times)
+            return [None] * len(times), [], []
         plan = self._pilot_plan(times)
         T = self.pilot_period
-        tp, idx = [], []                      # pilot instants in draw order, and the update they serve
+        tp, states = [], []
         for i, p in enumerate(plan):
             if p is None:
                 continue
             k, reuse = p
-            if not reuse and k >= 1:
-                tp.append((k - 1) * T)
-                idx.append(i)
-            tp.append(k * T)
-            idx.append(i)
+            for tq in ([(k - 1) * T] if not reuse and k >= 1 else []) + [k * T]:
+                tp.append(tq)
+                states.append(HardwareState(self._s_at(tq), actives[i].copy(), analogs[i]))
+        return plan, tp, states
+
+    def _pilot_knowledge(self, plan, tp, states, H, bodies) -> list:
+        """The knowledge after each update of ``plan`` (None: unchanged) from the pilots'
+        true channels H (P,N,K): the estimation errors drawn in one call in the order
+        one-at-a-time estimates drew them, so every estimate equals theirs bit for bit
+        (MODEL §5.1). An update is (knowledge, people on the floor?, the people then)."""
+        out = [None] * len(plan)
         if not tp:
-            return [None] * len(times)
+            return out
         w = self.world
-        states = [HardwareState(self.actuator.position(t), actives[i].copy(), analogs[i]) for t, i in zip(tp, idx)]
-        users = self._xyz_many(self.users, np.asarray(tp))
-        bodies = self._bodies_many(np.asarray(tp))
-        H, _ = self.tx.batch_channels(self.tx.batch_geometry(states), users, bodies)
         est = estimate_channels(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
                                 self.scene.csi.estimator)
         var = np.array(np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols),
                                        (w.n_users,)), float)
-        out = [None] * len(times)
-        prev = self.csi
-        e = 0
+        prev, e = self.csi, 0
         for i, p in enumerate(plan):
             if p is None:
                 continue
@@ -288,11 +287,21 @@ class Simulation:
                 e += 1
             else:
                 H_prev = t_prev = None
-            prev = ChannelKnowledge("pilot", est[e], float(tp[e]), states[e], H_prev, t_prev,
-                                             err_var=var.copy())
+            prev = ChannelKnowledge("pilot", est[e], float(tp[e]), states[e], H_prev, t_prev, err_var=var.copy())
             out[i] = (prev, bodies is not None, None if bodies is None else bodies[e])
             e += 1
         return out
+
+    def _pilot_updates(self, times, actives, analogs) -> list:
+        """The channel knowledge after each of ``times`` (None: unchanged), with the slot's
+        active elements and analog weights in force at each (MODEL §5.1), the pilots'
+        channels computed in one call."""
+        plan, tp, states = self._pilot_requests(times, actives, analogs)
+        if not tp:
+            return [None] * len(times)
+        bodies = self._bodies_many(np.asarray(tp))
+        H, _ = self.tx.batch_channels(self.tx.batch_geometry(states), self._xyz_many(self.users, tp), bodies)
+        return self._pilot_knowledge(plan, tp, states, H, bodies)
 
     def _pilots_until(self, t: float) -> bool:
         """Update the controller's knowledge to the latest estimate available at t (MODEL
@@ -321,14 +330,22 @@ class Simulation:
     def _controller(self, env, rec: Recorder, bar):
         """The frame loop (MODEL §5). The clock advances by the same float additions the
         per-sample SimPy timeouts made (``now + (target − now)``), so every sample time is
-        the one a timeout per sample gave; SimPy steps once per frame."""
+        the one a timeout per sample gave; SimPy steps once per frame. What radiates at
+        each instant of a frame is known once the frame's decision is commanded (a
+        re-beamforming changes only the beams), so every channel of the frame — pilots,
+        samples, slot centres — is computed in one call before the samples run."""
         tx = self.tx
         n = self.scene.simulation.samples_per_slot
         now = env.now
+        start_update = None                      # (time, update) of the next frame start's pilots
         for f in range(self.n_frames):
             t = now
             self._advance(t)
-            self._pilots_until(t)
+            if start_update is not None and start_update[0] == t:
+                if start_update[1] is not None:
+                    self._take_knowledge(start_update[1])
+            else:
+                self._pilots_until(t)
             decided = in_force_at = solve = np.nan
             if t + 1e-12 >= self.busy_until:
                 obs = self._observe(f, t)
@@ -344,7 +361,6 @@ class Simulation:
                 if self.in_force is None:
                     self.in_force = decision
             frame_plan = self.pending[0] if self.pending is not None else self.in_force
-            # the frame's sample times, slots and what radiates at each pilot (pure look-ahead)
             times, slot_of, starts, durs = [], [], [], []
             for j in range(len(frame_plan.slots)):
                 slot_start, dur = now, frame_plan.slots[j].duration_s
@@ -356,36 +372,85 @@ class Simulation:
                     slot_of.append(j)
                 now = now + (slot_start + dur - now)
             self._advance(now)
-            actives, analogs = [], []
-            for k, (tk, j) in enumerate(zip(times, slot_of)):
-                d = self._decision_at(starts[j])
-                actives.append(np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed)
-                analogs.append((d if k == 0 or slot_of[k - 1] != j else self._decision_at(times[k - 1])).analog)
-            updates = self._pilot_updates(times, actives, analogs)
+            fc = self._frame_channels(t, times, slot_of, starts, durs, now)
+            updates = fc.updates
+            start_update = (now, updates[-1])
+            self.controller.prepare_refresh([(j, u[0]) for j, u in zip(slot_of, updates) if u is not None])
             # the samples, in time order: new knowledge re-beamforms, then the plan in force
-            acc = _FrameAccumulator(self.world.n_users)
-            slots_mid, samples = [], []
+            slots_mid, plans = [], []
             k = 0
             for j in range(len(starts)):
-                slot_start, dur = starts[j], durs[j]
-                plan = self._plan_at(j, slot_start)
+                plan = self._plan_at(j, starts[j])
                 self._slot_active = np.asarray(plan.active, bool) & tx.installed
-                mid = HardwareState(self.actuator.position(slot_start + dur / 2), self._slot_active.copy(),
-                                    self.analog)
                 for i in range(n):
-                    tk = times[k]
                     if updates[k] is not None:          # a newer estimate: re-beamform
                         self._take_knowledge(updates[k])
                         self._refresh(j)
-                    plan = self._plan_at(j, tk)
-                    samples.append((tk, j, plan, self.analog, dur / n))
+                    plan = self._plan_at(j, times[k])
+                    plans.append(plan)
                     k += 1
-                slots_mid.append((dur, mid, plan))                     # the beams last in force
-            self._evaluate_frame(rec, f, samples, acc)
-            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc)
+                slots_mid.append((durs[j], fc.mids[j], plan))          # the beams last in force
+            acc = _FrameAccumulator(self.world.n_users)
+            self._evaluate_frame(rec, f, fc, plans, [durs[j] / n for j in slot_of], acc)
+            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, fc.mid_targets)
             if bar is not None:
                 bar.update(1)
             yield env.timeout(now - env.now)
+
+    def _s_at(self, t: float) -> np.ndarray:
+        """The actuator's coordinates at t; a leg whose elements stay put answers without
+        the kinematics (``move`` returns the target itself then)."""
+        leg = self.actuator._leg(float(t))
+        if leg[1] is leg[2] or np.array_equal(leg[1], leg[2]):
+            return np.array(leg[2], float)
+        return self.actuator.position(t)
+
+    def _frame_channels(self, t, times, slot_of, starts, durs, t_next) -> "_FrameChannels":
+        """Every channel a frame needs, in one call per kind (MODEL §2.3, §3.3, §5.1): the
+        pilots of the knowledge updates at the samples and at the next frame start, the
+        users at the samples (true channels and wall losses), the targets at the samples
+        and, for the frame RCRB, at the slot centres. The states are what the per-sample
+        loop puts in force: the decision radiating at each instant (:meth:`_decision_at`),
+        the elements where the actuator has them."""
+        tx = self.tx
+        slot_act, slot_analog = [], []
+        for j, t0 in enumerate(starts):
+            d = self._decision_at(t0)
+            slot_act.append(np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed)
+            slot_analog.append(d.analog)
+        at = [self._decision_at(tk) for tk in times]
+        # pilots: the slot's active set, the analog weights left by the previous plan lookup
+        p_act = [slot_act[j] for j in slot_of] + [slot_act[-1]]
+        p_an = [slot_analog[j] if k == 0 or slot_of[k - 1] != j else at[k - 1].analog
+                for k, j in enumerate(slot_of)] + [at[-1].analog]
+        plan, tp, p_states = self._pilot_requests(list(times) + [t_next], p_act, p_an)
+        s_states = [HardwareState(self._s_at(tk), np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
+                                  & tx.installed, d.analog) for tk, j, d in zip(times, slot_of, at)]
+        mids = [HardwareState(self._s_at(t0 + dur / 2), slot_act[j].copy(), slot_analog[j])
+                for j, (t0, dur) in enumerate(zip(starts, durs))]
+        P, S = len(tp), len(times)
+        inst = np.concatenate([np.asarray(tp, float), np.asarray(times, float)])
+        geo = tx.batch_geometry(p_states + s_states + mids)
+        people = self._bodies_many(np.concatenate([inst, [t]]))
+        bodies = people[:-1] if people is not None else None
+        users = self._xyz_many(self.users, inst)
+        H, wall = tx.batch_channels(geo.take(slice(0, P + S)), users, bodies)
+        updates = self._pilot_knowledge(plan, tp, p_states, H[:P], None if bodies is None else bodies[:P])
+        out = _FrameChannels(updates, np.asarray(times, float), np.asarray(slot_of), s_states, geo.take(slice(P, P + S)),
+                             None if bodies is None else bodies[P:], users[P:], H[P:],
+                             None if wall is None else wall[P:], mids)
+        if self.targets:
+            out.targets = self._xyz_many(self.targets, times)                         # (S,J,3)
+            q0 = self._xyz(self.targets, t)
+            tgeo = geo.take(slice(P, P + S + len(mids)))
+            tb = None if people is None else bodies[P:] + [people[-1]] * len(mids)
+            out.sample_targets, out.mid_targets = [], []
+            for jt in range(q0.shape[0]):
+                q = np.concatenate([out.targets[:, jt], np.broadcast_to(q0[jt], (len(mids), 3))])
+                h, dh = tx.batch_target_channels(tgeo, q, tb)
+                out.sample_targets.append((h[:S], dh[:S]))
+                out.mid_targets.append((h[S:], dh[S:]))
+        return out
 
     def _decision_at(self, t: float) -> Decision:
         """The decision radiating at time t (:meth:`_plan_at` without taking effect)."""
@@ -445,45 +510,37 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate_frame(self, rec: Recorder, f, samples, acc) -> None:
-        """The evaluator's metrics at every sample of a frame, computed at once (MODEL §3,
-        §5.1): ``samples`` = ``[(t, slot, plan, analog, weight_s), …]`` in time order; the
-        actual positions, the elements where they really were and the beams in force at
-        each; one add per trace table."""
+    def _evaluate_frame(self, rec: Recorder, f, fc, plans, weights, acc) -> None:
+        """The evaluator's metrics at every sample of a frame at once (MODEL §3, §5.1): the
+        channels of ``fc`` (:meth:`_frame_channels`), the beams in force at each sample
+        (``plans``), ``weights`` each sample's share of time (s); one add per trace table."""
         tx, w = self.tx, self.world
-        ts = np.array([smp[0] for smp in samples])
-        states = [HardwareState(self.actuator.position(t), np.asarray(p.active, bool) & tx.installed, a)
-                  for t, _, p, a, _ in samples]
-        geo = tx.batch_geometry(states)
-        bodies = self._bodies_many(ts)
-        users = self._xyz_many(self.users, ts)
-        K = w.n_users
-        served = np.zeros((len(samples), K), bool)
-        for i, (_, _, p, _, _) in enumerate(samples):
+        ts, S, K = fc.times, len(plans), w.n_users
+        served = np.zeros((S, K), bool)
+        for i, p in enumerate(plans):
             served[i, list(range(K)) if p.users is None else list(p.users)] = True
-        W = np.stack([np.asarray(p.W) for _, _, p, _, _ in samples])
-        Rs = [p.Rs for _, _, p, _, _ in samples]
-        m = self.evaluator.users_batch(geo, W, Rs, users, served, bodies)
-        slots = np.array([smp[1] for smp in samples])
-        rec.users_batch(ts, f, slots, users, m, w.sinr_target, served)
+        W = np.stack([np.asarray(p.W) for p in plans])
+        Rs = [p.Rs for p in plans]
+        m = self.evaluator.users_batch(fc.geo, W, Rs, fc.users, served, fc.bodies, channels=(fc.H, fc.wall))
+        slots = fc.slot_of
+        rec.users_batch(ts, f, slots, fc.users, m, w.sinr_target, served)
         if self.blockers:
             rec.blockers_batch(ts, f, slots, self._xyz_many(self.blockers, ts))
-        for i, (t, _, p, _, weight) in enumerate(samples):
-            acc.add({k: v[i] for k, v in m.items()}, served[i], p, t, weight)
+        acc.add_batch(m, served, plans, ts, weights)
         if self.targets:
-            targets = self._xyz_many(self.targets, ts)
-            rec.targets_batch(ts, f, slots, targets, self.evaluator.rcrb_batch(geo, W, Rs, targets, bodies))
-        rec.elements_batch(ts, f, slots, tx, geo, states, [self.actuator.target_at(t) for t in ts])
-        rec.beams_batch(f, slots, [(p.W, p.Rs, a) for _, _, p, a, _ in samples])
+            rec.targets_batch(ts, f, slots, fc.targets,
+                              self.evaluator.rcrb_batch(fc.geo, W, Rs, fc.targets, fc.bodies, fc.sample_targets))
+        rec.elements_batch(ts, f, slots, tx, fc.geo, fc.states, [self.actuator.target_at(t) for t in ts])
+        rec.beams_batch(f, slots, [(p.W, p.Rs, s.analog) for p, s in zip(plans, fc.states)])
 
-    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc):
+    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, mid_targets=None):
         sens, frame_rcrb = {}, np.nan
         self._people_at(t)
         if self.targets:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
                 sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
-            per_target = self._target_frame(t, slots_mid, sens)
+            per_target = self._target_frame(t, slots_mid, sens, mid_targets)
             frame_rcrb = float(per_target["frame_rcrb"][0])      # target 0 (every target's: targets table)
             rec.target_frame(**per_target)
         avg = acc.average_rates()
@@ -509,17 +566,20 @@ class Simulation:
                        frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
                        slot_durations_s="-".join(f"{dur:.4g}" for dur, _, _ in slots_mid)))
 
-    def _target_frame(self, t, slots_mid, sens0) -> dict:
+    def _target_frame(self, t, slots_mid, sens0, channels=None) -> dict:
         """Per-target values of a frame (MODEL §3.3, §3.4, §5.1): the frame RCRB and the
         exact sensing outage of every target (target 0's outage is the frames table's),
         and, when estimating, each target's ML estimate from the frame's echoes (the
-        target at the frame start, the slots' states at their centres), fed to its tracker."""
+        target at the frame start, the slots' states at their centres), fed to its tracker.
+        ``channels``: per target, its channels (h, ∂h) from the slots' centre states if
+        already computed (:meth:`_frame_channels`)."""
         q = self._xyz(self.targets, t)
         slots = [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid]
         n = len(q)
         est = np.full((n, 2), np.nan)
         out = np.full(n, np.nan)
-        rcrb = np.array([self.evaluator.frame_rcrb(slots, q[i]) for i in range(n)])
+        rcrb = np.array([self.evaluator.frame_rcrb(slots, q[i], None if channels is None else channels[i])
+                         for i in range(n)])
         for i in range(n):
             if self.tx.clustered:
                 s_i = sens0 if i == 0 else self.evaluator.cluster_sensing(
@@ -567,6 +627,29 @@ class Simulation:
         return summary
 
 
+@dataclass
+class _FrameChannels:
+    """What :meth:`Simulation._frame_channels` computed for one frame: the knowledge
+    updates (one per sample, and the next frame start's last), and per sample its time,
+    slot, state, batch geometry, people, users (S,K,3), true channels H (S,N,K), wall
+    losses (S,N,M,K) or None; the slots' centre states; with targets, their positions
+    (S,J,3) and per target the channels (h, ∂h) at the samples and at the slot centres."""
+
+    updates: list
+    times: np.ndarray
+    slot_of: np.ndarray
+    states: list
+    geo: object
+    bodies: list | None
+    users: np.ndarray
+    H: np.ndarray
+    wall: np.ndarray | None
+    mids: list
+    targets: np.ndarray | None = None
+    sample_targets: list | None = None
+    mid_targets: list | None = None
+
+
 class _FrameAccumulator:
     """Per-frame sums of what the evaluator saw: users' rates (throughput counts the
     slots a user was not served), requirement misses of the served users, and the error
@@ -590,6 +673,21 @@ class _FrameAccumulator:
         if plan.csi_time_s is not None:
             self.age += (t - plan.csi_time_s) * weight_s
             self.age_w += weight_s
+
+    def add_batch(self, m, served, plans, times, weights) -> None:
+        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order."""
+        rate, outage, H = m["rate"], m["outage"], m["H"]
+        for i, (p, t, wt) in enumerate(zip(plans, times, weights)):
+            self.rate += rate[i] * wt
+            self.time += wt
+            self.missed += int(np.sum(outage[i]))
+            if p.H is not None:
+                H_true = H[i][:, served[i]]
+                self.err += float(np.sum(np.abs(p.H[:, served[i]] - H_true) ** 2))
+                self.pow += float(np.sum(np.abs(H_true) ** 2))
+            if p.csi_time_s is not None:
+                self.age += (t - p.csi_time_s) * wt
+                self.age_w += wt
 
     def average_rates(self) -> np.ndarray:
         return self.rate / self.time if self.time > 0 else self.rate

@@ -35,6 +35,10 @@ class BatchGeometry:
     positions: np.ndarray
     weights: np.ndarray
 
+    def take(self, index) -> "BatchGeometry":
+        """The states selected by ``index`` (a slice or indices)."""
+        return BatchGeometry(self.active[index], self.s[index], self.positions[index], self.weights[index])
+
 
 class Transmitter(ABC):
     """Base class. Subclasses set the geometry arrays and implement :meth:`weights`.
