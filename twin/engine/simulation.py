@@ -252,15 +252,16 @@ class Simulation:
             return [None] * len(times), [], []
         plan = self._pilot_plan(times)
         T = self.pilot_period
-        tp, states = [], []
+        tp, of = [], []
         for i, p in enumerate(plan):
             if p is None:
                 continue
             k, reuse = p
             for tq in ([(k - 1) * T] if not reuse and k >= 1 else []) + [k * T]:
                 tp.append(tq)
-                states.append(HardwareState(self._s_at(tq), actives[i].copy(), analogs[i]))
-        return plan, tp, states
+                of.append(i)
+        s = self.actuator.positions(tp) if tp else []
+        return plan, tp, [HardwareState(s[e], actives[i].copy(), analogs[i]) for e, i in enumerate(of)]
 
     def _pilot_knowledge(self, plan, tp, states, H, bodies) -> list:
         """The knowledge after each update of ``plan`` (None: unchanged) from the pilots'
@@ -397,14 +398,6 @@ class Simulation:
                 bar.update(1)
             yield env.timeout(now - env.now)
 
-    def _s_at(self, t: float) -> np.ndarray:
-        """The actuator's coordinates at t; a leg whose elements stay put answers without
-        the kinematics (``move`` returns the target itself then)."""
-        leg = self.actuator._leg(float(t))
-        if leg[1] is leg[2] or np.array_equal(leg[1], leg[2]):
-            return np.array(leg[2], float)
-        return self.actuator.position(t)
-
     def _frame_channels(self, t, times, slot_of, starts, durs, t_next) -> "_FrameChannels":
         """Every channel a frame needs, in one call per kind (MODEL §2.3, §3.3, §5.1): the
         pilots of the knowledge updates at the samples and at the next frame start, the
@@ -424,10 +417,10 @@ class Simulation:
         p_an = [slot_analog[j] if k == 0 or slot_of[k - 1] != j else at[k - 1].analog
                 for k, j in enumerate(slot_of)] + [at[-1].analog]
         plan, tp, p_states = self._pilot_requests(list(times) + [t_next], p_act, p_an)
-        s_states = [HardwareState(self._s_at(tk), np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
-                                  & tx.installed, d.analog) for tk, j, d in zip(times, slot_of, at)]
-        mids = [HardwareState(self._s_at(t0 + dur / 2), slot_act[j].copy(), slot_analog[j])
-                for j, (t0, dur) in enumerate(zip(starts, durs))]
+        s_at = self.actuator.positions(list(times) + [t0 + dur / 2 for t0, dur in zip(starts, durs)])
+        s_states = [HardwareState(s_at[k], np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
+                                  & tx.installed, d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
+        mids = [HardwareState(s_at[len(times) + j], slot_act[j].copy(), slot_analog[j]) for j in range(len(starts))]
         P, S = len(tp), len(times)
         inst = np.concatenate([np.asarray(tp, float), np.asarray(times, float)])
         geo = tx.batch_geometry(p_states + s_states + mids)

@@ -242,17 +242,29 @@ class Transmitter(ABC):
         T states at once (T,N,M[,3]); positions and weights are computed once per distinct
         state (a frame's slots usually share one), with the same formulas as the
         single-state methods, so every entry equals theirs bit for bit."""
-        act = np.stack([self._active(st) for st in states])
+        act = np.stack([np.asarray(st.active, bool) for st in states]) & self.installed
         s0 = np.where(act, np.stack([np.asarray(st.s, float) for st in states]), 0.0)
-        pos, wts, seen = [], [], {}
-        for st, a, s in zip(states, act, s0):
-            key = (s.tobytes(), a.tobytes(), None if st.analog is None else np.asarray(st.analog).tobytes())
-            if key not in seen:
-                seen[key] = (self.positions(s), self.weights(st))
-            p, w = seen[key]
-            pos.append(p)
-            wts.append(w)
-        return BatchGeometry(act, s0, np.stack(pos), np.stack(wts))
+        T = len(states)
+        # a state equal to the one before it (the elements still, the same active set and
+        # analog weights) reuses its positions and weights
+        same = np.zeros(T, bool)
+        if T > 1:
+            same[1:] = (s0[1:] == s0[:-1]).all(axis=(1, 2)) & (act[1:] == act[:-1]).all(axis=(1, 2))
+            for i in np.flatnonzero(same):
+                a, b = states[i].analog, states[i - 1].analog
+                same[i] = a is b or (a is not None and b is not None and np.array_equal(a, b))
+        first = np.flatnonzero(~same)
+        src = np.cumsum(~same) - 1                                     # each state's computed one
+        pos = (self.positions(s0[first]) if type(self).positions is Transmitter.positions   # broadcasts
+               else np.stack([self.positions(s0[i]) for i in first]))
+        wts = self.batch_weights([states[i] for i in first], act[first], s0[first])
+        return BatchGeometry(act, s0, pos[src], wts[src])
+
+    def batch_weights(self, states, active, s0) -> np.ndarray:
+        """:meth:`weights` of a stack of states (T,N,M) (``active`` their active masks,
+        ``s0`` their coordinates with inactive elements at 0); subclasses may evaluate
+        their formula once for the stack."""
+        return np.stack([self.weights(st) for st in states])
 
     def batch_blockage(self, geo: "BatchGeometry", points, bodies=None):
         """Blockage amplitudes (T,N,M,K) of T states' element→point links, points (T,K,3),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from twin.controller.params import Param
 from twin.controller.stage import Stage, stage
+from twin.controller.decision import ChannelKnowledge
 from twin.optim.linear import linear_precoder, linear_precoders
 from twin.units import lin_to_db
 
@@ -120,12 +121,23 @@ class _Linear(_Beamform):
         import dataclasses
 
         tx, w = self.ctx.tx, self.ctx.world
-        items = []
+        own = type(self).slot_channel is _Beamform.slot_channel
+        items, pilots = [], {}
         for i, j in enumerate(js):
-            o = obs if csis is None else dataclasses.replace(obs, csi=csis[i])
+            csi = obs.csi if csis is None else csis[i]
             idx = _served(plan.users[j], w.n_users)
+            if own and csi is not None and csi.applies_to(plan.active[j]):      # slot_channel's pilot case
+                pilots.setdefault(idx.tobytes(), []).append((i, csi, obs.time_s + plan.slot_mid(j)))
+                items.append((idx, None, float(csi.time_s)))
+                continue
+            o = obs if csis is None else dataclasses.replace(obs, csi=csi)
             H, t = self.slot_channel(o, plan, j, idx, self.p["predict"], self.p["predict"])
             items.append((idx, np.asarray(H, complex), t))
+        for group in pilots.values():                                   # extrapolated at once
+            idx = items[group[0][0]][0]
+            Hs = ChannelKnowledge.predict_many([c for _, c, _ in group], [t for _, _, t in group], idx)
+            for (i, _, _), H in zip(group, Hs):
+                items[i] = (idx, np.asarray(H, complex), items[i][2])
         groups: dict = {}
         for i, (idx, H, _) in enumerate(items):
             groups.setdefault((idx.tobytes(), H.shape), []).append(i)
