@@ -135,7 +135,7 @@ class Recorder:
         n_idx, m_idx = np.nonzero(tx.installed)
         T, P = len(ts), len(n_idx)
         S = np.stack([np.asarray(st.s, float) for st in states])
-        pos = np.stack([tx.positions(st.s) for st in states])[:, n_idx, m_idx]          # (T,P,3)
+        pos = tx.batch_positions(S)[:, n_idx, m_idx]                                        # (T,P,3)
         self.writer.add("pas", time_s=np.repeat(ts, P), frame=f, slot=np.repeat(slots, P),
                         waveguide=np.tile(n_idx, T), pa=np.tile(m_idx, T), s_m=S[:, n_idx, m_idx].ravel(),
                         target_s_m=np.stack(target_s)[:, n_idx, m_idx].ravel(), x=pos[..., 0].ravel(),
@@ -144,6 +144,23 @@ class Recorder:
 
     def beams_batch(self, f, slots, beams) -> None:
         """:meth:`beams` for T samples: ``beams`` = ``[(W, Rs, analog), …]``."""
+        kinds = [tuple(m is not None for m in mats) for mats in beams]
+        shapes = [tuple(np.shape(m) for m in mats if m is not None) for mats in beams]
+        if len(set(kinds)) == 1 and len(set(shapes)) == 1:      # every sample the same matrices: stacked
+            blocks = [np.stack([np.asarray(mats[i]) for mats in beams]) for i in range(3) if kinds[0][i]]
+            names = [k for k, on in zip(("W", "Rs", "A"), kinds[0]) if on]
+            if not blocks:
+                return
+            size = [b[0].size for b in blocks]
+            rc = [np.indices(b.shape[1:]) for b in blocks]
+            T = len(beams)
+            flat = np.concatenate([b.reshape(T, -1) for b in blocks], axis=1)          # sample-major
+            kind = np.concatenate([np.full(n, k, object) for k, n in zip(names, size)])
+            self.writer.add("beams", frame=f, slot=np.repeat(np.asarray(slots), sum(size)),
+                            kind=np.tile(kind, T), row=np.tile(np.concatenate([r.ravel() for r, _ in rc]), T),
+                            col=np.tile(np.concatenate([c.ravel() for _, c in rc]), T),
+                            re=flat.real.ravel(), im=flat.imag.ravel())
+            return
         cols = {k: [] for k in ("slot", "kind", "row", "col", "re", "im")}
         for j, mats in zip(slots, beams):
             for kind, mat in zip(("W", "Rs", "A"), mats):

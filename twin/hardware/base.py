@@ -255,10 +255,15 @@ class Transmitter(ABC):
                 same[i] = a is b or (a is not None and b is not None and np.array_equal(a, b))
         first = np.flatnonzero(~same)
         src = np.cumsum(~same) - 1                                     # each state's computed one
-        pos = (self.positions(s0[first]) if type(self).positions is Transmitter.positions   # broadcasts
-               else np.stack([self.positions(s0[i]) for i in first]))
+        pos = self.batch_positions(s0[first])
         wts = self.batch_weights([states[i] for i in first], act[first], s0[first])
         return BatchGeometry(act, s0, pos[src], wts[src])
+
+    def batch_positions(self, s) -> np.ndarray:
+        """:meth:`positions` of a stack of coordinates s (T,N,M)  ->  (T,N,M,3)."""
+        if type(self).positions is Transmitter.positions:          # the formula broadcasts
+            return self.positions(s)
+        return np.stack([self.positions(si) for si in s])
 
     def batch_weights(self, states, active, s0) -> np.ndarray:
         """:meth:`weights` of a stack of states (T,N,M) (``active`` their active masks,

@@ -145,9 +145,13 @@ class _Linear(_Beamform):
         for members in groups.values():
             idx = items[members[0]][0]
             kind = "mmse" if self.kind == "zf" and len(idx) > tx.n_rf else self.kind
-            Ws = linear_precoders(np.stack([items[i][1] for i in members]), w.power_w, kind, w.noise_w)
-            for W, i in zip(Ws, members):
-                out[i] = (_full(W, idx, tx.n_rf, w.n_users), _full(items[i][1], idx, tx.n_rf, w.n_users), items[i][2])
+            Hs = np.stack([items[i][1] for i in members])
+            Wf = np.zeros((len(members), tx.n_rf, w.n_users), complex)
+            Hf = np.zeros((len(members), tx.n_rf, w.n_users), complex)
+            Wf[:, :, idx] = linear_precoders(Hs, w.power_w, kind, w.noise_w)          # :func:`_full`, stacked
+            Hf[:, :, idx] = Hs
+            for g, i in enumerate(members):
+                out[i] = (Wf[g], Hf[g], items[i][2])
         return out
 
     def run(self, obs, plan):
