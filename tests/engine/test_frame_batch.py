@@ -96,17 +96,25 @@ class PerSample(Simulation):
                     self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
                 slots_mid.append((dur, mid, plan))
                 yield env.timeout(slot_start + dur - env.now)
-            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, self._slot_channels(t, slots_mid))
+            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, self._frame_rcrb(t, slots_mid))
 
-    def _slot_channels(self, t, slots_mid):
-        """Each target's channel from every slot centre, one state at a time."""
+    def _frame_rcrb(self, t, slots_mid):
+        """Each target's frame RCRB: its channel from every slot centre, one state at a
+        time, and :func:`crb_over_slots`."""
         if not self.targets:
             return None
         self._people_at(t)
-        out = []
+        w, ev, out = self.world, self.evaluator, []
+        total = sum(d for d, _, _ in slots_mid)
         for q in self._xyz(self.targets, t):
-            hs = [self.tx.target_channel(st, q) for _, st, _ in slots_mid]
-            out.append((np.stack([h for h, _ in hs]), np.stack([d for _, d in hs])))
+            parts = []
+            for dur, st, p in slots_mid:
+                h, dh = self.tx.target_channel(st, q)
+                parts.append((dur / total, p.W @ p.W.conj().T + (p.Rs if p.Rs is not None else 0), h, dh))
+            crb = crb_over_slots(parts, q, w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
+                                 rx_spacing=w.sensing.spacing, rcs_m2=ev.rcs_m2, snapshots=w.sensing.snapshots,
+                                 noise_w=w.sensing_noise_w)
+            out.append(root_crb(crb) if np.all(np.isfinite(crb)) else np.inf)
         return out
 
     def _evaluate(self, rec, f, j, plan, t, acc, weight_s):

@@ -144,7 +144,10 @@ class ChannelKnowledge:
         if not all(c.extrapolates for c in knowledge):
             return np.stack([c.predict(t, idx) for c, t in zip(knowledge, times)])
         m = np.array([(t - c.time_s) / (c.time_s - c.time_prev_s) for c, t in zip(knowledge, times)])
-        var = np.stack([np.broadcast_to(c._var(idx), (1, len(idx))) for c in knowledge])
+        if all(c.err_var is not None for c in knowledge):
+            var = np.stack([np.asarray(c.err_var)[idx] for c in knowledge])[:, None, :]
+        else:
+            var = np.stack([np.broadcast_to(c._var(idx), (1, len(idx))) for c in knowledge])
         return extrapolate(np.stack([c.H[:, idx] for c in knowledge]), np.stack([c.H_prev[:, idx] for c in knowledge]),
                            m[:, None, None], var)
 

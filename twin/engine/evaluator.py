@@ -109,6 +109,35 @@ class Evaluator:
             out[:, j] = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
         return out
 
+    def sensing_batch(self, W, Rs, targets, channels, slots, frame_targets, frame_channels):
+        """:meth:`rcrb_batch` of a frame's samples and :meth:`frame_rcrb` of each target
+        together, one Fisher evaluation per target (MODEL §3.3): W (S,N,K), Rs a list, targets
+        (S,J,3) with ``channels`` per target (h, ∂h) at the samples; ``slots`` as for
+        :meth:`frame_rcrb`, ``frame_targets`` (J,3) with ``frame_channels`` per target at the
+        slot centres. Returns root CRBs (S,J) and (J,), the values of the separate methods."""
+        from twin.physics.sensing import crbs_of_frame
+
+        w = self.world
+        R = W @ np.swapaxes(W.conj(), -1, -2)
+        R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
+        total = sum(d for d, _, _, _ in slots)
+        Rm = [Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
+        out, frame = np.empty(targets.shape[:2]), np.empty(targets.shape[1])
+        for j in range(targets.shape[1]):
+            h, dh = channels[j]
+            hm, dhm = frame_channels[j]
+            parts = [(dur / total, Rm[i], hm[i], dhm[i]) for i, (dur, _, _, _) in enumerate(slots)]
+            crb, crb_f = crbs_of_frame(R, h, dh, targets[:, j], parts, np.asarray(frame_targets[j], float),
+                                       w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
+                                       rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2,
+                                       snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
+            crb = np.concatenate([crb, crb_f[None]])
+            ok = np.all(np.isfinite(crb), axis=(-2, -1))
+            tr = crb[..., 0, 0] + crb[..., 1, 1]
+            r = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
+            out[:, j], frame[j] = r[:-1], r[-1]
+        return out, frame
+
     def frame_rcrb(self, slots, target, channels=None) -> float:
         """Root CRB (m) of a target's position from all the echoes of a frame (MODEL §3.3):
         ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots' centres; the slots'

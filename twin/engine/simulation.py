@@ -392,8 +392,8 @@ class Simulation:
                     k += 1
                 slots_mid.append((durs[j], fc.mids[j], plan))          # the beams last in force
             acc = _FrameAccumulator(self.world.n_users)
-            self._evaluate_frame(rec, f, fc, plans, [durs[j] / n for j in slot_of], acc)
-            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, fc.mid_targets)
+            frame_rcrb = self._evaluate_frame(rec, f, fc, plans, [durs[j] / n for j in slot_of], acc, slots_mid, t)
+            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, frame_rcrb)
             if bar is not None:
                 bar.update(1)
             yield env.timeout(now - env.now)
@@ -503,10 +503,12 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate_frame(self, rec: Recorder, f, fc, plans, weights, acc) -> None:
+    def _evaluate_frame(self, rec: Recorder, f, fc, plans, weights, acc, slots_mid, t):
         """The evaluator's metrics at every sample of a frame at once (MODEL §3, §5.1): the
         channels of ``fc`` (:meth:`_frame_channels`), the beams in force at each sample
-        (``plans``), ``weights`` each sample's share of time (s); one add per trace table."""
+        (``plans``), ``weights`` each sample's share of time (s); one add per trace table.
+        Returns the targets' frame RCRB (from the slots' centre states ``slots_mid`` and the
+        targets at the frame start t), or None without targets."""
         tx, w = self.tx, self.world
         ts, S, K = fc.times, len(plans), w.n_users
         served = np.zeros((S, K), bool)
@@ -520,20 +522,24 @@ class Simulation:
         if self.blockers:
             rec.blockers_batch(ts, f, slots, self._xyz_many(self.blockers, ts))
         acc.add_batch(m, served, plans, ts, weights)
+        frame_rcrb = None
         if self.targets:
-            rec.targets_batch(ts, f, slots, fc.targets,
-                              self.evaluator.rcrb_batch(fc.geo, W, Rs, fc.targets, fc.bodies, fc.sample_targets))
-        rec.elements_batch(ts, f, slots, tx, fc.geo, fc.states, [self.actuator.target_at(t) for t in ts])
+            rcrb, frame_rcrb = self.evaluator.sensing_batch(
+                W, Rs, fc.targets, fc.sample_targets, [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid],
+                self._xyz(self.targets, t), fc.mid_targets)
+            rec.targets_batch(ts, f, slots, fc.targets, rcrb)
+        rec.elements_batch(ts, f, slots, tx, fc.geo, fc.states, [self.actuator.target_at(tk) for tk in ts])
         rec.beams_batch(f, slots, [(p.W, p.Rs, s.analog) for p, s in zip(plans, fc.states)])
+        return frame_rcrb
 
-    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, mid_targets=None):
+    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, rcrb_given=None):
         sens, frame_rcrb = {}, np.nan
         self._people_at(t)
         if self.targets:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
                 sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
-            per_target = self._target_frame(t, slots_mid, sens, mid_targets)
+            per_target = self._target_frame(t, slots_mid, sens, rcrb_given)
             frame_rcrb = float(per_target["frame_rcrb"][0])      # target 0 (every target's: targets table)
             rec.target_frame(**per_target)
         avg = acc.average_rates()
@@ -559,20 +565,19 @@ class Simulation:
                        frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
                        slot_durations_s="-".join(f"{dur:.4g}" for dur, _, _ in slots_mid)))
 
-    def _target_frame(self, t, slots_mid, sens0, channels=None) -> dict:
+    def _target_frame(self, t, slots_mid, sens0, frame_rcrb=None) -> dict:
         """Per-target values of a frame (MODEL §3.3, §3.4, §5.1): the frame RCRB and the
         exact sensing outage of every target (target 0's outage is the frames table's),
         and, when estimating, each target's ML estimate from the frame's echoes (the
         target at the frame start, the slots' states at their centres), fed to its tracker.
-        ``channels``: per target, its channels (h, ∂h) from the slots' centre states if
-        already computed (:meth:`_frame_channels`)."""
+        ``frame_rcrb``: the targets' frame RCRB if already computed (:meth:`_evaluate_frame`)."""
         q = self._xyz(self.targets, t)
         slots = [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid]
         n = len(q)
         est = np.full((n, 2), np.nan)
         out = np.full(n, np.nan)
-        rcrb = np.array([self.evaluator.frame_rcrb(slots, q[i], None if channels is None else channels[i])
-                         for i in range(n)])
+        rcrb = (np.array([self.evaluator.frame_rcrb(slots, q[i]) for i in range(n)]) if frame_rcrb is None
+                else np.asarray(frame_rcrb, float))
         for i in range(n):
             if self.tx.clustered:
                 s_i = sens0 if i == 0 else self.evaluator.cluster_sensing(
