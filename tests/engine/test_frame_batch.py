@@ -16,7 +16,7 @@ from twin.hardware.kinematics import SlidingActuator
 from twin.optim.linear import linear_precoder, linear_precoders
 from twin.physics.body import Bodies
 from twin.physics.csi import estimate_channel, estimate_channels
-from twin.physics.sensing import crb_from_channel, crb_over_slots, root_crb
+from twin.physics.sensing import crb_from_channel, crb_over_slots, crbs_of_frame, root_crb
 from twin.scene import load_scene
 from twin.traces import TIMING_COLUMNS, read_table
 from twin.world import World
@@ -212,7 +212,11 @@ def test_batched_estimates_precoders_and_crbs_equal_one_at_a_time():
     one = crb_over_slots(slots[:1], q[0], rx, 8, 28e9, noise_w=1e-12)
     assert np.allclose(one, crb_from_channel(R[0], h[0], dh[0], q[0], rx, 8, 28e9, noise_w=1e-12 * 12),
                        rtol=1e-9)
-    assert np.trace(crb_over_slots(slots, q[0], rx, 8, 28e9, noise_w=1e-12)) < np.trace(one)
+    frame = crb_over_slots(slots, q[0], rx, 8, 28e9, noise_w=1e-12)
+    assert np.trace(frame) < np.trace(one)
+    samples, frame2 = crbs_of_frame(R, h, dh, q, slots[:5], q[0], rx, 8, 28e9, noise_w=1e-12)
+    assert np.array_equal(samples, batch)
+    assert np.array_equal(frame2, crb_over_slots(slots[:5], q[0], rx, 8, 28e9, noise_w=1e-12))
 
 
 def test_knowledge_predictions_and_actuator_positions_equal_one_at_a_time():

@@ -90,27 +90,8 @@ class Evaluator:
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
 
-    def rcrb_batch(self, geo, W, Rs, targets, bodies=None, channels=None) -> np.ndarray:
-        """:meth:`rcrb` for the T samples of a frame at once: targets (T,J,3)  ->  (T,J)
-        root CRB (m), inf where the CRB does not exist (MODEL §3.3); ``channels``: per
-        target (h (T,N), ∂h (T,2,N)) if already computed."""
-        w, tx = self.world, self.tx
-        R = W @ np.swapaxes(W.conj(), -1, -2)
-        R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
-        out = np.empty(targets.shape[:2])
-        for j in range(targets.shape[1]):
-            q = targets[:, j]
-            h, dh = tx.batch_target_channels(geo, q, bodies) if channels is None else channels[j]
-            crb = crb_from_channel(R, h, dh, q, w.sensing.position, w.sensing.elements, w.fc,
-                                   rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing,
-                                   rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
-            ok = np.all(np.isfinite(crb), axis=(-2, -1))
-            tr = crb[..., 0, 0] + crb[..., 1, 1]
-            out[:, j] = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
-        return out
-
     def sensing_batch(self, W, Rs, targets, channels, slots, frame_targets, frame_channels):
-        """:meth:`rcrb_batch` of a frame's samples and :meth:`frame_rcrb` of each target
+        """:meth:`rcrb` of a frame's samples and :meth:`frame_rcrb` of each target
         together, one Fisher evaluation per target (MODEL §3.3): W (S,N,K), Rs a list, targets
         (S,J,3) with ``channels`` per target (h, ∂h) at the samples; ``slots`` as for
         :meth:`frame_rcrb`, ``frame_targets`` (J,3) with ``frame_channels`` per target at the
