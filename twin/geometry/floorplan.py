@@ -72,12 +72,22 @@ class FloorPlan:
     def segment_free(self, a, b, clearance: float = 0.0) -> bool:
         """True if the straight walk a→b stays in free space (with a clearance)."""
         line = LineString([tuple(a), tuple(b)])
-        region = self.free if clearance == 0 else self.free.buffer(-clearance)
+        region = self.free if clearance == 0 else self._shrunk(clearance)
         return bool(region.covers(line))
+
+    def _shrunk(self, clearance: float):
+        """The free space shrunk by ``clearance`` (prepared), computed once per clearance:
+        the mobility models ask for it at every waypoint they draw."""
+        cache = self.__dict__.setdefault("_shrunk_cache", {})
+        if clearance not in cache:
+            region = self.free.buffer(-clearance)
+            shapely.prepare(region)
+            cache[clearance] = region
+        return cache[clearance]
 
     def sample_free(self, rng: np.random.Generator, n: int = 1, clearance: float = 0.2) -> np.ndarray:
         """``n`` points uniform over the free space (at ``clearance`` from walls/outline)."""
-        region = self.free.buffer(-clearance) if clearance > 0 else self.free
+        region = self._shrunk(clearance) if clearance > 0 else self.free
         if region.is_empty:
             region = self.free
         x0, y0, x1, y1 = region.bounds
