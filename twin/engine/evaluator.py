@@ -90,33 +90,37 @@ class Evaluator:
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
 
-    def sensing_batch(self, W, Rs, targets, channels, slots, frame_targets, frame_channels):
-        """:meth:`rcrb` of a frame's samples and :meth:`frame_rcrb` of each target
-        together, one Fisher evaluation per target (MODEL §3.3): W (S,N,K), Rs a list, targets
-        (S,J,3) with ``channels`` per target (h, ∂h) at the samples; ``slots`` as for
-        :meth:`frame_rcrb`, ``frame_targets`` (J,3) with ``frame_channels`` per target at the
-        slot centres. Returns root CRBs (S,J) and (J,), the values of the separate methods."""
-        from twin.physics.sensing import crbs_of_frame
+    def sensing_batch(self, W, Rs, targets, channels, frames):
+        """:meth:`rcrb` of the samples of one or more frames and :meth:`frame_rcrb` of each
+        frame's targets, together: one Fisher evaluation per target (MODEL §3.3). W (S,N,K),
+        Rs a list, targets (S,J,3) with ``channels`` per target (h (S,N), ∂h (S,2,N)) at the
+        samples; ``frames`` = ``[(slots, frame targets (J,3), per target (h, ∂h) at the slot
+        centres), …]`` with ``slots`` as for :meth:`frame_rcrb`. Returns root CRBs (S,J) and
+        (F,J), the values of the separate methods."""
+        from twin.physics.sensing import crbs_of_frames
 
         w = self.world
         R = W @ np.swapaxes(W.conj(), -1, -2)
         R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
-        total = sum(d for d, _, _, _ in slots)
-        Rm = [Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
-        out, frame = np.empty(targets.shape[:2]), np.empty(targets.shape[1])
+        Rm = [[Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
+              for slots, _, _ in frames]
+        out, frame = np.empty(targets.shape[:2]), np.empty((len(frames), targets.shape[1]))
         for j in range(targets.shape[1]):
+            parts = []
+            for (slots, q0, fch), rm in zip(frames, Rm):
+                total = sum(d for d, _, _, _ in slots)
+                hm, dhm = fch[j]
+                parts.append(([(dur / total, rm[i], hm[i], dhm[i]) for i, (dur, _, _, _) in enumerate(slots)],
+                              np.asarray(q0[j], float)))
             h, dh = channels[j]
-            hm, dhm = frame_channels[j]
-            parts = [(dur / total, Rm[i], hm[i], dhm[i]) for i, (dur, _, _, _) in enumerate(slots)]
-            crb, crb_f = crbs_of_frame(R, h, dh, targets[:, j], parts, np.asarray(frame_targets[j], float),
-                                       w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
-                                       rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2,
-                                       snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
-            crb = np.concatenate([crb, crb_f[None]])
+            crb, crb_f = crbs_of_frames(R, h, dh, targets[:, j], parts, w.sensing.position, w.sensing.elements, w.fc,
+                                        rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2,
+                                        snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
+            crb = np.concatenate([crb, crb_f])
             ok = np.all(np.isfinite(crb), axis=(-2, -1))
             tr = crb[..., 0, 0] + crb[..., 1, 1]
             r = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
-            out[:, j], frame[j] = r[:-1], r[-1]
+            out[:, j], frame[:, j] = r[:len(h)], r[len(h):]
         return out, frame
 
     def frame_rcrb(self, slots, target, channels=None) -> float:

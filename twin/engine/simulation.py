@@ -28,6 +28,7 @@ from twin.engine.recorder import Recorder
 from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
+from twin.hardware.base import BatchGeometry
 from twin.physics.body import Bodies
 from twin.physics.csi import estimate_channels, pilot_error_variance
 from twin.physics.estimation import AlphaBeta
@@ -100,6 +101,7 @@ class Simulation:
             raise ConfigError("csi", "pilot_symbols", f"{self.pilot_symbols} pilot symbols cannot be orthogonal "
                               f"for {self.world.n_users} users", f"give pilot_symbols ≥ {self.world.n_users}")
         self._slot_active = self.base_active.copy()
+        self._deferred: list = []                   # frames whose metrics wait (_evaluate_frames)
         self._init_estimation()
 
     def _init_estimation(self):
@@ -111,6 +113,8 @@ class Simulation:
         self.rng_echo = [stream(self.seed, "echo", i) for i in range(len(self.targets))]
         self.trackers = [AlphaBeta() for _ in self.targets]
         self.rng_target_outage = [stream(self.seed, "rcs", i) for i in range(len(self.targets))]
+        # frames whose metrics are computed together; one when the echo estimates feed the trackers
+        self._eval_frames = 1 if self.estimating else 10
 
     @property
     def policy(self) -> Controller:
@@ -391,11 +395,12 @@ class Simulation:
                     plans.append(plan)
                     k += 1
                 slots_mid.append((durs[j], fc.mids[j], plan))          # the beams last in force
-            acc = _FrameAccumulator(self.world.n_users)
-            frame_rcrb = self._evaluate_frame(rec, f, fc, plans, [durs[j] / n for j in slot_of], acc, slots_mid, t)
-            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc, frame_rcrb)
-            if bar is not None:
-                bar.update(1)
+            self._deferred.append(_FrameRecord(f, t, decided, in_force_at, solve, fc, plans,
+                                               [durs[j] / n for j in slot_of], slots_mid,
+                                               [self.actuator.target_at(tk) for tk in times], self.decision,
+                                               self.busy_until))
+            if len(self._deferred) >= self._eval_frames or f == self.n_frames - 1:
+                self._evaluate_frames(rec, bar)
             yield env.timeout(now - env.now)
 
     def _frame_channels(self, t, times, slot_of, starts, durs, t_next) -> "_FrameChannels":
@@ -503,36 +508,63 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate_frame(self, rec: Recorder, f, fc, plans, weights, acc, slots_mid, t):
-        """The evaluator's metrics at every sample of a frame at once (MODEL §3, §5.1): the
-        channels of ``fc`` (:meth:`_frame_channels`), the beams in force at each sample
-        (``plans``), ``weights`` each sample's share of time (s); one add per trace table.
-        Returns the targets' frame RCRB (from the slots' centre states ``slots_mid`` and the
-        targets at the frame start t), or None without targets."""
+    def _evaluate_frames(self, rec: Recorder, bar=None) -> None:
+        """The evaluator's metrics at every sample of the frames waiting in ``_deferred``,
+        computed at once (MODEL §3, §5.1), then each frame's trace rows and frame row in
+        frame order. The metrics feed only the traces, never the controller, so they can
+        wait a few frames (``_eval_frames``; one when the targets' echo estimates feed the
+        controller's trackers)."""
+        frames, self._deferred = self._deferred, []
+        if not frames:
+            return
         tx, w = self.tx, self.world
-        ts, S, K = fc.times, len(plans), w.n_users
-        served = np.zeros((S, K), bool)
+        K = w.n_users
+        fcs = [r.fc for r in frames]
+        geo = BatchGeometry(*(np.concatenate([getattr(fc.geo, k) for fc in fcs])
+                              for k in ("active", "s", "positions", "weights")))
+        plans = [p for r in frames for p in r.plans]
+        served = np.zeros((len(plans), K), bool)
         for i, p in enumerate(plans):
             served[i, list(range(K)) if p.users is None else list(p.users)] = True
         W = np.stack([np.asarray(p.W) for p in plans])
         Rs = [p.Rs for p in plans]
-        m = self.evaluator.users_batch(fc.geo, W, Rs, fc.users, served, fc.bodies, channels=(fc.H, fc.wall))
-        slots = fc.slot_of
-        rec.users_batch(ts, f, slots, fc.users, m, w.sinr_target, served)
-        if self.blockers:
-            rec.blockers_batch(ts, f, slots, self._xyz_many(self.blockers, ts))
-        acc.add_batch(m, served, plans, ts, weights)
-        frame_rcrb = None
+        users = np.concatenate([fc.users for fc in fcs])
+        bodies = None if fcs[0].bodies is None else [b for fc in fcs for b in fc.bodies]
+        wall = None if fcs[0].wall is None else np.concatenate([fc.wall for fc in fcs])
+        m = self.evaluator.users_batch(geo, W, Rs, users, served, bodies,
+                                       channels=(np.concatenate([fc.H for fc in fcs]), wall))
         if self.targets:
+            J = fcs[0].targets.shape[1]
+            targets = np.concatenate([fc.targets for fc in fcs])
+            channels = [(np.concatenate([fc.sample_targets[j][0] for fc in fcs]),
+                         np.concatenate([fc.sample_targets[j][1] for fc in fcs])) for j in range(J)]
             rcrb, frame_rcrb = self.evaluator.sensing_batch(
-                W, Rs, fc.targets, fc.sample_targets, [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid],
-                self._xyz(self.targets, t), fc.mid_targets)
-            rec.targets_batch(ts, f, slots, fc.targets, rcrb)
-        rec.elements_batch(ts, f, slots, tx, fc.geo, fc.states, [self.actuator.target_at(tk) for tk in ts])
-        rec.beams_batch(f, slots, [(p.W, p.Rs, s.analog) for p, s in zip(plans, fc.states)])
-        return frame_rcrb
+                W, Rs, targets, channels,
+                [([(dur, st, p.W, p.Rs) for dur, st, p in r.slots_mid], self._xyz(self.targets, r.t), r.fc.mid_targets)
+                 for r in frames])
+        a = 0
+        for i, r in enumerate(frames):
+            fc, S = r.fc, len(r.plans)
+            sl = slice(a, a + S)
+            a += S
+            mi = {k: v[sl] for k, v in m.items()}
+            ts, slots = fc.times, fc.slot_of
+            rec.users_batch(ts, r.f, slots, fc.users, mi, w.sinr_target, served[sl])
+            if self.blockers:
+                rec.blockers_batch(ts, r.f, slots, self._xyz_many(self.blockers, ts))
+            acc = _FrameAccumulator(K)
+            acc.add_batch(mi, served[sl], r.plans, ts, r.weights)
+            if self.targets:
+                rec.targets_batch(ts, r.f, slots, fc.targets, rcrb[sl])
+            rec.elements_batch(ts, r.f, slots, tx, fc.geo, fc.states, r.target_s)
+            rec.beams_batch(r.f, slots, [(p.W, p.Rs, st.analog) for p, st in zip(r.plans, fc.states)])
+            self._end_frame(rec, r.f, r.t, r.decided, r.in_force_at, r.solve, r.slots_mid, acc,
+                            frame_rcrb[i] if self.targets else None, r.decision, r.busy_until)
+            if bar is not None:
+                bar.update(1)
 
-    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, rcrb_given=None):
+    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, rcrb_given=None,
+                   decision=None, busy_until=None):
         sens, frame_rcrb = {}, np.nan
         self._people_at(t)
         if self.targets:
@@ -545,7 +577,7 @@ class Simulation:
         avg = acc.average_rates()
         margin = float(avg.min() - self.world.r_min) if avg.size else float("nan")
         if np.isfinite(decided):
-            d = self.decision
+            d = self.decision if decision is None else decision
             status, info = d.status, json.loads(Recorder.info_json(d.info))
             if status == "ok" and (acc.missed or margin < -1e-9):      # judged in the evaluated state
                 status = "constraint-missed"
@@ -553,7 +585,8 @@ class Simulation:
                                   f"average rate {margin:+.3g} bit/s/Hz from R_min")
         else:
             status = "held-previous"
-            info = {"detail": f"controller busy until t = {self.busy_until:.4g} s (compute latency)"}
+            info = {"detail": f"controller busy until t = {self.busy_until if busy_until is None else busy_until:.4g} s "
+                              f"(compute latency)"}
         info.update({f"avg_rate_u{k}_bps_hz": float(r) for k, r in enumerate(avg)})
         info["avg_rate_margin_min_bps_hz"] = margin
         rec.frame(dict(frame=f, time_s=t, policy=self.policy_name, status=status, solve_time_s=solve,
@@ -619,10 +652,34 @@ class Simulation:
             env.run(until=proc)
             completed = True
         finally:
+            if self._deferred:                     # a run that raised keeps the frames it simulated
+                try:
+                    self._evaluate_frames(rec, bar)
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    logger.warning("could not record the last %d frames of a failed run", len(self._deferred))
             if bar is not None:
                 bar.close()
             summary = rec.close(completed)
         return summary
+
+
+@dataclass
+class _FrameRecord:
+    """A frame whose samples have run and whose metrics wait (:meth:`Simulation._evaluate_frames`):
+    what the frame row and the trace rows need, as it was at the frame's end."""
+
+    f: int
+    t: float
+    decided: float
+    in_force_at: float
+    solve: float
+    fc: "_FrameChannels"
+    plans: list
+    weights: list
+    slots_mid: list
+    target_s: list
+    decision: object
+    busy_until: float
 
 
 @dataclass

@@ -239,35 +239,53 @@ def crb_over_slots(slots, target, rx_position, rx_elements, fc, *, rx_axis=(0, 1
     return crb_from_fisher(J11, J12, J22)
 
 
-def crbs_of_frame(R, h, dh, targets, slots, target, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
-                  rx_spacing=None, rcs_m2=1.0, snapshots=256, noise_w=1e-12):
+def crbs_of_frame(R, h, dh, targets, slots, target, rx_position, rx_elements, fc, **kw):
     """:func:`crb_from_channel` of S samples (R (S,N,N), h (S,N), dh (S,2,N), each with its
     target (S,3)) and :func:`crb_over_slots` of a frame's ``slots`` for ``target`` (MODEL
     §3.3), with one evaluation of the Fisher blocks and one of the CRB for all of them.
     Returns ((S,2,2), (2,2)), each entry equal to the separate calls' bit for bit."""
+    crb, frames = crbs_of_frames(R, h, dh, targets, [(slots, target)], rx_position, rx_elements, fc, **kw)
+    return crb, frames[0]
+
+
+def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
+                   rx_spacing=None, rcs_m2=1.0, snapshots=256, noise_w=1e-12):
+    """:func:`crbs_of_frame` for several frames at once: the samples of all of them
+    (R, h, dh, targets stacked) and ``frames`` = ``[(slots, target), …]`` (each frame's
+    :func:`crb_over_slots` arguments). Returns ((S,2,2), (F,2,2)), equal to the separate
+    calls' bit for bit."""
     S = len(h)
-    q = np.concatenate([np.asarray(targets, float).reshape(S, 3),
-                        np.broadcast_to(np.asarray(target, float), (len(slots), 3))])
+    q = np.concatenate([np.asarray(targets, float).reshape(S, 3)]
+                       + [np.broadcast_to(np.asarray(tg, float), (len(sl), 3)) for sl, tg in frames])
     a, da, beta = receiver_response(q, rx_position, rx_elements, fc, rx_axis=rx_axis, rx_spacing=rx_spacing,
                                     rcs_m2=rcs_m2)
-    H = np.concatenate([np.asarray(hj) for _, _, hj, _ in slots])
-    dH = np.concatenate([np.asarray(dj) for _, _, _, dj in slots], axis=-1)
-    nrm = np.real(np.vdot(H, H))
-    kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                        # the frame's gauge (2,)
-    hs = np.stack([np.asarray(hj) for _, _, hj, _ in slots])
-    dhs = np.stack([np.asarray(dj) for _, _, _, dj in slots])
-    Rm = np.stack([np.broadcast_to(np.asarray(Rj), (hs.shape[1],) * 2) for _, Rj, _, _ in slots])
     h = np.asarray(h)
-    j11, j12, j22 = fisher_blocks(np.concatenate([np.asarray(R), Rm]), np.concatenate([h, hs]),
-                                  np.concatenate([nuisance_gauge(h, dh), dhs - kappa[None, :, None] * hs[:, None, :]]),
-                                  a, da, beta, np.array([snapshots] * S + [snapshots * w for w, _, _, _ in slots]),
-                                  noise_w)
-    J11 = J12 = J22 = 0.0
-    for i in range(S, S + len(slots)):   # the slots' information adds, in slot order
-        J11, J12, J22 = J11 + j11[i], J12 + j12[i], J22 + j22[i]
-    crb = crb_from_fisher(np.concatenate([j11[:S], J11[None]]), np.concatenate([j12[:S], J12[None]]),
-                          np.concatenate([j22[:S], J22[None]]))
-    return crb[:S], crb[S]
+    Rall, hall, dall, snaps = [np.asarray(R)], [h], [nuisance_gauge(h, dh)], [snapshots] * S
+    for slots, _ in frames:
+        H = np.concatenate([np.asarray(hj) for _, _, hj, _ in slots])
+        dH = np.concatenate([np.asarray(dj) for _, _, _, dj in slots], axis=-1)
+        nrm = np.real(np.vdot(H, H))
+        kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                    # the frame's gauge (2,)
+        hs = np.stack([np.asarray(hj) for _, _, hj, _ in slots])
+        dhs = np.stack([np.asarray(dj) for _, _, _, dj in slots])
+        Rall.append(np.stack([np.broadcast_to(np.asarray(Rj), (hs.shape[1],) * 2) for _, Rj, _, _ in slots]))
+        hall.append(hs)
+        dall.append(dhs - kappa[None, :, None] * hs[:, None, :])
+        snaps += [snapshots * w for w, _, _, _ in slots]
+    j11, j12, j22 = fisher_blocks(np.concatenate(Rall), np.concatenate(hall), np.concatenate(dall), a, da, beta,
+                                  np.array(snaps), noise_w)
+    F11, F12, F22, i = [], [], [], S
+    for slots, _ in frames:
+        J11 = J12 = J22 = 0.0
+        for k in range(i, i + len(slots)):   # the slots' information adds, in slot order
+            J11, J12, J22 = J11 + j11[k], J12 + j12[k], J22 + j22[k]
+        F11.append(J11)
+        F12.append(J12)
+        F22.append(J22)
+        i += len(slots)
+    crb = crb_from_fisher(np.concatenate([j11[:S], np.stack(F11)]), np.concatenate([j12[:S], np.stack(F12)]),
+                          np.concatenate([j22[:S], np.stack(F22)]))
+    return crb[:S], crb[S:]
 
 
 def root_crb(crb):
