@@ -183,12 +183,33 @@ class Controller:
         if last is None or last[2] is not decision:
             return decision
         obs, plan, _ = last
-        W, Rs, H, t = self.ctx.stages["beamform"].slot(dataclasses.replace(obs, csi=csi), plan, j)
+        ready = getattr(self, "_prepared", None)
+        hit = None
+        if ready is not None and ready[0] is obs and ready[1] is plan:
+            hit = next((r for jj, c, r in ready[2] if jj == j and c is csi), None)
+        W, Rs, H, t = hit if hit is not None else \
+            self.ctx.stages["beamform"].slot(dataclasses.replace(obs, csi=csi), plan, j)
         slots = list(decision.slots)
         slots[j] = dataclasses.replace(slots[j], W=W, Rs=Rs, H=H, csi_time_s=t)
         new = dataclasses.replace(decision, slots=tuple(slots))
         self._last = (obs, plan, new)
         return new
+
+    def prepare_refresh(self, items) -> None:
+        """Compute at once the re-beamformings :meth:`refresh` will be asked for, ``items``
+        = ``[(slot j, knowledge), …]`` (a frame's pilots, known ahead: MODEL §5.1), when the
+        beamform stage can batch them (``slots_batch``); :meth:`refresh` then takes each
+        from here (the same values) while the decision's observation and plan stay."""
+        self._prepared = None
+        last = getattr(self, "_last", None)
+        batch = getattr(self.ctx.stages["beamform"], "slots_batch", None)
+        if last is None or batch is None or not items:
+            return
+        try:
+            res = batch(last[0], last[1], items)
+        except Exception:  # noqa: BLE001 - refresh computes (and reports) them one by one
+            return
+        self._prepared = (last[0], last[1], [(j, c, r) for (j, c), r in zip(items, res)])
 
     def fallback(self, obs: Observation, detail: str) -> Decision:
         """Hold the previous decision (status ``held-previous``) or, without one, keep the

@@ -90,6 +90,16 @@ class Decision:
         return self.slots[0].active
 
 
+def extrapolate(H, Hp, m, var):
+    """``ĥ(t) = ĥ_k exp(j c φ m)`` (MODEL §5.1, :meth:`ChannelKnowledge.predict`): φ the
+    phase of ``ĥ_k/ĥ_{k−1}``, ``c = |ĥ|²/(|ĥ|² + 2 m² σ_e²)``, m pilot periods ahead. H, Hp
+    (...,N,K), m a number or (...,1,1), var the error variances broadcast against H."""
+    phi = np.angle(H * np.conj(Hp))
+    p = np.minimum(np.abs(H), np.abs(Hp)) ** 2
+    c = p / np.maximum(p + 2.0 * m * m * var, 1e-300)
+    return H * np.exp(1j * c * phi * m)
+
+
 @dataclass(frozen=True)
 class ChannelKnowledge:
     """The channel estimate a controller has (MODEL §5.1): ``model`` ("perfect",
@@ -114,15 +124,32 @@ class ChannelKnowledge:
         stops extrapolating the estimation noise of weak entries (m = (t − t_k)/T_p). The
         last estimate unchanged without a previous one."""
         H = self.H[:, idx]
-        if self.H_prev is None or self.time_prev_s is None or self.time_s <= self.time_prev_s:
+        if not self.extrapolates:
             return H
-        Hp = self.H_prev[:, idx]
         m = (t - self.time_s) / (self.time_s - self.time_prev_s)
-        phi = np.angle(H * np.conj(Hp))
-        var = 0.0 if self.err_var is None else np.asarray(self.err_var)[idx][None, :]
-        p = np.minimum(np.abs(H), np.abs(Hp)) ** 2
-        c = p / np.maximum(p + 2.0 * m * m * var, 1e-300)
-        return H * np.exp(1j * c * phi * m)
+        return extrapolate(H, self.H_prev[:, idx], m, self._var(idx))
+
+    @property
+    def extrapolates(self) -> bool:
+        """Whether :meth:`predict` extrapolates (a previous estimate, older than the last)."""
+        return self.H_prev is not None and self.time_prev_s is not None and self.time_s > self.time_prev_s
+
+    def _var(self, idx):
+        return 0.0 if self.err_var is None else np.asarray(self.err_var)[idx][None, :]
+
+    @staticmethod
+    def predict_many(knowledge, times, idx) -> np.ndarray:
+        """``[c.predict(t, idx) for c, t in zip(knowledge, times)]`` stacked (T,N,|idx|),
+        extrapolated in one call of :func:`extrapolate` (the same values)."""
+        if not all(c.extrapolates for c in knowledge):
+            return np.stack([c.predict(t, idx) for c, t in zip(knowledge, times)])
+        m = np.array([(t - c.time_s) / (c.time_s - c.time_prev_s) for c, t in zip(knowledge, times)])
+        if all(c.err_var is not None for c in knowledge):
+            var = np.stack([np.asarray(c.err_var)[idx] for c in knowledge])[:, None, :]
+        else:
+            var = np.stack([np.broadcast_to(c._var(idx), (1, len(idx))) for c in knowledge])
+        return extrapolate(np.stack([c.H[:, idx] for c in knowledge]), np.stack([c.H_prev[:, idx] for c in knowledge]),
+                           m[:, None, None], var)
 
     def applies_to(self, active) -> bool:
         """A pilot estimate is of the configuration that radiated then: usable for a slot

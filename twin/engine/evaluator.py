@@ -56,18 +56,87 @@ class Evaluator:
             out.append(root_crb(crb) if np.all(np.isfinite(crb)) else np.inf)
         return np.asarray(out, float)
 
-    def frame_rcrb(self, slots, target) -> float:
+    # --- a frame's samples at once (the engine's path; same values as the methods above) ----
+    def users_batch(self, geo, W, Rs, users, served, bodies=None, channels=None) -> dict:
+        """:meth:`users` for the T samples of a frame at once: ``geo`` the states'
+        :class:`~twin.hardware.base.BatchGeometry`, W (T,N,K), Rs a list of T (N,N) or None,
+        users (T,K,3), served (T,K) bool, bodies the T instants' people (or None),
+        channels (H, wall loss) if already computed (:meth:`Transmitter.batch_channels`).
+        Every entry (T,K) equals the one-sample value (MODEL §3.1, §3.5, §2.5, §5.1)."""
+        w, tx = self.world, self.tx
+        T, K = users.shape[:2]
+        H, wall = tx.batch_channels(geo, users, bodies) if channels is None else channels
+        if all(r is None for r in Rs):
+            sinr = sinr_downlink(H, W, w.noise_w)
+        else:
+            sinr = np.stack([sinr_downlink(H[t], W[t], w.noise_w, Rs[t]) for t in range(T)])
+        act = geo.active
+        n_act = act.sum(axis=(1, 2))
+        if wall is None:                                                   # open room: every link LoS
+            los = np.broadcast_to(n_act[:, None], (T, K))
+            loss = np.where(n_act[:, None] > 0, 0.0, np.inf) * np.ones((T, K))
+        else:
+            los = ((wall == 0) & act[..., None]).sum(axis=(1, 2))
+            loss = np.where(act[..., None], wall, np.inf).min(axis=(1, 2))
+        body = np.where(n_act[:, None] > 0, 0.0, np.inf) * np.ones((T, K))
+        if bodies is not None:
+            from twin.physics.body import body_loss_db
+            from twin.units import wavelength
+
+            for t, b in enumerate(bodies):
+                if b is not None and len(b) and n_act[t]:
+                    pos = geo.positions[t][act[t]]
+                    body[t] = body_loss_db(pos[:, None, :], users[t][None, :, :], b, wavelength(tx.fc)).min(axis=0)
+        return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
+                "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
+
+    def sensing_batch(self, W, Rs, targets, channels, frames):
+        """:meth:`rcrb` of the samples of one or more frames and :meth:`frame_rcrb` of each
+        frame's targets, together: one Fisher evaluation per target (MODEL §3.3). W (S,N,K),
+        Rs a list, targets (S,J,3) with ``channels`` per target (h (S,N), ∂h (S,2,N)) at the
+        samples; ``frames`` = ``[(slots, frame targets (J,3), per target (h, ∂h) at the slot
+        centres), …]`` with ``slots`` as for :meth:`frame_rcrb`. Returns root CRBs (S,J) and
+        (F,J), the values of the separate methods."""
+        from twin.physics.sensing import crbs_of_frames
+
+        w = self.world
+        R = W @ np.swapaxes(W.conj(), -1, -2)
+        R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
+        Rm = [[Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
+              for slots, _, _ in frames]
+        out, frame = np.empty(targets.shape[:2]), np.empty((len(frames), targets.shape[1]))
+        for j in range(targets.shape[1]):
+            parts = []
+            for (slots, q0, fch), rm in zip(frames, Rm):
+                total = sum(d for d, _, _, _ in slots)
+                hm, dhm = fch[j]
+                parts.append(([(dur / total, rm[i], hm[i], dhm[i]) for i, (dur, _, _, _) in enumerate(slots)],
+                              np.asarray(q0[j], float)))
+            h, dh = channels[j]
+            crb, crb_f = crbs_of_frames(R, h, dh, targets[:, j], parts, w.sensing.position, w.sensing.elements, w.fc,
+                                        rx_axis=w.sensing.axis, rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2,
+                                        snapshots=w.sensing.snapshots, noise_w=w.sensing_noise_w)
+            crb = np.concatenate([crb, crb_f])
+            ok = np.all(np.isfinite(crb), axis=(-2, -1))
+            tr = crb[..., 0, 0] + crb[..., 1, 1]
+            r = np.where(ok, np.sqrt(np.where(ok, tr, 0.0)), np.inf)
+            out[:, j], frame[:, j] = r[:len(h)], r[len(h):]
+        return out, frame
+
+    def frame_rcrb(self, slots, target, channels=None) -> float:
         """Root CRB (m) of a target's position from all the echoes of a frame (MODEL §3.3):
         ``slots`` = ``[(duration_s, state, W, Rs), …]`` at the slots' centres; the slots'
         Fisher information adds (common β), so a frame whose slots each radiate from one
         RF chain (paper 001 clusters) still locates the target. inf when singular."""
-        w = self.world
+        w, tx = self.world, self.tx
         q = np.asarray(target, float)
         total = sum(d for d, _, _, _ in slots)
-        parts = []
-        for dur, state, W, Rs in slots:
-            h, dh = self.tx.target_channel(state, q)
-            parts.append((dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), h, dh))
+        if channels is None:                 # the slots' channels at once (``channels``: given)
+            geo = tx.batch_geometry([state for _, state, _, _ in slots])
+            channels = tx.batch_target_channels(geo, np.broadcast_to(q, (len(slots), 3)), [tx.bodies] * len(slots))
+        hs, dhs = channels
+        parts = [(dur / total, W @ W.conj().T + (Rs if Rs is not None else 0), hs[i], dhs[i])
+                 for i, (dur, _, W, Rs) in enumerate(slots)]
         crb = crb_over_slots(parts, q, w.sensing.position, w.sensing.elements, w.fc, rx_axis=w.sensing.axis,
                              rx_spacing=w.sensing.spacing, rcs_m2=self.rcs_m2, snapshots=w.sensing.snapshots,
                              noise_w=w.sensing_noise_w)

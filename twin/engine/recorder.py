@@ -79,9 +79,10 @@ class Recorder:
         per = self._target_frame
         for row in self._target_rows:
             n = len(row["target"])
-            extra = per if per is not None else {k: np.full(n, np.nan) for k in
+            extra = ({k: np.tile(v, n // max(len(v), 1)) for k, v in per.items()} if per is not None else
+                     {k: np.full(n, np.nan) for k in
                                                  ("x_est", "y_est", "error_m", "frame_rcrb_m",
-                                                  "sensing_outage_exact")}
+                                                  "sensing_outage_exact")})
             self.writer.add("targets", **row, **extra)
         self._target_rows, self._target_frame = [], None
 
@@ -103,6 +104,78 @@ class Recorder:
             r, c = np.indices(mat.shape)
             self.writer.add("beams", frame=f, slot=j, kind=kind, row=r.ravel(), col=c.ravel(),
                             re=mat.real.ravel(), im=mat.imag.ravel())
+
+    # --- a frame's samples at once (one add per table; same rows, same order) ------------------
+    def users_batch(self, ts, f, slots, users, m, sinr_target, scheduled) -> None:
+        """:meth:`users` for T samples: ts (T,), slots (T,), users (T,K,3), metrics (T,K)."""
+        T, K = users.shape[:2]
+        self.writer.add("users", time_s=np.repeat(ts, K), frame=f, slot=np.repeat(slots, K),
+                        user=np.tile(np.arange(K), T), x=users[:, :, 0].ravel(), y=users[:, :, 1].ravel(),
+                        sinr_db=lin_to_db(m["sinr"]).ravel(),
+                        sinr_target_db=np.tile(np.broadcast_to(lin_to_db(sinr_target), (K,)), T),
+                        rate_bps_hz=m["rate"].ravel(), outage=m["outage"].ravel(), los_pas=m["los"].ravel(),
+                        link_loss_db=m["loss"].ravel(), body_loss_db=m["body"].ravel(),
+                        scheduled=np.asarray(scheduled, bool).ravel())
+
+    def blockers_batch(self, ts, f, slots, xyz) -> None:
+        """:meth:`blockers` for T samples: xyz (T,B,3)."""
+        T, B = xyz.shape[:2]
+        self.writer.add("blockers", time_s=np.repeat(ts, B), frame=f, slot=np.repeat(slots, B),
+                        blocker=np.tile(np.arange(B), T), x=xyz[:, :, 0].ravel(), y=xyz[:, :, 1].ravel())
+
+    def targets_batch(self, ts, f, slots, targets, rcrb) -> None:
+        """:meth:`targets` for T samples: targets (T,J,3), rcrb (T,J)."""
+        T, J = targets.shape[:2]
+        self._target_rows.append(dict(time_s=np.repeat(ts, J), frame=f, slot=np.repeat(slots, J),
+                                      target=np.tile(np.arange(J), T), x=targets[:, :, 0].ravel(),
+                                      y=targets[:, :, 1].ravel(), rcrb_m=np.asarray(rcrb, float).ravel()))
+
+    def elements_batch(self, ts, f, slots, tx, geo, states, target_s) -> None:
+        """:meth:`elements` for T samples (``geo``: the states' batch geometry)."""
+        n_idx, m_idx = np.nonzero(tx.installed)
+        T, P = len(ts), len(n_idx)
+        S = np.stack([np.asarray(st.s, float) for st in states])
+        pos = tx.batch_positions(S)[:, n_idx, m_idx]                                        # (T,P,3)
+        self.writer.add("pas", time_s=np.repeat(ts, P), frame=f, slot=np.repeat(slots, P),
+                        waveguide=np.tile(n_idx, T), pa=np.tile(m_idx, T), s_m=S[:, n_idx, m_idx].ravel(),
+                        target_s_m=np.stack(target_s)[:, n_idx, m_idx].ravel(), x=pos[..., 0].ravel(),
+                        y=pos[..., 1].ravel(), z=pos[..., 2].ravel(), active=geo.active[:, n_idx, m_idx].ravel(),
+                        cluster=np.tile(tx.cluster[n_idx, m_idx], T))
+
+    def beams_batch(self, f, slots, beams) -> None:
+        """:meth:`beams` for T samples: ``beams`` = ``[(W, Rs, analog), …]``."""
+        kinds = [tuple(m is not None for m in mats) for mats in beams]
+        shapes = [tuple(np.shape(m) for m in mats if m is not None) for mats in beams]
+        if len(set(kinds)) == 1 and len(set(shapes)) == 1:      # every sample the same matrices: stacked
+            blocks = [np.stack([np.asarray(mats[i]) for mats in beams]) for i in range(3) if kinds[0][i]]
+            names = [k for k, on in zip(("W", "Rs", "A"), kinds[0]) if on]
+            if not blocks:
+                return
+            size = [b[0].size for b in blocks]
+            rc = [np.indices(b.shape[1:]) for b in blocks]
+            T = len(beams)
+            flat = np.concatenate([b.reshape(T, -1) for b in blocks], axis=1)          # sample-major
+            kind = np.concatenate([np.full(n, k, object) for k, n in zip(names, size)])
+            self.writer.add("beams", frame=f, slot=np.repeat(np.asarray(slots), sum(size)),
+                            kind=np.tile(kind, T), row=np.tile(np.concatenate([r.ravel() for r, _ in rc]), T),
+                            col=np.tile(np.concatenate([c.ravel() for _, c in rc]), T),
+                            re=flat.real.ravel(), im=flat.imag.ravel())
+            return
+        cols = {k: [] for k in ("slot", "kind", "row", "col", "re", "im")}
+        for j, mats in zip(slots, beams):
+            for kind, mat in zip(("W", "Rs", "A"), mats):
+                if mat is None:
+                    continue
+                mat = np.asarray(mat)
+                r, c = np.indices(mat.shape)
+                cols["slot"].append(np.full(mat.size, j))
+                cols["kind"].append(np.full(mat.size, kind, object))
+                cols["row"].append(r.ravel())
+                cols["col"].append(c.ravel())
+                cols["re"].append(mat.real.ravel())
+                cols["im"].append(mat.imag.ravel())
+        if cols["slot"]:
+            self.writer.add("beams", frame=f, **{k: np.concatenate(v) for k, v in cols.items()})
 
     def frame(self, row: dict) -> None:
         self._flush_targets()

@@ -28,8 +28,9 @@ from twin.engine.recorder import Recorder
 from twin.engine.streams import stream
 from twin.geometry.mobility import make_mobility
 from twin.hardware import HardwareState, SlidingActuator
+from twin.hardware.base import BatchGeometry
 from twin.physics.body import Bodies
-from twin.physics.csi import estimate_channel, pilot_error_variance
+from twin.physics.csi import estimate_channels, pilot_error_variance
 from twin.physics.estimation import AlphaBeta
 from twin.world import World
 
@@ -40,6 +41,7 @@ logger = logging.getLogger("twin.engine")
 @dataclass
 class Entity:
     mobility: object
+    done: bool = False          # the mobility model has no further leg
 
     def position(self, t: float) -> np.ndarray:
         return self.mobility.traj.position(t)
@@ -99,6 +101,7 @@ class Simulation:
             raise ConfigError("csi", "pilot_symbols", f"{self.pilot_symbols} pilot symbols cannot be orthogonal "
                               f"for {self.world.n_users} users", f"give pilot_symbols ≥ {self.world.n_users}")
         self._slot_active = self.base_active.copy()
+        self._deferred: list = []                   # frames whose metrics wait (_evaluate_frames)
         self._init_estimation()
 
     def _init_estimation(self):
@@ -110,6 +113,8 @@ class Simulation:
         self.rng_echo = [stream(self.seed, "echo", i) for i in range(len(self.targets))]
         self.trackers = [AlphaBeta() for _ in self.targets]
         self.rng_target_outage = [stream(self.seed, "rcs", i) for i in range(len(self.targets))]
+        # frames whose metrics are computed together; one when the echo estimates feed the trackers
+        self._eval_frames = 1 if self.estimating else 10
 
     @property
     def policy(self) -> Controller:
@@ -140,6 +145,43 @@ class Simulation:
         xy = np.array([e.position(t) for e in entities])
         return np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
 
+    def _advance(self, t: float) -> None:
+        """Extend every trajectory past time t (MODEL §5): the legs a mobility process would
+        have added by then, drawn from each entity's own stream in the same order, so a
+        frame's positions can be read at once."""
+        for ent in self.users + self.targets + self.blockers:
+            mob = ent.mobility
+            while not ent.done and mob.traj.end_time <= t:
+                if mob.next_leg() is None:
+                    ent.done = True
+
+    def _xyz_many(self, entities, times) -> np.ndarray:
+        """Positions (T,E,3) of ``entities`` at ``times`` (T,): :meth:`_xyz` for many instants
+        (one interpolation per entity)."""
+        times = np.asarray(times, float)
+        if not entities:
+            return np.zeros((len(times), 0, 3))
+        xy = np.stack([e.mobility.traj.position(times) for e in entities], axis=1)
+        return np.concatenate([xy, np.full(xy.shape[:2] + (1,), self.world.ue_height)], axis=-1)
+
+    def _bodies_many(self, times) -> list | None:
+        """The people at each of ``times`` (:meth:`_bodies`), or None when the scene has
+        none (no blockers, no self-blocking users)."""
+        sc = self.scene
+        if not (self.blockers or sc.users.self_blocking):
+            return None
+        bl = self._xyz_many(self.blockers, times) if self.blockers else None
+        us = self._xyz_many(self.users, times) if sc.users.self_blocking and self.users else None
+        out = []
+        for i in range(len(times)):
+            parts = []
+            if bl is not None:
+                parts.append(Bodies.of(bl[i, :, :2], sc.blockers.radius_m, sc.blockers.height_m))
+            if us is not None:
+                parts.append(Bodies.of(us[i, :, :2], sc.users.body_radius_m, sc.users.body_height_m, True))
+            out.append(Bodies.join(*parts))
+        return out
+
     def _bodies(self, t: float) -> Bodies | None:
         """The people who block links at time t (MODEL §5.1): the ``[blockers]`` and, with
         ``users.self_blocking``, the users' own bodies."""
@@ -159,13 +201,6 @@ class Simulation:
             self.tx.set_bodies(self._bodies(t))
 
     # --- processes ----------------------------------------------------------------
-    def _mobility(self, env, ent):
-        while True:
-            end = ent.mobility.next_leg()
-            if end is None:
-                return
-            yield env.timeout(max(end - env.now, 0.0))
-
     def _observe(self, f: int, t: float) -> Observation:
         noise = self.scene.observation_noise_m
         self._people_at(t)
@@ -192,62 +227,102 @@ class Simulation:
         return out
 
     # --- channel knowledge (MODEL §5.1) ----------------------------------------------
-    def _pilot_estimate(self, tp: float) -> np.ndarray:
-        """The BS's estimate of the effective channel of the configuration radiating at
-        pilot time ``tp`` (MODEL §5.1)."""
-        w = self.world
-        self._people_at(tp)
-        state = HardwareState(self.actuator.position(tp), self._slot_active.copy(), self.analog)
-        H = self.tx.channel_to(state, self._xyz(self.users, tp))
-        return estimate_channel(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
-                                self.scene.csi.estimator), state
+    def _pilot_plan(self, times):
+        """Which pilots the knowledge update at each of ``times`` needs (MODEL §5.1): pilots
+        go out every ``period_s`` from t = 0 and an estimate is available one period later;
+        at each time the knowledge becomes the latest available estimate and the one before
+        it (only those two are ever used, so only they are drawn). Returns, per time, None
+        (no newer estimate) or ``(k, reuse_prev)``; the pilot before k is drawn unless the
+        previous update's estimate is it."""
+        T = self.pilot_period
+        last = self.csi.time_s if self.csi is not None else None
+        out = []
+        for t in times:
+            k = int(np.floor(t / T + 1e-9)) - 1
+            if k < 0 or (last is not None and k * T <= last + 1e-12):
+                out.append(None)
+                continue
+            reuse = last is not None and abs(last - (k - 1) * T) < 1e-12
+            out.append((k, reuse))
+            last = k * T
+        return out
 
-    def _static_between(self, t0: float, t1: float) -> bool:
-        """Nothing but the users moves between t0 and t1 (the elements stay, nobody blocks):
-        two pilots' channels can then be computed in one call."""
-        if self.blockers or self.scene.users.self_blocking:
-            return False
-        return np.array_equal(self.actuator.position(t0), self.actuator.position(t1))
+    def _pilot_requests(self, times, actives, analogs):
+        """The pilots the knowledge updates at ``times`` need (:meth:`_pilot_plan`), in the
+        order one-at-a-time updates drew them (previous pilot, then latest): (plan, pilot
+        instants, their states — the elements where they were, the slot's active set and
+        analog weights at each update)."""
+        if self.csi_model != "pilot":
+            return [None] * len(times), [], []
+        plan = self._pilot_plan(times)
+        T = self.pilot_period
+        tp, of = [], []
+        for i, p in enumerate(plan):
+            if p is None:
+                continue
+            k, reuse = p
+            for tq in ([(k - 1) * T] if not reuse and k >= 1 else []) + [k * T]:
+                tp.append(tq)
+                of.append(i)
+        s = self.actuator.positions(tp) if tp else []
+        return plan, tp, [HardwareState(s[e], actives[i].copy(), analogs[i]) for e, i in enumerate(of)]
 
-    def _pilot_pair(self, t0: float, t1: float):
-        """The estimates of the pilots at t0 and t1 (same configuration, :meth:`_static_between`),
-        their channels computed in one vectorised call; drawn in time order as
-        :meth:`_pilot_estimate` would."""
+    def _pilot_knowledge(self, plan, tp, states, H, bodies) -> list:
+        """The knowledge after each update of ``plan`` (None: unchanged) from the pilots'
+        true channels H (P,N,K): the estimation errors drawn in one call in the order
+        one-at-a-time estimates drew them, so every estimate equals theirs bit for bit
+        (MODEL §5.1). An update is (knowledge, people on the floor?, the people then)."""
+        out = [None] * len(plan)
+        if not tp:
+            return out
         w = self.world
-        state = HardwareState(self.actuator.position(t1), self._slot_active.copy(), self.analog)
-        K = w.n_users
-        H = self.tx.channel_to(state, np.vstack([self._xyz(self.users, t0), self._xyz(self.users, t1)]))
-        est = [estimate_channel(H[:, i * K:(i + 1) * K], w.noise_w, w.user_power_w, self.pilot_symbols,
-                                self.rng_csi, self.scene.csi.estimator) for i in (0, 1)]
-        return est[0], est[1], state
+        est = estimate_channels(H, w.noise_w, w.user_power_w, self.pilot_symbols, self.rng_csi,
+                                self.scene.csi.estimator)
+        var = np.array(np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols),
+                                       (w.n_users,)), float)
+        prev, e = self.csi, 0
+        for i, p in enumerate(plan):
+            if p is None:
+                continue
+            k, reuse = p
+            if reuse:
+                H_prev, t_prev = prev.H, prev.time_s
+            elif k >= 1:
+                H_prev, t_prev = est[e], tp[e]
+                e += 1
+            else:
+                H_prev = t_prev = None
+            prev = ChannelKnowledge("pilot", est[e], float(tp[e]), states[e], H_prev, t_prev, err_var=var.copy())
+            out[i] = (prev, bodies is not None, None if bodies is None else bodies[e])
+            e += 1
+        return out
+
+    def _pilot_updates(self, times, actives, analogs) -> list:
+        """The channel knowledge after each of ``times`` (None: unchanged), with the slot's
+        active elements and analog weights in force at each (MODEL §5.1), the pilots'
+        channels computed in one call."""
+        plan, tp, states = self._pilot_requests(times, actives, analogs)
+        if not tp:
+            return [None] * len(times)
+        bodies = self._bodies_many(np.asarray(tp))
+        H, _ = self.tx.batch_channels(self.tx.batch_geometry(states), self._xyz_many(self.users, tp), bodies)
+        return self._pilot_knowledge(plan, tp, states, H, bodies)
 
     def _pilots_until(self, t: float) -> bool:
-        """Pilots go out every ``period_s`` from t = 0; a pilot's estimate is available one
-        period later (reception and processing). Updates the controller's knowledge to the
-        latest available estimate and the one before it (only those two are ever used, so
-        only they are drawn). Returns whether the knowledge changed."""
-        if self.csi_model != "pilot":
+        """Update the controller's knowledge to the latest estimate available at t (MODEL
+        §5.1); returns whether it changed."""
+        upd = self._pilot_updates([t], [self._slot_active], [self.analog])[0]
+        if upd is None:
             return False
-        T = self.pilot_period
-        k = int(np.floor(t / T + 1e-9)) - 1
-        if k < 0 or (self.csi is not None and k * T <= self.csi.time_s + 1e-12):
-            return False
-        tk, tprev = k * T, (k - 1) * T
-        prev = H = state = None
-        if self.csi is not None and abs(self.csi.time_s - tprev) < 1e-12:
-            prev = (self.csi.H, self.csi.time_s)
-        elif k >= 1 and self._static_between(tprev, tk):
-            prev_H, H, state = self._pilot_pair(tprev, tk)
-            prev = (prev_H, tprev)
-        elif k >= 1:
-            prev = (self._pilot_estimate(tprev)[0], tprev)
-        if H is None:
-            H, state = self._pilot_estimate(tk)
-        w = self.world
-        var = np.broadcast_to(pilot_error_variance(w.noise_w, w.user_power_w, self.pilot_symbols), (w.n_users,))
-        self.csi = ChannelKnowledge("pilot", H, float(tk), state, *(prev if prev is not None else (None, None)),
-                                    err_var=np.array(var, float))
+        self._take_knowledge(upd)
         return True
+
+    def _take_knowledge(self, upd) -> None:
+        """Adopt a knowledge update; with people on the floor, the transmitter's links keep
+        the people of the latest pilot, as when each pilot set them (MODEL §5.1)."""
+        self.csi = upd[0]
+        if upd[1]:
+            self.tx.set_bodies(upd[2])
 
     def _latency(self, solve_s: float) -> float:
         """Compute latency τ_c (MODEL §5.1): fixed, or the measured wall time over the
@@ -258,11 +333,24 @@ class Simulation:
         return float(lat)
 
     def _controller(self, env, rec: Recorder, bar):
+        """The frame loop (MODEL §5). The clock advances by the same float additions the
+        per-sample SimPy timeouts made (``now + (target − now)``), so every sample time is
+        the one a timeout per sample gave; SimPy steps once per frame. What radiates at
+        each instant of a frame is known once the frame's decision is commanded (a
+        re-beamforming changes only the beams), so every channel of the frame — pilots,
+        samples, slot centres — is computed in one call before the samples run."""
         tx = self.tx
         n = self.scene.simulation.samples_per_slot
+        now = env.now
+        start_update = None                      # (time, update) of the next frame start's pilots
         for f in range(self.n_frames):
-            t = env.now
-            self._pilots_until(t)
+            t = now
+            self._advance(t)
+            if start_update is not None and start_update[0] == t:
+                if start_update[1] is not None:
+                    self._take_knowledge(start_update[1])
+            else:
+                self._pilots_until(t)
             decided = in_force_at = solve = np.nan
             if t + 1e-12 >= self.busy_until:
                 obs = self._observe(f, t)
@@ -278,27 +366,95 @@ class Simulation:
                 if self.in_force is None:
                     self.in_force = decision
             frame_plan = self.pending[0] if self.pending is not None else self.in_force
-            acc = _FrameAccumulator(self.world.n_users)
-            slots_mid = []
+            times, slot_of, starts, durs = [], [], [], []
             for j in range(len(frame_plan.slots)):
-                slot_start = env.now
-                plan = self._plan_at(j, slot_start)
-                self._slot_active = np.asarray(plan.active, bool) & tx.installed
-                dur = frame_plan.slots[j].duration_s
-                mid = HardwareState(self.actuator.position(slot_start + dur / 2), self._slot_active.copy(),
-                                    self.analog)
-                slots_mid.append((dur, mid, plan))
+                slot_start, dur = now, frame_plan.slots[j].duration_s
+                starts.append(slot_start)
+                durs.append(dur)
                 for i in range(n):   # samples at (i + 1/2)/n of the slot
-                    yield env.timeout(slot_start + (i + 0.5) * dur / n - env.now)
-                    if self._pilots_until(env.now):         # a newer estimate: re-beamform
+                    now = now + (slot_start + (i + 0.5) * dur / n - now)
+                    times.append(now)
+                    slot_of.append(j)
+                now = now + (slot_start + dur - now)
+            self._advance(now)
+            fc = self._frame_channels(t, times, slot_of, starts, durs, now)
+            updates = fc.updates
+            start_update = (now, updates[-1])
+            self.controller.prepare_refresh([(j, u[0]) for j, u in zip(slot_of, updates) if u is not None])
+            # the samples, in time order: new knowledge re-beamforms, then the plan in force
+            slots_mid, plans = [], []
+            k = 0
+            for j in range(len(starts)):
+                plan = self._plan_at(j, starts[j])
+                self._slot_active = np.asarray(plan.active, bool) & tx.installed
+                for i in range(n):
+                    if updates[k] is not None:          # a newer estimate: re-beamform
+                        self._take_knowledge(updates[k])
                         self._refresh(j)
-                    plan = self._plan_at(j, env.now)
-                    self._evaluate(rec, f, j, plan, env.now, acc, dur / n)
-                slots_mid[-1] = (dur, mid, plan)                       # the beams last in force
-                yield env.timeout(slot_start + dur - env.now)
-            self._end_frame(rec, f, t, decided, in_force_at, solve, slots_mid, acc)
-            if bar is not None:
-                bar.update(1)
+                    plan = self._plan_at(j, times[k])
+                    plans.append(plan)
+                    k += 1
+                slots_mid.append((durs[j], fc.mids[j], plan))          # the beams last in force
+            self._deferred.append(_FrameRecord(f, t, decided, in_force_at, solve, fc, plans,
+                                               [durs[j] / n for j in slot_of], slots_mid,
+                                               [self.actuator.target_at(tk) for tk in times], self.decision,
+                                               self.busy_until))
+            if len(self._deferred) >= self._eval_frames or f == self.n_frames - 1:
+                self._evaluate_frames(rec, bar)
+            yield env.timeout(now - env.now)
+
+    def _frame_channels(self, t, times, slot_of, starts, durs, t_next) -> "_FrameChannels":
+        """Every channel a frame needs, in one call per kind (MODEL §2.3, §3.3, §5.1): the
+        pilots of the knowledge updates at the samples and at the next frame start, the
+        users at the samples (true channels and wall losses), the targets at the samples
+        and, for the frame RCRB, at the slot centres. The states are what the per-sample
+        loop puts in force: the decision radiating at each instant (:meth:`_decision_at`),
+        the elements where the actuator has them."""
+        tx = self.tx
+        slot_act, slot_analog = [], []
+        for j, t0 in enumerate(starts):
+            d = self._decision_at(t0)
+            slot_act.append(np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed)
+            slot_analog.append(d.analog)
+        at = [self._decision_at(tk) for tk in times]
+        # pilots: the slot's active set, the analog weights left by the previous plan lookup
+        p_act = [slot_act[j] for j in slot_of] + [slot_act[-1]]
+        p_an = [slot_analog[j] if k == 0 or slot_of[k - 1] != j else at[k - 1].analog
+                for k, j in enumerate(slot_of)] + [at[-1].analog]
+        plan, tp, p_states = self._pilot_requests(list(times) + [t_next], p_act, p_an)
+        s_at = self.actuator.positions(list(times) + [t0 + dur / 2 for t0, dur in zip(starts, durs)])
+        s_states = [HardwareState(s_at[k], np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
+                                  & tx.installed, d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
+        mids = [HardwareState(s_at[len(times) + j], slot_act[j].copy(), slot_analog[j]) for j in range(len(starts))]
+        P, S = len(tp), len(times)
+        inst = np.concatenate([np.asarray(tp, float), np.asarray(times, float)])
+        geo = tx.batch_geometry(p_states + s_states + mids)
+        people = self._bodies_many(np.concatenate([inst, [t]]))
+        bodies = people[:-1] if people is not None else None
+        users = self._xyz_many(self.users, inst)
+        H, wall = tx.batch_channels(geo.take(slice(0, P + S)), users, bodies)
+        updates = self._pilot_knowledge(plan, tp, p_states, H[:P], None if bodies is None else bodies[:P])
+        out = _FrameChannels(updates, np.asarray(times, float), np.asarray(slot_of), s_states, geo.take(slice(P, P + S)),
+                             None if bodies is None else bodies[P:], users[P:], H[P:],
+                             None if wall is None else wall[P:], mids)
+        if self.targets:
+            out.targets = self._xyz_many(self.targets, times)                         # (S,J,3)
+            q0 = self._xyz(self.targets, t)
+            tgeo = geo.take(slice(P, P + S + len(mids)))
+            tb = None if people is None else bodies[P:] + [people[-1]] * len(mids)
+            out.sample_targets, out.mid_targets = [], []
+            for jt in range(q0.shape[0]):
+                q = np.concatenate([out.targets[:, jt], np.broadcast_to(q0[jt], (len(mids), 3))])
+                h, dh = tx.batch_target_channels(tgeo, q, tb)
+                out.sample_targets.append((h[:S], dh[:S]))
+                out.mid_targets.append((h[S:], dh[S:]))
+        return out
+
+    def _decision_at(self, t: float) -> Decision:
+        """The decision radiating at time t (:meth:`_plan_at` without taking effect)."""
+        if self.pending is not None and t + 1e-12 >= self.pending[1]:
+            return self.pending[0]
+        return self.in_force
 
     def _plan_at(self, j: int, t: float):
         """The slot plan radiating at time t: the pending decision's slot j once it has
@@ -352,38 +508,76 @@ class Simulation:
                                  f"(expected {(N, K)}) or with non-finite entries")
 
     # --- evaluation ---------------------------------------------------------------
-    def _evaluate(self, rec: Recorder, f, j, plan, t, acc, weight_s):
+    def _evaluate_frames(self, rec: Recorder, bar=None) -> None:
+        """The evaluator's metrics at every sample of the frames waiting in ``_deferred``,
+        computed at once (MODEL §3, §5.1), then each frame's trace rows and frame row in
+        frame order. The metrics feed only the traces, never the controller, so they can
+        wait a few frames (``_eval_frames``; one when the targets' echo estimates feed the
+        controller's trackers)."""
+        frames, self._deferred = self._deferred, []
+        if not frames:
+            return
         tx, w = self.tx, self.world
-        self._people_at(t)
-        state = HardwareState(self.actuator.position(t), np.asarray(plan.active, bool) & tx.installed, self.analog)
-        users = self._xyz(self.users, t)
-        served = np.zeros(w.n_users, bool)
-        served[list(range(w.n_users)) if plan.users is None else list(plan.users)] = True
-        m = self.evaluator.users(state, plan.W, plan.Rs, users, served)
-        rec.users(t, f, j, users, m, w.sinr_target, served)
-        if self.blockers:
-            rec.blockers(t, f, j, self._xyz(self.blockers, t))
-        acc.add(m, served, plan, t, weight_s)
+        K = w.n_users
+        fcs = [r.fc for r in frames]
+        geo = BatchGeometry(*(np.concatenate([getattr(fc.geo, k) for fc in fcs])
+                              for k in ("active", "s", "positions", "weights")))
+        plans = [p for r in frames for p in r.plans]
+        served = np.zeros((len(plans), K), bool)
+        for i, p in enumerate(plans):
+            served[i, list(range(K)) if p.users is None else list(p.users)] = True
+        W = np.stack([np.asarray(p.W) for p in plans])
+        Rs = [p.Rs for p in plans]
+        users = np.concatenate([fc.users for fc in fcs])
+        bodies = None if fcs[0].bodies is None else [b for fc in fcs for b in fc.bodies]
+        wall = None if fcs[0].wall is None else np.concatenate([fc.wall for fc in fcs])
+        m = self.evaluator.users_batch(geo, W, Rs, users, served, bodies,
+                                       channels=(np.concatenate([fc.H for fc in fcs]), wall))
         if self.targets:
-            targets = self._xyz(self.targets, t)
-            rec.targets(t, f, j, targets, self.evaluator.rcrb(state, plan.W, plan.Rs, targets))
-        rec.elements(t, f, j, tx, state, self.actuator.target_at(t))
-        rec.beams(f, j, plan.W, plan.Rs, self.analog)
+            J = fcs[0].targets.shape[1]
+            targets = np.concatenate([fc.targets for fc in fcs])
+            channels = [(np.concatenate([fc.sample_targets[j][0] for fc in fcs]),
+                         np.concatenate([fc.sample_targets[j][1] for fc in fcs])) for j in range(J)]
+            rcrb, frame_rcrb = self.evaluator.sensing_batch(
+                W, Rs, targets, channels,
+                [([(dur, st, p.W, p.Rs) for dur, st, p in r.slots_mid], self._xyz(self.targets, r.t), r.fc.mid_targets)
+                 for r in frames])
+        a = 0
+        for i, r in enumerate(frames):
+            fc, S = r.fc, len(r.plans)
+            sl = slice(a, a + S)
+            a += S
+            mi = {k: v[sl] for k, v in m.items()}
+            ts, slots = fc.times, fc.slot_of
+            rec.users_batch(ts, r.f, slots, fc.users, mi, w.sinr_target, served[sl])
+            if self.blockers:
+                rec.blockers_batch(ts, r.f, slots, self._xyz_many(self.blockers, ts))
+            acc = _FrameAccumulator(K)
+            acc.add_batch(mi, served[sl], r.plans, ts, r.weights)
+            if self.targets:
+                rec.targets_batch(ts, r.f, slots, fc.targets, rcrb[sl])
+            rec.elements_batch(ts, r.f, slots, tx, fc.geo, fc.states, r.target_s)
+            rec.beams_batch(r.f, slots, [(p.W, p.Rs, st.analog) for p, st in zip(r.plans, fc.states)])
+            self._end_frame(rec, r.f, r.t, r.decided, r.in_force_at, r.solve, r.slots_mid, acc,
+                            frame_rcrb[i] if self.targets else None, r.decision, r.busy_until)
+            if bar is not None:
+                bar.update(1)
 
-    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc):
+    def _end_frame(self, rec: Recorder, f, t, decided, in_force_at, solve, slots_mid, acc, rcrb_given=None,
+                   decision=None, busy_until=None):
         sens, frame_rcrb = {}, np.nan
         self._people_at(t)
         if self.targets:
             q = self._xyz(self.targets, t)[0]
             if self.tx.clustered:
                 sens = self.evaluator.cluster_sensing([(dur, st) for dur, st, _ in slots_mid], q, self.rng_rcs)
-            per_target = self._target_frame(t, slots_mid, sens)
+            per_target = self._target_frame(t, slots_mid, sens, rcrb_given)
             frame_rcrb = float(per_target["frame_rcrb"][0])      # target 0 (every target's: targets table)
             rec.target_frame(**per_target)
         avg = acc.average_rates()
         margin = float(avg.min() - self.world.r_min) if avg.size else float("nan")
         if np.isfinite(decided):
-            d = self.decision
+            d = self.decision if decision is None else decision
             status, info = d.status, json.loads(Recorder.info_json(d.info))
             if status == "ok" and (acc.missed or margin < -1e-9):      # judged in the evaluated state
                 status = "constraint-missed"
@@ -391,7 +585,8 @@ class Simulation:
                                   f"average rate {margin:+.3g} bit/s/Hz from R_min")
         else:
             status = "held-previous"
-            info = {"detail": f"controller busy until t = {self.busy_until:.4g} s (compute latency)"}
+            info = {"detail": f"controller busy until t = {self.busy_until if busy_until is None else busy_until:.4g} s "
+                              f"(compute latency)"}
         info.update({f"avg_rate_u{k}_bps_hz": float(r) for k, r in enumerate(avg)})
         info["avg_rate_margin_min_bps_hz"] = margin
         rec.frame(dict(frame=f, time_s=t, policy=self.policy_name, status=status, solve_time_s=solve,
@@ -403,17 +598,19 @@ class Simulation:
                        frame_rcrb_m=frame_rcrb, active_clusters=self._active_clusters(slots_mid),
                        slot_durations_s="-".join(f"{dur:.4g}" for dur, _, _ in slots_mid)))
 
-    def _target_frame(self, t, slots_mid, sens0) -> dict:
+    def _target_frame(self, t, slots_mid, sens0, frame_rcrb=None) -> dict:
         """Per-target values of a frame (MODEL §3.3, §3.4, §5.1): the frame RCRB and the
         exact sensing outage of every target (target 0's outage is the frames table's),
         and, when estimating, each target's ML estimate from the frame's echoes (the
-        target at the frame start, the slots' states at their centres), fed to its tracker."""
+        target at the frame start, the slots' states at their centres), fed to its tracker.
+        ``frame_rcrb``: the targets' frame RCRB if already computed (:meth:`_evaluate_frame`)."""
         q = self._xyz(self.targets, t)
         slots = [(dur, st, p.W, p.Rs) for dur, st, p in slots_mid]
         n = len(q)
         est = np.full((n, 2), np.nan)
         out = np.full(n, np.nan)
-        rcrb = np.array([self.evaluator.frame_rcrb(slots, q[i]) for i in range(n)])
+        rcrb = (np.array([self.evaluator.frame_rcrb(slots, q[i]) for i in range(n)]) if frame_rcrb is None
+                else np.asarray(frame_rcrb, float))
         for i in range(n):
             if self.tx.clustered:
                 s_i = sens0 if i == 0 else self.evaluator.cluster_sensing(
@@ -439,8 +636,6 @@ class Simulation:
     def run(self) -> dict:
         """Run all frames; returns the summary (and writes the run directory)."""
         env = simpy.Environment()
-        for ent in self.users + self.targets + self.blockers:
-            env.process(self._mobility(env, ent))
         rec = Recorder(self.out_dir, self.scene, self.scene.simulation.flush_frames)
         rec.start(self.seed, {"policy": self.policy_name, "params": self.policy_params, "seed": self.seed,
                    "frames": self.n_frames, "frame_s": self.frame_s, "slots_per_frame": self.slots,
@@ -457,10 +652,57 @@ class Simulation:
             env.run(until=proc)
             completed = True
         finally:
+            if self._deferred:                     # a run that raised keeps the frames it simulated
+                try:
+                    self._evaluate_frames(rec, bar)
+                except Exception:  # noqa: BLE001 - the original error is the one to report
+                    logger.warning("could not record the last %d frames of a failed run", len(self._deferred))
             if bar is not None:
                 bar.close()
             summary = rec.close(completed)
         return summary
+
+
+@dataclass
+class _FrameRecord:
+    """A frame whose samples have run and whose metrics wait (:meth:`Simulation._evaluate_frames`):
+    what the frame row and the trace rows need, as it was at the frame's end."""
+
+    f: int
+    t: float
+    decided: float
+    in_force_at: float
+    solve: float
+    fc: "_FrameChannels"
+    plans: list
+    weights: list
+    slots_mid: list
+    target_s: list
+    decision: object
+    busy_until: float
+
+
+@dataclass
+class _FrameChannels:
+    """What :meth:`Simulation._frame_channels` computed for one frame: the knowledge
+    updates (one per sample, and the next frame start's last), and per sample its time,
+    slot, state, batch geometry, people, users (S,K,3), true channels H (S,N,K), wall
+    losses (S,N,M,K) or None; the slots' centre states; with targets, their positions
+    (S,J,3) and per target the channels (h, ∂h) at the samples and at the slot centres."""
+
+    updates: list
+    times: np.ndarray
+    slot_of: np.ndarray
+    states: list
+    geo: object
+    bodies: list | None
+    users: np.ndarray
+    H: np.ndarray
+    wall: np.ndarray | None
+    mids: list
+    targets: np.ndarray | None = None
+    sample_targets: list | None = None
+    mid_targets: list | None = None
 
 
 class _FrameAccumulator:
@@ -486,6 +728,21 @@ class _FrameAccumulator:
         if plan.csi_time_s is not None:
             self.age += (t - plan.csi_time_s) * weight_s
             self.age_w += weight_s
+
+    def add_batch(self, m, served, plans, times, weights) -> None:
+        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order."""
+        rate, outage, H = m["rate"], m["outage"], m["H"]
+        for i, (p, t, wt) in enumerate(zip(plans, times, weights)):
+            self.rate += rate[i] * wt
+            self.time += wt
+            self.missed += int(np.sum(outage[i]))
+            if p.H is not None:
+                H_true = H[i][:, served[i]]
+                self.err += float(np.sum(np.abs(p.H[:, served[i]] - H_true) ** 2))
+                self.pow += float(np.sum(np.abs(H_true) ** 2))
+            if p.csi_time_s is not None:
+                self.age += (t - p.csi_time_s) * wt
+                self.age_w += wt
 
     def average_rates(self) -> np.ndarray:
         return self.rate / self.time if self.time > 0 else self.rate

@@ -41,6 +41,7 @@ class FloorPlan:
         self.seg_height = np.asarray(h, float)
         self.seg_loss_db = np.asarray(loss, float)
         self.seg_wall = np.asarray(owner, int)
+        self._seg_dir = tuple((self.seg_b - self.seg_a).T)       # (S,) x and y of each wall segment
         self.wall_shapes = tuple(shapes)
         obstacles = shapely.union_all(shapes) if shapes else Polygon()
         self.free = self.outline.difference(obstacles)
@@ -71,12 +72,22 @@ class FloorPlan:
     def segment_free(self, a, b, clearance: float = 0.0) -> bool:
         """True if the straight walk a→b stays in free space (with a clearance)."""
         line = LineString([tuple(a), tuple(b)])
-        region = self.free if clearance == 0 else self.free.buffer(-clearance)
+        region = self.free if clearance == 0 else self._shrunk(clearance)
         return bool(region.covers(line))
+
+    def _shrunk(self, clearance: float):
+        """The free space shrunk by ``clearance`` (prepared), computed once per clearance:
+        the mobility models ask for it at every waypoint they draw."""
+        cache = self.__dict__.setdefault("_shrunk_cache", {})
+        if clearance not in cache:
+            region = self.free.buffer(-clearance)
+            shapely.prepare(region)
+            cache[clearance] = region
+        return cache[clearance]
 
     def sample_free(self, rng: np.random.Generator, n: int = 1, clearance: float = 0.2) -> np.ndarray:
         """``n`` points uniform over the free space (at ``clearance`` from walls/outline)."""
-        region = self.free.buffer(-clearance) if clearance > 0 else self.free
+        region = self._shrunk(clearance) if clearance > 0 else self.free
         if region.is_empty:
             region = self.free
         x0, y0, x1, y1 = region.bounds
@@ -100,18 +111,19 @@ class FloorPlan:
             return np.zeros(shape)
         P = np.broadcast_to(p, shape + (3,)).reshape(-1, 3)
         Q = np.broadcast_to(q, shape + (3,)).reshape(-1, 3)
-        d = (Q - P)[:, None, :2]                         # (L,1,2)
-        e = (self.seg_b - self.seg_a)[None, :, :]        # (1,S,2)
-        w = self.seg_a[None, :, :] - P[:, None, :2]      # (L,S,2)
-        den = d[..., 0] * e[..., 1] - d[..., 1] * e[..., 0]
+        d0, d1 = (Q[:, 0] - P[:, 0])[:, None], (Q[:, 1] - P[:, 1])[:, None]     # link (L,1)
+        e0, e1 = self._seg_dir                                                  # wall (S,)
+        w0 = self.seg_a[:, 0] - P[:, 0, None]                                   # (L,S)
+        w1 = self.seg_a[:, 1] - P[:, 1, None]
+        den = d0 * e1 - d1 * e0
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = (w[..., 0] * e[..., 1] - w[..., 1] * e[..., 0]) / den   # along the link
-            u = (w[..., 0] * d[..., 1] - w[..., 1] * d[..., 0]) / den   # along the wall
+            t = (w0 * e1 - w1 * e0) / den               # along the link
+            u = (w0 * d1 - w1 * d0) / den               # along the wall
         cross = (den != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
-        z = P[:, None, 2] + t * (Q[:, None, 2] - P[:, None, 2])
-        hit = cross & (z < self.seg_height[None, :])
+        z = P[:, 2, None] + t * (Q[:, 2] - P[:, 2])[:, None]
+        hit = cross & (z < self.seg_height)
         with np.errstate(invalid="ignore"):
-            total = np.where(hit, self.seg_loss_db[None, :], 0.0).sum(axis=1)
+            total = np.where(hit, self.seg_loss_db, 0.0).sum(axis=1)
         return total.reshape(shape)
 
     def blockage_amplitude(self, p, q) -> np.ndarray:

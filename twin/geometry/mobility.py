@@ -15,6 +15,7 @@ class Trajectory:
     def __init__(self, start_xy, t0: float = 0.0):
         self.t = [float(t0)]
         self.p = [np.asarray(start_xy, float).copy()]
+        self._arrays = None
 
     @property
     def end_time(self) -> float:
@@ -23,11 +24,13 @@ class Trajectory:
     def append(self, t1: float, xy) -> None:
         self.t.append(float(t1))
         self.p.append(np.asarray(xy, float).copy())
+        self._arrays = None
 
     def position(self, t) -> np.ndarray:
         """(x, y) at time(s) t: scalar -> (2,), (T,) -> (T,2). Holds the last point."""
-        ts = np.asarray(self.t)
-        ps = np.asarray(self.p)
+        if self._arrays is None or len(self._arrays[0]) != len(self.t):     # legs as arrays, once per leg
+            self._arrays = (np.asarray(self.t), np.asarray(self.p))
+        ts, ps = self._arrays
         tq = np.atleast_1d(np.asarray(t, float))
         x = np.interp(tq, ts, ps[:, 0])
         y = np.interp(tq, ts, ps[:, 1])

@@ -13,13 +13,31 @@ and the renderers use only this interface.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
 from twin.hardware.state import HardwareState
-from twin.physics.channel import element_channel_terms, pa_positions
+
+from twin.physics.channel import element_channel_terms, free_space_gain, pa_positions
 from twin.physics.sensing import element_target_channel
 from twin.units import wavelength
+
+
+@dataclass(frozen=True)
+class BatchGeometry:
+    """T states of a transmitter stacked (:meth:`Transmitter.batch_geometry`): active
+    (T,N,M) bool, s (T,N,M) coordinates with inactive elements at 0, positions (T,N,M,3),
+    weights (T,N,M) complex."""
+
+    active: np.ndarray
+    s: np.ndarray
+    positions: np.ndarray
+    weights: np.ndarray
+
+    def take(self, index) -> "BatchGeometry":
+        """The states selected by ``index`` (a slice or indices)."""
+        return BatchGeometry(self.active[index], self.s[index], self.positions[index], self.weights[index])
 
 
 class Transmitter(ABC):
@@ -217,6 +235,84 @@ class Transmitter(ABC):
         blk = self.blockage(s, act, q[None])
         return element_target_channel(self.positions(s), self.weights(state), q, self.fc,
                                       None if blk is None else blk[..., 0])
+
+    # --- many instants at once (the engine's frame-level evaluation) --------------------------
+    def batch_geometry(self, states) -> "BatchGeometry":
+        """Active masks, coordinates (inactive at s = 0), element positions and weights of
+        T states at once (T,N,M[,3]); positions and weights are computed once per distinct
+        state (a frame's slots usually share one), with the same formulas as the
+        single-state methods, so every entry equals theirs bit for bit."""
+        act = np.stack([np.asarray(st.active, bool) for st in states]) & self.installed
+        s0 = np.where(act, np.stack([np.asarray(st.s, float) for st in states]), 0.0)
+        T = len(states)
+        # a state equal to the one before it (the elements still, the same active set and
+        # analog weights) reuses its positions and weights
+        same = np.zeros(T, bool)
+        if T > 1:
+            same[1:] = (s0[1:] == s0[:-1]).all(axis=(1, 2)) & (act[1:] == act[:-1]).all(axis=(1, 2))
+            for i in np.flatnonzero(same):
+                a, b = states[i].analog, states[i - 1].analog
+                same[i] = a is b or (a is not None and b is not None and np.array_equal(a, b))
+        first = np.flatnonzero(~same)
+        src = np.cumsum(~same) - 1                                     # each state's computed one
+        pos = self.batch_positions(s0[first])
+        wts = self.batch_weights([states[i] for i in first], act[first], s0[first])
+        return BatchGeometry(act, s0, pos[src], wts[src])
+
+    def batch_positions(self, s) -> np.ndarray:
+        """:meth:`positions` of a stack of coordinates s (T,N,M)  ->  (T,N,M,3)."""
+        if type(self).positions is Transmitter.positions:          # the formula broadcasts
+            return self.positions(s)
+        return np.stack([self.positions(si) for si in s])
+
+    def batch_weights(self, states, active, s0) -> np.ndarray:
+        """:meth:`weights` of a stack of states (T,N,M) (``active`` their active masks,
+        ``s0`` their coordinates with inactive elements at 0); subclasses may evaluate
+        their formula once for the stack."""
+        return np.stack([self.weights(st) for st in states])
+
+    def batch_blockage(self, geo: "BatchGeometry", points, bodies=None):
+        """Blockage amplitudes (T,N,M,K) of T states' element→point links, points (T,K,3),
+        and the walls' loss in dB (T,N,M,K) (None without walls); ``bodies``: the people of
+        each instant (a list of T ``Bodies`` or None) — :meth:`blockage` for many instants."""
+        pts = np.asarray(points, float)
+        walls = self.floor is not None and self.floor.seg_a.shape[0]
+        wall = amp = None
+        P = geo.positions[:, :, :, None, :]
+        if walls:
+            wall = self.floor.loss_db(P, pts[:, None, None, :, :])
+            amp = np.where(np.isfinite(wall), 10.0 ** (-wall / 20.0), 0.0)     # b(p, q), MODEL §2.5
+        if bodies is not None and any(b is not None and len(b) for b in bodies):
+            from twin.physics.body import body_amplitude
+
+            lam = wavelength(self.fc)
+            shape = geo.positions.shape[:3] + (pts.shape[1],)
+            amp = np.ones(shape) if amp is None else amp
+            for t, b in enumerate(bodies):
+                body = body_amplitude(P[t], pts[t][None, None, :, :], b, lam)
+                if body is not None:
+                    amp[t] = amp[t] * body
+        return amp, wall
+
+    def batch_channels(self, geo: "BatchGeometry", points, bodies=None):
+        """Effective channels H (T,N,K) of T states to their points (T,K,3) and the links'
+        wall loss (T,N,M,K) or None (MODEL §2.3, §2.5): :meth:`channel_to` for many
+        instants, equal entry by entry."""
+        pts = np.asarray(points, float)
+        amp, wall = self.batch_blockage(geo, pts, bodies)
+        g = free_space_gain(geo.positions[:, :, :, None, :], pts[:, None, None, :, :], self.fc)
+        terms = geo.weights[..., None] * g
+        if amp is not None:
+            terms = terms * amp
+        return terms.sum(axis=2), wall
+
+    def batch_target_channels(self, geo: "BatchGeometry", targets, bodies=None):
+        """Target channels h (T,N) and gradients (T,2,N) of T states, each to its own target
+        (T,3): :meth:`target_channel` for many instants (MODEL §3.3)."""
+        q = np.asarray(targets, float)
+        amp, _ = self.batch_blockage(geo, q[:, None, :], bodies)
+        return element_target_channel(geo.positions, geo.weights, q, self.fc,
+                                      None if amp is None else amp[..., 0])
 
     def los_loss_db(self, state: HardwareState, points, wall_loss_db=None) -> np.ndarray:
         """Wall loss in dB (P,K) of every active element → point link (MODEL §2.5)."""

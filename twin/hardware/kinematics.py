@@ -32,6 +32,20 @@ def move(s0, target, speed, dt: float, switched=None, delay=None) -> np.ndarray:
     return np.where(sw, np.where(done, np.asarray(target, float), np.asarray(s0, float)), s)
 
 
+def move_many(s0, target, speed, dts, switched=None, delay=None) -> np.ndarray:
+    """:func:`move` at many times after one command: dts (T,) s  ->  (T,N,M), each equal to
+    ``move(…, dts[i], …)`` (the same operations, entry by entry)."""
+    dts = np.asarray(dts, float)
+    s0, target = np.asarray(s0, float), np.asarray(target, float)
+    reach = np.asarray(speed, float).reshape(1, -1, 1) * np.maximum(0.0, dts)[:, None, None]
+    s = np.clip(target, s0 - reach, s0 + reach)
+    if switched is None or not np.any(switched):
+        return s
+    sw = np.asarray(switched, bool).reshape(1, -1, 1)
+    done = dts[:, None, None] + 1e-12 >= np.asarray(delay, float).reshape(1, -1, 1)
+    return np.where(sw, np.where(done, target, s0), s)
+
+
 class SlidingActuator:
     """The movable elements of a transmitter. Commands may be issued for a time later than
     the last query (a decision that takes effect after its compute latency): the
@@ -67,6 +81,18 @@ class SlidingActuator:
         self.legs.append((t, s_t, np.array(target, float)))
         if len(self.legs) > 8:                     # queries never go further back than a frame
             self.legs = self.legs[-8:]
+
+    def positions(self, times) -> np.ndarray:
+        """:meth:`position` at many times (T,N,M), one :func:`move_many` per leg."""
+        times = [float(t) for t in times]
+        out = np.empty((len(times),) + self.legs[0][1].shape)
+        groups: dict = {}
+        for i, t in enumerate(times):
+            leg = self._leg(t)
+            groups.setdefault(id(leg), (leg, []))[1].append(i)
+        for (t0, s0, target), idx in groups.values():
+            out[idx] = move_many(s0, target, self.speed, [times[i] - t0 for i in idx], self.switched, self.delay)
+        return out
 
     def position(self, t: float) -> np.ndarray:
         """Actual coordinates (N,M) at time ``t``."""

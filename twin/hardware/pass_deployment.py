@@ -83,6 +83,13 @@ class PassDeployment(Transmitter):
         f = guide_response(s0, self.fc, self.n_eff, self.attenuation) * power_split_factor(act)
         return np.where(act, f, 0.0)
 
+    def batch_weights(self, states, active, s0) -> np.ndarray:
+        """:meth:`weights` of a stack of states (T,N,M) in one evaluation of the same
+        formula (MODEL §2.2): ``active`` their active masks, ``s0`` their coordinates with
+        inactive PAs at 0."""
+        f = guide_response(s0, self.fc, self.n_eff, self.attenuation) * power_split_factor(active)
+        return np.where(active, f, 0.0)
+
     def initial_positions(self) -> np.ndarray:
         return self.uniform_positions() if self.initial is None else np.array(self.initial, float)
 

@@ -8,19 +8,21 @@ KINDS = ("mrt", "zf", "mmse")
 
 
 def _direction(H, kind, reg):
-    N, K = H.shape
+    N, K = H.shape[-2:]                  # leading dimensions: a stack of channels
+    Hh = np.swapaxes(H.conj(), -1, -2)
     if kind == "mrt":
         return H
     if kind == "zf":
         if K > N:
             raise ValueError(f"ZF needs at least as many RF chains as users (K={K} > N={N}); "
                              "use 'mmse', which works for any K (paper 002, footnote on ZF)")
-        return H @ np.linalg.pinv(H.conj().T @ H)
+        return H @ np.linalg.pinv(Hh @ H)
     if kind == "mmse":
         # (H Hᴴ + r I_N)⁻¹ H = H (Hᴴ H + r I_K)⁻¹ (push-through): solve the smaller system
         if K <= N:
-            return H @ np.linalg.solve(H.conj().T @ H + reg * np.eye(K), np.eye(K))
-        return np.linalg.solve(H @ H.conj().T + reg * np.eye(N), H)
+            A = Hh @ H + reg * np.eye(K)
+            return H @ np.linalg.solve(A, np.broadcast_to(np.eye(K), A.shape))
+        return np.linalg.solve(H @ Hh + reg * np.eye(N), H)
     raise ValueError(f"unknown beamformer {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -42,6 +44,26 @@ def linear_precoder(H, power_w, kind, noise_w=None):
     if norm == 0:
         return np.zeros_like(W)
     return W * np.sqrt(power_w) / norm
+
+
+def linear_precoders(H, power_w, kind, noise_w=None):
+    """:func:`linear_precoder` for a stack of channels H (T,N,K) (the slots of a frame):
+    one batched factorisation, each W (N,K) equal bit for bit to the one-at-a-time value."""
+    H = np.asarray(H, dtype=complex)
+    kind = str(kind).lower()
+    reg = 0.0
+    if kind == "mmse":
+        if noise_w is None:
+            raise ValueError("linear_precoder(kind='mmse') needs noise_w")
+        reg = H.shape[-1] * float(noise_w) / float(power_w)
+    D = _direction(H, kind, reg)
+    out = np.zeros_like(D)
+    for i, W in enumerate(D):
+        x = W.ravel(order="K")                # np.linalg.norm(W)'s own computation, without its checks
+        norm = np.sqrt(x.real.dot(x.real) + x.imag.dot(x.imag))
+        if norm != 0:
+            out[i] = W * np.sqrt(power_w) / norm
+    return out
 
 
 def linear_combiner(H, kind, powers_w=None, noise_w=None):

@@ -32,9 +32,10 @@ def free_space_gain(p, q, fc):
 def power_split_factor(active):
     """Equal-power split ``ρ = 1/√M_active`` per waveguide (MODEL §1).
 
-    active (N,M) bool  ->  (N,1) float (0 for a guide with no active PA).
+    active (N,M) bool  ->  (N,1) float (0 for a guide with no active PA); leading
+    dimensions (a stack of states) are kept.
     """
-    count = np.asarray(active, dtype=bool).sum(axis=1, keepdims=True)
+    count = np.asarray(active, dtype=bool).sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore"):
         return np.where(count > 0, 1.0 / np.sqrt(np.maximum(count, 1)), 0.0)
 
@@ -43,11 +44,12 @@ def guide_response(s, fc, n_eff=1.4, attenuation_db_per_m=0.0):
     """In-waveguide response without the split, ``10^(-α s/20) e^{-j k_g s}`` (MODEL §2.2;
     paper 000 eq. 7, paper 002 eq. 3).
 
-    s (N,M); n_eff and attenuation scalar or (N,)  ->  (N,M) complex.
+    s (N,M); n_eff and attenuation scalar or (N,)  ->  (N,M) complex; leading dimensions
+    of s (a stack of states, (...,N,M)) are kept.
     """
     s = np.asarray(s, dtype=float)
-    n_eff = np.broadcast_to(np.asarray(n_eff, dtype=float), s.shape[:1])[:, None]
-    alpha = np.broadcast_to(np.asarray(attenuation_db_per_m, dtype=float), s.shape[:1])[:, None]
+    n_eff = np.broadcast_to(np.asarray(n_eff, dtype=float), s.shape[-2:-1])[:, None]
+    alpha = np.broadcast_to(np.asarray(attenuation_db_per_m, dtype=float), s.shape[-2:-1])[:, None]
     kg = guided_wavenumber(fc, 1.0) * n_eff
     return 10.0 ** (-alpha * s / 20.0) * np.exp(-1j * kg * s)
 

@@ -40,3 +40,22 @@ def nmse_db(H_est, H_true) -> float:
         return float("nan")
     with np.errstate(divide="ignore"):
         return float(10.0 * np.log10(num / den))
+
+
+def estimate_channels(H, noise_w: float, user_power_w, symbols: int, rng: np.random.Generator,
+                      estimator: str = "lmmse") -> np.ndarray:
+    """:func:`estimate_channel` for a stack of channels H (T,N,K) (MODEL §5.1), the pilots
+    of a frame at once: the errors are drawn in one call in the order T one-at-a-time
+    calls would draw them (real then imaginary parts, estimate after estimate), so the
+    estimates equal theirs bit for bit."""
+    H = np.asarray(H, complex)
+    var = np.broadcast_to(pilot_error_variance(noise_w, user_power_w, symbols), (H.shape[-1],))
+    Z = rng.standard_normal((H.shape[0], 2) + H.shape[1:])
+    E = (Z[:, 0] + 1j * Z[:, 1]) * np.sqrt(var / 2.0)[None, None, :]
+    Y = H + E
+    if estimator == "ls":
+        return Y
+    if estimator != "lmmse":
+        raise ValueError(f"estimator must be 'ls' or 'lmmse', got {estimator!r}")
+    rho = np.mean(np.abs(H) ** 2, axis=-2)
+    return Y * (rho / (rho + var))[:, None, :]

@@ -9,16 +9,30 @@ from twin.physics.channel import free_space_gain, guide_response, pa_positions, 
 from twin.units import wavelength, wavenumber
 
 
+def _rows_dot(x, y):
+    """Row-wise dot products of x (...,n) and y (n,) or (...,n), each equal bit for bit to
+    the 1-D ``x_i @ y_i`` (a stacked matmul: the same kernel as the vector dot, unlike a
+    sum of products), so a batch reproduces the one-at-a-time values exactly."""
+    y = np.asarray(y)
+    col = y[..., :, None] if y.ndim == x.ndim else y[:, None]
+    return (x[..., None, :] @ col)[..., 0, 0]
+
+
 def look_sin(target, rx_position, rx_axis=(0.0, 1.0, 0.0)):
     """``sinθ = a_r·v/‖v‖`` with ``v = (q_t − p_r)_xy`` and its gradient w.r.t. (x_t, y_t)
-    (MODEL §2.4). Returns (sinθ, (2,) gradient)."""
-    v = (np.asarray(target, float) - np.asarray(rx_position, float))[:2]
+    (MODEL §2.4). Returns (sinθ, (2,) gradient); targets (...,3) give (...), (...,2)."""
+    v = (np.asarray(target, float) - np.asarray(rx_position, float))[..., :2]
     axis = np.asarray(rx_axis, float)[:2]
     axis = axis / np.linalg.norm(axis)
-    rho = np.linalg.norm(v)
-    sin = axis @ v / rho
-    grad = axis / rho - (axis @ v) * v / rho**3
-    return sin, grad
+    if v.ndim == 1:
+        rho = np.linalg.norm(v)
+        sin = axis @ v / rho
+        grad = axis / rho - (axis @ v) * v / rho**3
+        return sin, grad
+    rho = np.sqrt(_rows_dot(v, v))
+    av = _rows_dot(v, axis)
+    rho3 = np.reshape([r ** 3 for r in rho.ravel().tolist()], rho.shape)   # libm pow, as for a scalar
+    return av / rho, axis / rho[..., None] - av[..., None] * v / rho3[..., None]
 
 
 def ula_steering(sin_theta, elements, spacing, fc):
@@ -32,8 +46,10 @@ def ula_steering(sin_theta, elements, spacing, fc):
 
 
 def reflection_coefficient(target, rx_position, rcs_m2=1.0):
-    """``β = ξ/(√(4π) d_r)`` with deterministic ``ξ = √σ_RCS`` (MODEL §2.4)."""
-    d_r = np.linalg.norm(np.asarray(target, float) - np.asarray(rx_position, float))
+    """``β = ξ/(√(4π) d_r)`` with deterministic ``ξ = √σ_RCS`` (MODEL §2.4); targets
+    (...,3) give (...)."""
+    d = np.asarray(target, float) - np.asarray(rx_position, float)
+    d_r = np.linalg.norm(d) if d.ndim == 1 else np.sqrt(_rows_dot(d, d))
     return np.sqrt(rcs_m2) / (np.sqrt(4.0 * np.pi) * d_r)
 
 
@@ -67,19 +83,21 @@ def element_target_channel(positions, weights, target, fc, blockage=None):
     (x_t, y_t) (2,N) for any transmitter (MODEL §2.6, §3.3; paper 000 A.11-A.12):
     ``∂g/∂q = g (−j k0 − 1/r) (q − p)/r``, blockage held constant.
 
-    positions (N,M,3), weights (N,M) complex, target (3,), blockage (N,M) or None.
+    positions (N,M,3), weights (N,M) complex, target (3,), blockage (N,M) or None;
+    leading dimensions (a batch of states, each with its own target: positions
+    (...,N,M,3), target (...,3)) give h (...,N), ∂h (...,2,N).
     """
     f = np.asarray(weights)
     if blockage is not None:
         f = f * blockage
     pos = np.asarray(positions, float)
-    q = np.asarray(target, float)
-    diff = q[None, None, :] - pos                             # (N,M,3)
+    q = np.asarray(target, float)[..., None, None, :]       # leading dimensions: one target per state
+    diff = q - pos                                            # (...,N,M,3)
     r = np.linalg.norm(diff, axis=-1)
-    g = free_space_gain(pos, q[None, None, :], fc)
-    h = np.sum(f * g, axis=1)
+    g = free_space_gain(pos, q, fc)
+    h = np.sum(f * g, axis=-1)
     dg_dr = g * (-1j * wavenumber(fc) - 1.0 / r)              # d/dr [e^{-jkr}/r]·√η
-    dh = np.stack([np.sum(f * dg_dr * diff[..., i] / r, axis=1) for i in (0, 1)])
+    dh = np.stack([np.sum(f * dg_dr * diff[..., i] / r, axis=-1) for i in (0, 1)], axis=-2)
     return h, dh
 
 
@@ -92,18 +110,25 @@ def fisher_blocks(R, h, dh, a, da, beta, snapshots, noise_w):
 
     R (...,N,N), h (...,N), dh (...,2,N), a (Mr,), da (2,Mr)  ->  J11, J12, J22 each
     (...,2,2); leading dimensions broadcast (a batch of covariances or of candidate
-    channels, e.g. one PA at Q positions). Each block is real-linear in R.
+    channels, e.g. one PA at Q positions; or of targets: a (...,Mr), da (...,2,Mr),
+    β and ``snapshots`` (...)). Each block is real-linear in R.
     """
-    c = 2.0 * snapshots / noise_w
+    c = 2.0 * np.asarray(snapshots) / noise_w
     R, h, dh = np.asarray(R), np.asarray(h), np.asarray(dh)
     a, da = np.asarray(a), np.asarray(da)
-    A = a[:, None] * h.conj()[..., None, :]                                   # (...,Mr,N)
-    Ad = (da[:, :, None] * h.conj()[..., None, None, :]
-          + a[None, :, None] * dh.conj()[..., :, None, :])                    # (...,2,Mr,N)
+    if np.ndim(c):
+        c = c[..., None, None]
+    b2 = abs(beta) ** 2
+    if np.ndim(beta):                    # |β|² per target with libm pow, as for a scalar β
+        beta = np.asarray(beta)[..., None, None]
+        b2 = np.reshape([abs(x) ** 2 for x in beta.ravel().tolist()], beta.shape)
+    A = a[..., :, None] * h.conj()[..., None, :]                              # (...,Mr,N)
+    Ad = (da[..., :, :, None] * h.conj()[..., None, None, :]
+          + a[..., None, :, None] * dh.conj()[..., :, None, :])               # (...,2,Mr,N)
     # tr(X R Y^H) = sum(conj(Y) * (X R))
     AdR = Ad @ R[..., None, :, :]                                            # (...,2,Mr,N)
     AR = A @ R                                                                # (...,Mr,N)
-    J11 = c * abs(beta) ** 2 * np.real(np.einsum("...imn,...jmn->...ij", Ad.conj(), AdR))
+    J11 = c * b2 * np.real(np.einsum("...imn,...jmn->...ij", Ad.conj(), AdR))
     t = np.einsum("...imn,...mn->...i", Ad.conj(), AR)                       # tr(A R Ȧ_i^H)
     J12 = c * np.real(np.conj(beta) * t[..., :, None] * np.array([1.0, 1j]))
     J22 = c * np.real(np.sum(A.conj() * AR, axis=(-2, -1)))[..., None, None] * np.eye(2)
@@ -129,13 +154,14 @@ def receiver_response(target, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0)
                       rx_spacing=None, rcs_m2=1.0):
     """Receive-side terms of the echo model (MODEL §2.4, §3.3; paper 000 eq. 16, A.6-A.7
     with the typo fixed): steering ``a`` (Mr,), its gradient w.r.t. (x_t, y_t) ``da``
-    (2,Mr), and the reflection coefficient β."""
+    (2,Mr), and the reflection coefficient β; targets (...,3) give (...,Mr), (...,2,Mr),
+    (...), each entry equal to the one-target values."""
     spacing = wavelength(fc) / 2.0 if rx_spacing is None else float(rx_spacing)
     sin, grad = look_sin(target, rx_position, rx_axis)
     a = ula_steering(sin, rx_elements, spacing, fc)
     m = np.arange(int(rx_elements))
     da_dsin = -1j * 2.0 * np.pi * spacing / wavelength(fc) * m * a
-    da = np.stack([da_dsin * grad[i] for i in (0, 1)])
+    da = np.stack([da_dsin * grad[..., i, None] for i in (0, 1)], axis=-2)
     beta = reflection_coefficient(target, rx_position, rcs_m2)
     return a, da, beta
 
@@ -202,13 +228,64 @@ def crb_over_slots(slots, target, rx_position, rx_elements, fc, *, rx_axis=(0, 1
     dH = np.concatenate([np.asarray(dh) for _, _, _, dh in slots], axis=-1)
     nrm = np.real(np.vdot(H, H))
     kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                        # (2,)
+    hs = np.stack([np.asarray(h) for _, _, h, _ in slots])                      # (S,N)
+    dhs = np.stack([np.asarray(dh) for _, _, _, dh in slots])                   # (S,2,N)
+    Rs = np.stack([np.broadcast_to(np.asarray(R), (hs.shape[1],) * 2) for _, R, _, _ in slots])
+    j11, j12, j22 = fisher_blocks(Rs, hs, dhs - kappa[None, :, None] * hs[:, None, :], a, da, beta,
+                                  np.array([snapshots * w for w, _, _, _ in slots]), noise_w)
     J11 = J12 = J22 = 0.0
-    for w, R, h, dh in slots:
-        h = np.asarray(h)
-        j11, j12, j22 = fisher_blocks(np.asarray(R), h, np.asarray(dh) - kappa[:, None] * h[None, :],
-                                      a, da, beta, snapshots * w, noise_w)
-        J11, J12, J22 = J11 + j11, J12 + j12, J22 + j22
+    for i in range(len(slots)):          # the slots' information adds, in slot order
+        J11, J12, J22 = J11 + j11[i], J12 + j12[i], J22 + j22[i]
     return crb_from_fisher(J11, J12, J22)
+
+
+def crbs_of_frame(R, h, dh, targets, slots, target, rx_position, rx_elements, fc, **kw):
+    """:func:`crb_from_channel` of S samples (R (S,N,N), h (S,N), dh (S,2,N), each with its
+    target (S,3)) and :func:`crb_over_slots` of a frame's ``slots`` for ``target`` (MODEL
+    §3.3), with one evaluation of the Fisher blocks and one of the CRB for all of them.
+    Returns ((S,2,2), (2,2)), each entry equal to the separate calls' bit for bit."""
+    crb, frames = crbs_of_frames(R, h, dh, targets, [(slots, target)], rx_position, rx_elements, fc, **kw)
+    return crb, frames[0]
+
+
+def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, rx_axis=(0, 1, 0),
+                   rx_spacing=None, rcs_m2=1.0, snapshots=256, noise_w=1e-12):
+    """:func:`crbs_of_frame` for several frames at once: the samples of all of them
+    (R, h, dh, targets stacked) and ``frames`` = ``[(slots, target), …]`` (each frame's
+    :func:`crb_over_slots` arguments). Returns ((S,2,2), (F,2,2)), equal to the separate
+    calls' bit for bit."""
+    S = len(h)
+    q = np.concatenate([np.asarray(targets, float).reshape(S, 3)]
+                       + [np.broadcast_to(np.asarray(tg, float), (len(sl), 3)) for sl, tg in frames])
+    a, da, beta = receiver_response(q, rx_position, rx_elements, fc, rx_axis=rx_axis, rx_spacing=rx_spacing,
+                                    rcs_m2=rcs_m2)
+    h = np.asarray(h)
+    Rall, hall, dall, snaps = [np.asarray(R)], [h], [nuisance_gauge(h, dh)], [snapshots] * S
+    for slots, _ in frames:
+        H = np.concatenate([np.asarray(hj) for _, _, hj, _ in slots])
+        dH = np.concatenate([np.asarray(dj) for _, _, _, dj in slots], axis=-1)
+        nrm = np.real(np.vdot(H, H))
+        kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                    # the frame's gauge (2,)
+        hs = np.stack([np.asarray(hj) for _, _, hj, _ in slots])
+        dhs = np.stack([np.asarray(dj) for _, _, _, dj in slots])
+        Rall.append(np.stack([np.broadcast_to(np.asarray(Rj), (hs.shape[1],) * 2) for _, Rj, _, _ in slots]))
+        hall.append(hs)
+        dall.append(dhs - kappa[None, :, None] * hs[:, None, :])
+        snaps += [snapshots * w for w, _, _, _ in slots]
+    j11, j12, j22 = fisher_blocks(np.concatenate(Rall), np.concatenate(hall), np.concatenate(dall), a, da, beta,
+                                  np.array(snaps), noise_w)
+    F11, F12, F22, i = [], [], [], S
+    for slots, _ in frames:
+        J11 = J12 = J22 = 0.0
+        for k in range(i, i + len(slots)):   # the slots' information adds, in slot order
+            J11, J12, J22 = J11 + j11[k], J12 + j12[k], J22 + j22[k]
+        F11.append(J11)
+        F12.append(J12)
+        F22.append(J22)
+        i += len(slots)
+    crb = crb_from_fisher(np.concatenate([j11[:S], np.stack(F11)]), np.concatenate([j12[:S], np.stack(F12)]),
+                          np.concatenate([j22[:S], np.stack(F22)]))
+    return crb[:S], crb[S:]
 
 
 def root_crb(crb):

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from twin.controller.params import Param
 from twin.controller.stage import Stage, stage
-from twin.optim.linear import linear_precoder
+from twin.controller.decision import ChannelKnowledge
+from twin.optim.linear import linear_precoder, linear_precoders
 from twin.units import lin_to_db
 
 
@@ -113,8 +114,52 @@ class _Linear(_Beamform):
         return _full(linear_precoder(H, w.power_w, kind, w.noise_w), idx, tx.n_rf, w.n_users), \
             _full(H, idx, tx.n_rf, w.n_users), t
 
+    def _W_many(self, obs, plan, js, csis=None) -> list:
+        """:meth:`_W` of slots ``js`` (slot ``js[i]`` with the knowledge ``csis[i]`` when
+        given): the channels one by one, the precoders of slots serving the same users in
+        one batched call (:func:`linear_precoders`), equal to :meth:`_W` bit for bit."""
+        import dataclasses
+
+        tx, w = self.ctx.tx, self.ctx.world
+        own = type(self).slot_channel is _Beamform.slot_channel
+        items, pilots = [], {}
+        for i, j in enumerate(js):
+            csi = obs.csi if csis is None else csis[i]
+            idx = _served(plan.users[j], w.n_users)
+            if own and csi is not None and csi.applies_to(plan.active[j]):      # slot_channel's pilot case
+                pilots.setdefault(idx.tobytes(), []).append((i, csi, obs.time_s + plan.slot_mid(j)))
+                items.append((idx, None, float(csi.time_s)))
+                continue
+            o = obs if csis is None else dataclasses.replace(obs, csi=csi)
+            H, t = self.slot_channel(o, plan, j, idx, self.p["predict"], self.p["predict"])
+            items.append((idx, np.asarray(H, complex), t))
+        for group in pilots.values():                                   # extrapolated at once
+            idx = items[group[0][0]][0]
+            Hs = ChannelKnowledge.predict_many([c for _, c, _ in group], [t for _, _, t in group], idx)
+            for (i, _, _), H in zip(group, Hs):
+                items[i] = (idx, np.asarray(H, complex), items[i][2])
+        groups: dict = {}
+        for i, (idx, H, _) in enumerate(items):
+            groups.setdefault((idx.tobytes(), H.shape), []).append(i)
+        out = [None] * len(items)
+        for members in groups.values():
+            idx = items[members[0]][0]
+            kind = "mmse" if self.kind == "zf" and len(idx) > tx.n_rf else self.kind
+            Hs = np.stack([items[i][1] for i in members])
+            Wf = np.zeros((len(members), tx.n_rf, w.n_users), complex)
+            Hf = np.zeros((len(members), tx.n_rf, w.n_users), complex)
+            Wf[:, :, idx] = linear_precoders(Hs, w.power_w, kind, w.noise_w)          # :func:`_full`, stacked
+            Hf[:, :, idx] = Hs
+            for g, i in enumerate(members):
+                out[i] = (Wf[g], Hf[g], items[i][2])
+        return out
+
     def run(self, obs, plan):
         self._v = self.predictor.velocity(obs.time_s, obs.users)
+        if self.p["predict"] and type(self)._W is _Linear._W:     # every slot its own channel: at once
+            for j, (W, H, t) in enumerate(self._W_many(obs, plan, range(plan.n_slots))):
+                self._record(plan, j, W, None, H, t)
+            return
         cache = {}
         for j in range(plan.n_slots):
             key = None if self.p["predict"] else (plan.active[j].tobytes(), plan.users[j])
@@ -128,6 +173,16 @@ class _Linear(_Beamform):
     def slot(self, obs, plan, j):
         W, H, t = self._W(obs, plan, j)
         return W, None, H, t
+
+    def slots_batch(self, obs, plan, items) -> list:
+        """:meth:`slot` for many ``(j, knowledge)`` pairs at once (the re-beamformings of a
+        frame's pilots, :meth:`Controller.prepare_refresh`)."""
+        if type(self).slot is not _Linear.slot or type(self)._W is not _Linear._W:    # a subclass's own
+            import dataclasses
+
+            return [self.slot(dataclasses.replace(obs, csi=c), plan, j) for j, c in items]
+        res = self._W_many(obs, plan, [j for j, _ in items], [c for _, c in items])
+        return [(W, None, H, t) for W, H, t in res]
 
     def score(self, obs, plan) -> float:
         """Minus the sum rate of slot 0 as planned (lower is better)."""
