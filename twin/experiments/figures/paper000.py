@@ -6,8 +6,9 @@ Every point averages seeded drops (users and target uniform in the D_x × D_y ar
 Continuous-PASS, Discrete-PASS-30, Discrete-PASS-15 (Algorithm 4, run as the
 coarse-to-fine continuation 15 → 30 → continuous of
 :func:`twin.optim.crb_positioning.coarse_to_fine`, each level also started from the
-uniform layout), Uniform-PASS (SDR only), mMIMO (N RF chains × M antennas, best analog
-rule), MIMO (N antennas). The metric is ``rcrb_m`` = √tr CRB (m) of the CRB-optimal
+uniform layout, then back from the continuous solution snapped to each lattice,
+:func:`lattice_restarts`), Uniform-PASS (SDR only), mMIMO (N RF chains × M antennas, best
+analog rule), MIMO (N antennas). The metric is ``rcrb_m`` = √tr CRB (m) of the CRB-optimal
 covariance; means are over the drops where every scheme has a feasible beamformer
 (common random numbers; the CSV's ``feasible`` column counts the drops used; a typical
 loss is MIMO at γ ≥ 10 dB when two users sit at similar angles from the BS).
@@ -19,7 +20,9 @@ Uniform-PASS ``isac-crb-uniform``, mMIMO ``mmimo-isac`` (its analog ``rule``), M
 ``sinr_margin_db = 0`` (the paper's γ exactly). The figure keeps two experimental
 procedures a controller cannot express, with the schemes' parameters taken from their
 presets: the PASS schemes of one drop are solved as one coarse-to-fine continuation
-over their lattices (each level also started from the uniform layout), and a nested
+over their lattices (each level also started from the uniform layout) followed by a
+fine-to-coarse pass (:func:`lattice_restarts`: each lattice level also started from the
+finer level's solution snapped to its lattice), and a nested
 sweep warm-starts each point from the harder one (:func:`sweep`). The fixed schemes are
 the optimum of the presets' beamform stage (the CRB SDR) for their hardware, computed
 by the same optimisers.
@@ -38,6 +41,7 @@ from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
 from twin.optim.isac_baselines import best_mmimo, fixed_array_sdr, mimo_array
+from twin.optim.legal import lattice
 from twin.optim.sdr import CrbSdr
 from twin.problems import array_site, crb_setup, pass_layout
 from twin.scene.loader import load_scene
@@ -135,6 +139,9 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
         chain = coarse_to_fine(layout, world.deployment.uniform_positions(), users, q, setup, *args,
                                sdr=sdr, lattices=lattices, grid=p0["grid"], max_iter=p0["first_max_iter"],
                                penalty=st["penalty"], warm=warm)
+        if LATTICE_RESTARTS:
+            chain = lattice_restarts(chain, layout, users, q, setup, *args, sdr=sdr, grid=p0["grid"],
+                                     max_iter=p0["first_max_iter"], penalty=st["penalty"])
     for sc, spec in ao:
         r = chain[spec.params["position"]["Z"] or None]
         out[sc.label] = r.rcrb_m if r.sdr.ok else np.nan
@@ -151,6 +158,65 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
     if missing:
         raise RuntimeError(f"paper 000 figures cannot evaluate schemes {missing}")
     return out, {z: (r.s if r.sdr.ok else None) for z, r in chain.items()}
+
+
+#: the figure's fine-to-coarse pass (:func:`lattice_restarts`); False: the continuation alone
+LATTICE_RESTARTS = True
+
+
+def lattice_restarts(chain: dict, layout, users, q, setup, sinr_target, power_w, noise_w, *, sdr,
+                     grid: int, **ao) -> dict:
+    """Fine-to-coarse pass after the coarse-to-fine continuation (``chain``: {Z: AoResult,
+    None: continuous}): each lattice level, finest first, is also run (Algorithm 4 on its
+    Z+1 lattice, the paper's Discrete-PASS-Z) from the next finer level's solution snapped
+    to its lattice, keeping the better. Then every level keeps the best solution of any
+    coarser one, which is a point of its own feasible set (the Z = 15 lattice lies in the
+    Z = 30 one, both in the continuous set). Without it Discrete-PASS-15 is a single
+    start from the uniform layout, and its lattice search stops in local optima that the
+    continuous level escapes (docs/paper000.md, "Discrete-PASS trends")."""
+    out = dict(chain)
+    zs = sorted((z for z in out if z is not None), reverse=True)
+    finer = out.get(None)
+    for z in zs:
+        if finer is not None and finer.sdr.ok:
+            r = crb_ao(layout, finer.s, users, q, setup, sinr_target, power_w, noise_w, sdr=sdr,
+                       grid=SearchGrid(lattice_z=z, grid=grid), **ao)
+            if r.sdr.ok and (not out[z].sdr.ok or r.objective < out[z].objective):
+                out[z] = r
+        finer = out[z]
+    levels = sorted(zs) + [None]                     # coarse to fine: each feasible set holds the previous
+    for i, z in enumerate(levels[1:], 1):
+        ok = [out[c] for c in levels[:i + 1] if out[c].sdr.ok]
+        best = min(ok, key=lambda r: r.objective, default=None)
+        if best is not None:
+            out[z] = best
+    return out
+
+
+def best_coherent_gain(world: World, q, z: int | None, angles: int = 1440) -> float:
+    """Σ_n max |Σ_m t_nm(q)|²: the best coherent power gain towards the point q (3,) of
+    each guide's M PAs with the paper's equal split ρ = 1/√M (MODEL §2.3, free space, no
+    digital weights across guides), over the PA coordinates allowed by Discrete-PASS-Z
+    (``z``: any M of the Z+1 lattice points, which lie L/Z ≫ δ apart) or continuous
+    (``None``: every PA at the guide's best point with its phase aligned, the bound
+    M·max|t|², reached within δ-spacing to a fraction of a dB). For the lattice, max over
+    subsets S of |Σ_S t| = max over directions u of the sum of the M largest Re(t e^{-ju}),
+    evaluated on ``angles`` directions. Explains why Discrete-PASS-Z gains little or
+    nothing from more PAs (docs/paper000.md, "Discrete-PASS trends")."""
+    layout = pass_layout(world)
+    dep = world.deployment
+    u = np.exp(-1j * np.linspace(0.0, 2 * np.pi, angles, endpoint=False))
+    total = 0.0
+    for n in range(dep.n_guides):
+        M = int(dep.installed[n].sum())
+        x = lattice(dep.length[n], z) if z else np.linspace(0.0, dep.length[n], 20001)
+        t = layout.guide_terms(n, x, np.asarray(q, float)[None])[:, 0]
+        if z is None:
+            total += (M * np.abs(t).max()) ** 2
+        else:
+            proj = np.real(t[:, None] * u[None, :])
+            total += np.max(-np.sort(-proj, axis=0)[:M].sum(axis=0)) ** 2
+    return float(total)
 
 
 def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
