@@ -30,6 +30,7 @@ non-increasing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -145,6 +146,28 @@ class SearchGrid:
         return np.unique(np.clip(pts, lo, hi))
 
 
+class _TargetMemo(CrbSetup):
+    """A :class:`CrbSetup` that keeps the receive-side terms (a, ȧ, β) of the last target
+    (MODEL §2.4): a search scores thousands of candidate batches for one target, and
+    :meth:`CrbSetup.fisher` would rebuild them for each. Same numbers, computed once."""
+
+    def receiver(self, target):
+        key = np.asarray(target, float).tobytes()
+        memo = self.__dict__.get("_rx")
+        if memo is None or memo[0] != key:
+            memo = (key, super().receiver(target))
+            self.__dict__["_rx"] = memo
+        return memo[1]
+
+
+def _memo_setup(setup):
+    """``setup`` with its receiver terms memoised (:class:`_TargetMemo`); other setup
+    types (subclasses with their own Fisher model) are returned unchanged."""
+    if type(setup) is not CrbSetup:
+        return setup
+    return _TargetMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
+
+
 def _crb_trace(setup, R, h, dh, q):
     """tr CRB (batched) as crb_from_channel computes it (gauged gradient): the trace of
     ``(J11 − J12 J22⁻¹ J12ᵀ)⁻¹`` of a symmetric 2×2 Schur complement S in closed form,
@@ -183,6 +206,7 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     by geometry rather than by the phase mismatch with a covariance the SDR will re-optimise
     anyway. The current position is always a candidate, so the objective never increases.
     Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
+    setup = _memo_setup(setup)
     dep = layout.deployment
     s = np.array(s, float)
     fine = grid.fine_m or wavelength(dep.fc) / 32
@@ -284,6 +308,7 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
     """Algorithm 3 (paper 000): penalty loop over ρ ← μρ around the AO of
     Q (Algorithm 1), Q_m (eq. 48) and X (Algorithm 2) for fixed W, R_s."""
     t0 = time.perf_counter()
+    setup = _memo_setup(setup)
     dep = layout.deployment
     s = np.array(s0, float)
     R = W @ W.conj().T + Rs
@@ -385,6 +410,7 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
     (SDR at the new positions) does not increase; stop when the fractional decrease is
     below ``tol`` or after ``max_iter`` iterations."""
     t0 = time.perf_counter()
+    setup = _memo_setup(setup)
     dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(q, float)
