@@ -5,6 +5,7 @@ built once per search (MODEL §2.4). The reference below is the pre-cache evalua
 written out: Q copies of the guide through the physics core."""
 
 import numpy as np
+import pytest
 
 from twin.optim.crb_positioning import SearchGrid, crb_ao
 from twin.optim.layout import PassLayout
@@ -17,7 +18,10 @@ from twin.world import World
 
 
 class Direct(PassLayout):
-    """Candidate batches evaluated afresh on Q copies of the guide (the old path)."""
+    """Candidate batches evaluated afresh on Q copies of the guide, every SDR solved
+    (the old path)."""
+
+    memoise = False
 
     def candidates(self, s, n, m, cand, users, q):
         dep = self.deployment
@@ -48,7 +52,10 @@ def _drop(seed):
     return w, users, q
 
 
-def test_cached_candidate_batches_equal_the_direct_evaluation_bit_for_bit():
+@pytest.mark.parametrize("cap", [None, 60])
+def test_cached_candidate_batches_equal_the_direct_evaluation_bit_for_bit(cap, monkeypatch):
+    if cap is not None:                                             # a full cache: hits and fresh misses mixed
+        monkeypatch.setattr("twin.optim.layout._LINE_CAP", cap)
     w, users, q = _drop(5)
     dep = w.deployment
     assert w.floor is None or w.floor.seg_a.shape[0] == 0          # the free-space path is taken
@@ -68,19 +75,33 @@ def test_cached_candidate_batches_equal_the_direct_evaluation_bit_for_bit():
 
 def test_crb_ao_with_the_shortcuts_equals_the_old_path():
     """Algorithm 4 (continuous and Z = 15) on a small grid: positions and RCRB equal to the
-    run through the direct candidate evaluation and an unmemoised receiver."""
+    run through the direct candidate evaluation, an unmemoised receiver and every SDR
+    solved; the continuation's repeated starts are served from the SDR memo."""
     w, users, q = _drop(11)
     setup = crb_setup(w)
     plain = PlainSetup(**{k: getattr(setup, k) for k in setup.__dataclass_fields__})
     args = (w.sinr_target, w.power_w, w.noise_w)
     s0 = w.deployment.uniform_positions()
-    for grid in (SearchGrid(grid=61, zoom=17), SearchGrid(lattice_z=15)):
+    solves = {"fast": 0, "ref": 0}
+
+    class Counting(CrbSdr):
+        def __init__(self, tag):
+            super().__init__(w.deployment.n_guides, w.n_users)
+            self.tag = tag
+
+        def solve(self, *a, **k):
+            solves[self.tag] += 1
+            return super().solve(*a, **k)
+
+    fast, ref = PassLayout(w.deployment, w.floor), Direct(w.deployment, w.floor)
+    sdr_fast, sdr_ref = Counting("fast"), Counting("ref")
+    for grid in (SearchGrid(lattice_z=15), SearchGrid(grid=61, zoom=17)):
         kw = dict(grid=grid, max_iter=2, penalty=dict(max_outer=2, max_inner=2))
-        a = crb_ao(PassLayout(w.deployment, w.floor), s0, users, q, setup, *args,
-                   sdr=CrbSdr(w.deployment.n_guides, w.n_users), **kw)
-        b = crb_ao(Direct(w.deployment, w.floor), s0, users, q, plain, *args,
-                   sdr=CrbSdr(w.deployment.n_guides, w.n_users), **kw)
+        a = crb_ao(fast, s0, users, q, setup, *args, sdr=sdr_fast, **kw)
+        b = crb_ao(ref, s0, users, q, plain, *args, sdr=sdr_ref, **kw)
+        s0 = a.s                                     # continuation: the next level starts here
         assert a.sdr.ok and b.sdr.ok and a.iterations >= 1
         assert np.allclose(a.s, b.s, rtol=1e-12, atol=0)
         assert abs(a.rcrb_m - b.rcrb_m) <= 1e-12 * b.rcrb_m
-        assert a.steps == b.steps
+        assert a.steps == b.steps and np.allclose(a.history, b.history, rtol=1e-12, atol=0)
+    assert solves["fast"] < solves["ref"]              # the level's start is the last level's solution, solved once

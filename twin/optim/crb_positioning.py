@@ -394,10 +394,42 @@ class AoResult(OptResult):
 
 
 def sdr_at(layout: PassLayout, sdr: CrbSdr, s, users, q, setup, sinr_target, power_w, noise_w):
-    """Digital beamforming (MODEL §4.3) for the PAs at s."""
+    """Digital beamforming (MODEL §4.3) for the PAs at s. The SDR is a pure function of
+    its data (no warm start), so a layout keeps the results of its last solves
+    (:func:`_sdr_memo_key`): the AO re-solves at positions it has seen (a rejected or
+    stalled position step, each continuation level's start at the previous level's
+    solution) and then gets the same result without a second solve."""
+    key = _sdr_memo_key(s, users, q, setup, sinr_target, power_w, noise_w) if getattr(layout, "memoise", False) else None
+    memo = layout.__dict__.setdefault("_sdr_memo", {})
+    hit = memo.get(key)
+    if hit is not None and hit[0] is sdr:
+        return hit[1]
     H = layout.terms(s, users).sum(axis=1)
     h, dh = layout.target(s, q)
-    return sdr.solve(H, h, dh, q, setup, sinr_target, power_w, noise_w)
+    res = sdr.solve(H, h, dh, q, setup, sinr_target, power_w, noise_w)
+    if key is None:
+        return res
+    if len(memo) >= _SDR_MEMO_CAP:
+        memo.clear()
+    memo[key] = (sdr, res)
+    return res
+
+
+#: SDR results a layout keeps (:func:`sdr_at`)
+_SDR_MEMO_CAP = 64
+
+
+def _sdr_memo_key(s, users, q, setup, sinr_target, power_w, noise_w):
+    """Everything an SDR solve depends on besides the solver object, as bytes (None for a
+    setup that is not a dataclass: not memoised)."""
+    if not dataclasses.is_dataclass(setup):
+        return None
+    b = lambda x: np.ascontiguousarray(np.asarray(x, float)).tobytes()      # noqa: E731
+    fields = tuple((f.name, b(getattr(setup, f.name)) if getattr(setup, f.name) is not None else None)
+                   for f in dataclasses.fields(setup))
+    return (b(s), b(users), b(q), b(sinr_target), float(power_w), float(noise_w),
+            CrbSetup if type(setup) is _TargetMemo else type(setup),
+            fields)
 
 
 def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,

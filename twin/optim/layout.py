@@ -26,6 +26,10 @@ class PassLayout:
     deployment: object
     floor: object = None
 
+    #: per-drop caches on (free-space line terms here, SDR results in
+    #: :func:`twin.optim.crb_positioning.sdr_at`); False: every query evaluated afresh
+    memoise = True
+
     @property
     def fc(self) -> float:
         return float(self.deployment.fc)
@@ -92,7 +96,7 @@ class PassLayout:
         :meth:`terms` / :meth:`target`, applied to Q copies of the guide."""
         dep = self.deployment
         fp = self.floor
-        if (fp is None or not fp.seg_a.shape[0]) and dep.installed[n, m]:
+        if self.memoise and (fp is None or not fp.seg_a.shape[0]) and dep.installed[n, m]:
             return self._candidates_free(s, n, m, cand, users, q)
         Qn = len(cand)
         S = np.repeat(np.asarray(s, float)[n:n + 1], Qn, axis=0)
@@ -136,8 +140,8 @@ class PassLayout:
 
     def _line(self, n: int, x, users, q):
         """:meth:`_point_terms` through a per-guide cache of every coordinate evaluated
-        for these users and this target (exact float match; at most ``_LINE_CAP`` points
-        kept per guide). The search's coarse grid and the zoom around a PA that does not
+        for these users and this target (exact float match; the first ``_LINE_CAP``
+        points per guide are kept, later ones evaluated on each call). The search's coarse grid and the zoom around a PA that does not
         move are evaluated once per drop instead of once per candidate batch."""
         key = (n, users.tobytes(), np.asarray(q, float).tobytes())
         cache = self.__dict__.setdefault("_line_cache", {})
@@ -160,7 +164,12 @@ class PassLayout:
             order = np.argsort(xs2, kind="stable")
             ent[1], ent[2], ent[3] = xs2[order], np.concatenate([U, Um])[order], np.concatenate([a, am], axis=1)[:, order]
             return self._line(n, x, users, q)
-        return self._point_terms(n, x, users, q)
+        j = np.searchsorted(miss, x[~hit])
+        Uo = np.empty((x.size, U.shape[1]), complex)
+        ao = np.empty((3, x.size), complex)
+        Uo[hit], ao[:, hit] = U[idx[hit]], a[:, idx[hit]]
+        Uo[~hit], ao[:, ~hit] = Um[j], am[:, j]
+        return Uo, ao
 
     def _candidates_free(self, s, n, m, cand, users, q):
         """:meth:`candidates` in free space from the line cache: the PAs that stay and
@@ -186,4 +195,4 @@ class PassLayout:
 
 
 #: points kept per guide by the free-space line cache of :class:`PassLayout`
-_LINE_CAP = 50_000
+_LINE_CAP = 4096
