@@ -181,10 +181,11 @@ class PassLayout:
         users = np.atleast_2d(np.asarray(users, float))
         Qn = len(cand)
         s_n = np.where(act, np.asarray(s, float)[n], 0.0)
-        Us, a_s = self._line(n, s_n, users, q)                                 # stay PAs (M,K), (3,M)
-        Us = np.where(act[:, None], Us, 0.0)
-        a_s = np.where(act[None], a_s, 0.0)
-        Um, am = self._line(n, cand, users, q)
+        M = s_n.size
+        U_all, a_all = self._line(n, np.concatenate([s_n, np.asarray(cand, float)]), users, q)
+        Us = np.where(act[:, None], U_all[:M], 0.0)                            # stay PAs (M,K), (3,M)
+        a_s = np.where(act[None], a_all[:, :M], 0.0)
+        Um, am = U_all[M:], a_all[:, M:]
         T = np.repeat(Us[None], Qn, axis=0)
         T[:, m] = Um
         A = np.repeat(a_s[:, None, :], Qn, axis=1)                              # (3,Q,M)
