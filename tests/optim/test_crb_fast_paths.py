@@ -105,3 +105,28 @@ def test_crb_ao_with_the_shortcuts_equals_the_old_path():
         assert abs(a.rcrb_m - b.rcrb_m) <= 1e-12 * b.rcrb_m
         assert a.steps == b.steps and np.allclose(a.history, b.history, rtol=1e-12, atol=0)
     assert solves["fast"] < solves["ref"]              # the level's start is the last level's solution, solved once
+
+
+def test_gram_crb_trace_equals_the_fisher_blocks_path():
+    """The scorer's tr CRB from one Gram matrix per candidate equals the Fisher-block path
+    (:meth:`CrbSetup.fisher`, the physics core's blocks) to rounding, batched and single."""
+    from twin.optim.crb_positioning import _crb_trace
+    w, users, q = _drop(2)
+    dep = w.deployment
+    lay, setup = PassLayout(dep, w.floor), crb_setup(w)
+    plain = PlainSetup(**{k: getattr(setup, k) for k in setup.__dataclass_fields__})
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    s = dep.uniform_positions()
+    h, dh = lay.target(s, q)
+    for R in (A @ A.conj().T * 1e-2, np.eye(4) * 0.25):
+        assert np.isclose(_crb_trace(setup, R, h, dh, q), _crb_trace(plain, R, h, dh, q), rtol=1e-12, atol=0)
+        for n in range(dep.n_guides):
+            cand = np.linspace(0.0, dep.length[n], 201)
+            _, hc, dhc = lay.candidates(s, n, 2, cand, users, q)
+            hb = np.repeat(h[None], cand.size, axis=0)
+            hb[:, n] = hc
+            dhb = np.repeat(dh[None], cand.size, axis=0)
+            dhb[:, :, n] = dhc.T
+            a, b = _crb_trace(setup, R, hb, dhb, q), _crb_trace(plain, R, hb, dhb, q)
+            assert np.all(np.isfinite(b)) and np.allclose(a, b, rtol=1e-12, atol=0)

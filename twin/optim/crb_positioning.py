@@ -174,6 +174,8 @@ def _crb_trace(setup, R, h, dh, q):
     ``tr S / det S`` (MODEL §3.3), inf where :func:`crb_from_fisher` calls the
     information singular (J22 ≤ 0, non-finite, or condition number |λ_max/λ_min| of S
     above 1e14)."""
+    if type(setup) in (CrbSetup, _TargetMemo):
+        return _crb_trace_gram(setup, R, h, dh, q)
     J11, J12, J22 = setup.fisher(R, h, nuisance_gauge(h, dh), q)
     j22 = J22[..., 0, 0]
     ok = j22 > 0
@@ -187,6 +189,48 @@ def _crb_trace(setup, R, h, dh, q):
         small = np.abs(det) / np.where(big > 0, big, 1.0)    # |λ| smallest = |det| / |λ_max|
         ok = ok & (big > 0) & (small * 1e14 >= big)
         return np.where(ok, (a + d) / np.where(ok, det, 1.0), np.inf)
+
+
+def _crb_trace_gram(setup, R, h, dh, q):
+    """:func:`_crb_trace` for the plain :class:`CrbSetup` with the transmit quadratic forms of
+    :meth:`CrbSetup.fisher` (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``, ``ḣ_jᴴRḣ_i``, gauged ḣ) read
+    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate (two matrix
+    products instead of a dozen einsums), and the Schur complement of the nuisance written
+    out entrywise (MODEL §3.3). Same formulas as the Fisher blocks; the sums run in another
+    order, so values agree to rounding (~1e-15 relative)."""
+    a, da, beta = setup.receiver(q)
+    c = 2.0 * setup.snapshots / setup.noise_w
+    e0 = np.real(np.vdot(a, a))
+    e1 = da @ a.conj()
+    e2 = da.conj() @ da.T
+    h = np.asarray(h)
+    X = np.concatenate([h[..., None, :], nuisance_gauge(h, dh)], axis=-2)     # (…,3,N)
+    RX = X @ np.swapaxes(np.asarray(R), -1, -2)                                # rows R x_a
+    G = X.conj() @ np.swapaxes(RX, -1, -2)                                    # G[a,b] = x_aᴴ R x_b
+    q0, q1, q1b = G[..., 0, 0], G[..., 0, 1:], G[..., 1:, 0]
+    k1 = c * abs(beta) ** 2
+
+    def j11(i, j):
+        return k1 * np.real(e2[i, j] * q0 + q1[..., i] * e1[j] + np.conj(e1[i]) * q1b[..., j] + e0 * G[..., 1 + j, 1 + i])
+
+    u = np.conj(beta) * (np.conj(e1) * q0[..., None] + e0 * q1)               # (…,2): β* tr(A R Ȧ_iᴴ)
+    j22 = c * np.real(e0 * q0)
+    ok = j22 > 0
+    den = np.where(ok, j22, 1.0)
+    cc = c * c
+    ur, ui = np.real(u), np.imag(u)
+    a_ = j11(0, 0) - cc * (ur[..., 0] * ur[..., 0] + ui[..., 0] * ui[..., 0]) / den
+    d_ = j11(1, 1) - cc * (ur[..., 1] * ur[..., 1] + ui[..., 1] * ui[..., 1]) / den
+    off = cc * (ur[..., 0] * ur[..., 1] + ui[..., 0] * ui[..., 1]) / den
+    b_ = 0.5 * ((j11(0, 1) - off) + (j11(1, 0) - off))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ok = ok & np.isfinite(a_) & np.isfinite(b_) & np.isfinite(d_)
+        m, r = 0.5 * (a_ + d_), np.hypot(0.5 * (a_ - d_), b_)
+        big = np.abs(m) + r
+        det = a_ * d_ - b_ * b_
+        small = np.abs(det) / np.where(big > 0, big, 1.0)
+        ok = ok & (big > 0) & (small * 1e14 >= big)
+        return np.where(ok, (a_ + d_) / np.where(ok, det, 1.0), np.inf)
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
