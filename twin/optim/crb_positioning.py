@@ -194,8 +194,8 @@ def _crb_trace(setup, R, h, dh, q):
 def _crb_trace_gram(setup, R, h, dh, q):
     """:func:`_crb_trace` for the plain :class:`CrbSetup` with the transmit quadratic forms of
     :meth:`CrbSetup.fisher` (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``, ``ḣ_jᴴRḣ_i``, gauged ḣ) read
-    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate (two matrix
-    products instead of a dozen einsums), and the Schur complement of the nuisance written
+    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate (one BLAS
+    product and one einsum instead of a dozen einsums), and the Schur complement of the nuisance written
     out entrywise (MODEL §3.3). Same formulas as the Fisher blocks; the sums run in another
     order, so values agree to rounding (~1e-15 relative)."""
     a, da, beta = setup.receiver(q)
@@ -205,8 +205,12 @@ def _crb_trace_gram(setup, R, h, dh, q):
     e2 = da.conj() @ da.T
     h = np.asarray(h)
     X = np.concatenate([h[..., None, :], nuisance_gauge(h, dh)], axis=-2)     # (…,3,N)
-    RX = X @ np.swapaxes(np.asarray(R), -1, -2)                                # rows R x_a
-    G = X.conj() @ np.swapaxes(RX, -1, -2)                                    # G[a,b] = x_aᴴ R x_b
+    R = np.asarray(R)
+    if R.ndim == 2:                                                            # one R: one BLAS product
+        RX = (X.reshape(-1, X.shape[-1]) @ R.T).reshape(X.shape)               # rows R x_a
+    else:
+        RX = X @ np.swapaxes(R, -1, -2)
+    G = np.einsum("...an,...bn->...ab", X.conj(), RX)                         # G[a,b] = x_aᴴ R x_b
     q0, q1, q1b = G[..., 0, 0], G[..., 0, 1:], G[..., 1:, 0]
     k1 = c * abs(beta) ** 2
 
