@@ -469,12 +469,15 @@ _SDR_MEMO_CAP = 64
 
 def _sdr_memo_key(s, users, q, setup, sinr_target, power_w, noise_w):
     """Everything an SDR solve depends on besides the solver object, as bytes (None for a
-    setup that is not a dataclass: not memoised)."""
+    setup that is not a dataclass of numbers: not memoised)."""
     if not dataclasses.is_dataclass(setup):
         return None
     b = lambda x: np.ascontiguousarray(np.asarray(x, float)).tobytes()      # noqa: E731
-    fields = tuple((f.name, b(getattr(setup, f.name)) if getattr(setup, f.name) is not None else None)
-                   for f in dataclasses.fields(setup))
+    try:
+        fields = tuple((f.name, b(getattr(setup, f.name)) if getattr(setup, f.name) is not None else None)
+                       for f in dataclasses.fields(setup))
+    except (TypeError, ValueError):                     # a non-numeric field: not memoised
+        return None
     return (b(s), b(users), b(q), b(sinr_target), float(power_w), float(noise_w),
             CrbSetup if type(setup) is _TargetMemo else type(setup),
             fields)
