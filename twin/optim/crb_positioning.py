@@ -30,6 +30,7 @@ non-increasing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -145,12 +146,36 @@ class SearchGrid:
         return np.unique(np.clip(pts, lo, hi))
 
 
+class _TargetMemo(CrbSetup):
+    """A :class:`CrbSetup` that keeps the receive-side terms (a, ȧ, β) of the last target
+    (MODEL §2.4): a search scores thousands of candidate batches for one target, and
+    :meth:`CrbSetup.fisher` would rebuild them for each. Same numbers, computed once."""
+
+    def receiver(self, target):
+        key = np.asarray(target, float).tobytes()
+        memo = self.__dict__.get("_rx")
+        if memo is None or memo[0] != key:
+            memo = (key, super().receiver(target))
+            self.__dict__["_rx"] = memo
+        return memo[1]
+
+
+def _memo_setup(setup):
+    """``setup`` with its receiver terms memoised (:class:`_TargetMemo`); other setup
+    types (subclasses with their own Fisher model) are returned unchanged."""
+    if type(setup) is not CrbSetup:
+        return setup
+    return _TargetMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
+
+
 def _crb_trace(setup, R, h, dh, q):
     """tr CRB (batched) as crb_from_channel computes it (gauged gradient): the trace of
     ``(J11 − J12 J22⁻¹ J12ᵀ)⁻¹`` of a symmetric 2×2 Schur complement S in closed form,
     ``tr S / det S`` (MODEL §3.3), inf where :func:`crb_from_fisher` calls the
     information singular (J22 ≤ 0, non-finite, or condition number |λ_max/λ_min| of S
     above 1e14)."""
+    if type(setup) in (CrbSetup, _TargetMemo):
+        return _crb_trace_gram(setup, R, h, dh, q)
     J11, J12, J22 = setup.fisher(R, h, nuisance_gauge(h, dh), q)
     j22 = J22[..., 0, 0]
     ok = j22 > 0
@@ -164,6 +189,52 @@ def _crb_trace(setup, R, h, dh, q):
         small = np.abs(det) / np.where(big > 0, big, 1.0)    # |λ| smallest = |det| / |λ_max|
         ok = ok & (big > 0) & (small * 1e14 >= big)
         return np.where(ok, (a + d) / np.where(ok, det, 1.0), np.inf)
+
+
+def _crb_trace_gram(setup, R, h, dh, q):
+    """:func:`_crb_trace` for the plain :class:`CrbSetup` with the transmit quadratic forms of
+    :meth:`CrbSetup.fisher` (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``, ``ḣ_jᴴRḣ_i``, gauged ḣ) read
+    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate (one BLAS
+    product and one einsum instead of a dozen einsums), and the Schur complement of the nuisance written
+    out entrywise (MODEL §3.3). Same formulas as the Fisher blocks; the sums run in another
+    order, so values agree to rounding (~1e-15 relative)."""
+    a, da, beta = setup.receiver(q)
+    c = 2.0 * setup.snapshots / setup.noise_w
+    e0 = np.real(np.vdot(a, a))
+    e1 = da @ a.conj()
+    e2 = da.conj() @ da.T
+    h = np.asarray(h)
+    X = np.concatenate([h[..., None, :], nuisance_gauge(h, dh)], axis=-2)     # (…,3,N)
+    R = np.asarray(R)
+    if R.ndim == 2:                                                            # one R: one BLAS product
+        RX = (X.reshape(-1, X.shape[-1]) @ R.T).reshape(X.shape)               # rows R x_a
+    else:
+        RX = X @ np.swapaxes(R, -1, -2)
+    G = np.einsum("...an,...bn->...ab", X.conj(), RX)                         # G[a,b] = x_aᴴ R x_b
+    q0, q1, q1b = G[..., 0, 0], G[..., 0, 1:], G[..., 1:, 0]
+    k1 = c * abs(beta) ** 2
+
+    def j11(i, j):
+        return k1 * np.real(e2[i, j] * q0 + q1[..., i] * e1[j] + np.conj(e1[i]) * q1b[..., j] + e0 * G[..., 1 + j, 1 + i])
+
+    u = np.conj(beta) * (np.conj(e1) * q0[..., None] + e0 * q1)               # (…,2): β* tr(A R Ȧ_iᴴ)
+    j22 = c * np.real(e0 * q0)
+    ok = j22 > 0
+    den = np.where(ok, j22, 1.0)
+    cc = c * c
+    ur, ui = np.real(u), np.imag(u)
+    a_ = j11(0, 0) - cc * (ur[..., 0] * ur[..., 0] + ui[..., 0] * ui[..., 0]) / den
+    d_ = j11(1, 1) - cc * (ur[..., 1] * ur[..., 1] + ui[..., 1] * ui[..., 1]) / den
+    off = cc * (ur[..., 0] * ur[..., 1] + ui[..., 0] * ui[..., 1]) / den
+    b_ = 0.5 * ((j11(0, 1) - off) + (j11(1, 0) - off))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        ok = ok & np.isfinite(a_) & np.isfinite(b_) & np.isfinite(d_)
+        m, r = 0.5 * (a_ + d_), np.hypot(0.5 * (a_ - d_), b_)
+        big = np.abs(m) + r
+        det = a_ * d_ - b_ * b_
+        small = np.abs(det) / np.where(big > 0, big, 1.0)
+        ok = ok & (big > 0) & (small * 1e14 >= big)
+        return np.where(ok, (a_ + d_) / np.where(ok, det, 1.0), np.inf)
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
@@ -183,6 +254,7 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     by geometry rather than by the phase mismatch with a covariance the SDR will re-optimise
     anyway. The current position is always a candidate, so the objective never increases.
     Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
+    setup = _memo_setup(setup)
     dep = layout.deployment
     s = np.array(s, float)
     fine = grid.fine_m or wavelength(dep.fc) / 32
@@ -284,6 +356,7 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
     """Algorithm 3 (paper 000): penalty loop over ρ ← μρ around the AO of
     Q (Algorithm 1), Q_m (eq. 48) and X (Algorithm 2) for fixed W, R_s."""
     t0 = time.perf_counter()
+    setup = _memo_setup(setup)
     dep = layout.deployment
     s = np.array(s0, float)
     R = W @ W.conj().T + Rs
@@ -369,10 +442,45 @@ class AoResult(OptResult):
 
 
 def sdr_at(layout: PassLayout, sdr: CrbSdr, s, users, q, setup, sinr_target, power_w, noise_w):
-    """Digital beamforming (MODEL §4.3) for the PAs at s."""
+    """Digital beamforming (MODEL §4.3) for the PAs at s. The SDR is a pure function of
+    its data (no warm start), so a layout keeps the results of its last solves
+    (:func:`_sdr_memo_key`): the AO re-solves at positions it has seen (a rejected or
+    stalled position step, each continuation level's start at the previous level's
+    solution) and then gets the same result without a second solve."""
+    key = _sdr_memo_key(s, users, q, setup, sinr_target, power_w, noise_w) if getattr(layout, "memoise", False) else None
+    memo = layout.__dict__.setdefault("_sdr_memo", {})
+    hit = memo.get(key)
+    if hit is not None and hit[0] is sdr:
+        return hit[1]
     H = layout.terms(s, users).sum(axis=1)
     h, dh = layout.target(s, q)
-    return sdr.solve(H, h, dh, q, setup, sinr_target, power_w, noise_w)
+    res = sdr.solve(H, h, dh, q, setup, sinr_target, power_w, noise_w)
+    if key is None:
+        return res
+    if len(memo) >= _SDR_MEMO_CAP:
+        memo.clear()
+    memo[key] = (sdr, res)
+    return res
+
+
+#: SDR results a layout keeps (:func:`sdr_at`)
+_SDR_MEMO_CAP = 64
+
+
+def _sdr_memo_key(s, users, q, setup, sinr_target, power_w, noise_w):
+    """Everything an SDR solve depends on besides the solver object, as bytes (None for a
+    setup that is not a dataclass of numbers: not memoised)."""
+    if not dataclasses.is_dataclass(setup):
+        return None
+    b = lambda x: np.ascontiguousarray(np.asarray(x, float)).tobytes()      # noqa: E731
+    try:
+        fields = tuple((f.name, b(getattr(setup, f.name)) if getattr(setup, f.name) is not None else None)
+                       for f in dataclasses.fields(setup))
+    except (TypeError, ValueError):                     # a non-numeric field: not memoised
+        return None
+    return (b(s), b(users), b(q), b(sinr_target), float(power_w), float(noise_w),
+            CrbSetup if type(setup) is _TargetMemo else type(setup),
+            fields)
 
 
 def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,
@@ -385,6 +493,7 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
     (SDR at the new positions) does not increase; stop when the fractional decrease is
     below ``tol`` or after ``max_iter`` iterations."""
     t0 = time.perf_counter()
+    setup = _memo_setup(setup)
     dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(q, float)

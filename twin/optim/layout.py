@@ -14,6 +14,7 @@ import numpy as np
 from twin.optim.legal import LegalSet
 from twin.physics.channel import free_space_gain, guide_response, pa_channel_terms, power_split_factor
 from twin.physics.sensing import target_channel_and_gradient
+from twin.units import wavenumber
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class PassLayout:
 
     deployment: object
     floor: object = None
+
+    #: per-drop caches on (free-space line terms here, SDR results in
+    #: :func:`twin.optim.crb_positioning.sdr_at`); False: every query evaluated afresh
+    memoise = True
 
     @property
     def fc(self) -> float:
@@ -90,6 +95,9 @@ class PassLayout:
         target channel entry (Q,) and its gradient (2,Q) — the same functions as
         :meth:`terms` / :meth:`target`, applied to Q copies of the guide."""
         dep = self.deployment
+        fp = self.floor
+        if self.memoise and (fp is None or not fp.seg_a.shape[0]) and dep.installed[n, m]:
+            return self._candidates_free(s, n, m, cand, users, q)
         Qn = len(cand)
         S = np.repeat(np.asarray(s, float)[n:n + 1], Qn, axis=0)
         S[:, m] = cand
@@ -107,3 +115,85 @@ class PassLayout:
                                             attenuation_db_per_m=dep.attenuation[n],
                                             active=act, blockage=blk_t)
         return T, h, dh
+
+    # --- free-space line cache (issue 13: the same candidates are scored again and again) --
+    def _point_terms(self, n: int, x, users, q):
+        """Quantities of one active PA of guide n at each coordinate x (Q,), free space:
+        user terms (Q,K) and the target sums' summands ``f g`` (Q,) and ``f ∂g/∂x_t``,
+        ``f ∂g/∂y_t`` (2,Q) — element by element the very operations of
+        :func:`~twin.physics.channel.pa_channel_terms` and
+        :func:`~twin.physics.sensing.element_target_channel` (MODEL §2.2-§2.3, §3.3), so
+        sums of them equal those functions' sums bit for bit."""
+        dep = self.deployment
+        x = np.asarray(x, float)
+        U = self.guide_terms(n, x, users)                                     # (Q,K)
+        rho = power_split_factor(dep.installed)[n, 0]
+        f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
+        pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
+        qq = np.asarray(q, float)
+        diff = qq[None, :] - pos
+        r = np.linalg.norm(diff, axis=-1)
+        g = free_space_gain(pos, qq[None, :], dep.fc)
+        dg_dr = g * (-1j * wavenumber(dep.fc) - 1.0 / r)
+        a = np.stack([f * g] + [f * dg_dr * diff[:, i] / r for i in (0, 1)])  # (3,Q)
+        return U, a
+
+    def _line(self, n: int, x, users, q):
+        """:meth:`_point_terms` through a per-guide cache of every coordinate evaluated
+        for these users and this target (exact float match; the first ``_LINE_CAP``
+        points per guide are kept, later ones evaluated on each call). The search's coarse grid and the zoom around a PA that does not
+        move are evaluated once per drop instead of once per candidate batch."""
+        key = (n, users.tobytes(), np.asarray(q, float).tobytes())
+        cache = self.__dict__.setdefault("_line_cache", {})
+        ent = cache.get(n)
+        if ent is None or ent[0] != key:
+            ent = cache[n] = [key, np.empty(0), np.empty((0, users.shape[0]), complex), np.empty((3, 0), complex)]
+        _, xs, U, a = ent
+        x = np.asarray(x, float)
+        if xs.size:
+            idx = np.minimum(np.searchsorted(xs, x), xs.size - 1)
+            hit = xs[idx] == x
+        else:
+            idx, hit = np.zeros(x.size, int), np.zeros(x.size, bool)
+        if hit.all():
+            return U[idx], a[:, idx]
+        miss = np.unique(x[~hit])
+        Um, am = self._point_terms(n, miss, users, q)
+        if xs.size + miss.size <= _LINE_CAP:
+            xs2 = np.concatenate([xs, miss])
+            order = np.argsort(xs2, kind="stable")
+            ent[1], ent[2], ent[3] = xs2[order], np.concatenate([U, Um])[order], np.concatenate([a, am], axis=1)[:, order]
+            return self._line(n, x, users, q)
+        j = np.searchsorted(miss, x[~hit])
+        Uo = np.empty((x.size, U.shape[1]), complex)
+        ao = np.empty((3, x.size), complex)
+        Uo[hit], ao[:, hit] = U[idx[hit]], a[:, idx[hit]]
+        Uo[~hit], ao[:, ~hit] = Um[j], am[:, j]
+        return Uo, ao
+
+    def _candidates_free(self, s, n, m, cand, users, q):
+        """:meth:`candidates` in free space from the line cache: the PAs that stay and
+        PA m's candidates are looked up (or evaluated once and kept); the
+        per-PA arrays are assembled in the original (Q,M) layout and summed the same way,
+        so the result equals the direct evaluation bit for bit."""
+        dep = self.deployment
+        act = dep.installed[n]
+        users = np.atleast_2d(np.asarray(users, float))
+        Qn = len(cand)
+        s_n = np.where(act, np.asarray(s, float)[n], 0.0)
+        M = s_n.size
+        U_all, a_all = self._line(n, np.concatenate([s_n, np.asarray(cand, float)]), users, q)
+        Us = np.where(act[:, None], U_all[:M], 0.0)                            # stay PAs (M,K), (3,M)
+        a_s = np.where(act[None], a_all[:, :M], 0.0)
+        Um, am = U_all[M:], a_all[:, M:]
+        T = np.repeat(Us[None], Qn, axis=0)
+        T[:, m] = Um
+        A = np.repeat(a_s[:, None, :], Qn, axis=1)                              # (3,Q,M)
+        A[:, :, m] = am
+        h = np.sum(A[0], axis=1)
+        dh = np.stack([np.sum(A[1], axis=1), np.sum(A[2], axis=1)])
+        return T, h, dh
+
+
+#: points kept per guide by the free-space line cache of :class:`PassLayout`
+_LINE_CAP = 4096
