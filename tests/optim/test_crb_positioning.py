@@ -212,3 +212,22 @@ def test_guarded_track_step_bounds_the_sdr_at_its_positions(env):
             assert full.ok and full.objective <= r.objective * (1 + 1e-4)
         s = r.s
     assert objs[-1] < objs[0]
+
+
+def test_far_candidates_let_a_pa_leave_its_reach_for_a_better_place(env):
+    """``ReachGrid(far=…)``: candidates over the whole feasible interval as well; from a
+    start where all PAs of each guide sit together at the feed, a tiny reach keeps them
+    there without far candidates, and with them the step moves some PA beyond its reach
+    and lowers tr CRB (the positions stay legal)."""
+    w, lay, setup, sdr = env
+    users, q = _drop(4)
+    dep = w.deployment
+    s0 = lay.legal.legalize(np.zeros_like(dep.uniform_positions()))
+    reach = 1e-3
+    args = (lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    near = crb_track(*args, reach_m=reach, sdr=sdr, grid=ReachGrid(points=11, zoom=9))
+    far = crb_track(*args, reach_m=reach, sdr=sdr, grid=ReachGrid(points=11, zoom=9, far=61))
+    assert np.max(np.abs(near.s - s0)) <= reach + 1e-12
+    assert np.max(np.abs(far.s - s0)) > 10 * reach
+    assert far.objective < near.objective
+    assert np.all(np.diff(far.s, axis=1) >= dep.spacing[:, None] - 1e-12)

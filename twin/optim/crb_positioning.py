@@ -153,21 +153,26 @@ class ReachGrid:
     the best and the current candidate, half-width the coarse spacing or ``zoom/2`` steps
     of ``fine_m`` (default λ/32), whichever is larger. Unlike :class:`SearchGrid` the
     coarse grid spans the window, not the guide: a window of a few wavelengths gets
-    wavelength-scale candidates."""
+    wavelength-scale candidates. ``far`` > 1: also ``far`` uniform points over the PA's
+    whole feasible interval (a zoom around one of them at the window's resolution), so a
+    PA can be sent beyond its reach when a distant position is better (the actuator then
+    slides there over several frames)."""
 
     points: int = 41
     zoom: int = 33
     fine_m: float | None = None
+    far: int = 0
     lattice_z = None
 
     def coarse(self, length, lo, hi, current):
         pts = np.linspace(lo, hi, max(int(self.points), 2))
         return np.unique(np.concatenate([pts, [lo, hi, current]]))
 
-    def refine(self, centres, length, lo, hi, fine):
+    def refine(self, centres, length, lo, hi, fine, width=None):
         if self.zoom <= 1 or hi <= lo:
             return np.empty(0)
-        half = max((hi - lo) / max(int(self.points) - 1, 1), fine * self.zoom / 2)
+        width = hi - lo if width is None else width
+        half = max(width / max(int(self.points) - 1, 1), fine * self.zoom / 2)
         off = np.linspace(-half, half, self.zoom)
         pts = (np.asarray(centres, float)[:, None] + off[None, :]).ravel()
         return np.unique(np.clip(pts, lo, hi))
@@ -245,10 +250,22 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
 
         def clip(n, m, lo, hi):
             return max(lo, wlo[n, m]), min(hi, whi[n, m])
+    far = int(getattr(grid, "far", 0) or 0) if window is not None else 0
+
+    def candidates(n, m, lo, hi, x):
+        c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
+        return np.unique(np.concatenate([c, np.linspace(lo, hi, far)])) if far > 1 else c
+
+    def refine(n, m, lo, hi, centres):
+        a, b = clip(n, m, lo, hi)
+        if far <= 1:
+            return grid.refine(centres, dep.length[n], a, b, fine)
+        # a far candidate is zoomed around at the window's resolution, inside the feasible interval
+        return np.unique(np.concatenate([grid.refine([c], dep.length[n], *((a, b) if a <= c <= b else (lo, hi)),
+                                                     fine, width=b - a) for c in centres]))
+
     return coordinate_search(
-        s, layout.legal, score,
-        candidates=lambda n, m, lo, hi, x: grid.coarse(dep.length[n], *clip(n, m, lo, hi), x),
-        refine=lambda n, m, lo, hi, centres: grid.refine(centres, dep.length[n], *clip(n, m, lo, hi), fine),
+        s, layout.legal, score, candidates=candidates, refine=refine,
         on_move=on_move, objective=objective, start=None, sense="min", move="best",
         eps=tol, max_sweeps=max(1, sweeps))
 

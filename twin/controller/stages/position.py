@@ -138,7 +138,9 @@ class CrbAo(_Movable):
     searched only over what it can reach, ``speed × frame × reach_frames`` (MODEL §5; on a
     lattice at least one lattice step), each kept only if the re-solved SDR improves.
     When no user and no target moved more than ``skip_m`` since the last optimisation,
-    the previous positions and SDR are kept without solving. ``mode = "full"``: the
+    the previous positions and SDR are kept without solving. After a failed frame, or
+    when the SDR is infeasible at the previous positions, the frame runs the cold-start AO
+    instead (the previous behaviour after a failure). ``mode = "full"``: the
     previous behaviour (``max_iter`` Algorithm 4 iterations per warm frame)."""
 
     role, name = "position", "crb-ao"
@@ -162,6 +164,9 @@ class CrbAo(_Movable):
         "track_steps": Param("guarded,free", "track: the element-wise steps tried per frame, in order (each "
                                              "costs one SDR re-solve when it moves a PA)",
                              choices=("guarded,free", "guarded", "free", "penalty,guarded,free", "penalty")),
+        "track_far": Param(101, "track: also this many candidates spread over each PA's whole feasible interval "
+                              "(0: strictly within reach; > 1: a PA may be sent further, sliding there over "
+                              "several frames)", "points", lo=0, hi=100_001),
         "skip_m": Param(1e-4, "track: keep the previous positions and SDR when no user or target moved more "
                               "than this since the last optimisation", "m", lo=0.0, hi=100.0),
     }
@@ -192,10 +197,13 @@ class CrbAo(_Movable):
             plan.hints["iterations"] = 0
             plan.info.update({"rcrb_target_m": float(np.sqrt(res.objective)), "ao_wall_s": 0.0, "ao_skipped": True})
             return
-        if track:
+        if track and warm:
             ao = ctx.solvers.crb_track(s0, users, q, gamma, reach_m=self._reach(), z=self.p["Z"],
-                                       points=self.p["track_points"], steps=self.p["track_steps"].split(","))
-        else:
+                                       points=self.p["track_points"], steps=self.p["track_steps"].split(","),
+                                       far=self.p["track_far"])
+            if not ao.sdr.ok:           # no feasible beams where the PAs are headed: a full AO, as cold
+                warm, s0 = False, obs.state.s
+        if not (track and warm and ao.sdr.ok):
             ao = ctx.solvers.crb_positions(s0, users, q, gamma, z=self.p["Z"], grid=self.p["grid"],
                                            max_iter=self.p["max_iter" if warm else "first_max_iter"],
                                            continuation=not warm and self.p["Z"] == 0 and self.p["variant"] == "extended",
