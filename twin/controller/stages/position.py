@@ -157,7 +157,7 @@ class CrbAo(_Movable):
         "mode": Param("track", "warm frames: track = one incremental step within the PAs' reach (real time); "
                                "full = max_iter Algorithm 4 iterations over the whole guides",
                       choices=("track", "full")),
-        "reach_frames": Param(1.0, "track: each PA searched within its guide's speed × frame length × this "
+        "reach_frames": Param(3.0, "track: each PA searched within its guide's speed × frame length × this "
                                    "of its previous target", "frames", lo=0.01, hi=1000.0),
         "track_points": Param(41, "track: uniform candidates per PA over its reachable window (then a "
                                   "λ/32 zoom around the best)", "points", lo=3, hi=100_001),
