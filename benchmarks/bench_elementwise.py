@@ -1,19 +1,28 @@
-"""Issue 3 benchmark: one full candidate sweep of one PA (N = 8 guides, M = 8 PAs,
-K = 8 users, Q = 1000 candidates): rank-two (Woodbury) scoring against an explicit
-beamformer per candidate; and the wall time of a full element-wise optimisation on the
-paper002 scene.
+"""Element-wise pinching beamforming (paper 002, MODEL §4.2): speed and candidate sets.
 
-    python benchmarks/bench_elementwise.py
+1. One full candidate sweep of one PA (N = 8 guides, M = 8 PAs, K = 8 users, Q = 1000
+   candidates): rank-two (Woodbury) scoring against an explicit beamformer per
+   candidate, and the wall time of a full element-wise optimisation on the paper002
+   scene.
+2. ``--candidates``: paper 002's relaxed candidate set (any sample at least δ from the
+   guide's other PAs) against the ordered one (between its neighbours), on ``--drops``
+   drops of the paper002 scene (users uniform over the region, the same random legal
+   start for both; Q = ``--Q``): mean sum rate of each, and the paired relative gain
+   with a 95 % interval, for every beamformer of both links.
+
+    python benchmarks/bench_elementwise.py [--candidates] [--drops 200] [--Q 1000]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
 
-from twin.optim.elementwise import (LinkSetup, brute_force_sum_rates, candidate_sum_rates,
-                                    candidate_terms, elementwise_search)
+from twin.optim.elementwise import (DOWNLINK, UPLINK, LinkSetup, brute_force_sum_rates, candidate_sum_rates,
+                                    sum_rate_elementwise_positions)
+from twin.optim.layout import PassLayout
 from twin.scene import load_scene, parse_scene, read_raw, resolve
 from twin.world import World
 
@@ -26,7 +35,7 @@ def world_n8():
     return World(parse_scene(raw, "bench"))
 
 
-def main():
+def speed():
     world = world_n8()
     rng = np.random.default_rng(0)
     users = np.column_stack([rng.uniform(0, 10, 8), rng.uniform(-3, 3, 8), np.zeros(8)])
@@ -35,7 +44,7 @@ def main():
     terms = dep.channel_terms(s, users, dep.installed, world.floor)
     H = terms.sum(axis=1)
     x = np.linspace(0, 10, 1000)
-    delta = candidate_terms(world, 3, x, users) - terms[3, 4][None]
+    delta = PassLayout(dep, world.floor).guide_terms(3, x, users) - terms[3, 4][None]
     print("one PA, Q = 1000 candidates, N = M = K = 8")
     for kind, link in (("mrt", "downlink"), ("zf", "downlink"), ("mmse", "downlink"),
                        ("mrc", "uplink"), ("zf", "uplink"), ("mmse", "uplink")):
@@ -53,11 +62,57 @@ def main():
         print(f"  {link:8s} {kind:4s}: rank-two {np.median(fast) * 1e3:6.2f} ms, naive {np.median(slow) * 1e3:7.1f} ms, "
               f"ratio {np.median(slow) / np.median(fast):5.0f}x, max rel. diff {err:.1e}")
     w2 = World(load_scene("paper002"))
+    lay = PassLayout(w2.deployment, w2.floor)
     u2 = np.column_stack([rng.uniform(0, 10, w2.n_users), rng.uniform(-3, 3, w2.n_users), np.zeros(w2.n_users)])
     for kind in ("mrt", "zf", "mmse"):
         setup = LinkSetup(kind, "downlink", w2.power_w, w2.user_power_w, w2.noise_w)
-        times = [elementwise_search(w2, u2, setup, Q=1000, rng=np.random.default_rng(i)).wall_time_s for i in range(5)]
-        print(f"paper002 scene, full element-wise optimisation (Q = 1000, {kind}): median {np.median(times) * 1e3:.0f} ms")
+        for cands in ("relaxed", "ordered"):
+            times = [sum_rate_elementwise_positions(lay, u2, setup, Q=1000, rng=np.random.default_rng(i),
+                                                    candidates=cands).wall_time_s for i in range(5)]
+            print(f"paper002 scene, full element-wise optimisation (Q = 1000, {kind}, {cands}): "
+                  f"median {np.median(times) * 1e3:.0f} ms")
+
+
+def candidate_sets(drops: int, Q: int, seed: int = 0):
+    """Relaxed against ordered candidate sets on paper 002 drops (paired)."""
+    w = World(load_scene("paper002"))
+    lay = PassLayout(w.deployment, w.floor)
+    dep = w.deployment
+    lo, hi = dep.bounds()
+    print(f"paper002 scene, {drops} drops, Q = {Q}: mean sum rate (bit/s/Hz), relaxed − ordered (paired, 95 %)")
+    print(f"{'link':8s} {'kind':4s} {'ordered':>8s} {'relaxed':>8s} {'gain %':>7s} {'95% CI %':>16s} {'moves o/r':>10s}")
+    for link, kinds in (("downlink", DOWNLINK), ("uplink", UPLINK)):
+        for kind in kinds:
+            setup = LinkSetup(kind, link, w.power_w, w.user_power_w, w.noise_w)
+            rates = {"ordered": [], "relaxed": []}
+            moves = {"ordered": [], "relaxed": []}
+            for d in range(drops):
+                rng = np.random.default_rng([seed, d])
+                users = np.column_stack([w.floor.sample_free(rng, w.n_users, clearance=0.0),
+                                         np.full(w.n_users, w.ue_height)])
+                s0 = dep.legalize(rng.uniform(lo, hi))
+                for c in rates:
+                    r = sum_rate_elementwise_positions(lay, users, setup, Q=Q, s0=s0, candidates=c)
+                    rates[c].append(r.sum_rate)
+                    moves[c].append(r.info["moves"])
+            o, r = np.array(rates["ordered"]), np.array(rates["relaxed"])
+            diff = r - o                         # paired; the interval of the mean gain over the ordered mean
+            half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff))
+            print(f"{link:8s} {kind:4s} {o.mean():8.2f} {r.mean():8.2f} {100 * diff.mean() / o.mean():7.2f} "
+                  f"[{100 * (diff.mean() - half) / o.mean():6.2f}, {100 * (diff.mean() + half) / o.mean():6.2f}] "
+                  f"{np.mean(moves['ordered']):4.1f}/{np.mean(moves['relaxed']):4.1f}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--candidates", action="store_true", help="relaxed vs ordered candidate sets (paired drops)")
+    ap.add_argument("--drops", type=int, default=200, help="drops for --candidates (default 200)")
+    ap.add_argument("--Q", type=int, default=1000, help="samples per guide for --candidates (default 1000)")
+    args = ap.parse_args(argv)
+    if args.candidates:
+        candidate_sets(args.drops, args.Q)
+    else:
+        speed()
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
 """Paper 000 SDR and AO timings (MODEL §4.3-§4.4; issue 4 performance note).
 
-1. Per-frame re-solve of the CRB SDR at N = 4, K = 3 with new channels: the compiled DPP
-   problem (CrbSdr, parameters updated) against rebuilding the cvxpy problem every time.
-   Reports the median of (cvxpy wall − Clarabel's own solve time) / wall for the compiled
-   problem re-solved through its problem data ("DPP direct", what CrbSdr does), through
-   cvxpy's public ``problem.solve`` ("DPP solve()"), and rebuilt every frame.
+1. Per-frame re-solve of the CRB SDR at N = 4, K = 3 with new channels, per backend:
+   "conic" (the default: Clarabel's standard form written with numpy, twin/optim/sdr_conic.py),
+   the cvxpy DPP problem re-solved through its problem data ("cvxpy direct") or through
+   cvxpy's public ``problem.solve`` ("cvxpy solve()"), and the cvxpy problem rebuilt every
+   frame. Reports medians of the whole ``CrbSdr.solve`` wall, Clarabel's own solve time,
+   (wall − Clarabel) / wall (the issue's overhead share; for "conic" also in CPU time,
+   which a loaded machine does not distort), the solver call's own wall (problem data +
+   Clarabel), the process CPU time per solve and the largest relative difference of the
+   tr CRB from cvxpy's ``problem.solve``.
 2. Wall time of one full AO (Algorithm 4) on the paper000 scene (uniform start).
 3. Wall and CPU time of a warm-started frame of the isac-crb policy in the twin (users
    walking), in tracking mode (default) and in the previous full-AO mode.
 
-Run: .venv/bin/python benchmarks/bench_sdr.py [--reps 30] [--frames 6] [--part all|3]
+Run: PYTHONPATH=$PWD python benchmarks/bench_sdr.py [--reps 30] [--parts 1,2,3] [--frames 6]
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import time
 import numpy as np
 
 from twin.optim.crb_positioning import PassLayout, SearchGrid, coarse_to_fine, crb_ao
-from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.sdr import CrbSdr
+from twin.problems import crb_setup
 from twin.controller import Controller, Observation, resolve
 from twin.scene.loader import load_scene
 from twin.world import World
@@ -34,13 +39,13 @@ def drop(rng):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=30)
+    ap.add_argument("--parts", default="1,2,3", help="comma-separated parts to run (1: SDR re-solve, "
+                    "2: Algorithm 4 and coarse-to-fine, 3: isac-crb policy)")
     ap.add_argument("--frames", type=int, default=6, help="warm frames of part 3 (default 6)")
-    ap.add_argument("--part", choices=("all", "3"), default="all", help="3: only the isac-crb policy frames")
     a = ap.parse_args()
+    parts = {int(p) for p in a.parts.split(",") if p.strip()}
     w = World(load_scene("paper000"))
-    if a.part == "3":
-        return policy_frames(w, a.frames)
-    lay, setup = PassLayout(w.deployment, w.floor), CrbSetup.from_world(w)
+    lay, setup = PassLayout(w.deployment, w.floor), crb_setup(w)
     s = w.deployment.uniform_positions()
     rng = np.random.default_rng(0)
     cases = []
@@ -52,46 +57,55 @@ def main():
     args = (setup, w.sinr_target, w.power_w, w.noise_w)
 
     def run(make):
-        fr, walls, solves, cv = [], [], [], []
+        fr, walls, solves, cv, objs, cfr = [], [], [], [], [], []
+        c0 = time.process_time()
         for H, h, dh, q in cases:
             sdr = make()
-            t0 = time.perf_counter()
+            t0, ct = time.perf_counter(), time.process_time()
             r = sdr.solve(H, h, dh, q, *args)
-            wall = time.perf_counter() - t0
+            wall, cpu1 = time.perf_counter() - t0, time.process_time() - ct
+            cfr.append((cpu1 - r.info.get("clarabel_cpu_s", np.nan)) / cpu1)
             walls.append(wall)
             solves.append(r.solve_time_s)
             fr.append((wall - r.solve_time_s) / wall)
             cv.append(r.info["cvxpy_wall_s"])
-        cv = np.asarray(cv)
-        return (np.median(fr), np.median(walls), np.median(solves),
-                np.median((cv - np.asarray(solves)) / cv), np.median(cv))
+            objs.append(r.objective)
+        cpu = (time.process_time() - c0) / len(cases)
+        return (np.median(fr), np.median(walls), np.median(solves), np.median(cv), cpu, np.asarray(objs),
+                np.median(cfr))
 
-    shared = CrbSdr(4, 3)
-    shared.solve(*cases[0][:3], cases[0][3], *args)          # compile once (first solve)
-    dpp = run(lambda: shared)
-    public = CrbSdr(4, 3, direct=False)
-    public.solve(*cases[0][:3], cases[0][3], *args)
-    dpp_public = run(lambda: public)
-    rebuild = run(lambda: CrbSdr(4, 3, direct=False))
-    print("SDR N=4 K=3, per-frame re-solve with new channels "
-          f"({a.reps} frames; wall = CrbSdr.solve incl. parameter update, recovery, verification)")
-    for name, r in (("DPP direct", dpp), ("DPP solve()", dpp_public), ("rebuild", rebuild)):
-        print(f"  {name:12s}: cvxpy wall {r[4] * 1e3:7.1f} ms, Clarabel {r[2] * 1e3:5.1f} ms, "
-              f"median (cvxpy wall - Clarabel)/cvxpy wall = {r[3]:.0%}; whole CrbSdr.solve "
-              f"{r[1] * 1e3:7.1f} ms, (wall - Clarabel)/wall = {r[0]:.0%}")
-
-    users, q = drop(np.random.default_rng(1))
-    sdr = CrbSdr(4, 3)
-    t0 = time.perf_counter()
-    r = crb_ao(lay, s, users, q, setup, *args[1:], sdr=sdr, grid=SearchGrid(), max_iter=20)
-    t1 = time.perf_counter() - t0
-    print(f"Algorithm 4, paper000 scene, uniform start, continuous (grid 601): {t1:.2f} s, "
-          f"{r.iterations} iterations, RCRB {np.sqrt(r.history[0]) * 1e6:.2f} -> {r.rcrb_m * 1e6:.2f} um")
-    t0 = time.perf_counter()
-    c = coarse_to_fine(lay, s, users, q, setup, *args[1:], sdr=sdr, max_iter=20)
-    t2 = time.perf_counter() - t0
-    print(f"coarse-to-fine 15 -> 30 -> continuous (first frame of isac-crb): {t2:.2f} s, "
-          f"RCRB {c[15].rcrb_m * 1e6:.2f} / {c[30].rcrb_m * 1e6:.2f} / {c[None].rcrb_m * 1e6:.2f} um")
+    if 1 in parts:
+        results = {}
+        for name, kw in (("conic", {}), ("cvxpy direct", {"backend": "cvxpy"}),
+                         ("cvxpy solve()", {"backend": "cvxpy", "direct": False})):
+            shared = CrbSdr(4, 3, **kw)
+            shared.solve(*cases[0][:3], cases[0][3], *args)          # compile once (first solve)
+            results[name] = run(lambda: shared)
+        results["cvxpy rebuild"] = run(lambda: CrbSdr(4, 3, backend="cvxpy", direct=False))
+        print("SDR N=4 K=3, per-frame re-solve with new channels "
+              f"({a.reps} frames; wall = CrbSdr.solve incl. parameters, recovery, verification; medians)")
+        ref = results["cvxpy solve()"][5]
+        for name, r in results.items():
+            print(f"  {name:13s}: CrbSdr.solve {r[1] * 1e3:7.1f} ms wall ({r[4] * 1e3:6.1f} ms CPU), Clarabel "
+                  f"{r[2] * 1e3:5.1f} ms, (wall - Clarabel)/wall = {r[0]:4.0%}"
+                  + (f" (in CPU time {r[6]:4.0%})" if np.isfinite(r[6]) else "")
+                  + f"; solver call {r[3] * 1e3:6.1f} ms; "
+                  f"max |tr CRB / cvxpy's - 1| = {np.max(np.abs(r[5] / ref - 1)):.1e}")
+    if 2 in parts:
+        users, q = drop(np.random.default_rng(1))
+        sdr = CrbSdr(4, 3)
+        t0 = time.perf_counter()
+        r = crb_ao(lay, s, users, q, setup, *args[1:], sdr=sdr, grid=SearchGrid(), max_iter=20)
+        t1 = time.perf_counter() - t0
+        print(f"Algorithm 4, paper000 scene, uniform start, continuous (grid 601): {t1:.2f} s, "
+              f"{r.iterations} iterations, RCRB {np.sqrt(r.history[0]) * 1e6:.2f} -> {r.rcrb_m * 1e6:.2f} um")
+        t0 = time.perf_counter()
+        c = coarse_to_fine(lay, s, users, q, setup, *args[1:], sdr=sdr, max_iter=20)
+        t2 = time.perf_counter() - t0
+        print(f"coarse-to-fine 15 -> 30 -> continuous (first frame of isac-crb): {t2:.2f} s, "
+              f"RCRB {c[15].rcrb_m * 1e6:.2f} / {c[30].rcrb_m * 1e6:.2f} / {c[None].rcrb_m * 1e6:.2f} um")
+    if 3 not in parts:
+        return
 
     policy_frames(w, a.frames)
 

@@ -39,7 +39,10 @@ def cluster_setup(world) -> ClusterSetup:
                         decay=float(tg.rcs_decay_per_rad) if tg else 0.0,
                         rx_position=np.asarray(world.sensing.position, float),
                         rx_elements=int(world.sensing.elements), power_w=float(world.power_w),
-                        noise_w=float(world.noise_w), sensing_noise_w=float(world.sensing_noise_w))
+                        noise_w=float(world.noise_w), sensing_noise_w=float(world.sensing_noise_w),
+                        distinct_clusters=bool(world.scene.simulation.distinct_clusters),
+                        tau_min_frac=(0.05 if world.scene.simulation.min_slot_s is None
+                                      else float(world.scene.simulation.min_slot_s / world.scene.simulation.frame_s)))
 
 
 def array_site(world) -> ArraySite:

@@ -33,3 +33,15 @@ def test_fixed_ula_baseline_runs_with_its_own_outage(tmp_path):
     s = Simulation(scene, tmp_path, policy="clustered-baseline1").run()
     frames = read_table(tmp_path, "frames")
     assert np.isfinite(frames.sensing_outage_exact).all() and s["pa_travel_m"] == 0.0
+
+
+def test_static_frames_reuse_the_first_decision_and_keep_up_with_the_frame(tmp_path):
+    # paper001's users and target are static: frames after the first are look-ups of the
+    # same decision (issue 13), far below the 8 ms frame; the decision itself is unchanged
+    scene = load_scene("paper001", {"radio.tx_power_dbm": 12, "simulation.frames": 5})
+    Simulation(scene, tmp_path, policy="clustered-outage").run()
+    frames = read_table(tmp_path, "frames")
+    info = [json.loads(x) for x in frames["info"]]
+    assert len({(i["clusters"], i["durations_ms"], i["planned_outage"]) for i in info}) == 1
+    assert all(i["optimiser_s"] < 1e-3 for i in info[1:]) and info[0]["optimiser_s"] > 10 * info[1]["optimiser_s"]
+    assert frames.active_clusters.nunique() == 1

@@ -87,3 +87,82 @@ def test_zf_with_more_users_than_waveguides_is_refused_clearly():
     from twin.controller import Controller, resolve
     with pytest.raises(ConfigError, match="K=6 users and N=4"):
         Controller(world, resolve("elementwise", {"beamformer": "zf"}))
+
+
+def test_relaxed_set_spans_the_guide_and_its_result_is_the_same_channel_in_order():
+    """Paper 002 eq. 27: a PA's candidates are every sample ≥ δ from the guide's other PAs
+    (not only those between its neighbours); the relaxed result is relabelled in order,
+    and — the PAs of a guide being interchangeable — its channel is the one searched."""
+    world, users = _world(pas=4, users=3)
+    dep = world.deployment
+    setup = _setup(world, "zf", "downlink")
+    sizes = {"relaxed": [], "ordered": []}
+    res = {}
+    for c in sizes:
+        def spy(H, n, delta, setup, c=c):
+            sizes[c].append(len(delta))
+            return candidate_sum_rates(H, n, delta, setup)
+        res[c] = sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=200, candidates=c,
+                                                rng=np.random.default_rng(4), evaluator=spy)
+    assert min(sizes["relaxed"]) > 200 - 4 * 2 * 2        # whole guide less ≤ 3 exclusion zones of ±δ
+    assert max(sizes["ordered"]) < 200 - 10
+    r = res["relaxed"]
+    assert np.all(np.diff(r.s, axis=1) >= dep.spacing[:, None] - 1e-9)
+    assert np.all(r.s >= 0) and np.all(r.s <= dep.length[:, None] + 1e-12)
+    H = dep.channel(r.s, users, dep.installed, world.floor)
+    assert r.sum_rate == pytest.approx(sum_rate(H, setup), rel=1e-12)
+    assert np.all(np.diff(r.history) >= 0) and r.sum_rate > r.history[0]
+    perm = r.s[:, ::-1].copy()                             # any labelling, same channel
+    assert np.allclose(dep.channel(perm, users, dep.installed, world.floor), H, rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="candidates must be one of"):
+        sum_rate_elementwise_positions(pass_layout(world), users, setup, Q=20, candidates="any")
+
+
+@pytest.mark.parametrize("cands", ["relaxed", "ordered"])
+def test_reach_window_keeps_every_pa_within_one_frame_of_travel(cands):
+    """reach r around centre c: every PA of the result lies in [c − r, c + r] (relabelled
+    too: sorting is non-expansive), only the windows' samples are built, and an
+    unlimited reach is the whole-guide search."""
+    world, users = _world(pas=3, users=3)
+    dep = world.deployment
+    lay = pass_layout(world)
+    setup = _setup(world, "mmse", "downlink")
+    centre = dep.legalize(np.random.default_rng(8).uniform(*dep.bounds()))
+    built = []
+
+    class Counting(type(lay)):
+        def guide_terms(self, n, x, points, rho=None):
+            built.append(np.size(x))
+            return super().guide_terms(n, x, points, rho)
+
+    r = 0.06
+    res = sum_rate_elementwise_positions(Counting(lay.deployment, lay.floor), users, setup, Q=1000, s0=centre + 0.5,
+                                         centre=centre, reach=r, candidates=cands)
+    assert np.all(np.abs(res.s - centre) <= r + 1e-12)
+    assert np.any(np.abs(res.s - centre) > 1e-3)          # it did move
+    assert sum(built) <= dep.n_guides * 3 * (2 * r / 0.01 + 2) + 3 * dep.n_guides * 3
+    full = sum_rate_elementwise_positions(lay, users, setup, Q=200, s0=centre, candidates=cands)
+    inf = sum_rate_elementwise_positions(lay, users, setup, Q=200, s0=centre, reach=np.full(4, np.inf),
+                                         candidates=cands)
+    assert np.array_equal(full.s, inf.s) and full.sum_rate == inf.sum_rate
+    with pytest.raises(ValueError, match="reach limits sliding PAs"):
+        sum_rate_elementwise_positions(lay, users, setup, grid=np.linspace(0, 10, 31), reach=r)
+
+
+def test_elementwise_stage_targets_are_reachable_in_one_frame():
+    """The stage's default window (reach_frames = 1): each PA's target is within speed ×
+    frame of where it stands; reach_frames = 0 searches the whole guide."""
+    from twin.controller import Controller, resolve
+    from twin.experiments.snapshot import decide_once
+
+    world, users = _world(pas=3, users=3)
+    tx = world.tx
+    start = tx.uniform_positions()
+    ctrl = Controller(world, resolve("elementwise", {"beamformer": "zf"}))
+    step = tx.speed[:, None] * ctrl.ctx.frame_s
+    near = decide_once(ctrl, users, start=start)
+    far = decide_once(Controller(world, resolve("elementwise", {"beamformer": "zf", "position.reach_frames": 0})),
+                      users, start=start)
+    assert np.all(np.abs(near.decision.pa_target - start) <= step + 1e-12)
+    assert np.max(np.abs(far.decision.pa_target - start)) > 10 * step.max()
+    assert near.decision.info["planned_sum_rate_bps_hz"] < far.decision.info["planned_sum_rate_bps_hz"]

@@ -55,7 +55,8 @@ def test_elementwise_line_cache_gives_the_per_pa_search():
             return super().guide_terms(n, x, points, rho)
 
     s0 = dep.uniform_positions() + 0.013 * dep.installed          # off the candidate line at first
-    fast = sum_rate_elementwise_positions(Counting(dep, w.floor), users, setup, Q=120, s0=s0)
+    fast = sum_rate_elementwise_positions(Counting(dep, w.floor), users, setup, Q=120, s0=s0,
+                                           candidates="ordered")
 
     # reference: every PA's candidates evaluated afresh
     legal = lay.legal

@@ -126,6 +126,91 @@ def test_interval_respects_cluster_segments():
         assert a - 1e-12 <= lo <= s[n, m] <= hi <= b + 1e-12
 
 
+def test_interval_table_equals_the_neighbour_rule_on_clustered_and_plain_guides():
+    """The cached neighbour table gives the interval of MODEL §1 written out: bounds, and
+    δ from the previous and next installed PA of the same group."""
+    rng = np.random.default_rng(4)
+    for name in ("paper000", "paper001", "paper002"):
+        dep = World(load_scene(name)).deployment
+        legal = LegalSet.of(dep)
+        lo0, hi0 = dep.bounds()
+        for _ in range(5):
+            s = dep.legalize(rng.uniform(lo0, hi0))
+            for n, m in legal.order():
+                idx = np.flatnonzero(dep.installed[n] & (dep.cluster[n] == dep.cluster[n, m]))
+                k = int(np.flatnonzero(idx == m)[0])
+                d = dep.spacing[n]
+                lo = lo0[n, m] if k == 0 else max(lo0[n, m], s[n, idx[k - 1]] + d)
+                hi = hi0[n, m] if k == len(idx) - 1 else min(hi0[n, m], s[n, idx[k + 1]] - d)
+                assert legal.interval(s, n, m) == (lo, hi), name
+
+
+def test_relaxed_set_lets_a_pa_pass_its_neighbours_and_relabel_orders_it():
+    """Paper 002 eq. 27: with the guide's bounds as the interval and the δ-clearance mask,
+    PA 0 jumps past PA 1 to its aim; relabelling sorts the set (the same PAs, legal)."""
+    legal = _legal(n_pas=3, spacing=0.5)
+    grid = np.linspace(0, 10, 1001)
+    s0 = np.array([[1.0, 5.0, 9.0]])
+    aims = np.array([7.0, 5.0, 9.0])
+    state = {"s": s0.copy()}
+
+    def cands(n, m, lo, hi, x):
+        g = grid[(grid >= lo - 1e-12) & (grid <= hi + 1e-12)]
+        return np.append(g[legal.clear_of(state["s"], n, m, g)], x)
+
+    def on_move(n, m, x, data, j):
+        state["s"][n, m] = x
+
+    res = coordinate_search(s0, legal, lambda n, m, c: -(c - aims[m]) ** 2, candidates=cands, on_move=on_move,
+                            eps=0.0, max_sweeps=5, interval=legal.bounds_of)
+    assert res.solution[0] == pytest.approx([7.0, 5.0, 9.0])          # passed PA 1
+    ordered = coordinate_search(s0, legal, lambda n, m, c: -(c - aims[m]) ** 2, candidates=cands,
+                                on_move=on_move, eps=0.0, max_sweeps=5)
+    assert ordered.solution[0, 0] == pytest.approx(4.5)                # stopped δ before it
+    assert legal.relabel(res.solution)[0] == pytest.approx([5.0, 7.0, 9.0])
+    mask = legal.clear_of(np.array([[1.0, 5.0, 9.0]]), 0, 0, np.array([4.6, 4.5, 5.5, 7.0, 8.6]))
+    assert mask.tolist() == [False, True, True, True, False]
+
+
+def test_window_keeps_a_legal_start_legal_and_bounds_each_pa():
+    legal = _legal(n_pas=3, spacing=0.5)
+    centre = np.array([[1.0, 1.6, 9.8]])
+    w = legal.within(centre, 0.3)
+    assert w.lo[0] == pytest.approx([0.7, 1.3, 9.5]) and w.hi[0] == pytest.approx([1.3, 1.9, 10.0])
+    s = np.clip(np.array([[2.0, 2.5, 3.0]]), w.lo, w.hi)              # a legal start clipped in
+    assert np.all(np.diff(s[0]) >= 0.5 - 1e-12)
+    assert np.array_equal(legal.within(centre, np.inf).lo, legal.lo)
+
+
+def test_skipping_settled_pas_changes_nothing_but_the_work():
+    """A PA that stayed, with no move accepted since, would score the same candidates the
+    same way: skipping it gives the identical result with fewer scored batches."""
+    legal = _legal(n_pas=4, spacing=0.3)
+    grid = np.linspace(0, 10, 401)
+    aims = np.array([2.0, 2.1, 6.0, 8.0])        # PA 0 blocked by PA 1 until PA 1 has moved
+
+    def run(skip):
+        calls = []
+
+        def score(n, m, cand):
+            calls.append(m)
+            return -(cand - aims[m]) ** 2
+
+        def cands(n, m, lo, hi, x):
+            return np.append(grid[(grid >= lo - 1e-12) & (grid <= hi + 1e-12)], x)
+
+        s0 = np.array([[0.0, 0.5, 5.0, 9.0]])
+        total = lambda s: float(-np.sum((s[0] - aims) ** 2))     # noqa: E731
+        res = coordinate_search(s0, legal, score, candidates=cands, objective=total, start=total(s0),
+                                eps=0.0, max_sweeps=20, skip_settled=skip)
+        return res, len(calls)
+
+    (a, na), (b, nb) = run(False), run(True)
+    assert np.array_equal(a.solution, b.solution) and a.history == b.history and a.iterations == b.iterations
+    assert a.solution[0] == pytest.approx([1.8, 2.1, 6.0, 8.0]) and a.iterations == 3
+    assert (na, nb) == (12, 9)                 # the last sweep re-scores only PA 0, the one that moved
+
+
 def test_optim_imports_no_world_scene_engine_traces_viz_or_policies():
     root = pathlib.Path(__file__).resolve().parents[2] / "twin" / "optim"
     banned = ("twin.world", "twin.scene", "twin.engine", "twin.traces", "twin.viz", "twin.policies",

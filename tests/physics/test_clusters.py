@@ -51,7 +51,7 @@ def test_sensing_gain_is_the_radar_equation_for_one_pa(world):
     p = dep.positions(s)[0, 5]
     lam = 299_792_458.0 / world.fc
     r = np.linalg.norm(p - TARGET)
-    h2 = 10 ** (-0.18 * s[0, 5] / 10) * (lam / (4 * np.pi)) ** 2 / r ** 2      # ρ = 1: one PA
+    h2 = np.exp(-2 * 0.18 * s[0, 5]) * (lam / (4 * np.pi)) ** 2 / r ** 2      # ρ = 1: one PA; e^{-α s}, α = 0.18 Np/m
     d_r = np.linalg.norm(TARGET - world.sensing.position)
     expected = world.power_w * 8 * h2 / (4 * np.pi * d_r ** 2 * world.sensing_noise_w)
     assert sensing_gain(world, s, active, TARGET) == pytest.approx(expected, rel=1e-12)

@@ -30,7 +30,7 @@ _CRB = {"sinr_margin_db": ("position.sinr_margin_db", "beamform.sinr_margin_db")
 _AO = {"max_iter": ("position.max_iter",), "first_max_iter": ("position.first_max_iter",),
        "grid": ("position.grid",), "mode": ("position.mode",), "reuse": ("beamform.reuse",), **_CRB}
 _OUTAGE = {"T": ("select.T",), "objective": ("select.objective",), "s_grid": ("select.s_grid",),
-           "decay": ("select.decay",)}
+           "decay": ("select.decay",), "method": ("select.method",)}
 
 
 def _st(select="all", position="hold", schedule="all", beamform="zf") -> dict:
@@ -77,6 +77,11 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
     Preset("clustered-outage", "paper 001: clustered PAs, schedule minimising the sensing outage s.t. R_min",
            _st("outage-schedule", "cluster-focus", "all", "mrt"), params={"beamform": {"predict": False}},
            example_scene="paper001", aliases=_OUTAGE, label="Proposed"),
+    Preset("clustered-mm", "paper 001's own method: AO of relaxed cluster selection (log-det, big-M, penalty), "
+                           "continuous intra-cluster PA positions and relaxed user scheduling, outer grid over s",
+           _st("outage-schedule", "cluster-focus", "all", "mrt"),
+           params={"select": {"method": "mm"}, "beamform": {"predict": False}},
+           example_scene="paper001", aliases=_OUTAGE, label="Proposed-MM"),
     Preset("clustered-baseline1", "paper 001 baseline 1: fixed ULA split into sub-arrays (no antenna motion)",
            _st("outage-schedule", "hold", "all", "mrt"), params={"beamform": {"predict": False}},
            hardware={"kind": "subarray-ula"}, example_scene="paper001", aliases=_OUTAGE, label="Baseline-1"),

@@ -9,6 +9,7 @@ import numpy as np
 
 from twin import problems
 from twin.optim import clustered as cl
+from twin.optim import clustered_mm as clmm
 from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, crb_ao, crb_track
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
@@ -25,6 +26,7 @@ class Solvers:
         self._setup = None
         self._layout = None
         self._cluster = None
+        self._frames = cl.FrameMemo()
 
     def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
@@ -104,18 +106,34 @@ class Solvers:
         w = self.world
         return LinkSetup(kind, link, w.power_w, w.user_power_w, w.noise_w)
 
-    def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng):
-        """Element-wise pinching beamforming (MODEL §4.2)."""
-        return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng)
+    def sum_rate_positions(self, users, setup, *, Q, eps, s0, rng, candidates="relaxed", reach=None, centre=None):
+        """Element-wise pinching beamforming (MODEL §4.2); ``reach``/``centre``: the
+        candidate window one frame of travel allows (None: the whole guide)."""
+        return sum_rate_elementwise_positions(self.layout, users, setup, Q=Q, eps=eps, s0=s0, rng=rng,
+                                              candidates=candidates, reach=reach, centre=centre)
 
     # --- paper 001 ---------------------------------------------------------------------
-    def outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
-                        fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
-                        starts=()):
+    def outage_schedule(self, users, q, *, starts=(), **kw):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
         problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
-        (a figure passes the solution for a stricter R_min, feasible here too)."""
+        (a figure passes the solution for a stricter R_min, feasible here too). A frame
+        whose users, target and parameters equal a recent frame's reuses its decision
+        (:class:`twin.optim.clustered.FrameMemo`: the same answer, without the search).
+        ``method`` (keyword): ``search`` (configuration library, MODEL §4.5), ``mm`` (paper
+        001's alternating optimisation with continuous positions, MODEL §4.5.1, from its
+        own start) or ``search+mm`` (the same, from its own start and from the search's
+        schedule: never worse than either)."""
+        if starts:
+            return self._outage_schedule(users, q, starts=starts, **kw)
+        return self._frames.get_or_solve((users, q, kw), lambda: self._outage_schedule(users, q, **kw))
+
+    def _outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
+                         fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,
+                         starts=(), method: str = "search"):
+        if method != "search":
+            return self._outage_schedule_mm(users, q, T=T, decay=decay, starts=starts, method=method,
+                                            points_per_cluster=points_per_cluster)
         w = self.world
         thr_db = float(w.scene.requirements.sensing_threshold_db)
         common = dict(T=T, r_min=w.r_min, threshold_db=thr_db, decay=decay)
@@ -131,6 +149,17 @@ class Solvers:
             skw["starts"] = [cl.solve_schedule(pb, same_cluster=True, objective=objective),
                              cl.solve_schedule(pb, equal_durations=True, objective=objective), *starts]
         return cl.solve_schedule(pb, **skw)
+
+    def _outage_schedule_mm(self, users, q, *, T, decay, starts, method, points_per_cluster):
+        w = self.world
+        thr_db = float(w.scene.requirements.sensing_threshold_db)
+        extra = list(starts)
+        if method == "search+mm":
+            extra.append(self.outage_schedule(users, q, T=T, rule="proposed", pas_per_cluster=0, focus=True,
+                                              fixed_ula=False, objective="exact", decay=decay,
+                                              points_per_cluster=points_per_cluster))
+        return clmm.solve_mm(self.layout, self.cluster_setup, users, q, T=T, r_min=w.r_min, threshold_db=thr_db,
+                             decay=decay, starts=extra)
 
     def focus_cluster(self, n, lo, hi, npas, points, weights, points_per_cluster: int = 0):
         """Element-wise focusing of one cluster's PAs on ``points`` (MODEL §4.5)."""

@@ -132,20 +132,20 @@ def _sinr_to_rate(sinr):
     return np.sum(np.log2(1.0 + np.maximum(sinr, 0.0)), axis=-1)
 
 
-def candidate_sum_rates(H, n: int, delta, setup: LinkSetup, A=None):
+def candidate_sum_rates(H, n: int, delta, setup: LinkSetup, A=None, G=None):
     """Sum rates (Q,) when row n of H (N,K) changes by each row of ``delta`` (Q,K).
 
     O(QK²) with no per-candidate K×K matrix: MRT/MRC use ``G' = G₀ + c cᴴ`` (G₀ the Gram
     matrix without row n, c the new row conjugated); ZF/MMSE use Woodbury with the 2×2
     core ``S = C⁻¹ + Uᴴ A U`` on ``A = (G + αI)⁻¹`` (passed in, or computed once), and
     need only the diagonals and traces of ``A'`` and ``A'²`` (paper 002 eqs. 33, 37-38,
-    51, 59-61)."""
+    51, 59-61). ``G``: ``Hᴴ H`` if the caller has it (the search keeps it per channel)."""
     H = np.asarray(H)
     delta = np.atleast_2d(delta)
     N, K = H.shape
     alpha = _alpha(setup, K)
     s2 = setup.noise_w
-    G = H.conj().T @ H
+    G = H.conj().T @ H if G is None else G
     a = np.conj(H[n])                                              # (K,) old row, conjugated
     if setup.kind in ("mrt", "mrc"):
         c = a[None] + np.conj(delta)                               # (Q,K) new row, conjugated
@@ -224,10 +224,16 @@ def brute_force_sum_rates(H, n: int, delta, setup: LinkSetup):
 
 
 # --- the search ----------------------------------------------------------------------
+#: candidate sets of one PA: "relaxed" (paper 002 eq. 27: every sample at least δ from the
+#: guide's other PAs) or "ordered" (the samples between its neighbours, δ from each)
+CANDIDATES = ("relaxed", "ordered")
+
+
 def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, *, Q: int = 1000,
                                    eps: float = 1e-3, s0=None, grid=None,
                                    rng: np.random.Generator | None = None, max_sweeps: int = 20,
-                                   evaluator=candidate_sum_rates) -> ElementwiseResult:
+                                   evaluator=candidate_sum_rates, candidates: str = "relaxed",
+                                   reach=None, centre=None) -> ElementwiseResult:
     """Element-wise sequential search (paper 002 Algorithms 1-2; MODEL §4.2) on the shared
     1-D search (:func:`twin.optim.search1d.coordinate_search`) with the sum-rate scorer.
 
@@ -238,7 +244,21 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     ``rng`` (the paper's initialisation), or uniform without ``rng``. A candidate move is
     re-checked with the exact sum rate and undone if that is lower, so the sum rate never
     decreases (the current position is always a candidate). Status ``ok`` when a sweep
-    gains at most ``eps`` (relative), ``iteration-limit`` after ``max_sweeps``."""
+    gains at most ``eps`` (relative), ``iteration-limit`` after ``max_sweeps``.
+
+    ``candidates``: ``"relaxed"`` (paper 002 eq. 27, the default): a PA may take any
+    sample of its guide at least δ from the guide's other PAs, passing them; the result
+    is relabelled in order (:meth:`LegalSet.relabel`: the PAs of a guide are
+    interchangeable, so the channel and the sum rate are those of the search).
+    ``"ordered"``: only the samples between its neighbours (δ from each).
+
+    ``reach`` (N,) or scalar metres, with ``centre`` (N,M) (default: the start): every PA
+    searches only the samples within ``reach`` of its coordinate in ``centre`` — where
+    one frame of travel can take it (MODEL §5); the start is clipped into that window
+    (inf: no limit on that guide). Continuous mode only. Only the candidate lines' samples
+    inside some window are evaluated."""
+    if candidates not in CANDIDATES:
+        raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
     t0 = time.perf_counter()
     dep = layout.deployment
     legal = layout.legal
@@ -254,44 +274,90 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     if grid is not None:
         grid = np.sort(np.asarray(grid, float))
         s = legal.snap(s, grid)
+    window = reach is not None and bool(np.any(np.isfinite(np.asarray(reach, float))))
+    if window:
+        if grid is not None:
+            raise ValueError("reach limits sliding PAs (continuous mode); a discrete grid switches "
+                             "between preinstalled positions without travel: pass reach=None")
+        legal = legal.within(legal.legalize(s if centre is None else np.asarray(centre, float)), reach)
+        s = np.where(dep.installed, np.clip(s, legal.lo, legal.hi), 0.0)   # monotone clip: still legal
+    relaxed = candidates == "relaxed"
     terms = layout.terms(s, users)
-    st = {"H": terms.sum(axis=1)}
+    st = {"H": terms.sum(axis=1), "s": s.copy()}
     st["rate"] = sum_rate(st["H"], setup)
     history = [st["rate"]]
     alpha = _alpha(setup, K)
-    lines = {}        # guide n -> (its candidate line, the line's terms (Q,K)): built once per search
-    picked = {}       # (n, m) -> the line points among the last candidates of PA (n, m)
+    lines = {}        # guide n -> (candidate line, its terms (Q,K), which are computed (Q,)): once per search
+    picked = {}       # (n, m) -> indices of the line points among the last candidates of PA (n, m)
 
-    def candidates(n, m, lo, hi, x):
-        line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
-        mask = (line >= lo - 1e-12) & (line <= hi + 1e-12)
-        picked[n, m] = mask
-        return np.append(line[mask], x)   # staying is one
+    def span(line, lo, hi):
+        return np.arange(line.searchsorted(lo - 1e-12, "left"), line.searchsorted(hi + 1e-12, "right"))
 
-    def guide_terms(n, m, cand):
-        """Terms of PA (n, m) at ``cand`` = the line points ``picked[n, m]`` then x. The
-        terms of a guide's line do not depend on where its other PAs are (MODEL §2.3: one
-        PA's term is its own feed path and free-space link, ρ fixed by the guide's installed
-        count), so they are computed once per search and reused by every PA and sweep; only
-        the current coordinate x is new."""
+    others = {}       # (n, m) -> slots of the other PAs of its group (relaxed set)
+
+    def crowded(n, m, lo, hi):
+        """Whether another PA of the group lies within δ (plus a margin) of [lo, hi]: only
+        then can the δ-clearance mask remove a candidate (a cheap scalar test first)."""
+        if (n, m) not in others:
+            others[n, m] = legal.members(n, m)[legal.members(n, m) != m].tolist()
+        d = float(legal.spacing[n])
+        row = st["s"][n]
+        return any(lo - d - 1e-9 <= row[k] <= hi + d + 1e-9 for k in others[n, m])
+
+    def line_of(n):
+        """Guide n's candidate line and its terms. The terms of a line point do not depend on
+        where the guide's other PAs are (MODEL §2.3: one PA's term is its own feed path and
+        free-space link, ρ fixed by the guide's installed count), so every PA and sweep
+        reuses them; with ``reach``, only the points inside some PA's window are built."""
         if n not in lines:
             line = grid if grid is not None else np.linspace(0.0, dep.length[n], Q)
-            lines[n] = (line, layout.guide_terms(n, line, users))
-        line, T_line = lines[n]
-        mask = picked.get((n, m))
-        if mask is None or int(mask.sum()) != len(cand) - 1:
-            return layout.guide_terms(n, cand, users)
-        on = np.flatnonzero(line == cand[-1])         # x is a line point once it has moved
-        T_x = T_line[on[:1]] if on.size else layout.guide_terms(n, cand[-1:], users)
-        return np.concatenate([T_line[mask], T_x])
+            T = np.zeros((line.size, K), complex)
+            have = np.zeros(line.size, bool)
+            if window:
+                need = np.unique(np.concatenate([span(line, legal.lo[n, m], legal.hi[n, m])
+                                                 for m in np.flatnonzero(dep.installed[n])]))
+            else:
+                need = slice(None)
+            T[need] = layout.guide_terms(n, line[need], users)
+            have[need] = True
+            lines[n] = (line, T, have)
+        return lines[n]
+
+    def cands(n, m, lo, hi, x):
+        line, _, _ = line_of(n)
+        idx = span(line, lo, hi)
+        if relaxed and crowded(n, m, lo, hi):
+            idx = idx[legal.clear_of(st["s"], n, m, line[idx])]
+        picked[n, m] = idx
+        return np.append(line[idx], x)   # staying is one
+
+    def guide_terms(n, m, cand):
+        """Terms of PA (n, m) at ``cand`` = the line points ``picked[n, m]`` then x (the
+        current coordinate: a line point once it has moved)."""
+        line, T, have = line_of(n)
+        idx = picked[n, m]
+        missing = idx[~have[idx]]
+        if missing.size:
+            T[missing] = layout.guide_terms(n, line[missing], users)
+            have[missing] = True
+        x = cand[-1]
+        i = int(np.searchsorted(line, x))
+        if i < line.size and line[i] == x and have[i]:
+            T_x = T[i:i + 1]
+        else:
+            T_x = layout.guide_terms(n, cand[-1:], users)
+        return np.concatenate([T[idx], T_x])
 
     def score(n, m, cand):
         T = guide_terms(n, m, cand)
         delta = T - terms[n, m][None]
         H = st["H"]
         if evaluator is candidate_sum_rates:
-            A = np.linalg.inv(H.conj().T @ H + alpha * np.eye(K)) if setup.needs_inverse() else None
-            return evaluator(H, n, delta, setup, A), T
+            if st.get("GA") is None:      # Gram matrix and A = (G + αI)⁻¹ change only with H: once per move
+                G = H.conj().T @ H
+                st["GA"] = (G, np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None)
+            G, A = st["GA"]
+            return evaluator(H, n, delta, setup, A, G), T
         return evaluator(H, n, delta, setup), T
 
     def on_move(n, m, x, T, j):
@@ -302,15 +368,17 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         if new < st["rate"]:              # exact check: the objective never decreases
             terms[n, m] = old
             return False
-        st["H"], st["rate"] = H_new, new
+        st["H"], st["rate"], st["GA"] = H_new, new, None
+        st["s"][n, m] = x
         history.append(new)
         return True
 
-    res = coordinate_search(s, legal, score, candidates=candidates, on_move=on_move,
+    res = coordinate_search(s, legal, score, candidates=cands, on_move=on_move,
                             objective=lambda _s: st["rate"], start=st["rate"], sense="max",
-                            move="improve", rtol=1e-12, eps=eps, max_sweeps=max_sweeps)
-    H = st["H"]
-    W = beamformer(H, setup)
-    return ElementwiseResult(BeamPositions(res.solution, W), float(sum_rate(H, setup)), res.iterations,
+                            move="improve", rtol=1e-12, eps=eps, max_sweeps=max_sweeps,
+                            interval=legal.bounds_of if relaxed else None, skip_settled=True)
+    s_out = legal.relabel(res.solution) if relaxed else res.solution
+    W = beamformer(st["H"], setup)      # st["rate"] is sum_rate(st["H"]) already
+    return ElementwiseResult(BeamPositions(s_out, W), float(st["rate"]), res.iterations,
                              time.perf_counter() - t0, res.status, tuple(history),
-                             {"moves": res.info["moves"]})
+                             {"moves": res.info["moves"], "candidates": candidates})

@@ -8,7 +8,8 @@ Arrays only: build it from any deployment-like object with :meth:`LegalSet.of`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -56,15 +57,84 @@ class LegalSet:
         2, paper 002 Algorithm 1)."""
         return [(n, int(m)) for n in range(self.n_guides) for m in np.flatnonzero(self.installed[n])]
 
+    @cached_property
+    def _neighbours(self) -> tuple[np.ndarray, np.ndarray]:
+        """(prev, next) (N,M): the slot of each installed PA's neighbour in its group
+        (−1: none); built once per set, so :meth:`interval` is a table look-up."""
+        prev = np.full(self.installed.shape, -1)
+        nxt = np.full(self.installed.shape, -1)
+        for n in range(self.n_guides):
+            for idx in self._groups(n):
+                prev[n, idx[1:]] = idx[:-1]
+                nxt[n, idx[:-1]] = idx[1:]
+        return prev, nxt
+
     def interval(self, s, n: int, m: int) -> tuple[float, float]:
         """[lo, hi] that PA (n, m) may take with every other PA fixed: its bounds, and δ
         from its neighbours in the group (MODEL §1). Empty (hi < lo) when it is pinned."""
-        same = self.members(n, m)
-        k = int(np.searchsorted(same, m))
+        if not self.installed[n, m]:
+            same = self.members(n, m)
+            k = int(np.searchsorted(same, m))
+            p = same[k - 1] if k > 0 else -1
+            q = same[k + 1] if k < len(same) - 1 else -1
+        else:
+            prev, nxt = self._neighbours
+            p, q = prev[n, m], nxt[n, m]
         d = self.spacing[n]
-        lo = self.lo[n, m] if k == 0 else max(self.lo[n, m], s[n, same[k - 1]] + d)
-        hi = self.hi[n, m] if k == len(same) - 1 else min(self.hi[n, m], s[n, same[k + 1]] - d)
+        lo = self.lo[n, m] if p < 0 else max(self.lo[n, m], s[n, p] + d)
+        hi = self.hi[n, m] if q < 0 else min(self.hi[n, m], s[n, q] - d)
         return lo, hi
+
+    def bounds_of(self, s, n: int, m: int) -> tuple[float, float]:
+        """[lo, hi] of PA (n, m) without its neighbours, for the relaxed candidate set of
+        paper 002 (any point at least δ from the others: :meth:`clear_of`). Same
+        signature as :meth:`interval`, so either can drive the 1-D search."""
+        return self.lo[n, m], self.hi[n, m]
+
+    def clear_of(self, s, n: int, m: int, x, tol: float = 1e-12) -> np.ndarray:
+        """Mask (Q,): the coordinates x (Q,) at least δ (less ``tol``) from every other
+        installed PA of PA (n, m)'s group — paper 002's relaxed candidate set (eq. 27)."""
+        others = self._others(n, m)
+        x = np.asarray(x, float)
+        if others.size == 0:
+            return np.ones(x.shape, bool)
+        gap = np.min(np.abs(x[:, None] - np.asarray(s, float)[n, others][None]), axis=1)
+        return gap >= self.spacing[n] - tol
+
+    def _others(self, n: int, m: int) -> np.ndarray:
+        """The other installed PAs of PA (n, m)'s group (cached per set)."""
+        cache = self.__dict__.setdefault("_others_cache", {})
+        if (n, m) not in cache:
+            same = self.members(n, m)
+            cache[n, m] = same[same != m]
+        return cache[n, m]
+
+    def relabel(self, s) -> np.ndarray:
+        """The same PA set in order: coordinates sorted within each group. PAs of a group
+        are interchangeable (equal power split, each term its own link, MODEL §2.3), so a
+        configuration whose PAs are pairwise ≥ δ apart but out of order (paper 002's
+        relaxed search) is this legal one; sorting moves no coordinate by more than the
+        largest per-PA displacement from an ordered start (sorting is non-expansive in the
+        max norm), so a target within one frame's reach of each PA stays within it."""
+        s = np.array(s, float)
+        for n in range(self.n_guides):
+            for idx in self._groups(n):
+                s[n, idx] = np.sort(s[n, idx])
+        return s
+
+    def within(self, centre, reach) -> "LegalSet":
+        """This set with every PA also confined to ``[c − r_n, c + r_n]`` around its
+        coordinate c in ``centre`` (N,M) (legal), r_n = ``reach`` (N,) or scalar (inf: no
+        limit): the coordinates one frame of travel can reach (MODEL §5). Per-slot bounds;
+        :meth:`interval` and :meth:`clear_of` use them, :meth:`legalize` does not (it
+        assumes one segment per group). Clipping a legal configuration into these windows
+        keeps it legal (clip is monotone)."""
+        c = np.asarray(centre, float)
+        r = np.broadcast_to(np.asarray(reach, float).reshape(-1, 1) if np.ndim(reach) else float(reach),
+                            c.shape)
+        lo = np.where(np.isfinite(r), np.maximum(self.lo, c - r), self.lo)
+        hi = np.where(np.isfinite(r), np.minimum(self.hi, c + r), self.hi)
+        return replace(self, lo=lo, hi=hi)
 
     def _groups(self, n):
         ids = np.unique(self.group[n][self.installed[n]])

@@ -50,7 +50,8 @@ def coordinate_search(s0, legal: LegalSet, score: Callable, *, candidates: Calla
                       refine: Callable | None = None, on_move: Callable | None = None,
                       objective: Callable | None = None, start: float | None = None,
                       sense: str = "max", move: str = "improve", rtol: float = 1e-12,
-                      eps: float = 1e-3, max_sweeps: int = 20, order=None) -> OptResult:
+                      eps: float = 1e-3, max_sweeps: int = 20, order=None,
+                      interval: Callable | None = None, skip_settled: bool = False) -> OptResult:
     """Element-wise search over the PA coordinates s (N,M) from ``s0`` (legal).
 
     - ``candidates(n, m, lo, hi, x) -> (Q,)`` coordinates to score for PA (n, m) at x in
@@ -71,6 +72,13 @@ def coordinate_search(s0, legal: LegalSet, score: Callable, *, candidates: Calla
       outside the candidates scores worst) or "best" (take the best candidate, ties
       included; ``on_move`` is called for every PA; the current coordinate must be a
       candidate so the objective cannot worsen);
+    - ``interval(s, n, m) -> (lo, hi)``: the coordinates PA (n, m) may take (default
+      :meth:`LegalSet.interval`: bounds and δ from its neighbours; paper 002's relaxed
+      set passes :meth:`LegalSet.bounds_of` and filters in ``candidates``);
+    - ``skip_settled``: do not re-score a PA that stayed on its last visit when no move
+      has been accepted since (its candidates and scores would be the same, so would
+      its decision: the result is identical, the confirming sweep shorter). Only for
+      scores that depend on s and the state ``on_move`` keeps, nothing else;
     - stop after a sweep when ``gain ≤ eps · max(|previous|, 1e-12)`` (status ``ok``) or
       after ``max_sweeps`` (status ``iteration-limit``).
 
@@ -85,12 +93,17 @@ def coordinate_search(s0, legal: LegalSet, score: Callable, *, candidates: Calla
     t0 = time.perf_counter()
     s = np.array(s0, float)
     order = legal.order() if order is None else order
+    interval = legal.interval if interval is None else interval
     prev = start
     history = [] if start is None else [start]
     status, sweeps, moves, last = Status.ITERATION_LIMIT, 0, 0, start
+    settled = {}                            # (n, m) -> the move count when it last stayed
     for sweeps in range(1, max(1, int(max_sweeps)) + 1):
         for n, m in order:
-            lo, hi = legal.interval(s, n, m)
+            if skip_settled and settled.get((n, m)) == moves:
+                continue
+            settled[n, m] = moves
+            lo, hi = interval(s, n, m)
             if hi < lo:
                 continue
             x = s[n, m]

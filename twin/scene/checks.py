@@ -60,6 +60,16 @@ def check_sizes(scene, source: str) -> None:
                           f"slots_per_frame × samples_per_slot = {sim.slots_per_frame * sim.samples_per_slot} "
                           f"is over the limit of {MAX_EVALUATIONS_PER_FRAME} evaluations per frame",
                           "use fewer slots or samples per slot")
+    n_clusters = sum(len(g.clusters) for g in scene.waveguides)
+    if sim.distinct_clusters and sim.slots_per_frame > n_clusters:
+        raise ConfigError(source, "simulation.distinct_clusters",
+                          f"every slot a different cluster needs slots_per_frame ≤ the {n_clusters} clusters, "
+                          f"got {sim.slots_per_frame}",
+                          "use fewer slots per frame, more [[waveguides]] clusters, or distinct_clusters = false")
+    if sim.min_slot_s is not None and sim.min_slot_s * sim.slots_per_frame > sim.frame_s:
+        raise ConfigError(source, "simulation.min_slot_s",
+                          f"{sim.slots_per_frame} slots of at least min_slot_s = {sim.min_slot_s:g} s do not fit in "
+                          f"frame_s = {sim.frame_s:g} s", "use a shorter min_slot_s or fewer slots per frame")
     if sim.frames is None and sim.duration_s is not None and sim.duration_s / sim.frame_s > MAX_FRAMES:
         raise ConfigError(source, "simulation.duration_s",
                           f"duration_s / frame_s = {sim.duration_s / sim.frame_s:.3g} frames is over the limit "

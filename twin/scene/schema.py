@@ -154,6 +154,9 @@ class Waveguide(Model):
     length_m: float = Field(gt=0)
     n_eff: float = Field(1.4, ge=1.0, le=10.0)
     attenuation_db_per_m: float = Field(0.0, ge=0)
+    #: the same loss as an amplitude decay e^{−α s} in Np/m (paper 001's "0.18"); given,
+    #: it sets attenuation_db_per_m = (20/ln 10)·α ≈ 8.686·α (MODEL §2.2)
+    attenuation_np_per_m: float | None = Field(None, ge=0)
     pas: Count = Field(1, ge=1, le=MAX_PAS_PER_GUIDE)
     min_spacing_m: float | None = Field(None, gt=0)
     speed_m_s: float = Field(0.5, gt=0)
@@ -173,6 +176,24 @@ class Waveguide(Model):
         if np.linalg.norm(v) == 0:
             raise ValueError("direction must be a non-zero vector")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _attenuation_unit(cls, data):
+        """attenuation_np_per_m (amplitude, Np/m) → attenuation_db_per_m (power, dB/m)."""
+        if not isinstance(data, dict) or data.get("attenuation_np_per_m") is None:
+            return data
+        a = data["attenuation_np_per_m"]
+        db = data.get("attenuation_db_per_m")
+        if db is not None and isinstance(a, (int, float)) and isinstance(db, (int, float)) \
+                and np.isclose(float(db), 20.0 / np.log(10.0) * float(a), rtol=1e-12, atol=0.0):
+            return data     # a validated scene dumped and read again: both, and consistent
+        if db is not None:
+            raise ValueError("attenuation_db_per_m and attenuation_np_per_m both given: give the in-guide "
+                             "loss once, in dB/m (power) or in Np/m (amplitude e^(-alpha s))")
+        if isinstance(a, (int, float)) and not isinstance(a, bool) and a >= 0:
+            data = {**data, "attenuation_db_per_m": 20.0 / np.log(10.0) * float(a)}
+        return data
 
     @model_validator(mode="after")
     def _clusters(self):
@@ -413,6 +434,11 @@ class Simulation(Model):
     duration_s: float | None = Field(None, gt=0)
     frame_s: float = Field(0.1, gt=0, le=MAX_FRAME_S)
     slots_per_frame: Count = Field(1, ge=1, le=MAX_SLOTS_PER_FRAME)
+    #: paper 001: every slot of a frame activates a different cluster (each slot a new
+    #: look angle at the target), so slots_per_frame ≤ the clusters
+    distinct_clusters: bool = False
+    #: paper 001 τ_min: the shortest slot (s; None: 5 % of frame_s)
+    min_slot_s: float | None = Field(None, gt=0)
     samples_per_slot: Count = Field(1, ge=1, le=MAX_SAMPLES_PER_SLOT)
     seed: Count = Field(0, ge=0, le=MAX_SEED)
     flush_frames: Count = Field(200, ge=1)

@@ -77,7 +77,12 @@ class Follow(_Movable):
 class ElementwisePositions(_Movable):
     """Paper 002 (MODEL §4.2): element-wise search over Q candidate positions per PA,
     maximising the sum rate of the linear beamformer ``kind`` (``auto``: the beamform
-    stage's) on ``link``; warm-started from the previous target."""
+    stage's) on ``link``; warm-started from the previous target. ``candidates``: the
+    paper's relaxed set (a PA may take any sample ≥ δ from its guide's other PAs; the
+    target is relabelled in order, so no PA has to pass another) or the ordered one
+    (between its neighbours). ``reach_frames`` > 0: each sliding PA searches only the
+    samples it can reach in that many frames at its guide's speed (MODEL §5), around
+    where it is now."""
 
     role, name = "position", "elementwise"
     description = "paper 002: element-wise PA positions maximising the sum rate (rank-one updates)"
@@ -88,6 +93,10 @@ class ElementwisePositions(_Movable):
         "Q": Param(400, "candidate positions per guide", "samples", lo=2, hi=100_000),
         "eps": Param(1e-3, "stop when a sweep gains less than this fraction", lo=1e-12, hi=1.0),
         "warm_start": Param(True, "start from the previous target (else random legal positions)"),
+        "candidates": Param("relaxed", "a PA's candidates: relaxed (paper 002: any sample ≥ δ from the guide's "
+                            "other PAs) or ordered (between its neighbours)", choices=("relaxed", "ordered")),
+        "reach_frames": Param(1.0, "search only the samples a PA reaches in this many frames of travel "
+                              "(0: the whole guide)", "frames", lo=0.0, hi=1e6),
     }
 
     def _kind(self) -> str:
@@ -109,12 +118,23 @@ class ElementwisePositions(_Movable):
                         "use kind = 'mmse' (beamform = 'mmse') or add waveguides")
         self.setup = self.ctx.solvers.link_setup(self._kind(), self.p["link"])
 
+    def reach(self) -> np.ndarray | None:
+        """(N,) m each PA can travel in ``reach_frames`` frames (inf on switched guides,
+        which jump between preinstalled points), or None for the whole guide."""
+        if self.p["reach_frames"] <= 0:
+            return None
+        tx = self.ctx.tx
+        r = np.asarray(tx.speed, float) * self.ctx.frame_s * self.p["reach_frames"]
+        return np.where(np.asarray(tx.switched, bool), np.inf, r)
+
     def run(self, obs, plan):
         s0 = None
         if self.p["warm_start"]:
             s0 = obs.previous.pa_target if obs.previous is not None else obs.state.s
         res = self.ctx.solvers.sum_rate_positions(obs.users, self.setup, Q=self.p["Q"], eps=self.p["eps"],
-                                                  s0=s0, rng=obs.rng if s0 is None else None)
+                                                  s0=s0, rng=obs.rng if s0 is None else None,
+                                                  candidates=self.p["candidates"], reach=self.reach(),
+                                                  centre=obs.state.s)
         plan.pa_target = res.s
         plan.info.update({"planned_sum_rate_bps_hz": res.sum_rate, "link": self.setup.link,
                           "sweeps": res.sweeps, "moves": len(res.history) - 1, "optimiser_s": res.wall_time_s})

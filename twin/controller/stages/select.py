@@ -44,6 +44,9 @@ class OutageSchedule(Stage):
         "objective": Param("exact", "what the search minimises: exact outage or the paper's Chernoff surrogate",
                            choices=("exact", "chernoff")),
         "s_grid": Param(0, "Chernoff surrogate: log-spaced values of s (0: continuous minimisation)", lo=0, hi=10000),
+        "method": Param("search", "search: configuration library + exact schedule search (MODEL §4.5); mm: "
+                        "paper 001's AO with continuous PA positions (MODEL §4.5.1); search+mm: mm also "
+                        "started from the search's result", choices=("search", "mm", "search+mm")),
         "decay": Param(-1.0, "RCS correlation decay ϱ (negative: the scene's targets.rcs_decay_per_rad)", "1/rad",
                        lo=-1.0, hi=1e5),
     }
@@ -57,6 +60,12 @@ class OutageSchedule(Stage):
         if tx.kind == "pass" and pos not in ("cluster-focus", "uniform"):
             self.refuse("", f"chooses among cluster configurations, which position = {pos!r} does not provide",
                         "use position = 'cluster-focus' (focused PAs) or 'uniform' (evenly spread)")
+        if self.p["method"] != "search" and (tx.kind != "pass" or pos != "cluster-focus" or self.p["rule"] != "proposed"
+                                             or self.p["pas_per_cluster"] or self.p["objective"] != "exact"):
+            self.refuse("method", f"method {self.p['method']!r} optimises every PA of a PASS cluster with the "
+                        "proposed rule and reports the exact outage",
+                        "use position = 'cluster-focus', rule = 'proposed', pas_per_cluster = 0, objective = "
+                        "'exact', or method = 'search'")
 
     def _objective(self) -> str:
         obj = self.p["objective"]
@@ -74,7 +83,7 @@ class OutageSchedule(Stage):
         sch = ctx.solvers.outage_schedule(
             obs.users, q, T=T, rule=self.p["rule"], pas_per_cluster=self.p["pas_per_cluster"],
             focus=pos.name == "cluster-focus", fixed_ula=tx.kind == "subarray-ula",
-            objective=self._objective(), decay=decay, points_per_cluster=pos.p.get("Q", 0))
+            objective=self._objective(), decay=decay, points_per_cluster=pos.p.get("Q", 0), method=self.p["method"])
         pb = sch.problem
         clusters = [(n, c) for n, b in enumerate(tx.cluster_bounds) for c in range(len(b))]
         single = self.p["pas_per_cluster"]

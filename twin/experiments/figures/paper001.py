@@ -11,7 +11,8 @@ figure's own numbers.
 
 Schemes are presets (:class:`twin.experiments.snapshot.Scheme`: the proposed scheme is
 ``clustered-outage``, baseline k is ``clustered-baselinek``, "no intra-cluster
-beamforming" is ``clustered-nobf``), with T (and the RCS decay) as fixed parameters;
+beamforming" is ``clustered-nobf``, the paper's own algorithm ``Proposed-MM`` is
+``clustered-mm``), with T (and the RCS decay) as fixed parameters;
 R_min is the scene's requirement (``requirements.r_min_bps_hz``). A drop's schedule is
 the one the preset's ``select`` stage computes, through the same solver bridge
 (:meth:`twin.controller.solvers.Solvers.outage_schedule`) with the stage's parameters.
@@ -44,6 +45,11 @@ def proposed(T: int = T_PAPER, **params) -> Scheme:
     return Scheme("clustered-outage", {"T": T, **params}, f"-T{T}")
 
 
+def proposed_mm(T: int = T_PAPER, **params) -> Scheme:
+    """Paper 001's own method (MODEL §4.5.1, preset ``clustered-mm``): ``Proposed-MM``."""
+    return Scheme("clustered-mm", {"T": T, **params}, f"-T{T}")
+
+
 def baselines(T: int = T_PAPER) -> list[Scheme]:
     """Baselines 1-4 of §V-A (presets ``clustered-baseline1`` … ``4``)."""
     return [Scheme(f"clustered-baseline{k}", {"T": T}) for k in (1, 2, 3, 4)]
@@ -59,7 +65,7 @@ def schedule(ctrl, users, target, starts=()):
         np.atleast_2d(users), np.asarray(target, float), T=sel.p["T"] or ctrl.ctx.slots_per_frame,
         rule=sel.p["rule"], pas_per_cluster=sel.p["pas_per_cluster"], focus=pos.name == "cluster-focus",
         fixed_ula=tx.kind == "subarray-ula", objective=sel._objective(), decay=decay,
-        points_per_cluster=pos.p.get("Q", 0), starts=starts)
+        points_per_cluster=pos.p.get("Q", 0), starts=starts, method=sel.p["method"])
 
 
 def controller(scheme: Scheme, r_min: float = R_MIN, overrides: dict | None = None):
@@ -147,6 +153,7 @@ def _power_values(quick):
         ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 3: outage vs P")
 def power(quick: bool, seed: int) -> pd.DataFrame:
     schemes = [(proposed(T), R_MIN, None, None) for T in (2, 3, 4)]
+    schemes.append((proposed_mm(), R_MIN, None, None))
     schemes += [(b, R_MIN, None, None) for b in baselines()]
     return _sweep("tx_power_dbm", _power_values(quick), schemes, quick, seed,
                   lambda v: {"radio.tx_power_dbm": v})

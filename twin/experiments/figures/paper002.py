@@ -43,7 +43,8 @@ def _kinds(link):
 
 def schemes(link: str, Q: int) -> list[tuple[Scheme, Scheme]]:
     """(PASS, hMIMO) scheme pairs per beamformer of ``link``, in the figures' order."""
-    return [(Scheme("elementwise", {"beamformer": k, "link": link, "Q": int(Q)}, f"-{k.upper()}"),
+    return [(Scheme("elementwise", {"beamformer": k, "link": link, "Q": int(Q), "position.candidates": "relaxed"},
+                    f"-{k.upper()}"),
              Scheme("hmimo", {"beamformer": k}, f"-{k.upper()}")) for k in _kinds(link)]
 
 
@@ -77,7 +78,7 @@ def drop_rates(world, users, link, Q, rng, ctrls=None) -> dict:
             rates = [sum_rate(dep.channel(c, users, dep.installed, world.floor), setup) for c in cands]
             start = cands[int(np.argmax(rates))]
         res = ctrl.ctx.solvers.sum_rate_positions(users, setup, Q=stage.p["Q"], eps=stage.p["eps"], s0=start,
-                                                  rng=None)
+                                                  rng=None, candidates=stage.p["candidates"])
         optima[setup.kind] = res.s
         out[pas.label] = res.sum_rate
         out[hm.label] = hmimo_solution(array_site(world), users, setup).sum_rate
