@@ -150,10 +150,11 @@ def _count_sdr(pol):
 
 
 def test_tracking_frames_stay_within_reach_and_skip_a_still_scene(world):
-    """Issue 13: after the cold frame, with ``track_far = 0``, each frame moves every PA
+    """Issue 13: after the cold frame, with ``track_far = 0`` and ``reach_frames = 1``, each frame moves every PA
     target at most the guide's speed × frame length (the reachable set); with users and
     target still, the frame keeps the previous positions and beams without any SDR solve."""
-    pol = make_policy("isac-crb", world, {"first_max_iter": 2, "grid": 301, "position.track_far": 0})
+    pol = make_policy("isac-crb", world, {"first_max_iter": 2, "grid": 301, "position.track_far": 0,
+                                          "position.reach_frames": 1.0})
     obs0 = _obs(world)
     d0 = pol.decide(obs0)
     reach = pol.world.tx.speed[:, None] * world.scene.simulation.frame_s
