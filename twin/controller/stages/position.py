@@ -155,8 +155,9 @@ class CrbAo(_Movable):
     runs one incremental step (:func:`twin.optim.crb_positioning.crb_track`) from the
     previous frame's positions instead of ``max_iter`` AO iterations: the SDR re-solved
     for the frame's users, then the ``track_steps`` element-wise steps with every PA
-    searched only over what it can reach, ``speed × frame × reach_frames`` (MODEL §5; on a
-    lattice at least one lattice step), each kept only if the re-solved SDR improves.
+    searched over what it can reach, ``speed × frame × reach_frames`` (MODEL §5; on a
+    lattice at least one lattice step), plus ``track_far`` candidates over its whole
+    interval, each step kept only if feasible beamforming at its positions lowers tr CRB.
     When no user and no target moved more than ``skip_m`` since the last optimisation,
     the previous positions and SDR are kept without solving. After a failed frame, or
     when the SDR is infeasible at the previous positions, the frame runs the cold-start AO
