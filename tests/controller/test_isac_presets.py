@@ -134,3 +134,79 @@ def test_crb_sdr_beams_follow_walking_users_per_slot(predict):
         assert min(worst) >= 1.0 - 1e-6                   # every slot meets every target
     else:
         assert min(worst) < 0.5                           # frame-start beams lose a walking user
+
+
+def _count_sdr(pol):
+    """Wrap the policy's compiled SDR to count its solves."""
+    calls = []
+    sdr = pol.ctx.solvers.sdr(pol.world.tx.n_rf, pol.world.n_users)
+    orig_solve = sdr.solve
+
+    def solve(*a, **k):
+        calls.append(1)
+        return orig_solve(*a, **k)
+    sdr.solve = solve
+    return calls
+
+
+def test_tracking_frames_stay_within_reach_and_skip_a_still_scene(world):
+    """Issue 13: after the cold frame, with ``track_far = 0`` and ``reach_frames = 1``, each frame moves every PA
+    target at most the guide's speed × frame length (the reachable set); with users and
+    target still, the frame keeps the previous positions and beams without any SDR solve."""
+    pol = make_policy("isac-crb", world, {"first_max_iter": 2, "grid": 301, "position.track_far": 0,
+                                          "position.reach_frames": 1.0})
+    obs0 = _obs(world)
+    d0 = pol.decide(obs0)
+    reach = pol.world.tx.speed[:, None] * world.scene.simulation.frame_s
+    rng = np.random.default_rng(9)
+    users = obs0.users + np.column_stack([rng.normal(0, 0.1, (3, 2)), np.zeros(3)])
+    d1 = pol.decide(Observation(0.1, 1, world.tx.initial_state(), users, obs0.targets, d0, rng))
+    assert d1.status == "ok"
+    assert np.all(np.abs(d1.pa_target - d0.pa_target) <= reach + 1e-12)
+    d2 = pol.decide(Observation(0.2, 2, world.tx.initial_state(), users, obs0.targets, d1, rng))
+    calls = _count_sdr(pol)              # frame 2 designed the beams for still users (velocity 0)
+    d3 = pol.decide(Observation(0.3, 3, world.tx.initial_state(), users, obs0.targets, d2, rng))
+    assert d3.status == "ok" and not calls
+    assert np.array_equal(d3.pa_target, d1.pa_target)
+    assert d3.info["objective"] == pytest.approx(d2.info["objective"], rel=1e-9)
+
+
+def test_full_mode_is_the_previous_behaviour(world):
+    """``mode = full`` runs max_iter AO iterations per warm frame over the whole guides
+    (the previous behaviour): a warm frame may move a PA further than one frame's reach."""
+    spec = resolve("isac-crb", {"mode": "full"})
+    assert spec.params["position"]["mode"] == "full"
+    spec = resolve("isac-crb", {"beamform.reuse": False})
+    assert spec.params["beamform"]["reuse"] is False
+    from twin.errors import ConfigError
+    with pytest.raises(ConfigError, match="mode"):
+        resolve("isac-crb", {"mode": "fast"})
+
+
+def test_crb_sdr_reuses_beams_only_while_they_still_meet_the_targets(world):
+    """Issue 13: with users and target still, the slots of a later frame keep the last
+    solved beams (no SDR solve, same beams); once a user walks off, the slots are solved
+    again and every slot meets the SINR targets at the users' predicted positions."""
+    scene = load_scene("paper000", {"simulation.slots_per_frame": 3})
+    spec = resolve("isac-crb-uniform")
+    w = World(scene, hardware=spec.hardware)
+    pol = Controller(w, spec)
+    rng = np.random.default_rng(5)
+    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
+    q = np.array([[12.0, 2.0, 0.0]])
+    state = w.tx.initial_state()
+    d0 = pol.decide(Observation(0.0, 0, state, users, q, None, rng))
+    calls = _count_sdr(pol)
+    d1 = pol.decide(Observation(0.1, 1, state, users, q, d0, rng))
+    assert d1.status == "ok" and not calls
+    assert np.allclose(d1.W, d0.W)
+    v = np.array([[1.2, 0.4, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    d2 = pol.decide(Observation(0.2, 2, state, users, q, d1, rng))          # velocity still 0
+    d3 = pol.decide(Observation(0.3, 3, state, users + v * 0.1, q, d2, rng))
+    assert d3.status == "ok" and calls
+    dur = scene.simulation.frame_s / 3
+    from twin.physics import sinr_downlink
+    for j, slot in enumerate(d3.slots):
+        truth = users + v * (0.1 + (j + 0.5) * dur)
+        H = w.tx.channel_to(HardwareState(d3.pa_target, slot.active, d3.analog), truth)
+        assert np.all(sinr_downlink(H, slot.W, w.noise_w, slot.Rs) >= w.sinr_target)

@@ -1,13 +1,14 @@
 """MODEL §4.4: paper 000 Algorithms 1-4 — SCA feasibility, closed form (48), the
 element-wise search never worsens its objective and evaluates candidates exactly like the
-physics core, AO monotone, discrete mode stays on the lattice."""
+physics core, AO monotone, discrete mode stays on the lattice; the tracking step (issue 13)
+stays within each PA's reach and never ends worse than the SDR where it started."""
 
 import numpy as np
 import pytest
 
-from twin.optim.crb_positioning import (PassLayout, SearchGrid, coarse_to_fine, crb_ao,
-                                        crb_elementwise_positions, penalty_positioning, sca_sinr_projection,
-                                        sdr_at)
+from twin.optim.crb_positioning import (PassLayout, ReachGrid, SearchGrid, coarse_to_fine, crb_ao,
+                                        crb_elementwise_positions, crb_track, penalty_positioning,
+                                        reach_window, sca_sinr_projection, sdr_at)
 from twin.optim.legal import LegalSet, lattice
 from twin.optim.sdr import CrbSdr
 from twin.physics import sinr_downlink
@@ -156,3 +157,77 @@ def test_coarse_to_fine_levels_are_nested_and_a_harder_solution_is_a_floor(env):
         if z is not None:
             k = easy[z].s / (dep.length[:, None] / z)
             assert np.allclose(k, np.rint(k), atol=1e-9)
+
+
+def test_a_window_covering_the_guides_changes_nothing(env):
+    """The reachable-set window is a pure restriction: spanning whole guides it gives the
+    search the same candidates, so the same positions (the paper figures' path)."""
+    w, lay, setup, sdr = env
+    users, q = _drop(2)
+    s = w.deployment.uniform_positions()
+    res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    g = SearchGrid(grid=101)
+    a = crb_elementwise_positions(lay, s, users, q, res.R, setup, g, rephase=True).solution
+    b = crb_elementwise_positions(lay, s, users, q, res.R, setup, g, rephase=True,
+                                  window=reach_window(lay, s, 100.0)).solution
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, s)                       # the search did move PAs
+
+
+@pytest.mark.parametrize("steps", [("guarded", "free"), ("penalty",)])
+def test_track_step_stays_in_reach_and_never_ends_worse(env, steps):
+    w, lay, setup, sdr = env
+    users, q = _drop(4)
+    s0 = w.deployment.uniform_positions()
+    reach = 0.05                                          # 0.5 m/s × 0.1 s
+    r = crb_track(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, reach_m=reach, sdr=sdr,
+                  steps=steps, penalty=QUICK)
+    assert r.sdr.ok and r.iterations == 1
+    assert np.max(np.abs(r.s - s0)) <= reach + 1e-12
+    assert np.all(np.diff(r.s, axis=1) >= w.deployment.spacing[:, None] - 1e-12)
+    start = sdr_at(lay, sdr, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    assert r.history[0] == pytest.approx(start.objective, rel=1e-6)
+    assert r.objective <= start.objective
+    # the result's beams meet the SINR targets at its positions, its objective is their tr CRB
+    H = lay.terms(r.s, users).sum(axis=1)
+    assert np.all(sinr_downlink(H, r.sdr.W, w.noise_w, r.sdr.Rs) >= w.sinr_target * (1 - 2e-3))
+    h, dh = lay.target(r.s, q)
+    assert r.objective == pytest.approx(float(np.trace(setup.crb(r.sdr.R, h, dh, q)).real), rel=1e-6)
+
+
+def test_guarded_track_step_bounds_the_sdr_at_its_positions(env):
+    """A guarded step accepted without a re-solve carries beams that are feasible at the new
+    positions, so the SDR solved there is at least as good (the bound that makes the
+    re-solve unnecessary), and repeated frames keep lowering the CRB of a still scene."""
+    w, lay, setup, sdr = env
+    users, q = _drop(6)
+    s = w.deployment.uniform_positions()
+    objs = []
+    for _ in range(3):
+        r = crb_track(lay, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w, reach_m=0.05, sdr=sdr,
+                      steps=("guarded",), grid=ReachGrid(points=21, zoom=17))
+        objs.append(r.objective)
+        if r.sdr.info.get("rephased"):
+            full = sdr_at(lay, sdr, r.s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+            assert full.ok and full.objective <= r.objective * (1 + 1e-4)
+        s = r.s
+    assert objs[-1] < objs[0]
+
+
+def test_far_candidates_let_a_pa_leave_its_reach_for_a_better_place(env):
+    """``ReachGrid(far=…)``: candidates over the whole feasible interval as well; from a
+    start where all PAs of each guide sit together at the feed, a tiny reach keeps them
+    there without far candidates, and with them the step moves some PA beyond its reach
+    and lowers tr CRB (the positions stay legal)."""
+    w, lay, setup, sdr = env
+    users, q = _drop(4)
+    dep = w.deployment
+    s0 = lay.legal.legalize(np.zeros_like(dep.uniform_positions()))
+    reach = 1e-3
+    args = (lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    near = crb_track(*args, reach_m=reach, sdr=sdr, grid=ReachGrid(points=11, zoom=9))
+    far = crb_track(*args, reach_m=reach, sdr=sdr, grid=ReachGrid(points=11, zoom=9, far=61))
+    assert np.max(np.abs(near.s - s0)) <= reach + 1e-12
+    assert np.max(np.abs(far.s - s0)) > 10 * reach
+    assert far.objective < near.objective
+    assert np.all(np.diff(far.s, axis=1) >= dep.spacing[:, None] - 1e-12)

@@ -28,7 +28,7 @@ class Preset:
 _LINEAR = {"beamformer": ("beamform",), "predict": ("beamform.predict",)}
 _CRB = {"sinr_margin_db": ("position.sinr_margin_db", "beamform.sinr_margin_db")}
 _AO = {"max_iter": ("position.max_iter",), "first_max_iter": ("position.first_max_iter",),
-       "grid": ("position.grid",), **_CRB}
+       "grid": ("position.grid",), "mode": ("position.mode",), "reuse": ("beamform.reuse",), **_CRB}
 _OUTAGE = {"T": ("select.T",), "objective": ("select.objective",), "s_grid": ("select.s_grid",),
            "decay": ("select.decay",), "method": ("select.method",)}
 
@@ -56,8 +56,10 @@ PRESETS: dict[str, Preset] = {p.name: p for p in (
                        "(continuous)", _st(position="crb-ao", beamform="crb-sdr"),
            example_scene="paper000", aliases=_AO, label="Continuous-PASS"),
     Preset("isac-crb-paper", "paper 000 Algorithm 4 as published: SDR ↔ penalty positioning from the current "
-                             "PAs (no continuation, no extra element-wise steps)",
-           _st(position="crb-ao", beamform="crb-sdr"), params={"position": {"variant": "paper"}},
+                             "PAs (no continuation, no extra element-wise steps; warm frames: one penalty step "
+                             "within the PAs' reach)",
+           _st(position="crb-ao", beamform="crb-sdr"),
+           params={"position": {"variant": "paper", "track_steps": "penalty"}},
            example_scene="paper000", aliases=_AO, label="Algorithm-4"),
     Preset("isac-crb-discrete", "paper 000 Discrete-PASS-Z: PAs on the Z+1 lattice of each guide",
            _st(position="crb-ao", beamform="crb-sdr"), params={"position": {"Z": 30}},

@@ -10,7 +10,7 @@ import numpy as np
 from twin import problems
 from twin.optim import clustered as cl
 from twin.optim import clustered_mm as clmm
-from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao
+from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, crb_ao, crb_track
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr, CrbSetup
@@ -88,6 +88,18 @@ class Solvers:
             return coarse_to_fine(*args, sdr=sdr, grid=grid, max_iter=max_iter)[None]
         return crb_ao(*args, sdr=sdr, grid=SearchGrid(lattice_z=z if z > 0 else None, grid=grid),
                       max_iter=max_iter, guarded_sweeps=0 if plain else 2)
+
+    def crb_track(self, s0, users, q, gamma, *, reach_m, z: int, points: int, steps, sweeps: int = 1,
+                  far: int = 0):
+        """One incremental Algorithm 4 step from the previous frame's ``s0``, each PA
+        searched only within ``reach_m`` (N,) of it (MODEL §4.4, §5): :func:`crb_track` on
+        ``points`` candidates per window (continuous; plus ``far`` over the whole guide) or
+        the Z+1 lattice (Z > 0)."""
+        w = self.world
+        grid = SearchGrid(lattice_z=z) if z > 0 else ReachGrid(points=points, far=far)
+        return crb_track(self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w,
+                         reach_m=reach_m, sdr=self.sdr(w.deployment.n_guides, len(users)), grid=grid,
+                         steps=steps, sweeps=sweeps)
 
     # --- paper 002 ---------------------------------------------------------------------
     def link_setup(self, kind: str, link: str) -> LinkSetup:

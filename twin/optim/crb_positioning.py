@@ -45,9 +45,9 @@ from twin.physics.sensing import nuisance_gauge
 from twin.physics.sinr import sinr_downlink
 from twin.units import wavelength
 
-__all__ = ["PassLayout", "SearchGrid", "AoSolution", "AoResult", "PositioningResult",
+__all__ = ["PassLayout", "SearchGrid", "ReachGrid", "AoSolution", "AoResult", "PositioningResult",
            "sca_sinr_projection", "crb_elementwise_positions", "penalty_positioning", "sdr_at",
-           "crb_ao", "coarse_to_fine"]
+           "crb_ao", "coarse_to_fine", "reach_window", "crb_track"]
 
 
 def _lattice_points(dep, z: int):
@@ -168,6 +168,39 @@ def _memo_setup(setup):
     return _TargetMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
 
 
+@dataclass(frozen=True)
+class ReachGrid:
+    """Candidate sets of the tracking search (:func:`crb_track`): ``points`` uniform
+    points over the PA's window (its reachable set ∩ its feasible interval, both given as
+    ``lo, hi``) plus its ends and the current point, then a zoom of ``zoom`` points around
+    the best and the current candidate, half-width the coarse spacing or ``zoom/2`` steps
+    of ``fine_m`` (default λ/32), whichever is larger. Unlike :class:`SearchGrid` the
+    coarse grid spans the window, not the guide: a window of a few wavelengths gets
+    wavelength-scale candidates. ``far`` > 1: also ``far`` uniform points over the PA's
+    whole feasible interval (a zoom around one of them at the window's resolution), so a
+    PA can be sent beyond its reach when a distant position is better (the actuator then
+    slides there over several frames)."""
+
+    points: int = 41
+    zoom: int = 33
+    fine_m: float | None = None
+    far: int = 0
+    lattice_z = None
+
+    def coarse(self, length, lo, hi, current):
+        pts = np.linspace(lo, hi, max(int(self.points), 2))
+        return np.unique(np.concatenate([pts, [lo, hi, current]]))
+
+    def refine(self, centres, length, lo, hi, fine, width=None):
+        if self.zoom <= 1 or hi <= lo:
+            return np.empty(0)
+        width = hi - lo if width is None else width
+        half = max(width / max(int(self.points) - 1, 1), fine * self.zoom / 2)
+        off = np.linspace(-half, half, self.zoom)
+        pts = (np.asarray(centres, float)[:, None] + off[None, :]).ravel()
+        return np.unique(np.clip(pts, lo, hi))
+
+
 def _crb_trace(setup, R, h, dh, q):
     """tr CRB (batched) as crb_from_channel computes it (gauged gradient): the trace of
     ``(J11 − J12 J22⁻¹ J12ᵀ)⁻¹`` of a symmetric 2×2 Schur complement S in closed form,
@@ -240,7 +273,7 @@ def _crb_trace_gram(setup, R, h, dh, q):
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
                               Qm=None, weight: float = 0.0, crb_ref: float = 1.0, pen_ref: float = 1.0,
                               guard=None, sweeps: int = 1, tol: float = 1e-4,
-                              rephase: bool = False) -> OptResult:
+                              rephase: bool = False, window=None) -> OptResult:
     """Algorithm 2 on the shared 1-D search (:func:`twin.optim.search1d.coordinate_search`):
     update each PA in turn (n = 1..N, m = 1..M) to the minimiser of (51)
     ``tr CRB/crb_ref + weight · Σ_k |[Q_m]_{nk} − [H_m]_{nk}|² / pen_ref`` over its
@@ -253,6 +286,9 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     digital phase follows its moved PA (see :func:`_score_candidates`), so a move is judged
     by geometry rather than by the phase mismatch with a covariance the SDR will re-optimise
     anyway. The current position is always a candidate, so the objective never increases.
+    ``window`` = (lo, hi), each (N,M) (optional): PA (n, m) is searched only over
+    ``[lo[n,m], hi[n,m]]`` ∩ its feasible interval (e.g. its reachable set, MODEL §5); the
+    window must contain the PA's start coordinate.
     Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
     setup = _memo_setup(setup)
     dep = layout.deployment
@@ -278,10 +314,30 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     s_now = s.copy()           # the search's current point, as the scorer sees it
     objective = None if rephase else (
         lambda x: _objective(layout, x, users, q, R, setup, Qm, weight, crb_ref, pen_ref))
+    if window is None:
+        def clip(n, m, lo, hi):
+            return lo, hi
+    else:
+        wlo, whi = (np.asarray(w, float) for w in window)
+
+        def clip(n, m, lo, hi):
+            return max(lo, wlo[n, m]), min(hi, whi[n, m])
+    far = int(getattr(grid, "far", 0) or 0) if window is not None else 0
+
+    def candidates(n, m, lo, hi, x):
+        c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
+        return np.unique(np.concatenate([c, np.linspace(lo, hi, far)])) if far > 1 else c
+
+    def refine(n, m, lo, hi, centres):
+        a, b = clip(n, m, lo, hi)
+        if far <= 1:
+            return grid.refine(centres, dep.length[n], a, b, fine)
+        # a far candidate is zoomed around at the window's resolution, inside the feasible interval
+        return np.unique(np.concatenate([grid.refine([c], dep.length[n], *((a, b) if a <= c <= b else (lo, hi)),
+                                                     fine, width=b - a) for c in centres]))
+
     return coordinate_search(
-        s, layout.legal, score,
-        candidates=lambda n, m, lo, hi, x: grid.coarse(dep.length[n], lo, hi, x),
-        refine=lambda n, m, lo, hi, centres: grid.refine(centres, dep.length[n], lo, hi, fine),
+        s, layout.legal, score, candidates=candidates, refine=refine,
         on_move=on_move, objective=objective, start=None, sense="min", move="best",
         eps=tol, max_sweeps=max(1, sweeps))
 
@@ -352,9 +408,10 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
                         noise_w, *, grid: SearchGrid = SearchGrid(), rho: float = 3.0,
                         mu: float = 0.3, violation_tol: float = 1e-3, max_outer: int = 4,
                         max_inner: int = 3, inner_tol: float = 1e-3, sweeps: int = 1,
-                        sca_iter: int = 10) -> PositioningResult:
+                        sca_iter: int = 10, window=None) -> PositioningResult:
     """Algorithm 3 (paper 000): penalty loop over ρ ← μρ around the AO of
-    Q (Algorithm 1), Q_m (eq. 48) and X (Algorithm 2) for fixed W, R_s."""
+    Q (Algorithm 1), Q_m (eq. 48) and X (Algorithm 2) for fixed W, R_s. ``window``: as in
+    :func:`crb_elementwise_positions` (each PA searched only there)."""
     t0 = time.perf_counter()
     setup = _memo_setup(setup)
     dep = layout.deployment
@@ -382,7 +439,8 @@ def penalty_positioning(layout: PassLayout, s0, users, q, W, Rs, setup: CrbSetup
             Bm = (Q - Hm.sum(0)) / (Mn[:, None] + 1.0)                      # eq. 48, per guide
             Qm = np.where(inst.T[..., None], Bm[None] + Hm, 0.0)
             s = crb_elementwise_positions(layout, s, users, q, R, setup, grid, Qm=Qm, weight=1.0 / rho,
-                                          crb_ref=crb_ref, pen_ref=pen_ref, sweeps=sweeps).solution
+                                          crb_ref=crb_ref, pen_ref=pen_ref, sweeps=sweeps,
+                                          window=window).solution
             Hm = layout.terms(s, users).transpose(1, 0, 2)
             h, dh = layout.target(s, q)
             pen = float(np.sum(np.abs(Q - Qm.sum(0)) ** 2) + np.sum(np.abs(Qm - Hm) ** 2))
@@ -539,6 +597,113 @@ def crb_ao(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power
             break
     return AoResult(AoSolution(s, res, tuple(steps)), res.objective, it, time.perf_counter() - t0, status,
                     tuple(hist), {"accepted_steps": sum(x != "rejected" for x in steps)})
+
+
+def reach_window(layout: PassLayout, s, reach_m):
+    """The window (lo, hi), each (N,M), of PA coordinates reachable from ``s`` (N,M):
+    ``s ± reach_m`` (reach_m (N,) or scalar; e.g. speed × frame, MODEL §5) clipped to the
+    guide's bounds."""
+    legal = layout.legal
+    s = np.asarray(s, float)
+    r = np.broadcast_to(np.asarray(reach_m, float).reshape(-1, 1) if np.ndim(reach_m) else reach_m, s.shape)
+    return np.maximum(s - r, legal.lo), np.minimum(s + r, legal.hi)
+
+
+TRACK_STEPS = ("penalty", "guarded", "free", "isotropic")
+
+
+def _rephased(layout, res, s, s2, users, q, setup, sinr_target, noise_w):
+    """The beamformer ``res`` (solved at s) carried to s2 with each guide's digital phase
+    turned by the change of its target-channel phase (``W' = D W``, ``R_s' = D R_s Dᴴ``,
+    ``D = diag(e^{jψ})``, as the rephased search scored it): an :class:`SdrResult` at s2
+    with its physical SINR and tr CRB if it meets every SINR target (the SDR's own
+    verification rule), else None. The guarded step only accepts candidates at which these
+    beams stay feasible, so the SDR at s2 can only be better: its positions need no
+    re-solve to be accepted (the next frame re-solves anyway)."""
+    import dataclasses
+
+    from twin.optim.sdr import VERIFY_RTOL
+
+    h, _ = layout.target(s, q)
+    h2, dh2 = layout.target(s2, q)
+    ok = (np.abs(h) > 0) & (np.abs(h2) > 0)
+    psi = np.where(ok, np.angle(h2) - np.angle(np.where(ok, h, 1.0)), 0.0)
+    d = np.exp(1j * psi)
+    W = d[:, None] * res.W
+    Rs = d[:, None] * res.Rs * d.conj()[None, :]
+    H2 = layout.terms(s2, users).sum(axis=1)
+    sinr = sinr_downlink(H2, W, noise_w, Rs)
+    gamma = np.broadcast_to(np.asarray(sinr_target, float), sinr.shape)
+    if not np.all(sinr >= gamma * (1.0 - VERIFY_RTOL)):
+        return None
+    obj = float(np.real(np.trace(setup.crb(W @ W.conj().T + Rs, h2, dh2, q))))
+    if not np.isfinite(obj):
+        return None
+    sol = dataclasses.replace(res.solution, W=W, Rs=Rs, sinr=sinr, sdr_objective=float("nan"))
+    return dataclasses.replace(res, solution=sol, objective=obj, wall_time_s=0.0,
+                               info={**res.info, "rephased": True})
+
+
+def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,
+              noise_w: float, *, reach_m, sdr: CrbSdr | None = None, grid=ReachGrid(),
+              steps=("guarded", "free"), sweeps: int = 1, tol: float = 1e-3,
+              penalty: dict | None = None) -> AoResult:
+    """One incremental Algorithm 4 iteration for a moving world (MODEL §4.4, §5): from
+    the previous frame's positions ``s0`` (legalised), re-solve the SDR for the current
+    users and target, then try the position ``steps`` in order — "penalty" (Algorithm 3),
+    "guarded" / "free" / "isotropic" element-wise CRB steps as in :func:`crb_ao` — with
+    every PA searched only over its reachable set ``s0 ± reach_m`` (reach_m (N,) or
+    scalar, e.g. the guide's speed × frame length) on ``grid``. A step is kept only if the
+    SDR re-solved at its positions is feasible and lowers tr CRB (so the frame's
+    objective never exceeds the SDR at ``s0``); the steps stop at the first that lowers it
+    by more than ``tol`` (fractional). At most ``1 + len(steps)`` SDR solves: a step
+    whose search does not move any PA costs none, and a guarded step none either when the
+    current beams, rephased to the moved PAs, still meet the SINR targets there (they
+    then bound the SDR at the new positions from above, see :func:`_rephased`; the result
+    carries those beams, and the next frame's start re-solves).
+
+    Returns an :class:`AoResult` like :func:`crb_ao`'s (history: the SDR at ``s0``, then
+    the result; iterations 1), or the SDR's failure at ``s0``."""
+    t0 = time.perf_counter()
+    dep = layout.deployment
+    users = np.atleast_2d(np.asarray(users, float))
+    q = np.asarray(q, float)
+    unknown = [k for k in steps if k not in TRACK_STEPS]
+    if unknown:
+        raise ValueError(f"crb_track steps must be among {', '.join(TRACK_STEPS)}, got {unknown}")
+    sdr = sdr or CrbSdr(dep.n_guides, users.shape[0])
+    legal = layout.legal
+    s = legal.legalize(s0)
+    if grid.lattice_z is not None:
+        s = legal.snap(s, _lattice_points(dep, grid.lattice_z))
+    window = reach_window(layout, s, reach_m)
+    res = sdr_at(layout, sdr, s, users, q, setup, sinr_target, power_w, noise_w)
+    if not res.ok:
+        return AoResult(AoSolution(s, res), res.objective, 0, time.perf_counter() - t0, res.status,
+                        (res.objective,), {"detail": f"SDR at the start: {res.info.get('detail', res.status)}"})
+    start, step, solves = res.objective, "rejected", 1
+    for kind in steps:
+        if start - res.objective > tol * start:
+            break
+        if kind == "penalty":
+            s2 = penalty_positioning(layout, s, users, q, res.W, res.Rs, setup, sinr_target, noise_w,
+                                     grid=grid, window=window, **(penalty or {})).s
+        else:
+            guard = (res.W, res.Rs, np.asarray(sinr_target), noise_w) if kind == "guarded" else None
+            Rk = res.R if kind != "isotropic" else np.eye(dep.n_guides) * np.real(np.trace(res.R)) / dep.n_guides
+            s2 = crb_elementwise_positions(layout, s, users, q, Rk, setup, grid, guard=guard, sweeps=sweeps,
+                                           rephase=True, window=window).solution
+        if np.array_equal(s2, s):
+            continue
+        new = _rephased(layout, res, s, s2, users, q, setup, sinr_target, noise_w) if kind == "guarded" else None
+        if new is None:
+            new = sdr_at(layout, sdr, s2, users, q, setup, sinr_target, power_w, noise_w)
+            solves += 1
+        if new.ok and new.objective < res.objective:
+            s, res, step = s2, new, kind
+    return AoResult(AoSolution(s, res, (step,)), res.objective, 1, time.perf_counter() - t0,
+                    Status.OK, (start, res.objective), {"accepted_steps": int(step != "rejected"),
+                                                        "sdr_solves": solves})
 
 
 def coarse_to_fine(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,

@@ -245,7 +245,15 @@ class CrbSdr(_Beamform):
     stage's own solution where the PAs have arrived); users at their observed positions,
     or extrapolated to the slot's centre with ``predict`` (the default; the positioning
     stage's solution, designed for the frame-start users, is then reused only while the
-    users stand still)."""
+    users stand still).
+
+    With ``reuse`` (default; issue 13) a slot first tries the last beamformer solved for
+    the same served users (this frame or an earlier one): it is kept, without a re-solve,
+    when at this slot's channel it still meets every served user's SINR target (the
+    constraint the re-solve would meet, with the SDR's own verification tolerance) and its
+    tr CRB at this slot's target channel is within ``reuse_crb_tol`` of the value it was
+    solved for — e.g. while the users and the target pause. ``reuse = false``: every slot
+    re-solved (the previous behaviour)."""
 
     name = "crb-sdr"
     description = "paper 000: CRB-minimising ISAC beamforming (SDR + rank-one recovery)"
@@ -257,6 +265,10 @@ class CrbSdr(_Beamform):
         "targets": Param("first", "objective over the scene's targets: tr CRB of the first, the sum of "
                                   "all targets' tr CRB, or the worst target's (one Schur LMI per target)",
                          choices=("first", "sum", "worst")),
+        "reuse": Param(True, "keep the last solved beamformer for a slot while it still meets the SINR "
+                             "targets and its CRB is within reuse_crb_tol (no SDR re-solve)"),
+        "reuse_crb_tol": Param(0.01, "reuse: largest relative rise of tr CRB accepted against the value "
+                                     "the beamformer was solved for", "", lo=0.0, hi=10.0),
     }
 
     def check(self):
@@ -279,6 +291,11 @@ class CrbSdr(_Beamform):
             return hint[1], idx, H, t
         key = (state.s.tobytes(), state.active.tobytes(),
                None if state.analog is None else state.analog.tobytes(), H.tobytes())
+        single = self.p["targets"] == "first" or len(obs.targets) == 1
+        if key not in cache and self.p["reuse"] and single:
+            kept = self._reused(obs, state, idx, H)
+            if kept is not None:
+                cache[key] = kept
         if key not in cache:
             gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
             chains = np.flatnonzero((np.asarray(state.active, bool) & tx.installed).any(axis=1))
@@ -293,7 +310,46 @@ class CrbSdr(_Beamform):
                 cache[key] = self.ctx.solvers.crb_sdr_targets(tx, state, H, obs.targets, gamma, self.p["targets"])
             else:
                 cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma)
+            if single and getattr(cache[key], "ok", False) and not isinstance(cache[key], SingleChainSolution):
+                self._recent[idx.tobytes()] = (obs.frame, cache[key])
         return cache[key], idx, H, t
+
+    @property
+    def _recent(self) -> dict:
+        """The last solved SDR result per served-user set, with its frame (kept across
+        the frames of a run)."""
+        if not hasattr(self, "_recent_store"):
+            self._recent_store = {}
+        return self._recent_store
+
+    def _reused(self, obs, state, idx, H):
+        """The last solution for these served users — of this frame, or of an earlier
+        frame of the same run (``obs.previous`` set: never across independent decisions
+        such as a figure's drops) — with its SINR and tr CRB at this slot's channel and
+        target, if it still meets every SINR target (the SDR's own verification rule) and
+        its tr CRB rose by at most ``reuse_crb_tol``; else None."""
+        import dataclasses
+
+        from twin.optim.sdr import VERIFY_RTOL
+        from twin.physics.sinr import sinr_downlink
+
+        entry = self._recent.get(idx.tobytes())
+        if entry is None or not (entry[0] == obs.frame or (obs.previous is not None and obs.frame > entry[0])):
+            return None
+        res, q = entry[1], obs.target
+        if np.shape(res.W) != np.shape(H):
+            return None
+        w = self.ctx.world
+        gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
+        sinr = sinr_downlink(H, res.W, w.noise_w, res.Rs)
+        if not np.all(sinr >= gamma * (1.0 - VERIFY_RTOL)):
+            return None
+        h, dh = self.ctx.tx.target_channel(state, q)
+        crb = float(np.real(np.trace(self.ctx.solvers.crb_setup.crb(res.R, h, dh, q))))
+        if not (np.isfinite(crb) and crb <= res.objective * (1.0 + self.p["reuse_crb_tol"])):
+            return None
+        return dataclasses.replace(res, solution=dataclasses.replace(res.solution, sinr=sinr), objective=crb,
+                                   wall_time_s=0.0, info={**res.info, "reused": True})
 
     def _frame_cache(self, obs) -> dict:
         """SDR solutions of this frame by (state, users): a slot, or a scored candidate,

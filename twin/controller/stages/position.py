@@ -149,7 +149,20 @@ class CrbAo(_Movable):
     Z+1 lattice of each guide (Discrete-PASS-Z). ``variant = "paper"``: the plain
     Algorithm 4 of the paper (SDR ↔ penalty positioning only, no continuation, no extra
     element-wise steps when the penalty step is rejected or stalls); ``"extended"``: with
-    them (the twin's default)."""
+    them (the twin's default).
+
+    ``mode = "track"`` (default; issue 13): after the first successful frame each frame
+    runs one incremental step (:func:`twin.optim.crb_positioning.crb_track`) from the
+    previous frame's positions instead of ``max_iter`` AO iterations: the SDR re-solved
+    for the frame's users, then the ``track_steps`` element-wise steps with every PA
+    searched over what it can reach, ``speed × frame × reach_frames`` (MODEL §5; on a
+    lattice at least one lattice step), plus ``track_far`` candidates over its whole
+    interval, each step kept only if feasible beamforming at its positions lowers tr CRB.
+    When no user and no target moved more than ``skip_m`` since the last optimisation,
+    the previous positions and SDR are kept without solving. After a failed frame, or
+    when the SDR is infeasible at the previous positions, the frame runs the cold-start AO
+    instead (the previous behaviour after a failure). ``mode = "full"``: the
+    previous behaviour (``max_iter`` Algorithm 4 iterations per warm frame)."""
 
     role, name = "position", "crb-ao"
     description = "paper 000: CRB-minimising PA positions (SDR + penalty/SCA/element-wise AO)"
@@ -162,6 +175,21 @@ class CrbAo(_Movable):
         "variant": Param("extended", "paper: plain Algorithm 4; extended: plus coarse-to-fine continuation on a "
                          "cold start and element-wise CRB steps when the penalty step stalls",
                          choices=("extended", "paper")),
+        "mode": Param("track", "warm frames: track = one incremental step within the PAs' reach (real time); "
+                               "full = max_iter Algorithm 4 iterations over the whole guides",
+                      choices=("track", "full")),
+        "reach_frames": Param(3.0, "track: each PA searched within its guide's speed × frame length × this "
+                                   "of its previous target", "frames", lo=0.01, hi=1000.0),
+        "track_points": Param(41, "track: uniform candidates per PA over its reachable window (then a "
+                                  "λ/32 zoom around the best)", "points", lo=3, hi=100_001),
+        "track_steps": Param("guarded,free", "track: the element-wise steps tried per frame, in order (each "
+                                             "costs one SDR re-solve when it moves a PA)",
+                             choices=("guarded,free", "guarded", "free", "penalty,guarded,free", "penalty")),
+        "track_far": Param(101, "track: also this many candidates spread over each PA's whole feasible interval "
+                              "(0: strictly within reach; > 1: a PA may be sent further, sliding there over "
+                              "several frames)", "points", lo=0, hi=100_001),
+        "skip_m": Param(1e-4, "track: keep the previous positions and SDR when no user or target moved more "
+                              "than this since the last optimisation", "m", lo=0.0, hi=100.0),
     }
 
     def check(self):
@@ -180,11 +208,27 @@ class CrbAo(_Movable):
         warm = prev is not None and prev.status == "ok"
         s0 = prev.pa_target if warm else obs.state.s
         gamma = ctx.gamma(self.p["sinr_margin_db"])
-        ao = ctx.solvers.crb_positions(s0, np.asarray(obs.users, float), q, gamma, z=self.p["Z"],
-                                       grid=self.p["grid"],
-                                       max_iter=self.p["max_iter" if warm else "first_max_iter"],
-                                       continuation=not warm and self.p["Z"] == 0 and self.p["variant"] == "extended",
-                                       plain=self.p["variant"] == "paper")
+        users = np.asarray(obs.users, float)
+        last = getattr(self, "_last", None)
+        track = self.p["mode"] == "track" and last is not None and prev is not None   # a continuing run
+        if track and warm and self._unmoved(last, users, q, prev.pa_target):
+            s, res = last[2], last[3]
+            plan.pa_target = np.array(s, float)
+            plan.hints["sdr_at_target"] = (plan.pa_target, res)
+            plan.hints["iterations"] = 0
+            plan.info.update({"rcrb_target_m": float(np.sqrt(res.objective)), "ao_wall_s": 0.0, "ao_skipped": True})
+            return
+        if track and warm:
+            ao = ctx.solvers.crb_track(s0, users, q, gamma, reach_m=self._reach(), z=self.p["Z"],
+                                       points=self.p["track_points"], steps=self.p["track_steps"].split(","),
+                                       far=self.p["track_far"])
+            if not ao.sdr.ok:           # no feasible beams where the PAs are headed: a full AO, as cold
+                warm, s0 = False, obs.state.s
+        if not (track and warm and ao.sdr.ok):
+            ao = ctx.solvers.crb_positions(s0, users, q, gamma, z=self.p["Z"], grid=self.p["grid"],
+                                           max_iter=self.p["max_iter" if warm else "first_max_iter"],
+                                           continuation=not warm and self.p["Z"] == 0 and self.p["variant"] == "extended",
+                                           plain=self.p["variant"] == "paper")
         if not ao.sdr.ok:
             plan.fail(str(ao.sdr.status) if str(ao.sdr.status) in ("infeasible", "solver-failed") else "solver-failed",
                       f"SDR {ao.sdr.status}: {ao.sdr.info.get('detail', '')}")
@@ -193,6 +237,26 @@ class CrbAo(_Movable):
         plan.hints["sdr_at_target"] = (ao.s, ao.sdr)
         plan.hints["iterations"] = ao.iterations
         plan.info.update({"rcrb_target_m": float(ao.rcrb_m), "ao_wall_s": float(ao.wall_time_s)})
+        self._last = (users.copy(), np.array(q, float), np.array(ao.s, float), ao.sdr)
+
+    def _reach(self) -> np.ndarray:
+        """Half-width (N,) of each guide's search window in tracking mode: what a PA slides
+        in ``reach_frames`` frames (MODEL §5), and on a lattice at least one lattice step
+        (a coarser window would hold no other lattice point)."""
+        tx = self.ctx.tx
+        r = np.asarray(tx.speed, float) * self.ctx.frame_s * self.p["reach_frames"]
+        if self.p["Z"] > 0:
+            r = np.maximum(r, np.asarray(tx.length, float) / self.p["Z"] * (1 + 1e-9))
+        return r
+
+    def _unmoved(self, last, users, q, target) -> bool:
+        """No user and no target moved more than ``skip_m`` since the last optimisation,
+        whose positions are still the decided ones."""
+        lu, lq, ls, _ = last
+        tol = self.p["skip_m"]
+        return (lu.shape == users.shape and np.array_equal(ls, np.asarray(target, float))
+                and float(np.max(np.linalg.norm(users - lu, axis=-1), initial=0.0)) <= tol
+                and float(np.linalg.norm(np.asarray(q, float) - lq)) <= tol)
 
 
 @stage
