@@ -26,6 +26,15 @@ def _direction(H, kind, reg):
     raise ValueError(f"unknown beamformer {kind!r}; choose one of {', '.join(KINDS)}")
 
 
+def _mmse_reg(H, kind: str, power_w, noise_w) -> float:
+    """The MMSE precoder's regularisation K σ²/P (MODEL §4.1), 0 for MRT and ZF; H (…,N,K)."""
+    if kind != "mmse":
+        return 0.0
+    if noise_w is None:
+        raise ValueError("linear_precoder(kind='mmse') needs noise_w")
+    return H.shape[-1] * float(noise_w) / float(power_w)
+
+
 def linear_precoder(H, power_w, kind, noise_w=None):
     """Downlink precoder (MODEL §4.1, §6): MRT ``W ∝ H``, ZF ``W ∝ H (H^H H)^{-1}``,
     MMSE ``W ∝ (H H^H + (K σ²/P) I)^{-1} H``, scaled to ``‖W‖_F² = P``.
@@ -34,12 +43,7 @@ def linear_precoder(H, power_w, kind, noise_w=None):
     """
     H = np.asarray(H, dtype=complex)
     kind = str(kind).lower()
-    reg = 0.0
-    if kind == "mmse":
-        if noise_w is None:
-            raise ValueError("linear_precoder(kind='mmse') needs noise_w")
-        reg = H.shape[1] * float(noise_w) / float(power_w)
-    W = _direction(H, kind, reg)
+    W = _direction(H, kind, _mmse_reg(H, kind, power_w, noise_w))
     norm = np.linalg.norm(W)
     if norm == 0:
         return np.zeros_like(W)
@@ -51,12 +55,7 @@ def linear_precoders(H, power_w, kind, noise_w=None):
     one batched factorisation, each W (N,K) equal bit for bit to the one-at-a-time value."""
     H = np.asarray(H, dtype=complex)
     kind = str(kind).lower()
-    reg = 0.0
-    if kind == "mmse":
-        if noise_w is None:
-            raise ValueError("linear_precoder(kind='mmse') needs noise_w")
-        reg = H.shape[-1] * float(noise_w) / float(power_w)
-    D = _direction(H, kind, reg)
+    D = _direction(H, kind, _mmse_reg(H, kind, power_w, noise_w))
     out = np.zeros_like(D)
     for i, W in enumerate(D):
         x = W.ravel(order="K")                # np.linalg.norm(W)'s own computation, without its checks
