@@ -250,11 +250,12 @@ def cmd_figure(args) -> int:
                     and (Path(args.out) / f"{name}.png").exists():
                 print(f"{tag}: already in {args.out}, kept", file=sys.stderr)
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             df = run_figure(name, args.out, quick=args.quick, seed=args.seed, progress=True, cache=True,
                             client=client)
             n = last_counts()
-            print(f"{tag}: {time.perf_counter() - t0:.1f} s ({n['computed']} drops computed, "
+            cpu = f", CPU {time.process_time() - c0:.1f} s" if client is None else ""
+            print(f"{tag}: {time.perf_counter() - t0:.1f} s{cpu} ({n['computed']} drops computed, "
                   f"{n['cached']} from {Path(args.out) / '.drops'})", file=sys.stderr)
     if args.name == "all":
         print(f"wrote {len(names)} figures to {args.out}")
