@@ -26,6 +26,7 @@ import hashlib
 import os
 import pickle
 import re
+import warnings
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -208,10 +209,12 @@ def _bar(total, initial, desc):
 def _dask_map(client, func, items, keys, todo, done):
     from distributed import as_completed
 
-    futs = {}
+    where: dict[str, list[int]] = {}          # task name -> the items it answers (equal items: one task)
     for i in todo:
-        key = f"{func.__name__}-{keys[i] or drop_key(func, items[i])}"
-        futs[client.submit(func, *items[i], key=key, pure=False, retries=0)] = i
+        where.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
+    first = [idx[0] for idx in where.values()]
+    columns = [list(c) for c in zip(*(items[i] for i in first))]      # one batch: client.map
+    futs = dict(zip(client.map(func, *columns, key=list(where), pure=False, retries=0), where.values()))
     try:
         for fut in as_completed(list(futs)):
             try:
@@ -220,7 +223,8 @@ def _dask_map(client, func, items, keys, todo, done):
                 raise ConfigError("--dask", "workers", f"a worker cannot import {e.name!r}",
                                   "install this checkout on the workers (pip install -e .) "
                                   "or use --dask local") from None
-            done(futs[fut], value)
+            for i in futs[fut]:
+                done(i, value)
     finally:
         for f in futs:
             f.cancel()
@@ -246,8 +250,10 @@ def dask_client(address: str | None, workers: int | None = None):
             raise ConfigError("--workers", "N", f"{n} workers", "give at least 1")
         # one BLAS thread per worker: n workers use n cores
         env = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=40, env=env)
+        with warnings.catch_warnings():   # the scheduler's HTTP routes move off a busy port 8787 by themselves
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=40, env=env)
         client = Client(cluster)
         try:
             yield client
