@@ -242,6 +242,19 @@ def dask_client(address: str | None, workers: int | None = None):
     if address is None:
         yield None
         return
+    import dask
+    import distributed  # noqa: F401 - loads its config defaults before one is overridden
+
+    # a loaded shared machine can starve a process's event loop for longer than Dask's
+    # default 30 s TCP timeout (seen: the client's link to its own LocalCluster dropped
+    # at load 28 on 2 cores); drops are long, so a patient link costs nothing
+    with dask.config.set({"distributed.comm.timeouts.tcp": "300s"}):
+        with _client(address, workers) as client:
+            yield client
+
+
+@contextmanager
+def _client(address: str, workers: int | None):
     from distributed import Client, LocalCluster
 
     if address == "local":
