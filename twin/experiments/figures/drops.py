@@ -215,6 +215,9 @@ def _dask_map(client, func, items, keys, todo, done):
     first = [idx[0] for idx in where.values()]
     columns = [list(c) for c in zip(*(items[i] for i in first))]      # one batch: client.map
     futs = dict(zip(client.map(func, *columns, key=list(where), pure=False, retries=0), where.values()))
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+
     try:
         for fut in as_completed(list(futs)):
             try:
@@ -223,6 +226,11 @@ def _dask_map(client, func, items, keys, todo, done):
                 raise ConfigError("--dask", "workers", f"a worker cannot import {e.name!r}",
                                   "install this checkout on the workers (pip install -e .) "
                                   "or use --dask local") from None
+            except (FutureCancelledError, CommClosedError):
+                where = f"kept in {_dir()}" if _dir() is not None else "not kept (no cache directory)"
+                raise ConfigError("--dask", "scheduler", "lost the connection to the Dask scheduler "
+                                  f"(finished drops are {where})",
+                                  "run the same command again: it resumes from the finished drops") from None
             for i in futs[fut]:
                 done(i, value)
     finally:
