@@ -234,25 +234,34 @@ def cmd_figure(args) -> int:
         for name, spec in available().items():
             print(f"{name:<26} {spec.ylabel} vs {spec.xlabel}")
         return 0
-    if args.name == "all":         # every figure; one already written (its CSV and PNG) is kept
-        import time
-        _check_writable_dir(Path(args.out), "--out")
-        names = list(available())
+    from twin.experiments.figures import dask_client, last_counts
+
+    if args.name != "all" and args.name not in available():   # reported before any directory is made
+        run_figure(args.name, args.out)
+    if args.workers is not None and args.dask != "local":
+        raise ConfigError("--workers", "N", "sets the size of --dask local only", "add --dask local or drop --workers")
+    _check_writable_dir(Path(args.out), "--out")
+    names = list(available()) if args.name == "all" else [args.name]
+    import time
+    with dask_client(args.dask, args.workers) as client:
         for i, name in enumerate(names, 1):
-            done = Path(args.out) / f"{name}.csv"
-            if done.exists() and (Path(args.out) / f"{name}.png").exists():
-                print(f"[{i}/{len(names)}] {name}: already in {args.out}, kept", file=sys.stderr)
+            tag = f"[{i}/{len(names)}] {name}" if args.name == "all" else name
+            if args.name == "all" and (Path(args.out) / f"{name}.csv").exists() \
+                    and (Path(args.out) / f"{name}.png").exists():
+                print(f"{tag}: already in {args.out}, kept", file=sys.stderr)
                 continue
-            t0 = time.perf_counter()
-            run_figure(name, args.out, quick=args.quick, seed=args.seed, progress=True)
-            print(f"[{i}/{len(names)}] {name}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+            t0, c0 = time.perf_counter(), time.process_time()
+            df = run_figure(name, args.out, quick=args.quick, seed=args.seed, progress=True, cache=True,
+                            client=client)
+            n = last_counts()
+            cpu = f", CPU {time.process_time() - c0:.1f} s" if client is None else ""
+            print(f"{tag}: {time.perf_counter() - t0:.1f} s{cpu} ({n['computed']} drops computed, "
+                  f"{n['cached']} from {Path(args.out) / '.drops'})", file=sys.stderr)
+    if args.name == "all":
         print(f"wrote {len(names)} figures to {args.out}")
-        return 0
-    if args.name in available():   # an unknown name is reported by run_figure, before any directory is made
-        _check_writable_dir(Path(args.out), "--out")
-    df = run_figure(args.name, args.out, quick=args.quick, seed=args.seed, progress=True)
-    print(df.to_string(index=False, max_rows=60))
-    print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
+    else:
+        print(df.to_string(index=False, max_rows=60))
+        print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
     return 0
 
 
@@ -264,6 +273,17 @@ def seed_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer ≥ 0") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"invalid seed {v}: give an integer ≥ 0")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (a count of workers)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give an integer ≥ 1") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"invalid count {v}: give an integer ≥ 1")
     return v
 
 
@@ -350,10 +370,16 @@ def build_parser() -> argparse.ArgumentParser:
     rd.set_defaults(func=cmd_render)
 
     fg = sub.add_parser("figure", help="reproduce a paper figure (NAME, 'all' or 'list')")
-    fg.add_argument("name", help="figure name, 'all' (every figure; those already in --out are kept), or 'list'")
+    fg.add_argument("name", help="figure name, 'all' (every figure; those already in --out are kept), or 'list'; "
+                                 "every drop is kept in OUT/.drops, so a rerun resumes where it stopped")
     fg.add_argument("--quick", action="store_true", help="few drops, coarse sweep")
     fg.add_argument("--out", default="figures", metavar="DIR", help="directory for NAME.csv and NAME.png")
     fg.add_argument("--seed", type=seed_int, default=0, metavar="N", help="seed of the random drops, an integer ≥ 0")
+    fg.add_argument("--dask", metavar="local|ADDRESS", default=None,
+                    help="run the drops on Dask: 'local' (a LocalCluster, one single-threaded worker process "
+                         "per core) or a scheduler's HOST:PORT (default: in this process)")
+    fg.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                    help="workers of --dask local (default: one per core)")
     fg.set_defaults(func=cmd_figure)
 
     from viz.cli_commands import add_map_command

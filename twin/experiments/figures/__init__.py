@@ -4,6 +4,10 @@ A figure is a function registered with :func:`figure`; it returns a tidy DataFra
 the swept parameter's column (``x``), ``scheme``, the metric column, ``ci_low`` and
 ``ci_high``. :func:`run_figure` writes ``NAME.csv`` and ``NAME.png``. Every module in
 this package is imported on first use, so a new figure is a new file.
+
+A figure's independent drops go through :func:`drop_map` (:mod:`.drops`): with a cache
+directory each drop is stored as soon as it is done and reused by a rerun (an interrupted
+figure resumes drop by drop), and with a Dask client the drops run on its workers.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from twin.errors import ConfigError
+from twin.experiments.figures.drops import dask_client, drop_map, last_counts, running  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,11 @@ def available() -> dict[str, FigureSpec]:
 
 
 def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0,
-               progress: bool = False) -> pd.DataFrame:
+               progress: bool = False, cache: bool = False, client=None) -> pd.DataFrame:
     """Compute figure ``name`` and write ``NAME.csv`` and ``NAME.png`` into ``out_dir``
-    (``progress``: a bar per sweep point on stderr)."""
+    (``progress``: a bar per drop map on stderr; ``cache``: every drop stored under
+    ``out_dir/.drops/NAME/`` and reused; ``client``: a ``distributed.Client`` running the
+    drops, see :func:`dask_client`)."""
     figs = available()
     if name not in figs:
         raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
@@ -76,7 +83,8 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
     spec = figs[name]
     _PROGRESS.update(on=bool(progress), figure=name)
     try:
-        df = spec.func(quick=quick, seed=seed)
+        with running(name, Path(out_dir) if cache else None, client, progress):
+            df = spec.func(quick=quick, seed=seed)
     finally:
         _PROGRESS["on"] = False
     for col in (spec.x, "scheme", spec.metric) + (("ci_low", "ci_high") if spec.ci else ()):

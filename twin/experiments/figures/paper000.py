@@ -36,7 +36,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.experiments.figures import figure, track
+from twin.experiments.figures import drop_map, figure
+from twin.experiments.figures.drops import per_process
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
@@ -219,10 +220,11 @@ def best_coherent_gain(world: World, q, z: int | None, angles: int = 1440) -> fl
     return float(total)
 
 
-def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
+def sweep(x_name: str, values, world_kw, quick: bool, seed: int, drops: int,
           harder_first=None, plain: bool = False) -> pd.DataFrame:
     """Mean RCRB per scheme and x value over ``drops`` seeded drops (same drops for every
-    scheme; drop d of every x value uses the stream (seed, d)).
+    scheme; drop d of every x value uses the stream (seed, d)). ``world_kw(v)``: the
+    :func:`paper000_world` arguments of point ``v``.
 
     ``harder_first`` (a sort key, optional) marks a sweep whose problems are nested on one
     deployment: the feasible set of each point contains that of the harder one (higher γ,
@@ -230,22 +232,22 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
     interference). Points are then solved from the hardest, and each drop's PASS positions
     warm-start the next point (``coarse_to_fine(warm=…)``); since the AO history never
     increases, every optimised scheme is then monotone along the sweep drop by drop, as
-    its global optimum is, instead of showing AO local optima as wiggles."""
+    its global optimum is, instead of showing AO local optima as wiggles. Such a drop's
+    whole chain of points is one drop of the figure's drop map (:func:`drop_chain`);
+    otherwise every (point, drop) is one."""
     order = sorted(values, key=harder_first) if harder_first is not None else list(values)
+    if harder_first is not None:
+        items = [([world_kw(v) for v in order], quick, seed, d, plain) for d in range(drops)]
+        chains = drop_map(drop_chain, items, desc=x_name)
+        result = {(v, d): chains[d][i] for i, v in enumerate(order) for d in range(drops)}
+    else:
+        items = [([world_kw(v)], quick, seed, d, plain) for v in order for d in range(drops)]
+        chains = drop_map(drop_chain, items, desc=x_name)
+        result = {(v, d): chains[i * drops + d][0] for i, v in enumerate(order) for d in range(drops)}
     rows = []
-    warm = [None] * drops
     SCHEMES = [sc.label for sc in schemes(quick, plain)]
     for v in order:
-        world = make_world(v)
-        sdr = CrbSdr(world.deployment.n_guides, world.n_users)
-        per = {s: [] for s in SCHEMES}
-        for d in track(range(drops)):
-            rng = np.random.default_rng([seed, d])
-            users, q = draw(world, rng)
-            out, pos = scheme_rcrb(world, users, q, quick, sdr, warm[d] if harder_first else None, plain)
-            warm[d] = pos
-            for s, r in out.items():
-                per[s].append(r)
+        per = {s: [result[v, d][s] for d in range(drops)] for s in SCHEMES}
         table = np.array([per[s] for s in SCHEMES], float)          # (schemes, drops)
         common = np.all(np.isfinite(table), axis=0)
         for i, s in enumerate(SCHEMES):
@@ -254,6 +256,26 @@ def sweep(x_name: str, values, make_world, quick: bool, seed: int, drops: int,
             rows.append({x_name: v, "scheme": s, "rcrb_m": m, "ci_low": lo, "ci_high": hi,
                          "feasible": int(np.isfinite(vals).sum()), "drops": drops})
     return pd.DataFrame(rows).sort_values(x_name, kind="stable").reset_index(drop=True)
+
+
+@per_process
+def _world_sdr(kw: dict):
+    """World (:func:`paper000_world` with ``kw``) and its CRB SDR, shared by the drops a
+    process runs."""
+    world = paper000_world(**kw)
+    return world, CrbSdr(world.deployment.n_guides, world.n_users)
+
+
+def drop_chain(kws: list, quick, seed: int, d: int, plain: bool) -> list[dict]:
+    """Drop ``d`` (stream (seed, d)) at the points ``kws`` in order: {scheme: RCRB} per
+    point, each point's PASS positions warm-starting the next (a one-point chain: none)."""
+    outs, warm = [], None
+    for kw in kws:
+        world, sdr = _world_sdr(kw)
+        users, q = draw(world, np.random.default_rng([seed, d]))
+        out, warm = scheme_rcrb(world, users, q, quick, sdr, warm, plain)
+        outs.append(out)
+    return outs
 
 
 def _drops(quick: bool | str, full: int = 20, fast: int = 3, ci: int = 2) -> int:
@@ -273,24 +295,12 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     iters = 8 if quick else 25
     drops = _drops(quick, 10, 3, ci=1)
     rows = []
-    st = _settings(quick)
     runs = [Scheme("isac-crb"), Scheme("isac-crb-paper")]
+    items = [(p, sc, quick, iters, seed, d) for p in (20.0, 30.0) for sc in runs for d in range(drops)]
+    hists = iter(drop_map(convergence_drop, items, desc="iteration"))
     for p in (20.0, 30.0):
-        world = paper000_world(power_dbm=p)
-        sdr = CrbSdr(world.deployment.n_guides, world.n_users)
-        setup = crb_setup(world)
-        layout = pass_layout(world)
         for sc in runs:
-            plain = sc.param("position", "variant") == "paper"
-            hist = []
-            for d in track(range(drops)):
-                users, q = draw(world, np.random.default_rng([seed, d]))
-                r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, world.sinr_target,
-                           world.power_w, world.noise_w, sdr=sdr, grid=SearchGrid(grid=st["grid"]),
-                           max_iter=iters, tol=0.0, penalty=st["penalty"], guarded_sweeps=0 if plain else 2)
-                h = np.sqrt(np.asarray(r.history, float))
-                hist.append(np.concatenate([h, np.full(iters + 1 - len(h), h[-1])]))
-            hist = np.array(hist)
+            hist = np.array([next(hists) for _ in range(drops)])
             for i in range(iters + 1):
                 m, lo, hi = mean_ci(hist[:, i])
                 rows.append({"iteration": i, "scheme": f"{sc.label}, P = {p:.0f} dBm", "rcrb_m": m,
@@ -299,11 +309,27 @@ def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def convergence_drop(p: float, sc: Scheme, quick, iters: int, seed: int, d: int) -> np.ndarray:
+    """√ of the AO history of scheme ``sc`` on drop ``d`` at P = ``p`` dBm, padded with its
+    final value to ``iters + 1`` entries."""
+    st = _settings(quick)
+    world, sdr = _world_sdr({"power_dbm": p})
+    setup = crb_setup(world)
+    layout = pass_layout(world)
+    plain = sc.param("position", "variant") == "paper"
+    users, q = draw(world, np.random.default_rng([seed, d]))
+    r = crb_ao(layout, world.deployment.uniform_positions(), users, q, setup, world.sinr_target,
+               world.power_w, world.noise_w, sdr=sdr, grid=SearchGrid(grid=st["grid"]),
+               max_iter=iters, tol=0.0, penalty=st["penalty"], guarded_sweeps=0 if plain else 2)
+    h = np.sqrt(np.asarray(r.history, float))
+    return np.concatenate([h, np.full(iters + 1 - len(h), h[-1])])
+
+
 @figure("paper000-power", x="power_dbm", metric="rcrb_m", xlabel="BS power budget P (dBm)",
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 4: RCRB vs P")
 def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [10.0, 20.0, 30.0] if quick else [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
-    return sweep("power_dbm", values, lambda v: paper000_world(power_dbm=v), quick, seed, _drops(quick),
+    return sweep("power_dbm", values, lambda v: {"power_dbm": v}, quick, seed, _drops(quick),
                  harder_first=lambda v: v, plain=True)
 
 
@@ -311,7 +337,7 @@ def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 5: RCRB vs K (N = 8)")
 def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [2, 3, 4, 5, 6, 7, 8]
-    return sweep("users", values, lambda v: paper000_world(users=v, guides=8), quick, seed,
+    return sweep("users", values, lambda v: {"users": v, "guides": 8}, quick, seed,
                  _drops(quick, 20, 2, ci=1), harder_first=lambda v: -v)
 
 
@@ -319,21 +345,21 @@ def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 6: RCRB vs N")
 def waveguides(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [3, 4, 6] if quick else [3, 4, 5, 6, 7, 8]
-    return sweep("waveguides", values, lambda v: paper000_world(guides=v), quick, seed, _drops(quick))
+    return sweep("waveguides", values, lambda v: {"guides": v}, quick, seed, _drops(quick))
 
 
 @figure("paper000-pas", x="pas", metric="rcrb_m", xlabel="PAs per waveguide M",
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 7: RCRB vs M")
 def pas(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6]
-    return sweep("pas", values, lambda v: paper000_world(pas=v), quick, seed, _drops(quick))
+    return sweep("pas", values, lambda v: {"pas": v}, quick, seed, _drops(quick))
 
 
 @figure("paper000-sinr", x="sinr_db", metric="rcrb_m", xlabel="minimum SINR γ (dB)",
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 8: RCRB vs γ")
 def sinr(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [0.0, 10.0, 20.0] if quick else [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
-    return sweep("sinr_db", values, lambda v: paper000_world(sinr_db=v), quick, seed, _drops(quick),
+    return sweep("sinr_db", values, lambda v: {"sinr_db": v}, quick, seed, _drops(quick),
                  harder_first=lambda v: -v)
 
 
@@ -351,7 +377,6 @@ def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     at the sensing receiver (the default), at the near edge of the service area, or at
     its centre; the receive array stays at the origin. Scheme column: "LABEL @ place";
     ``median_m`` beside the mean (a few drops dominate the mean)."""
-    from twin.experiments.snapshot import decide_once, frame_rcrb
     from twin.units import wavelength
 
     drops = _drops(quick, 20, 3)
@@ -359,6 +384,7 @@ def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     lam = float(wavelength(base.radio.carrier_ghz * 1e9))
     height = float(base.waveguides[0].feed[2])
     rows = []
+    cases = []
     for place, xy in PLACEMENTS.items():
         for sname, mult in SPACINGS.items():
             ov = {}
@@ -366,18 +392,31 @@ def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
                 ov["hardware.position"] = [xy[0], xy[1], height]
             if mult is not None:
                 ov["hardware.spacing_m"] = mult * lam
-            scene = load_scene("paper000", ov)
             for sc in (Scheme("mimo-isac", {"sinr_margin_db": 0.0}), Scheme("mmimo-isac", {"sinr_margin_db": 0.0})):
-                ctrl = sc.controller(scene)
-                vals = []
-                for d in track(range(drops)):
-                    users, q = draw(ctrl.world, np.random.default_rng([seed, d]))
-                    snap = decide_once(ctrl, users, q[None])
-                    vals.append(frame_rcrb(snap, q) if snap.decision.status == "ok" else np.nan)
-                v = np.asarray(vals, float)
-                ok = v[np.isfinite(v)]
-                m, lo, hi = mean_ci(ok) if ok.size else (np.nan, np.nan, np.nan)
-                rows.append({"spacing_lambda": mult or 0.5, "scheme": f"{sc.label} @ {place}", "rcrb_m": m,
-                             "ci_low": lo, "ci_high": hi, "median_m": float(np.median(ok)) if ok.size else np.nan,
-                             "feasible": int(ok.size), "drops": drops})
+                cases.append((place, mult, ov, sc))
+    items = [(ov, sc, seed, d) for _, _, ov, sc in cases for d in range(drops)]
+    vals_all = drop_map(placement_drop, items, desc="placement")
+    for i, (place, mult, _, sc) in enumerate(cases):
+        v = np.asarray(vals_all[i * drops:(i + 1) * drops], float)
+        ok = v[np.isfinite(v)]
+        m, lo, hi = mean_ci(ok) if ok.size else (np.nan, np.nan, np.nan)
+        rows.append({"spacing_lambda": mult or 0.5, "scheme": f"{sc.label} @ {place}", "rcrb_m": m,
+                     "ci_low": lo, "ci_high": hi, "median_m": float(np.median(ok)) if ok.size else np.nan,
+                     "feasible": int(ok.size), "drops": drops})
     return pd.DataFrame(rows)
+
+
+@per_process
+def _placement_controller(ov: dict, sc: Scheme):
+    return sc.controller(load_scene("paper000", ov))
+
+
+def placement_drop(ov: dict, sc: Scheme, seed: int, d: int) -> float:
+    """RCRB (m) of scheme ``sc`` on the paper000 scene with ``ov``, decided once on drop
+    ``d``; NaN where it has no decision."""
+    from twin.experiments.snapshot import decide_once, frame_rcrb
+
+    ctrl = _placement_controller(ov, sc)
+    users, q = draw(ctrl.world, np.random.default_rng([seed, d]))
+    snap = decide_once(ctrl, users, q[None])
+    return frame_rcrb(snap, q) if snap.decision.status == "ok" else np.nan

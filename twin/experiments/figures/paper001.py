@@ -27,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from twin.beammap import grid_points
-from twin.experiments.figures import figure, track
+from twin.experiments.figures import drop_map, figure
+from twin.experiments.figures.drops import per_process
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.clustered import schedule_weights
@@ -120,27 +121,40 @@ def evaluate(ctrl, target, users, rng, starts=(), keep=None):
 def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
     """schemes: [(Scheme, R_min, label, scene overrides)]; label None: the scheme's. Per
     swept value each entry gets its controller (scene: ``overrides(v)`` and the entry's);
-    per drop the schemes run strictest R_min first and the proposed rule starts also from
-    the same scheme's solutions for stricter R_min (same scheme and scene)."""
+    every (value, drop) is one drop of the figure's drop map (:func:`sweep_drop`)."""
     drops = QUICK_DROPS if quick else FULL_DROPS
     schemes = [(sc, r, label or sc.label, extra or {}) for sc, r, label, extra in schemes]
+    items = [(overrides(v) or {}, schemes, seed, d) for v in values for d in range(drops)]
+    results = drop_map(sweep_drop, items, desc=column)
     rows = []
-    for v in values:
-        ctrls = {label: controller(sc, r, {**(overrides(v) or {}), **extra}) for sc, r, label, extra in schemes}
-        world = next(iter(ctrls.values())).world
-        order = sorted(schemes, key=lambda e: -e[1])
-        res = {}
-        for d in track(range(drops)):
-            target, users, rng = _drop(world, seed, d)
-            solved = {}                       # scheme and scene (less R_min) -> schedules, strictest R_min first
-            for sc, r, label, extra in order:
-                key = (sc.preset, tuple(sorted(sc.params.items())), repr(sorted(extra.items())))
-                prev = [x for x in solved.get(key, []) if x.usable]
-                keep = solved.setdefault(key, [])
-                res.setdefault(label, []).append(evaluate(ctrls[label], target, users, rng, starts=prev, keep=keep))
-        res = {label: res[label] for _, _, label, _ in schemes}
+    for i, v in enumerate(values):
+        res = {label: [out[label] for out in results[i * drops:(i + 1) * drops]] for _, _, label, _ in schemes}
         rows += _rows(res, column, v)
     return pd.DataFrame(rows)
+
+
+@per_process
+def _controllers(over, schemes):
+    """{label: controller} of one sweep point (shared by the drops a process runs)."""
+    return {label: controller(sc, r, {**over, **extra}) for sc, r, label, extra in schemes}
+
+
+def sweep_drop(over, schemes, seed, d) -> dict:
+    """{label: evaluate(...)} of drop ``d`` at one sweep point (scene overrides ``over``):
+    the schemes run strictest R_min first and the proposed rule starts also from the same
+    scheme's solutions for stricter R_min (same scheme and scene)."""
+    ctrls = _controllers(over, schemes)
+    world = next(iter(ctrls.values())).world
+    order = sorted(schemes, key=lambda e: -e[1])
+    target, users, rng = _drop(world, seed, d)
+    solved = {}                       # scheme and scene (less R_min) -> schedules, strictest R_min first
+    res = {}
+    for sc, r, label, extra in order:
+        key = (sc.preset, tuple(sorted(sc.params.items())), repr(sorted(extra.items())))
+        prev = [x for x in solved.get(key, []) if x.usable]
+        keep = solved.setdefault(key, [])
+        res[label] = evaluate(ctrls[label], target, users, rng, starts=prev, keep=keep)
+    return res
 
 
 def _power_values(quick):

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from twin.errors import ConfigError
-from twin.experiments.figures import figure, track
+from twin.experiments.figures import drop_map, figure
+from twin.experiments.figures.drops import per_process
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
 from twin.optim.elementwise import sum_rate
@@ -86,18 +87,17 @@ def drop_rates(world, users, link, Q, rng, ctrls=None) -> dict:
 
 
 def _sweep(column, values, overrides, link, quick, seed, Q=None):
+    """Mean sum rate per scheme and value; every (value, drop) is one drop of the figure's
+    drop map (:func:`sweep_drop`), drop d of every value on the stream (seed, d)."""
     drops = QUICK_DROPS if quick else FULL_DROPS
+    qs = [Q(v) if Q else (QUICK_Q if quick else FULL_Q) for v in values]
+    items = [(overrides(v), link, q, seed, d) for v, q in zip(values, qs) for d in range(drops)]
+    results = drop_map(sweep_drop, items, desc=column)
     rows = []
-    for v in values:
-        world = World(load_scene(SCENE, overrides(v)))
-        q = Q(v) if Q else (QUICK_Q if quick else FULL_Q)
+    for i, v in enumerate(values):
         per = {}
-        ctrls = controllers(world, link, q)
-        for d in track(range(drops)):
-            rng = np.random.default_rng([seed, d])
-            users = world.floor.sample_free(rng, world.n_users, clearance=0.0)
-            users = np.column_stack([users, np.full(len(users), world.ue_height)])
-            for k, r in drop_rates(world, users, link, q, rng, ctrls).items():
+        for out in results[i * drops:(i + 1) * drops]:
+            for k, r in out.items():
                 per.setdefault(k, []).append(r)
         for scheme, rates in per.items():
             if np.all(np.isnan(rates)):
@@ -106,6 +106,23 @@ def _sweep(column, values, overrides, link, quick, seed, Q=None):
             rows.append({column: v, "scheme": scheme, "sum_rate_bps_hz": m, "ci_low": lo, "ci_high": hi,
                          "drops": int(np.sum(np.isfinite(rates)))})
     return pd.DataFrame(rows)
+
+
+@per_process
+def _point(overrides, link, Q):
+    """The world and controllers of one sweep point (shared by the drops a process runs)."""
+    world = World(load_scene(SCENE, overrides))
+    return world, controllers(world, link, Q)
+
+
+def sweep_drop(overrides, link, Q, seed, d) -> dict:
+    """Drop ``d`` of a sweep point (scene ``overrides``, ``link``, ``Q``): users on the
+    stream (seed, d), then :func:`drop_rates`."""
+    world, ctrls = _point(overrides, link, Q)
+    rng = np.random.default_rng([seed, d])
+    users = world.floor.sample_free(rng, world.n_users, clearance=0.0)
+    users = np.column_stack([users, np.full(len(users), world.ue_height)])
+    return drop_rates(world, users, link, Q, rng, ctrls)
 
 
 def _all_guides(key, value):

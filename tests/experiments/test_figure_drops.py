@@ -1,0 +1,120 @@
+"""The figures' drop map: every drop cached as it finishes, reruns and interrupted runs
+reuse the stored drops (identical CSV), Dask workers give the in-process answers."""
+
+import functools
+import pickle
+
+import numpy as np
+import pytest
+
+from twin.cli import main
+from twin.experiments import figures
+from twin.experiments.figures import drops, paper002
+
+FIG = "paper002-uplink-users"          # the cheapest figure (CI size: 3 points × 6 drops, < 2 s)
+
+
+def _counting(monkeypatch, module, name, fail_after=None):
+    """Replace module.name (a drop function) by a wrapper with the same identity (cache
+    key) that counts its calls and raises after ``fail_after`` of them."""
+    real = getattr(module, name)
+    calls = []
+
+    @functools.wraps(real)
+    def wrapper(*args):
+        if fail_after is not None and len(calls) >= fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_cached_rerun_is_identical_and_computes_nothing(tmp_path):
+    plain = figures.run_figure(FIG, tmp_path / "plain", quick="ci")
+    first = figures.run_figure(FIG, tmp_path / "c", quick="ci", cache=True)
+    n = figures.last_counts()
+    assert n["cached"] == 0 and n["computed"] == 18
+    stored = list((tmp_path / "c" / ".drops" / FIG).glob("*.pkl"))
+    assert len(stored) == 18
+    csv1 = (tmp_path / "c" / f"{FIG}.csv").read_bytes()
+    again = figures.run_figure(FIG, tmp_path / "c", quick="ci", cache=True)
+    assert figures.last_counts() == {"computed": 0, "cached": 18}
+    assert (tmp_path / "c" / f"{FIG}.csv").read_bytes() == csv1 == (tmp_path / "plain" / f"{FIG}.csv").read_bytes()
+    assert first.equals(again) and plain.equals(first)
+
+
+def test_interrupted_figure_resumes_with_only_the_missing_drops(tmp_path, monkeypatch):
+    ref = figures.run_figure(FIG, tmp_path / "ref", quick="ci")
+    calls = _counting(monkeypatch, paper002, "sweep_drop", fail_after=7)
+    with pytest.raises(KeyboardInterrupt):
+        figures.run_figure(FIG, tmp_path / "out", quick="ci", cache=True)
+    assert len(calls) == 7
+    assert len(list((tmp_path / "out" / ".drops" / FIG).glob("*.pkl"))) == 7
+    assert not (tmp_path / "out" / f"{FIG}.csv").exists()
+    monkeypatch.undo()                                            # the real function, a fresh counter
+    calls = _counting(monkeypatch, paper002, "sweep_drop")
+    df = figures.run_figure(FIG, tmp_path / "out", quick="ci", cache=True)
+    assert len(calls) == 18 - 7
+    assert figures.last_counts() == {"computed": 11, "cached": 7}
+    assert (tmp_path / "out" / f"{FIG}.csv").read_bytes() == (tmp_path / "ref" / f"{FIG}.csv").read_bytes()
+    assert df.equals(ref)
+
+
+def test_a_damaged_entry_is_recomputed_and_no_temporary_file_is_left(tmp_path, monkeypatch):
+    figures.run_figure(FIG, tmp_path, quick="ci", cache=True)
+    entries = sorted((tmp_path / ".drops" / FIG).glob("*.pkl"))
+    entries[3].write_bytes(entries[3].read_bytes()[:10])          # a truncated pickle
+    calls = _counting(monkeypatch, paper002, "sweep_drop")
+    figures.run_figure(FIG, tmp_path, quick="ci", cache=True)
+    assert len(calls) == 1
+    assert isinstance(pickle.loads(entries[3].read_bytes()), dict)
+    assert not list((tmp_path / ".drops").rglob("*.tmp"))
+
+
+def test_drop_keys_follow_arguments_and_code_not_dict_order(monkeypatch):
+    f = paper002.sweep_drop
+    a = drops.drop_key(f, ({"x": 1, "y": [2.0, 3]}, "downlink", 200, 0, 1))
+    assert a == drops.drop_key(f, ({"y": [2.0, 3], "x": 1}, "downlink", 200, 0, 1))
+    assert a != drops.drop_key(f, ({"x": 1, "y": [2.0, 3]}, "downlink", 200, 0, 2))
+    assert a != drops.drop_key(paper002.drop_rates, ({"x": 1, "y": [2.0, 3]}, "downlink", 200, 0, 1))
+    arr = np.arange(2000.0)
+    b = arr.copy()
+    b[1000] += 1e-9                                               # differs only where repr elides
+    assert drops.drop_key(f, (arr,)) != drops.drop_key(f, (b,))
+    with pytest.raises(TypeError):
+        drops.drop_key(f, (object(),))
+    monkeypatch.setattr(drops, "code_fingerprint", lambda: "edited")
+    assert a != drops.drop_key(f, ({"x": 1, "y": [2.0, 3]}, "downlink", 200, 0, 1))
+
+
+def test_figure_cli_reports_drops_and_resumes(tmp_path, capsys):
+    assert main(["figure", FIG, "--quick", "--out", str(tmp_path)]) == 0
+    assert "18 drops computed, 0 from" in capsys.readouterr().err
+    csv = (tmp_path / f"{FIG}.csv").read_bytes()
+    (tmp_path / f"{FIG}.csv").unlink()
+    assert main(["figure", FIG, "--quick", "--out", str(tmp_path)]) == 0
+    assert "0 drops computed, 18 from" in capsys.readouterr().err
+    assert (tmp_path / f"{FIG}.csv").read_bytes() == csv
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--dask", "not an address"], "--dask"),
+    (["--dask", "127.0.0.1:1"], "--dask"),
+    (["--workers", "2"], "--workers"),
+])
+def test_bad_dask_options_give_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, flag):
+    monkeypatch.setattr(drops, "CONNECT_TIMEOUT_S", 1)
+    assert main(["figure", FIG, "--quick", "--out", str(tmp_path)] + argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"pass-twin: error: {flag}"), err
+    assert not (tmp_path / f"{FIG}.csv").exists()
+
+
+@pytest.mark.slow          # a LocalCluster of 2 processes: ~10 s idle, a minute on a loaded machine
+def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
+    assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "a")]) == 0
+    assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "b"), "--dask", "local", "--workers", "2"]) == 0
+    assert "18 drops computed" in capsys.readouterr().err
+    assert (tmp_path / "a" / f"{FIG}.csv").read_bytes() == (tmp_path / "b" / f"{FIG}.csv").read_bytes()

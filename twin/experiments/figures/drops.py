@@ -1,0 +1,297 @@
+"""The drop map of the figure reproductions: every independent drop of a figure is one
+call ``func(*args)``, cached on disk as soon as it is done and run in this process or on
+Dask workers.
+
+A figure module builds its list of drops (picklable argument tuples of a module-level
+function: sweep value, drop index, seed, size, scheme list …) and calls
+:func:`drop_map`; the results come back in the order of the items. While
+:func:`twin.experiments.figures.run_figure` runs with a cache directory, each result is
+stored under ``DIR/.drops/<figure>/<key>.pkl`` (written to a temporary file and renamed,
+so a killed run never leaves a half-written entry) and looked up before it is computed:
+a rerun after an interruption recomputes only the missing drops. The key hashes the
+function's module and name, its arguments, the pass-twin version and a fingerprint of
+the code and scenes (``twin/**.py``, ``scenes/*.toml``): any change to either starts a
+fresh cache instead of reusing stale drops.
+
+Executors: in this process (default), or a Dask ``distributed.Client`` (``--dask local``:
+a LocalCluster of single-threaded worker processes, one per core; ``--dask ADDRESS``: an
+existing scheduler whose workers can import this checkout's ``twin``). Dask results are
+stored by this process as they arrive (``as_completed``), so the cache lives where the
+figures are written."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+import re
+import warnings
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from twin.errors import ConfigError
+
+#: Seconds to wait for an existing Dask scheduler before ``--dask ADDRESS`` fails.
+CONNECT_TIMEOUT_S = 10
+
+# The running figure (set by run_figure): name, cache directory, Dask client, progress bar
+# switch, and the counts of computed / cached drops of the current run.
+_RUN: dict = {"figure": "", "cache": None, "client": None, "progress": False, "computed": 0, "cached": 0}
+
+
+@contextmanager
+def running(figure: str, cache: Path | None = None, client=None, progress: bool = False):
+    """Context of one figure: its drops are cached under ``cache/.drops/<figure>`` (None:
+    no cache) and run on ``client`` (None: in this process)."""
+    saved = dict(_RUN)
+    _RUN.update(figure=figure, cache=Path(cache) if cache is not None else None, client=client,
+                progress=bool(progress), computed=0, cached=0)
+    try:
+        yield _RUN
+    finally:
+        counts = {"computed": _RUN["computed"], "cached": _RUN["cached"]}
+        _RUN.clear()
+        _RUN.update(saved)
+        _RUN["last"] = counts
+
+
+def last_counts() -> dict:
+    """{"computed": n, "cached": m} drops of the last figure run."""
+    return dict(_RUN.get("last", {"computed": 0, "cached": 0}))
+
+
+# --- keys ---------------------------------------------------------------------------------
+def _canon(obj) -> str:
+    """A canonical text of an argument (dict order-free, arrays by content)."""
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return repr(obj)
+    if isinstance(obj, float):
+        return repr(float(obj))
+    if isinstance(obj, np.generic):
+        return _canon(obj.item())
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj)
+        return f"nd({a.dtype.str},{a.shape},{hashlib.sha256(a.tobytes()).hexdigest()})"
+    if isinstance(obj, (list, tuple)):
+        inner = ",".join(_canon(x) for x in obj)
+        return f"[{inner}]" if isinstance(obj, list) else f"({inner})"
+    if isinstance(obj, dict):
+        return "{" + ",".join(sorted(f"{_canon(k)}:{_canon(v)}" for k, v in obj.items())) + "}"
+    if isinstance(obj, (set, frozenset)):
+        return "set{" + ",".join(sorted(_canon(x) for x in obj)) + "}"
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return f"{type(obj).__qualname__}{_canon(fields)}"
+    text = repr(obj)
+    if re.search(r" at 0x[0-9a-f]+", text):
+        raise TypeError(f"drop argument {text} has no stable text; pass plain values")
+    return text
+
+
+@lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Hash of the package's sources and the built-in scenes (the code a drop runs)."""
+    import twin
+
+    root = Path(twin.__file__).resolve().parent
+    h = hashlib.sha256(twin.__version__.encode())
+    files = sorted(root.rglob("*.py")) + sorted((root.parent / "scenes").glob("*.toml"))
+    for f in files:
+        h.update(str(f.relative_to(root.parent)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def drop_key(func, args: tuple) -> str:
+    """Cache key of ``func(*args)``: module, name, arguments, version and code fingerprint."""
+    text = f"{func.__module__}.{func.__qualname__}|{_canon(tuple(args))}|{code_fingerprint()}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def per_process(func):
+    """Memoise ``func`` (a drop's set-up: scene, world, controllers) by the canonical text
+    of its arguments, per process: the drops of one sweep point that a process (this one
+    or a Dask worker) runs share it, as the drops of a point shared it in the old loop.
+    The set-ups are stateless between drops, so sharing does not change any answer."""
+    memo: dict = {}
+
+    def wrapper(*args):
+        k = _canon(args)
+        if k not in memo:
+            if len(memo) >= 32:
+                memo.pop(next(iter(memo)))
+            memo[k] = func(*args)
+        return memo[k]
+
+    wrapper.__wrapped__ = func
+    wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = func.__name__, func.__qualname__, func.__doc__
+    wrapper.cache_clear = memo.clear
+    return wrapper
+
+
+# --- the store ----------------------------------------------------------------------------
+def _dir() -> Path | None:
+    if _RUN["cache"] is None:
+        return None
+    return _RUN["cache"] / ".drops" / (_RUN["figure"] or "_")
+
+
+def _load(path: Path):
+    """(True, value) of a stored drop, (False, None) when absent or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return True, pickle.load(f)
+    except FileNotFoundError:
+        return False, None
+    except Exception:               # a damaged entry (disk full, foreign file): recompute it
+        return False, None
+
+
+def _store(path: Path, value) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(value, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)               # atomic: the entry is whole or absent
+
+
+# --- the map ------------------------------------------------------------------------------
+def drop_map(func, items, desc: str = "") -> list:
+    """``[func(*args) for args in items]``, each result from the cache when stored, else
+    computed (in this process or on the running figure's Dask client) and stored at once.
+    ``func`` is a module-level function; every ``args`` a picklable tuple."""
+    items = [tuple(a) for a in items]
+    d = _dir()
+    keys = [drop_key(func, a) for a in items] if d is not None else [None] * len(items)
+    out: list = [None] * len(items)
+    todo = []
+    for i, k in enumerate(keys):
+        hit, value = _load(d / f"{k}.pkl") if k is not None else (False, None)
+        if hit:
+            out[i] = value
+        else:
+            todo.append(i)
+    _RUN["cached"] += len(items) - len(todo)
+    bar = _bar(len(items), len(items) - len(todo), desc)
+    try:
+        def done(i, value):
+            if keys[i] is not None:
+                _store(d / f"{keys[i]}.pkl", value)
+            out[i] = value
+            _RUN["computed"] += 1
+            if bar is not None:
+                bar.update(1)
+
+        client = _RUN["client"]
+        if client is None or not todo:
+            for i in todo:
+                done(i, func(*items[i]))
+        else:
+            _dask_map(client, func, items, keys, todo, done)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def _bar(total, initial, desc):
+    if not _RUN["progress"]:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc=f"{_RUN['figure']} {desc}".strip(), leave=False, unit="drop")
+
+
+def _dask_map(client, func, items, keys, todo, done):
+    from distributed import as_completed
+
+    where: dict[str, list[int]] = {}          # task name -> the items it answers (equal items: one task)
+    for i in todo:
+        where.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
+    first = [idx[0] for idx in where.values()]
+    columns = [list(c) for c in zip(*(items[i] for i in first))]      # one batch: client.map
+    futs = dict(zip(client.map(func, *columns, key=list(where), pure=False, retries=0), where.values()))
+    from distributed.client import FutureCancelledError
+    from distributed.comm.core import CommClosedError
+
+    try:
+        for fut in as_completed(list(futs)):
+            try:
+                value = fut.result()
+            except ModuleNotFoundError as e:
+                raise ConfigError("--dask", "workers", f"a worker cannot import {e.name!r}",
+                                  "install this checkout on the workers (pip install -e .) "
+                                  "or use --dask local") from None
+            except (FutureCancelledError, CommClosedError):
+                where = f"kept in {_dir()}" if _dir() is not None else "not kept (no cache directory)"
+                raise ConfigError("--dask", "scheduler", "lost the connection to the Dask scheduler "
+                                  f"(finished drops are {where})",
+                                  "run the same command again: it resumes from the finished drops") from None
+            for i in futs[fut]:
+                done(i, value)
+    finally:
+        for f in futs:
+            f.cancel()
+
+
+# --- Dask clients -------------------------------------------------------------------------
+_ADDRESS = re.compile(r"^((tcp|tls|inproc|ucx|ws|wss)://)?[A-Za-z0-9_.\-\[\]:]+:\d+$")
+
+
+@contextmanager
+def dask_client(address: str | None, workers: int | None = None):
+    """A ``distributed.Client``: None → None (run in this process); "local" → a
+    LocalCluster of ``workers`` (default: one per core) single-threaded worker processes;
+    else the scheduler at ``address`` (host:port or tcp://host:port)."""
+    if address is None:
+        yield None
+        return
+    import dask
+    import distributed  # noqa: F401 - loads its config defaults before one is overridden
+
+    # a loaded shared machine can starve a process's event loop for longer than Dask's
+    # default 30 s TCP timeout (seen: the client's link to its own LocalCluster dropped
+    # at load 28 on 2 cores); drops are long, so a patient link costs nothing
+    with dask.config.set({"distributed.comm.timeouts.tcp": "300s"}):
+        with _client(address, workers) as client:
+            yield client
+
+
+@contextmanager
+def _client(address: str, workers: int | None):
+    from distributed import Client, LocalCluster
+
+    if address == "local":
+        n = int(workers or os.cpu_count() or 1)
+        if n < 1:
+            raise ConfigError("--workers", "N", f"{n} workers", "give at least 1")
+        # one BLAS thread per worker: n workers use n cores
+        env = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        with warnings.catch_warnings():   # the scheduler's HTTP routes move off a busy port 8787 by themselves
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=40, env=env)
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+        return
+    if not _ADDRESS.match(address):
+        raise ConfigError("--dask", "ADDRESS", f"{address!r} is not a scheduler address",
+                          "give HOST:PORT or tcp://HOST:PORT of a running `dask scheduler`, or 'local'")
+    try:
+        client = Client(address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError, ValueError) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        raise ConfigError("--dask", "ADDRESS", f"cannot reach a Dask scheduler at {address}: {msg[:160]}",
+                          "start one (`dask scheduler`) and its workers, or use --dask local") from None
+    try:
+        yield client
+    finally:
+        client.close()
