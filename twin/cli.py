@@ -265,26 +265,25 @@ def cmd_figure(args) -> int:
     return 0
 
 
-def seed_int(text: str) -> int:
-    """argparse type: an integer ≥ 0 (a numpy seed)."""
+def _int_at_least(text: str, lo: int, what: str) -> int:
+    """argparse type body: an integer ≥ ``lo``, else one line naming ``what``."""
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer ≥ 0") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"invalid seed {v}: give an integer ≥ 0")
+        raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: give an integer ≥ {lo}") from None
+    if v < lo:
+        raise argparse.ArgumentTypeError(f"invalid {what} {v}: give an integer ≥ {lo}")
     return v
+
+
+def seed_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (a numpy seed)."""
+    return _int_at_least(text, 0, "seed")
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1 (a count of workers)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid count {text!r}: give an integer ≥ 1") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"invalid count {v}: give an integer ≥ 1")
-    return v
+    return _int_at_least(text, 1, "count")
 
 
 def _has_default(action) -> bool:
