@@ -153,20 +153,6 @@ def uplink_power(quick: bool, seed: int) -> pd.DataFrame:
     return _sweep("user_tx_power_dbm", values, lambda v: {"radio.user_tx_power_dbm": v}, "uplink", quick, seed)
 
 
-@figure("paper002-pas", x="pas_per_guide", metric="sum_rate_bps_hz", xlabel="PAs per waveguide M",
-        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 5: sum rate vs M")
-def pas(quick: bool, seed: int) -> pd.DataFrame:
-    values = [1, 4, 8] if quick else [1, 2, 4, 6, 8, 10]
-    return _sweep("pas_per_guide", values, lambda v: _all_guides("pas", v), "downlink", quick, seed)
-
-
-@figure("paper002-users", x="users", metric="sum_rate_bps_hz", xlabel="number of users K",
-        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 6: sum rate vs K (ZF needs K ≤ N)")
-def users(quick: bool, seed: int) -> pd.DataFrame:
-    values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6, 7, 8]
-    return _sweep("users", values, lambda v: {"users.count": v}, "downlink", quick, seed)
-
-
 # --- Fig. 4 (side length D_x) and the uplink panels (b) of Figs. 2, 5, 6 -----------------
 def _side(dx: float) -> dict:
     """The paper002 scene with the region's x side (and the guides' length) set to D_x."""
@@ -198,15 +184,28 @@ def uplink_resolution(quick: bool, seed: int) -> pd.DataFrame:
     return _sweep("Q", values, lambda v: None, "uplink", quick, seed, Q=lambda v: v)
 
 
-@figure("paper002-uplink-pas", x="pas_per_guide", metric="sum_rate_bps_hz", xlabel="PAs per waveguide M",
-        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 5(b): uplink sum rate vs M")
-def uplink_pas(quick: bool, seed: int) -> pd.DataFrame:
-    values = [1, 4, 8] if quick else [1, 2, 4, 6, 8, 10]
-    return _sweep("pas_per_guide", values, lambda v: _all_guides("pas", v), "uplink", quick, seed)
+def _pas_values(quick: bool) -> list[int]:
+    return [1, 4, 8] if quick else [1, 2, 4, 6, 8, 10]
 
 
-@figure("paper002-uplink-users", x="users", metric="sum_rate_bps_hz", xlabel="number of users K",
-        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 6(b): uplink sum rate vs K (ZF needs K ≤ N)")
-def uplink_users(quick: bool, seed: int) -> pd.DataFrame:
-    values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6, 7, 8]
-    return _sweep("users", values, lambda v: {"users.count": v}, "uplink", quick, seed)
+def _users_values(quick: bool) -> list[int]:
+    return [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def _register_link_pair(name: str, x: str, xlabel: str, fig: str, what: str, values, overrides) -> None:
+    """Register the downlink figure ``paper002-NAME`` (panel a) and the uplink one
+    ``paper002-uplink-NAME`` (panel b) of one sweep: same x values and scene changes."""
+    for link, prefix, panel in (("downlink", "", "a"), ("uplink", "uplink-", "b")):
+        def make(link=link):
+            def func(quick: bool, seed: int) -> pd.DataFrame:
+                return _sweep(x, values(quick), overrides, link, quick, seed)
+            return func
+        figure(f"paper002-{prefix}{name}", x=x, metric="sum_rate_bps_hz", xlabel=xlabel,
+               ylabel=f"{link} sum rate [bit/s/Hz]",
+               title=f"Paper 002 Fig. {fig}({panel}): {link} sum rate vs {what}")(make())
+
+
+_register_link_pair("pas", "pas_per_guide", "PAs per waveguide M", "5", "M", _pas_values,
+                    lambda v: _all_guides("pas", v))
+_register_link_pair("users", "users", "number of users K", "6", "K (ZF needs K ≤ N)", _users_values,
+                    lambda v: {"users.count": v})
