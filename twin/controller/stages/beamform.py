@@ -269,6 +269,9 @@ class CrbSdr(_Beamform):
                              "targets and its CRB is within reuse_crb_tol (no SDR re-solve)"),
         "reuse_crb_tol": Param(0.01, "reuse: largest relative rise of tr CRB accepted against the value "
                                      "the beamformer was solved for", "", lo=0.0, hi=10.0),
+        "fast_sdr": Param(False, "in a continuing run (never a one-off decision such as a figure's drop), solve "
+                                 "the single-target SDRs with Clarabel's fast settings (no iterative refinement, "
+                                 "tolerances 1e-6; repeated with the defaults unless ok)"),
     }
 
     def check(self):
@@ -309,7 +312,7 @@ class CrbSdr(_Beamform):
             elif self.p["targets"] != "first" and len(obs.targets) > 1:
                 cache[key] = self.ctx.solvers.crb_sdr_targets(tx, state, H, obs.targets, gamma, self.p["targets"])
             else:
-                cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma)
+                cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma, fast=self.p["fast_sdr"] and obs.previous is not None)
             if single and getattr(cache[key], "ok", False) and not isinstance(cache[key], SingleChainSolution):
                 self._recent[idx.tobytes()] = (obs.frame, cache[key])
         return cache[key], idx, H, t
