@@ -34,7 +34,7 @@ class Solvers:
         ``fast``: with Clarabel's :data:`~twin.optim.sdr_conic.FAST_SETTINGS` (issue 13)."""
         key = (int(n_rf), int(n_users)) + (("fast",) if fast else ())
         if key not in self._sdr:
-            self._sdr[key] = CrbSdr(*key[:2], solver_opts=dict(FAST_SETTINGS) if fast else None)
+            self._sdr[key] = CrbSdr(*key[:2], solver_opts={"max_threads": 1, **FAST_SETTINGS} if fast else None)
         return self._sdr[key]
 
     @property
