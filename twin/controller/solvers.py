@@ -71,12 +71,13 @@ class Solvers:
                                     self.crb_setup, gamma, w.power_w, w.noise_w)
 
     # --- paper 000 ---------------------------------------------------------------------
-    def crb_sdr(self, tx, state, H, q, gamma, fast: bool = False):
+    def crb_sdr(self, tx, state, H, q, gamma, fast: bool = False, hd=None):
         """CRB-minimising beamforming (MODEL §4.3) for the users' channel estimate H (N,K)
-        and the target channel of the transmitter in ``state``; ``fast``: first with the
-        fast Clarabel settings, repeated with the defaults unless that returns ``ok``."""
+        and the target channel of the transmitter in ``state`` (``hd``: that channel and
+        its gradient when the caller has them); ``fast``: first with the fast Clarabel
+        settings, repeated with the defaults unless that returns ``ok``."""
         w = self.world
-        h, dh = tx.target_channel(state, q)
+        h, dh = tx.target_channel(state, q) if hd is None else hd
         args = (H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
         if fast:
             res = self.sdr(tx.n_rf, H.shape[1], fast=True).solve(*args)
