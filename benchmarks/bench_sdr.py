@@ -11,7 +11,8 @@
    tr CRB from cvxpy's ``problem.solve``.
 2. Wall time of one full AO (Algorithm 4) on the paper000 scene (uniform start).
 3. Wall and CPU time of a warm-started frame of the isac-crb policy in the twin (users
-   walking), in tracking mode (default) and in the previous full-AO mode.
+   walking), in tracking mode (default), tracking with the optional shortcuts and in the
+   previous full-AO mode.
 
 Run: PYTHONPATH=$PWD python benchmarks/bench_sdr.py [--reps 30] [--parts 1,2,3] [--frames 6]
 """
@@ -113,9 +114,13 @@ def main():
 def policy_frames(w, frames: int = 6):
     """Part 3: warm-started frames of the isac-crb policy on the paper000 drop of seed 2
     (3 users walking ~1 m/s, 1 slot per frame), wall and CPU time per frame, in tracking
-    mode (the default) and with ``position.mode = full`` (the previous behaviour: up to
-    max_iter = 3 AO iterations per frame) and ``beamform.reuse = false``."""
+    mode (the default), in tracking mode with the optional shortcuts (``fast_sdr``, far
+    candidates in a round robin over the guides, issue 13) and with ``position.mode = full``
+    (the previous behaviour: up to max_iter = 3 AO iterations per frame) and
+    ``beamform.reuse = false``."""
     for label, params in (("track (default)", {}),
+                          ("track, fast_sdr + far round robin", {"position.fast_sdr": True, "beamform.fast_sdr": True,
+                                                                 "position.track_far_every": 4}),
                           ("full (previous)", {"position.mode": "full", "beamform.reuse": False})):
         pol = Controller(w, resolve("isac-crb", params))
         rr = np.random.default_rng(2)

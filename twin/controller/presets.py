@@ -28,7 +28,8 @@ class Preset:
 _LINEAR = {"beamformer": ("beamform",), "predict": ("beamform.predict",)}
 _CRB = {"sinr_margin_db": ("position.sinr_margin_db", "beamform.sinr_margin_db")}
 _AO = {"max_iter": ("position.max_iter",), "first_max_iter": ("position.first_max_iter",),
-       "grid": ("position.grid",), "mode": ("position.mode",), "reuse": ("beamform.reuse",), **_CRB}
+       "grid": ("position.grid",), "mode": ("position.mode",), "reuse": ("beamform.reuse",),
+       "fast_sdr": ("position.fast_sdr", "beamform.fast_sdr"), **_CRB}
 _OUTAGE = {"T": ("select.T",), "objective": ("select.objective",), "s_grid": ("select.s_grid",),
            "decay": ("select.decay",), "method": ("select.method",)}
 

@@ -14,6 +14,7 @@ from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, cr
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.sdr_conic import FAST_SETTINGS
 from twin.units import db_to_lin
 
 
@@ -28,11 +29,12 @@ class Solvers:
         self._cluster = None
         self._frames = cl.FrameMemo()
 
-    def sdr(self, n_rf: int, n_users: int) -> CrbSdr:
-        """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3)."""
-        key = (int(n_rf), int(n_users))
+    def sdr(self, n_rf: int, n_users: int, fast: bool = False) -> CrbSdr:
+        """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3);
+        ``fast``: with Clarabel's :data:`~twin.optim.sdr_conic.FAST_SETTINGS` (issue 13)."""
+        key = (int(n_rf), int(n_users)) + (("fast",) if fast else ())
         if key not in self._sdr:
-            self._sdr[key] = CrbSdr(*key)
+            self._sdr[key] = CrbSdr(*key[:2], solver_opts={"max_threads": 1, **FAST_SETTINGS} if fast else None)
         return self._sdr[key]
 
     @property
@@ -69,12 +71,19 @@ class Solvers:
                                     self.crb_setup, gamma, w.power_w, w.noise_w)
 
     # --- paper 000 ---------------------------------------------------------------------
-    def crb_sdr(self, tx, state, H, q, gamma):
+    def crb_sdr(self, tx, state, H, q, gamma, fast: bool = False, hd=None):
         """CRB-minimising beamforming (MODEL §4.3) for the users' channel estimate H (N,K)
-        and the target channel of the transmitter in ``state``."""
+        and the target channel of the transmitter in ``state`` (``hd``: that channel and
+        its gradient when the caller has them); ``fast``: first with the fast Clarabel
+        settings, repeated with the defaults unless that returns ``ok``."""
         w = self.world
-        h, dh = tx.target_channel(state, q)
-        return self.sdr(tx.n_rf, H.shape[1]).solve(H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        h, dh = tx.target_channel(state, q) if hd is None else hd
+        args = (H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        if fast:
+            res = self.sdr(tx.n_rf, H.shape[1], fast=True).solve(*args)
+            if res.ok:
+                return res
+        return self.sdr(tx.n_rf, H.shape[1]).solve(*args)
 
     def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool,
                       plain: bool = False):
@@ -90,16 +99,24 @@ class Solvers:
                       max_iter=max_iter, guarded_sweeps=0 if plain else 2)
 
     def crb_track(self, s0, users, q, gamma, *, reach_m, z: int, points: int, steps, sweeps: int = 1,
-                  far: int = 0):
+                  far: int = 0, far_guides=None, fast: bool = False):
         """One incremental Algorithm 4 step from the previous frame's ``s0``, each PA
         searched only within ``reach_m`` (N,) of it (MODEL §4.4, §5): :func:`crb_track` on
-        ``points`` candidates per window (continuous; plus ``far`` over the whole guide) or
-        the Z+1 lattice (Z > 0)."""
+        ``points`` candidates per window (continuous; plus ``far`` over the whole guide, on
+        the guides ``far_guides`` only when given) or the Z+1 lattice (Z > 0). ``fast``: its
+        SDRs with the fast Clarabel settings, the step repeated with the defaults when the
+        SDR at ``s0`` does not return ``ok``."""
         w = self.world
         grid = SearchGrid(lattice_z=z) if z > 0 else ReachGrid(points=points, far=far)
-        return crb_track(self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w,
-                         reach_m=reach_m, sdr=self.sdr(w.deployment.n_guides, len(users)), grid=grid,
-                         steps=steps, sweeps=sweeps)
+        kw = dict(reach_m=reach_m, grid=grid, steps=steps, sweeps=sweeps)
+        if far_guides is not None:
+            kw["far_guides"] = far_guides
+        args = (self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        if fast:
+            ao = crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users), fast=True), **kw)
+            if ao.sdr.ok:
+                return ao
+        return crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users)), **kw)
 
     # --- paper 002 ---------------------------------------------------------------------
     def link_setup(self, kind: str, link: str) -> LinkSetup:

@@ -273,7 +273,7 @@ def _crb_trace_gram(setup, R, h, dh, q):
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
                               Qm=None, weight: float = 0.0, crb_ref: float = 1.0, pen_ref: float = 1.0,
                               guard=None, sweeps: int = 1, tol: float = 1e-4,
-                              rephase: bool = False, window=None) -> OptResult:
+                              rephase: bool = False, window=None, far_guides=None) -> OptResult:
     """Algorithm 2 on the shared 1-D search (:func:`twin.optim.search1d.coordinate_search`):
     update each PA in turn (n = 1..N, m = 1..M) to the minimiser of (51)
     ``tr CRB/crb_ref + weight · Σ_k |[Q_m]_{nk} − [H_m]_{nk}|² / pen_ref`` over its
@@ -288,7 +288,8 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     anyway. The current position is always a candidate, so the objective never increases.
     ``window`` = (lo, hi), each (N,M) (optional): PA (n, m) is searched only over
     ``[lo[n,m], hi[n,m]]`` ∩ its feasible interval (e.g. its reachable set, MODEL §5); the
-    window must contain the PA's start coordinate.
+    window must contain the PA's start coordinate. ``far_guides`` (optional): the guides
+    whose PAs get the grid's ``far`` candidates (default: every guide).
     Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
     setup = _memo_setup(setup)
     dep = layout.deployment
@@ -322,15 +323,20 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
 
         def clip(n, m, lo, hi):
             return max(lo, wlo[n, m]), min(hi, whi[n, m])
-    far = int(getattr(grid, "far", 0) or 0) if window is not None else 0
+    far_all = int(getattr(grid, "far", 0) or 0) if window is not None else 0
+    far_on = None if far_guides is None else set(int(n) for n in far_guides)
+
+    def far_of(n):
+        return far_all if far_on is None or n in far_on else 0
 
     def candidates(n, m, lo, hi, x):
         c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
+        far = far_of(n)
         return np.unique(np.concatenate([c, np.linspace(lo, hi, far)])) if far > 1 else c
 
     def refine(n, m, lo, hi, centres):
         a, b = clip(n, m, lo, hi)
-        if far <= 1:
+        if far_of(n) <= 1:
             return grid.refine(centres, dep.length[n], a, b, fine)
         # a far candidate is zoomed around at the window's resolution, inside the feasible interval
         return np.unique(np.concatenate([grid.refine([c], dep.length[n], *((a, b) if a <= c <= b else (lo, hi)),
@@ -647,7 +653,7 @@ def _rephased(layout, res, s, s2, users, q, setup, sinr_target, noise_w):
 def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, power_w: float,
               noise_w: float, *, reach_m, sdr: CrbSdr | None = None, grid=ReachGrid(),
               steps=("guarded", "free"), sweeps: int = 1, tol: float = 1e-3,
-              penalty: dict | None = None) -> AoResult:
+              penalty: dict | None = None, far_guides=None) -> AoResult:
     """One incremental Algorithm 4 iteration for a moving world (MODEL §4.4, §5): from
     the previous frame's positions ``s0`` (legalised), re-solve the SDR for the current
     users and target, then try the position ``steps`` in order — "penalty" (Algorithm 3),
@@ -663,7 +669,9 @@ def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, po
     carries those beams, and the next frame's start re-solves).
 
     Returns an :class:`AoResult` like :func:`crb_ao`'s (history: the SDR at ``s0``, then
-    the result; iterations 1), or the SDR's failure at ``s0``."""
+    the result; iterations 1), or the SDR's failure at ``s0``. ``far_guides`` (optional):
+    only these guides' PAs get the grid's ``far`` candidates this frame (e.g. a round robin
+    over the guides, one guide per frame; default every guide)."""
     t0 = time.perf_counter()
     dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
@@ -692,7 +700,7 @@ def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, po
             guard = (res.W, res.Rs, np.asarray(sinr_target), noise_w) if kind == "guarded" else None
             Rk = res.R if kind != "isotropic" else np.eye(dep.n_guides) * np.real(np.trace(res.R)) / dep.n_guides
             s2 = crb_elementwise_positions(layout, s, users, q, Rk, setup, grid, guard=guard, sweeps=sweeps,
-                                           rephase=True, window=window).solution
+                                           rephase=True, window=window, far_guides=far_guides).solution
         if np.array_equal(s2, s):
             continue
         new = _rephased(layout, res, s, s2, users, q, setup, sinr_target, noise_w) if kind == "guarded" else None

@@ -96,7 +96,7 @@ class PassLayout:
         :meth:`terms` / :meth:`target`, applied to Q copies of the guide."""
         dep = self.deployment
         fp = self.floor
-        if self.memoise and (fp is None or not fp.seg_a.shape[0]) and dep.installed[n, m]:
+        if self.memoise and dep.installed[n, m]:
             return self._candidates_free(s, n, m, cand, users, q)
         Qn = len(cand)
         S = np.repeat(np.asarray(s, float)[n:n + 1], Qn, axis=0)
@@ -118,12 +118,14 @@ class PassLayout:
 
     # --- free-space line cache (issue 13: the same candidates are scored again and again) --
     def _point_terms(self, n: int, x, users, q):
-        """Quantities of one active PA of guide n at each coordinate x (Q,), free space:
+        """Quantities of one active PA of guide n at each coordinate x (Q,):
         user terms (Q,K) and the target sums' summands ``f g`` (Q,) and ``f ∂g/∂x_t``,
         ``f ∂g/∂y_t`` (2,Q) — element by element the very operations of
         :func:`~twin.physics.channel.pa_channel_terms` and
         :func:`~twin.physics.sensing.element_target_channel` (MODEL §2.2-§2.3, §3.3), so
-        sums of them equal those functions' sums bit for bit."""
+        sums of them equal those functions' sums bit for bit. With walls each link carries
+        its blockage amplitude (MODEL §2.5; a function of the two end points only), applied
+        where those functions apply it (``f b`` on the target side)."""
         dep = self.deployment
         x = np.asarray(x, float)
         U = self.guide_terms(n, x, users)                                     # (Q,K)
@@ -131,6 +133,9 @@ class PassLayout:
         f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
         pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
         qq = np.asarray(q, float)
+        blk = self._blockage(pos[:, None, :], qq[None, None, :])
+        if blk is not None:                                                    # walls: f b, as the target channel
+            f = f * blk[:, 0]
         diff = qq[None, :] - pos
         r = np.linalg.norm(diff, axis=-1)
         g = free_space_gain(pos, qq[None, :], dep.fc)
@@ -172,7 +177,7 @@ class PassLayout:
         return Uo, ao
 
     def _candidates_free(self, s, n, m, cand, users, q):
-        """:meth:`candidates` in free space from the line cache: the PAs that stay and
+        """:meth:`candidates` from the line cache (free space or walls): the PAs that stay and
         PA m's candidates are looked up (or evaluated once and kept); the
         per-PA arrays are assembled in the original (Q,M) layout and summed the same way,
         so the result equals the direct evaluation bit for bit."""

@@ -269,6 +269,9 @@ class CrbSdr(_Beamform):
                              "targets and its CRB is within reuse_crb_tol (no SDR re-solve)"),
         "reuse_crb_tol": Param(0.01, "reuse: largest relative rise of tr CRB accepted against the value "
                                      "the beamformer was solved for", "", lo=0.0, hi=10.0),
+        "fast_sdr": Param(False, "in a continuing run (never a one-off decision such as a figure's drop), solve "
+                                 "the single-target SDRs with Clarabel's fast settings (no iterative refinement, "
+                                 "tolerances 1e-6; repeated with the defaults unless ok)"),
     }
 
     def check(self):
@@ -309,7 +312,9 @@ class CrbSdr(_Beamform):
             elif self.p["targets"] != "first" and len(obs.targets) > 1:
                 cache[key] = self.ctx.solvers.crb_sdr_targets(tx, state, H, obs.targets, gamma, self.p["targets"])
             else:
-                cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma)
+                cache[key] = self.ctx.solvers.crb_sdr(tx, state, H, obs.target, gamma,
+                                                      fast=self.p["fast_sdr"] and obs.previous is not None,
+                                                      hd=self._target_channel(obs, state))
             if single and getattr(cache[key], "ok", False) and not isinstance(cache[key], SingleChainSolution):
                 self._recent[idx.tobytes()] = (obs.frame, cache[key])
         return cache[key], idx, H, t
@@ -344,12 +349,24 @@ class CrbSdr(_Beamform):
         sinr = sinr_downlink(H, res.W, w.noise_w, res.Rs)
         if not np.all(sinr >= gamma * (1.0 - VERIFY_RTOL)):
             return None
-        h, dh = self.ctx.tx.target_channel(state, q)
+        h, dh = self._target_channel(obs, state)
         crb = float(np.real(np.trace(self.ctx.solvers.crb_setup.crb(res.R, h, dh, q))))
         if not (np.isfinite(crb) and crb <= res.objective * (1.0 + self.p["reuse_crb_tol"])):
             return None
         return dataclasses.replace(res, solution=dataclasses.replace(res.solution, sinr=sinr), objective=crb,
                                    wall_time_s=0.0, info={**res.info, "reused": True})
+
+    def _target_channel(self, obs, state):
+        """``tx.target_channel(state, obs.target)``, kept for the frame: the slots' SDRs and
+        the planned frame RCRB ask for the same states (issue 13; the same arrays)."""
+        if getattr(self, "_tc_frame", None) != (obs.frame, obs.time_s):
+            self._tc, self._tc_frame = {}, (obs.frame, obs.time_s)
+        q = np.asarray(obs.target, float)
+        key = (state.s.tobytes(), np.asarray(state.active).tobytes(),
+               None if state.analog is None else state.analog.tobytes(), q.tobytes())
+        if key not in self._tc:
+            self._tc[key] = self.ctx.tx.target_channel(state, q)
+        return self._tc[key]
 
     def _frame_cache(self, obs) -> dict:
         """SDR solutions of this frame by (state, users): a slot, or a scored candidate,
@@ -407,7 +424,7 @@ class CrbSdr(_Beamform):
         total = sum(plan.durations)
         parts = []
         for j in range(plan.n_slots):
-            h, dh = tx.target_channel(self.slot_state(obs, plan, j, True), q)
+            h, dh = self._target_channel(obs, self.slot_state(obs, plan, j, True))
             parts.append((plan.durations[j] / total, plan.W[j] @ plan.W[j].conj().T + plan.Rs[j], h, dh))
         st = self.ctx.solvers.crb_setup
         crb = crb_over_slots(parts, q, st.rx_position, st.rx_elements, st.fc, rx_axis=st.rx_axis,

@@ -162,7 +162,11 @@ class CrbAo(_Movable):
     the previous positions and SDR are kept without solving. After a failed frame, or
     when the SDR is infeasible at the previous positions, the frame runs the cold-start AO
     instead (the previous behaviour after a failure). ``mode = "full"``: the
-    previous behaviour (``max_iter`` Algorithm 4 iterations per warm frame)."""
+    previous behaviour (``max_iter`` Algorithm 4 iterations per warm frame).
+    Optional shortcuts of the tracking step (issue 13; off by default, docs/performance.md
+    "isac-crb: less per frame"): ``track_far_every = k`` gives the far candidates to the
+    guides n with ``(frame + n) mod k = 0`` only (a round robin), ``fast_sdr`` solves its
+    SDRs with Clarabel's fast settings."""
 
     role, name = "position", "crb-ao"
     description = "paper 000: CRB-minimising PA positions (SDR + penalty/SCA/element-wise AO)"
@@ -190,6 +194,11 @@ class CrbAo(_Movable):
                               "several frames)", "points", lo=0, hi=100_001),
         "skip_m": Param(1e-4, "track: keep the previous positions and SDR when no user or target moved more "
                               "than this since the last optimisation", "m", lo=0.0, hi=100.0),
+        "track_far_every": Param(1, "track: give the far candidates to one guide in this many per frame, in a "
+                                    "round robin over the guides (1: every guide every frame)", "frames",
+                                 lo=1, hi=1000),
+        "fast_sdr": Param(False, "track: solve the SDRs with Clarabel's fast settings (no iterative refinement, "
+                                 "tolerances 1e-6; repeated with the defaults unless ok)"),
     }
 
     def check(self):
@@ -219,9 +228,12 @@ class CrbAo(_Movable):
             plan.info.update({"rcrb_target_m": float(np.sqrt(res.objective)), "ao_wall_s": 0.0, "ao_skipped": True})
             return
         if track and warm:
+            every = int(self.p["track_far_every"])
             ao = ctx.solvers.crb_track(s0, users, q, gamma, reach_m=self._reach(), z=self.p["Z"],
                                        points=self.p["track_points"], steps=self.p["track_steps"].split(","),
-                                       far=self.p["track_far"])
+                                       far=self.p["track_far"], fast=self.p["fast_sdr"],
+                                       far_guides=None if every <= 1 else
+                                       [n for n in range(ctx.tx.n_rf) if (obs.frame + n) % every == 0])
             if not ao.sdr.ok:           # no feasible beams where the PAs are headed: a full AO, as cold
                 warm, s0 = False, obs.state.s
         if not (track and warm and ao.sdr.ok):

@@ -1,0 +1,141 @@
+"""What the isac-crb real-time shortcuts must keep (issue 13, rows 3-5).
+
+- Behind walls (``office``) a candidate batch of the tracking search comes from the same
+  per-guide line cache as in free space (MODEL §2.3, §2.5, §3.3): every link's blockage is
+  a function of its two end points, so the batch equals the direct evaluation on Q copies
+  of the guide bit for bit, blocked links included.
+- The far candidates on a subset of the guides (the round robin ``track_far_every``): only
+  those guides' PAs may leave their reach, the step still never ends worse than the SDR at
+  its start, and the subset of all guides is the default step exactly.
+- The fast-settings SDR (``fast_sdr``): its beams meet every SINR target and the budget,
+  its tr CRB is the default settings' to 1e-4, and a fast solve that is not ``ok`` is
+  repeated with the defaults (the controller then has the default path's answer).
+"""
+
+import numpy as np
+import pytest
+
+from twin.optim.crb_positioning import ReachGrid, crb_track, sdr_at
+from twin.optim.layout import PassLayout
+from twin.optim.sdr import CrbSdr
+from twin.optim.sdr_conic import FAST_SETTINGS
+from twin.physics import sinr_downlink
+from twin.problems import crb_setup
+from twin.scene import load_scene
+from twin.world import World
+
+
+class Direct(PassLayout):
+    """Candidate batches evaluated afresh on Q copies of the guide (the old path)."""
+
+    memoise = False
+
+
+def _office():
+    w = World(load_scene("office"))
+    rng = np.random.default_rng(3)
+    users = np.column_stack([rng.uniform(0.5, 15.5, 4), rng.uniform(0.5, 9.5, 4), np.full(4, w.ue_height)])
+    return w, users, np.array([12.5, 8.0, w.ue_height])
+
+
+def test_walled_candidate_batches_equal_the_direct_evaluation_bit_for_bit():
+    w, users, q = _office()
+    dep = w.deployment
+    assert w.floor is not None and w.floor.seg_a.shape[0] > 0
+    fast, ref = PassLayout(dep, w.floor), Direct(dep, w.floor)
+    rng = np.random.default_rng(0)
+    s = dep.uniform_positions()
+    blocked = 0
+    for rep in range(3):                                            # later reps hit the cache
+        if rep == 2:                                                # new users: the cache must not answer
+            users = users + np.array([0.4, -0.3, 0.0])
+        for n in range(dep.n_guides):
+            for m in range(dep.installed.shape[1]):
+                cand = np.r_[np.linspace(0.0, dep.length[n], 61), rng.uniform(0.0, dep.length[n], 5), s[n, m]]
+                for a, b in zip(fast.candidates(s, n, m, cand, users, q), ref.candidates(s, n, m, cand, users, q)):
+                    assert a.shape == b.shape and np.array_equal(a, b)
+                pos = dep.feed[n][None] + cand[:, None] * dep.direction[n][None]
+                blocked += int(np.sum(w.floor.blockage_amplitude(pos[:, None], np.vstack([users, q])[None]) < 1))
+        s = np.sort(s + rng.uniform(-0.3, 0.3, s.shape) * dep.installed, axis=1)
+    assert blocked > 0                                              # the walls were in the way of some links
+
+
+@pytest.fixture(scope="module")
+def paper():
+    w = World(load_scene("paper000"))
+    return w, PassLayout(w.deployment, w.floor), crb_setup(w), CrbSdr(4, 3)
+
+
+def _drop(seed):
+    rng = np.random.default_rng(seed)
+    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
+    return users, np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+
+
+def test_far_candidates_on_a_subset_of_guides(paper):
+    w, lay, setup, sdr = paper
+    dep = w.deployment
+    users, q = _drop(4)
+    s0 = lay.legal.legalize(np.zeros_like(dep.uniform_positions()))       # every PA at its feed
+    reach, grid = 1e-3, ReachGrid(points=5, zoom=5, far=31)
+    args = (lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    every = crb_track(*args, reach_m=reach, sdr=sdr, grid=grid)
+    same = crb_track(*args, reach_m=reach, sdr=sdr, grid=grid, far_guides=range(dep.n_guides))
+    assert np.array_equal(every.s, same.s) and every.objective == same.objective
+    start = sdr_at(lay, sdr, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w).objective
+    moved_guides = set()
+    for n in range(dep.n_guides):
+        r = crb_track(*args, reach_m=reach, sdr=sdr, grid=grid, far_guides=[n])
+        assert r.sdr.ok and r.objective <= start
+        far = np.abs(r.s - s0) > reach + 1e-12
+        assert not np.any(np.delete(far, n, axis=0))                          # only guide n left its reach
+        assert np.all(np.diff(r.s, axis=1) >= dep.spacing[:, None] - 1e-12)
+        moved_guides |= set(np.flatnonzero(far.any(axis=1)))
+    assert moved_guides                                                       # the far candidates were used
+
+
+def test_fast_sdr_meets_the_constraints_and_the_default_optimum(paper):
+    w, lay, setup, sdr = paper
+    fast = CrbSdr(4, 3, solver_opts={"max_threads": 1, **FAST_SETTINGS})
+    s = w.deployment.uniform_positions()
+    for seed in range(6):
+        users, q = _drop(seed)
+        H = lay.terms(s, users).sum(axis=1)
+        h, dh = lay.target(s, q)
+        a = fast.solve(H, h, dh, q, setup, w.sinr_target, w.power_w, w.noise_w)
+        b = sdr.solve(H, h, dh, q, setup, w.sinr_target, w.power_w, w.noise_w)
+        assert a.ok == b.ok
+        if not b.ok:
+            continue
+        assert np.all(sinr_downlink(H, a.W, w.noise_w, a.Rs) >= w.sinr_target * (1 - 2e-3))
+        assert np.real(np.trace(a.R)) <= w.power_w * (1 + 2e-3)
+        assert a.objective == pytest.approx(b.objective, rel=1e-4)
+
+
+def test_a_failed_fast_solve_is_repeated_with_the_defaults(monkeypatch):
+    from twin.controller.solvers import Solvers
+    from twin.optim import sdr as sdrmod
+
+    w = World(load_scene("paper000"))
+    bridge = Solvers(w)
+    users, q = _drop(1)
+    state = w.tx.initial_state()
+    H = w.tx.channel_to(state, users)
+    ref = bridge.crb_sdr(w.tx, state, H, q, w.sinr_target)
+    assert ref.ok
+    real = sdrmod.CrbSdr.solve
+    calls = []
+
+    def stalling(self, *a, **k):                       # the fast solver stalls, the default one works
+        fast = "tol_feas" in self.solver_opts
+        calls.append(fast)
+        res = real(self, *a, **k)
+        return sdrmod._failed(sdrmod.Status.SOLVER_FAILED, 0.0, "stalled") if fast else res
+
+    monkeypatch.setattr(sdrmod.CrbSdr, "solve", stalling)
+    got = bridge.crb_sdr(w.tx, state, H, q, w.sinr_target, fast=True)
+    assert calls == [True, False]
+    assert got.ok and got.objective == ref.objective and np.array_equal(got.W, ref.W)
+    s0 = w.deployment.uniform_positions()
+    tr = bridge.crb_track(s0, users, q, w.sinr_target, reach_m=0.05, z=0, points=11, steps=["guarded"], fast=True)
+    assert tr.sdr.ok and not tr.sdr.info.get("detail")
