@@ -168,7 +168,8 @@ class Solvers:
         else:
             pb = cltrack.refresh_problem(self.layout, self.cluster_setup, prev.problem, pts_prev, users, q,
                                          window=track.window, decay=kw["decay"],
-                                         points_per_cluster=kw.get("points_per_cluster", 0))
+                                         points_per_cluster=kw.get("points_per_cluster", 0),
+                                         held=(prev.clusters, prev.configs))
         return cltrack.track_schedule(pb, prev.solution, objective=kw["objective"],
                                       same_cluster=kw["rule"] == "same-cluster",
                                       equal_durations=kw["rule"] == "equal-durations", moves=track.moves,

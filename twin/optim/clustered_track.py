@@ -48,6 +48,9 @@ from twin.physics.outage import outage_probability, rcs_covariance
 from twin.units import wavelength
 
 
+#: name of the configuration column holding the previous frame's configurations unchanged
+HELD = "prev"
+
 #: cache entry listing the outage keys a tracked frame used (carried to the next frame)
 TOUCHED = ("touched",)
 
@@ -215,7 +218,7 @@ def focus_window(layout, n: int, X, lo, hi, step, size, weights, points, rho: fl
 
 
 def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, target, *, window, decay=None,
-                    points_per_cluster: int = 0, sweeps: int = 1) -> cl.ClusterProblem:
+                    points_per_cluster: int = 0, sweeps: int = 1, held=None) -> cl.ClusterProblem:
     """``prev`` (built by :func:`~twin.optim.clustered.build_problem` for the points
     ``prev_points`` = [target, users…]) brought to the new users (K,3) and target (3,):
     configurations whose focus points moved are re-focused within ± ``window`` (N,) m of
@@ -224,7 +227,9 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
     cold build's normalisers one frame late); user
     SNRs everywhere; a sensing gain, and the RCS covariance (decay ϱ: ``decay``, None: the
     setup's), only where the configuration or the target moved (else bit-equal to
-    ``prev``'s)."""
+    ``prev``'s). ``held`` = (clusters, configs) of the previous schedule: a configuration
+    column ``"prev"`` then holds each used cluster's configuration as it was (not
+    re-focused), so the previous schedule can be kept unchanged."""
     dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(target, float)
@@ -232,8 +237,17 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
     prev_points = np.asarray(prev_points, float)
     moved = np.any(pts != prev_points, axis=1) if prev_points.shape == pts.shape else np.ones(len(pts), bool)
     names = list(prev.config_names)
-    positions = prev.positions.copy()
-    gains, snr = prev.gains.copy(), np.full_like(prev.snr, np.nan)
+    positions, gains = prev.positions.copy(), prev.gains.copy()
+    if held is not None:                 # the "prev" column: each used cluster's configuration as it was
+        if HELD not in names:
+            names.append(HELD)
+            positions = np.concatenate([positions, np.full(positions[:, :1].shape, np.nan)], axis=1)
+            gains = np.concatenate([gains, np.full(gains[:, :1].shape, np.nan)], axis=1)
+        jp = names.index(HELD)
+        positions[:, jp], gains[:, jp] = np.nan, np.nan
+        for c, j in zip(*held):
+            positions[c, jp], gains[c, jp] = prev.positions[c, j], prev.gains[c, j]
+    snr = np.full(gains.shape + prev.snr.shape[2:], np.nan)
     clusters = [(n, lo, hi) for n, b in enumerate(dep.cluster_bounds) for (lo, hi) in b]
     g_scale = setup.gain_scale(q)
     g_prev = setup.gain_scale(prev_points[0]) if prev_points.shape == pts.shape else g_scale
@@ -309,12 +323,13 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
                     positions[members, j, :npas] = X[r * M:(r + 1) * M]
                     h2[j] = h[r * M:(r + 1) * M]
             for j in range(len(names)):
-                if not np.isfinite(positions[members[0], j, 0]):
+                fin = np.isfinite(positions[members, j, 0])
+                if not fin.any():
                     continue
-                h = h2_of(j)
-                snr[members, j] = setup.power_w * h[:, 1:] / setup.noise_w
+                h = h2_of(j) if fin.all() else _h2(layout, n, positions[members[fin], j, :npas], pts, rho)
+                snr[members[fin], j] = setup.power_w * h[:, 1:] / setup.noise_w
                 if moved[0] or j in refocus:
-                    gains[members, j] = g_scale * h[:, 0]
+                    gains[members[fin], j] = g_scale * h[:, 0]
     cov, cache = prev.cov, {k: v for k, v in lines.items() if k[3] == q.tobytes()}
     if moved[0]:
         cov = rcs_covariance(look_angles(dep, q), setup.rcs_mean, setup.decay if decay is None else float(decay))
@@ -323,7 +338,7 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
         # alone: with the target where it was, the values the previous frame used still hold
         cache.update({k: prev.cache[k] for k in prev.cache.get(TOUCHED, ()) if k in prev.cache})
     return cl.ClusterProblem(gains, snr, positions, cov, prev.T, prev.t_tot, prev.tau_min, prev.r_min,
-                             prev.threshold, prev.config_names, prev.distinct, cache)
+                             prev.threshold, tuple(names), prev.distinct, cache)
 
 
 def _h2(layout, n, X, pts, rho):
@@ -572,8 +587,15 @@ def track_schedule(pb: cl.ClusterProblem, prev: cl.Schedule, *, objective: str =
     W0 = cl.schedule_weights(pb, cl_, cf, tau)[None]
     Wm, CL, CF, US = (_moves(pb, cl_, cf, us, tau, same_cluster=same_cluster, distinct=distinct, slots=slots)
                       if moves > 0 else (np.zeros((0, pb.gains.shape[0])),) * 4)
-    vals = outages_by_size(pb, np.vstack([Wn, W0, Wm]), objective)              # one batch per support size
-    vn, p_here, vm = vals[:len(Wn)], float(vals[len(Wn)]), vals[len(Wn) + 1:]
+    jp = pb.config_names.index(HELD) if HELD in pb.config_names else None
+    held = (cl_, np.full(T, jp), us, np.array(prev.tau, float)) if jp is not None and not same_cluster else None
+    if held is not None and (np.array_equal(held[1], cf) or not np.all(np.isfinite(pb.gains[cl_, jp]))
+                             or not cl._feasible(pb, *held)):
+        held = None
+    Wh = cl.schedule_weights(pb, held[0], held[1], held[3])[None] if held is not None else W0[:0]
+    vals = outages_by_size(pb, np.vstack([Wn, W0, Wm, Wh]), objective)          # one batch per support size
+    vn, p_here, vm = vals[:len(Wn)], float(vals[len(Wn)]), vals[len(Wn) + 1:len(vals) - len(Wh)]
+    p_held = float(vals[-1]) if held is not None else np.inf
     here_ok = cl._feasible(pb, cl_, cf, us, tau)
     how = "kept" if kept else "equal" if equal_durations else ""
     p = p_here
@@ -586,9 +608,13 @@ def track_schedule(pb: cl.ClusterProblem, prev: cl.Schedule, *, objective: str =
         if not how:
             tau, p, how = search(cl_, cf, us, tau)
             if tau is None:
-                return None
+                if held is None:
+                    return None
+                tau, p, how = held[3], np.inf, "held"
     elif not here_ok:
-        return None
+        if held is None:
+            return None
+        p, how = np.inf, "held"
     history = [p]
     done = 0
     if len(vm):
@@ -607,6 +633,9 @@ def track_schedule(pb: cl.ClusterProblem, prev: cl.Schedule, *, objective: str =
                     tau, p, how = tau2, p2, how2
             done = 1
             history.append(p)
+    if p_held < p:                          # the previous schedule as it was is still better
+        (cl_, cf, us, tau), p, how = held, p_held, "held"
+        history.append(p)
     return _finish(pb, cl_, cf, us, tau, t0, history, done, how)
 
 
