@@ -33,7 +33,16 @@ class OutageSchedule(Stage):
     configurations are the ``position`` stage's: element-wise focused (``cluster-focus``),
     evenly spread (``uniform``: no intra-cluster beamforming), or the fixed sub-arrays of a
     ``subarray-ula`` (baseline 1). Variants: ``rule = same-cluster`` (baseline 2),
-    ``equal-durations`` (baseline 3), ``pas_per_cluster = 1`` (baseline 4)."""
+    ``equal-durations`` (baseline 3), ``pas_per_cluster = 1`` (baseline 4).
+
+    ``mode = track`` (default; issue 13, MODEL §5): in a continuing run a frame whose
+    users or target moved starts from the previous frame's schedule
+    (:mod:`twin.optim.clustered_track`: configurations re-focused within the PAs' reach
+    of ``track_window_frames`` frames, one slot's moves per frame, durations kept or
+    re-timed by a Newton step), unless something jumped farther than ``jump_m``, every
+    ``resolve_frames`` frames, or when tracking finds no rate-feasible schedule: then the
+    cold search, as ``mode = full`` does every frame. Unmoved frames are look-ups either
+    way."""
 
     role, name = "select", "outage-schedule"
     description = "paper 001: cluster, duration and user per slot minimising the sensing outage s.t. R_min"
