@@ -167,13 +167,15 @@ class Solvers:
             pb = cl.build_problem(*args, **common, beamforming=False, pas_per_cluster=kw["pas_per_cluster"] or None)
         else:
             pb = cltrack.refresh_problem(self.layout, self.cluster_setup, prev.problem, pts_prev, users, q,
-                                         window=track.window, decay=kw["decay"],
+                                         window=track.window * (2 if track.alternate else 1), decay=kw["decay"],
+                                         refocus=not track.alternate or run % 2 == 0,
                                          points_per_cluster=kw.get("points_per_cluster", 0),
                                          held=(prev.clusters, prev.configs))
         return cltrack.track_schedule(pb, prev.solution, objective=kw["objective"],
                                       same_cluster=kw["rule"] == "same-cluster",
-                                      equal_durations=kw["rule"] == "equal-durations", moves=track.moves,
-                                      slots=track.slots_at(run, kw["T"]))
+                                      equal_durations=kw["rule"] == "equal-durations",
+                                      moves=track.moves if not track.alternate or run % 2 else 0,
+                                      slots=track.slots_at(run // 2 if track.alternate else run, kw["T"]))
 
     def _outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
                          fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,

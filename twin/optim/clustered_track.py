@@ -62,13 +62,16 @@ class TrackSettings:
     target moving farther than this since the previous frame triggers the cold search;
     resolve_frames: the cold search every this many frames (0: only when triggered);
     moves: improving changes per frame; slots: the slots whose single changes are tried
-    per frame, in turn (0: all), so a sweep over the T slots takes T/slots frames."""
+    per frame, in turn (0: all), so a sweep over the T slots takes T/slots frames;
+    alternate: re-focus on even tracked frames (window doubled) and try the moves on odd
+    ones, which halves the per-frame work of the two and leaves the reach unchanged."""
 
     window: np.ndarray
     jump_m: float = 0.25
     resolve_frames: int = 0
     moves: int = 1
     slots: int = 1
+    alternate: bool = True
 
     def slots_at(self, frame: int, T: int):
         """The slots tried at the ``frame``-th tracked frame (None: all)."""
@@ -218,7 +221,7 @@ def focus_window(layout, n: int, X, lo, hi, step, size, weights, points, rho: fl
 
 
 def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, target, *, window, decay=None,
-                    points_per_cluster: int = 0, sweeps: int = 1, held=None) -> cl.ClusterProblem:
+                    points_per_cluster: int = 0, sweeps: int = 1, held=None, refocus: bool = True) -> cl.ClusterProblem:
     """``prev`` (built by :func:`~twin.optim.clustered.build_problem` for the points
     ``prev_points`` = [target, users…]) brought to the new users (K,3) and target (3,):
     configurations whose focus points moved are re-focused within ± ``window`` (N,) m of
@@ -229,7 +232,8 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
     setup's), only where the configuration or the target moved (else bit-equal to
     ``prev``'s). ``held`` = (clusters, configs) of the previous schedule: a configuration
     column ``"prev"`` then holds each used cluster's configuration as it was (not
-    re-focused), so the previous schedule can be kept unchanged."""
+    re-focused), so the previous schedule can be kept unchanged. ``refocus=False``: no
+    re-focusing this frame (SNRs and moved gains only)."""
     dep = layout.deployment
     users = np.atleast_2d(np.asarray(users, float))
     q = np.asarray(target, float)
@@ -253,7 +257,7 @@ def refresh_problem(layout, setup, prev: cl.ClusterProblem, prev_points, users, 
     g_prev = setup.gain_scale(prev_points[0]) if prev_points.shape == pts.shape else g_scale
     lam16 = wavelength(layout.fc) / 16.0
     window = np.asarray(window, float).reshape(-1)
-    refocus = [j for j in range(len(names)) if any(moved[i] for i in _focus_points(names[j]))]
+    refocus = [j for j in range(len(names)) if refocus and any(moved[i] for i in _focus_points(names[j]))]
     lines = {k: v for k, v in prev.cache.items() if k[0] == "target-line"}
     for n in range(len(dep.cluster_bounds)):
         groups: dict[int, list[int]] = {}

@@ -66,6 +66,8 @@ class OutageSchedule(Stage):
                                      "frame length × this of where they were", "frames", lo=0.0, hi=1e4),
         "track_moves": Param(1, "track: 1 = try the improving single-slot changes of one slot per frame (in turn), "
                              "0 = keep the schedule, re-time only", lo=0, hi=1),
+        "track_alternate": Param(True, "track: re-focus on every other frame (twice the window) and try the moves "
+                                 "on the frames between (false: both every frame)"),
         "resolve_frames": Param(0, "track: the cold search every this many frames (0: only when triggered)", "frames",
                                 lo=0, hi=10**9),
         "jump_m": Param(0.25, "track: the cold search when a user or the target moved farther than this since the "
@@ -99,7 +101,8 @@ class OutageSchedule(Stage):
             return None
         tx = self.ctx.tx
         window = np.asarray(tx.speed, float) * self.ctx.frame_s * self.p["track_window_frames"]
-        return TrackSettings(window, float(self.p["jump_m"]), int(self.p["resolve_frames"]), int(self.p["track_moves"]))
+        return TrackSettings(window, float(self.p["jump_m"]), int(self.p["resolve_frames"]), int(self.p["track_moves"]),
+                             alternate=bool(self.p["track_alternate"]))
 
     def run(self, obs, plan):
         ctx, tx = self.ctx, self.ctx.tx
