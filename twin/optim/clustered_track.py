@@ -15,22 +15,23 @@ From the previous frame's problem and schedule this module
    once (one vectorised coordinate sweep per PA index); every configuration's user SNRs
    are re-evaluated at its PAs; a sensing gain (and the RCS covariance) is recomputed
    only where the configuration or the target moved, so unmoved gains stay bit-equal;
-2. **keeps the schedule and warms the durations** (:func:`track_schedule`): the previous
+2. **keeps the schedule and re-times it** (:func:`track_schedule`): the previous
    durations are kept as they are when they are still optimal — the gains of the slots'
    configurations unchanged and every rate constraint slack before and after (the outage
    then depends on τ exactly as before and no rate constraint is active, so the previous
-   KKT point is one again); otherwise one SLSQP run from the previous durations (no LP,
-   no other starts), with the LP-started optimisation as a fallback when that run ends
-   infeasible;
-3. **one improving move**: every single-slot change (cluster, configuration, user) is
-   scored at the current durations in one batch, rate-feasible ones only, and the best is
-   taken if it lowers the outage (durations re-optimised after it) — a sweep of the cold
-   search spread over frames.
+   KKT point is one again); otherwise one Newton step on the previous active set
+   (:class:`NewtonStep`), with warm SLSQP and the LP-started optimisation as fallbacks;
+3. **one improving move**: the single changes of one slot (slots in turn) and the
+   re-configuration of a used cluster are scored at the previous durations in one batch,
+   rate-feasible ones only, and the best is taken if it lowers the outage — a sweep of
+   the cold search spread over T frames. With ``TrackSettings.alternate`` step 1's
+   re-focusing runs on even frames (window doubled) and the moves on odd ones.
 
-The result is never worse than keeping the previous schedule (its durations repaired to
-the new rates when needed): every step starts from it and accepts only a lower outage.
-``None`` means the tracked schedule could not be made rate-feasible: the caller runs the
-cold search. Exact outages of a batch are grouped by support size, not by support
+The result is never worse than keeping the previous schedule unchanged (a ``prev``
+configuration column holds each used cluster's configuration as it was; that schedule
+with its durations is taken when feasible and lower). ``None`` means no rate-feasible
+schedule was reached from the previous one: the caller runs the cold search. Exact
+outages of a batch are grouped by support size, not by support
 (:func:`outages_by_size`), so a batch of T·C·J candidates costs two or three
 uniformisation runs instead of one per support."""
 
@@ -553,11 +554,13 @@ def track_schedule(pb: cl.ClusterProblem, prev: cl.Schedule, *, objective: str =
     given (None: all) and every change of a used cluster's configuration in all its
     slots, scored at the previous durations in the same batch as the Newton model; the
     best is taken when it lowers the tracked schedule's outage by the relative margin
-    ``gain`` (then re-timed: Newton, else SLSQP), at most ``moves`` per frame. ``slack``: a rate constraint counts as slack when its
-    margin exceeds ``slack · max(R_min, 1)``. Returns the
+    ``gain`` (then re-timed: Newton, else SLSQP); ``moves`` = 0: none. Last, the previous
+    schedule held unchanged (the ``prev`` column, its durations) replaces the result if it
+    is feasible and lower. ``slack``: a rate constraint counts as slack when its margin
+    exceeds ``slack · max(R_min, 1)``. Returns the
     :class:`~twin.optim.clustered.ScheduleResult` (info ``tracked``, ``durations``: kept
-    / newton / warm / lp / equal, ``moves``), or None when no rate-feasible schedule was
-    reached from ``prev`` (the caller falls back to the cold search)."""
+    / newton / warm / lp / equal / held, ``moves``), or None when no rate-feasible
+    schedule was reached from ``prev`` (the caller falls back to the cold search)."""
     t0 = time.perf_counter()
     T = pb.T
     cl_, cf, us = np.array(prev.clusters), np.array(prev.configs), np.array(prev.users)
