@@ -13,7 +13,17 @@ directory) and prints
   much less so (RTF cpu = simulated time / CPU time of the run).
 
     python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
-                                        [--set scene.key=value …] [--param role.param=value …]
+                                        [--set scene.key=value …] [--param role.param=value …] [--walking]
+                                        [--warmup 0]
+
+``--warmup K`` leaves the first K frames out of the controller's mean and p95 (the
+"once warm" figures: a cold first frame is a search, the next ones track); the RTF
+always covers the whole run.
+
+``--walking`` sets every scene's users walking (``users.mobility`` = random waypoint at
+0.6-1.4 m/s without pauses, the ``office`` scene's walkers): on ``paper001``, whose users
+stand still, it is the moving-users case of issue 13 (no frame can reuse the previous
+decision).
 
 A combination that refuses to build (a preset that needs targets on a scene without
 them, …) is listed with the one-line reason. A shared machine is noisy: with
@@ -33,6 +43,9 @@ import numpy as np
 
 
 _cpu: list = []
+
+#: ``--walking``: the users' mobility (random waypoint at walking speed, no pauses)
+WALKING = {"model": "random_waypoint", "speed_m_s": [0.6, 1.4], "pause_s": 0.0}
 
 
 def _cpu_timed(method):
@@ -89,10 +102,14 @@ def main(argv=None):
                     help="scene override for every scene, e.g. csi.model=perfect (repeatable)")
     ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                     help="controller parameter for every preset, e.g. beamform.predict=false (repeatable)")
+    ap.add_argument("--warmup", type=int, default=0,
+                    help="frames left out of the controller's mean/p95 (default 0: all)")
+    ap.add_argument("--walking", action="store_true",
+                    help="users walk (random waypoint 0.6-1.4 m/s, no pauses) on every scene")
     args = ap.parse_args(argv)
     from twin.scene.values import parse_assignments
     try:
-        overrides = parse_assignments(args.set, "--set")
+        overrides = ({"users.mobility": dict(WALKING)} if args.walking else {}) | parse_assignments(args.set, "--set")
         params = parse_assignments(args.param, "--param")
     except ConfigError as exc:
         print(exc, file=sys.stderr)
@@ -104,6 +121,7 @@ def main(argv=None):
         return 2
     scenes = {}
     print(f"{args.frames} frames per run, median of {args.repeat}; traces on"
+          + (f"; controller statistics without the first {args.warmup} frames" if args.warmup else "")
           + (f"; --set {overrides}" if overrides else "") + (f"; --param {params}" if params else ""))
     print(f"{'preset':<22} {'scene':<9} {'frame ms':>8} {'RTF':>7} {'ctl mean ms':>11} {'ctl p95 ms':>10}"
           f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}")
@@ -124,6 +142,7 @@ def main(argv=None):
             try:
                 for _ in range(args.repeat):
                     wall, solve, cpu, ctl = _run(scene, name, args.frames, params)
+                    solve, ctl = solve[args.warmup:], ctl[args.warmup:]
                     sim_s = args.frames * scene.simulation.frame_s
                     for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl))):
                         col.append(val)

@@ -10,6 +10,7 @@ import numpy as np
 from twin import problems
 from twin.optim import clustered as cl
 from twin.optim import clustered_mm as clmm
+from twin.optim import clustered_track as cltrack
 from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, crb_ao, crb_track
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
@@ -28,6 +29,7 @@ class Solvers:
         self._layout = None
         self._cluster = None
         self._frames = cl.FrameMemo()
+        self._last: dict = {}             # stage parameters -> (points, ScheduleResult, tracked frames in a row)
 
     def sdr(self, n_rf: int, n_users: int, fast: bool = False) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3);
@@ -130,20 +132,67 @@ class Solvers:
                                               candidates=candidates, reach=reach, centre=centre)
 
     # --- paper 001 ---------------------------------------------------------------------
-    def outage_schedule(self, users, q, *, starts=(), **kw):
+    def outage_schedule(self, users, q, *, starts=(), track: cltrack.TrackSettings | None = None, **kw):
         """Cluster selection, durations and user schedule minimising the sensing outage
         under the average-rate requirement (MODEL §4.5). Returns the ScheduleResult (its
         problem: ``.problem``). ``starts``: extra starting schedules of the proposed rule
         (a figure passes the solution for a stricter R_min, feasible here too). A frame
         whose users, target and parameters equal a recent frame's reuses its decision
         (:class:`twin.optim.clustered.FrameMemo`: the same answer, without the search).
+        ``track`` (the stage's ``mode = track``; never a figure's call): a frame whose
+        inputs moved is warm-started from the previous call's schedule with the same
+        parameters (:mod:`twin.optim.clustered_track`), unless a point jumped farther than
+        ``track.jump_m``, ``track.resolve_frames`` tracked frames have passed, or tracking
+        found no rate-feasible schedule: then the cold search.
         ``method`` (keyword): ``search`` (configuration library, MODEL §4.5), ``mm`` (paper
         001's alternating optimisation with continuous positions, MODEL §4.5.1, from its
         own start) or ``search+mm`` (the same, from its own start and from the search's
         schedule: never worse than either)."""
         if starts:
             return self._outage_schedule(users, q, starts=starts, **kw)
-        return self._frames.get_or_solve((users, q, kw), lambda: self._outage_schedule(users, q, **kw))
+        pkey = tuple(sorted((k, repr(v)) for k, v in kw.items()))
+        last = self._last.get(pkey)
+
+        def solve():
+            if track is not None and last is not None:
+                res = self._track_schedule(users, q, last, track, kw)
+                if res is not None:
+                    return res
+            return self._outage_schedule(users, q, **kw)
+
+        res = self._frames.get_or_solve((users, q, kw), solve)
+        run = 0 if not res.info.get("tracked") else (last[2] + (not res.info.get("reused")) if last else 1)
+        self._last[pkey] = (np.vstack([np.asarray(q, float)[None], np.atleast_2d(np.asarray(users, float))]), res, run)
+        return res
+
+    def _track_schedule(self, users, q, last, track, kw):
+        """The tracked schedule (:func:`twin.optim.clustered_track.track_schedule`) from
+        ``last`` = (points, result, tracked frames in a row), or None: cold search due."""
+        pts_prev, prev, run = last
+        pts = np.vstack([np.asarray(q, float)[None], np.atleast_2d(np.asarray(users, float))])
+        if (kw.get("method", "search") != "search" or not prev.usable or prev.problem is None
+                or pts.shape != pts_prev.shape or np.max(np.linalg.norm(pts - pts_prev, axis=1)) > track.jump_m
+                or (track.resolve_frames and run + 1 >= track.resolve_frames)):
+            return None
+        w = self.world
+        thr_db = float(w.scene.requirements.sensing_threshold_db)
+        common = dict(T=kw["T"], r_min=w.r_min, threshold_db=thr_db, decay=kw["decay"])
+        args = (self.layout, self.cluster_setup, users, q)
+        if kw["fixed_ula"]:
+            pb = cl.fixed_ula_problem(*args, **common)
+        elif not kw["focus"]:
+            pb = cl.build_problem(*args, **common, beamforming=False, pas_per_cluster=kw["pas_per_cluster"] or None)
+        else:
+            pb = cltrack.refresh_problem(self.layout, self.cluster_setup, prev.problem, pts_prev, users, q,
+                                         window=track.window * (2 if track.alternate else 1), decay=kw["decay"],
+                                         refocus=not track.alternate or run % 2 == 0,
+                                         points_per_cluster=kw.get("points_per_cluster", 0),
+                                         held=(prev.clusters, prev.configs))
+        return cltrack.track_schedule(pb, prev.solution, objective=kw["objective"],
+                                      same_cluster=kw["rule"] == "same-cluster",
+                                      equal_durations=kw["rule"] == "equal-durations",
+                                      moves=track.moves if not track.alternate or run % 2 else 0,
+                                      slots=track.slots_at(run // 2 if track.alternate else run, kw["T"]))
 
     def _outage_schedule(self, users, q, *, T: int, rule: str, pas_per_cluster: int, focus: bool,
                          fixed_ula: bool, objective: str, decay: float | None, points_per_cluster: int = 0,

@@ -424,6 +424,36 @@ def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str =
     return (None if tau is None else tau.copy()), p
 
 
+def _duration_fns(pb, clusters, configs, A_rate, objective, outages=None):
+    """SLSQP's pieces for the durations of a schedule: f(τ) = log outage, its forward-
+    difference gradient (one batch of T shifted schedules) and the time and rate
+    constraints (``A_rate`` (K,T)) with exact Jacobians. ``outages``: a batch routine
+    used for f too (default: :func:`_outage` for f, :func:`_outages` for the gradient)."""
+    T = len(clusters)
+    one = (lambda w: _outage(pb, w, objective)) if outages is None else (lambda w: outages(pb, w[None], objective)[0])
+    outages = _outages if outages is None else outages
+
+    def f(tau):
+        return np.log(max(one(schedule_weights(pb, clusters, configs, tau)), 1e-300))
+
+    step = np.sqrt(np.finfo(float).eps)
+
+    def jac(tau):
+        """Forward differences as SLSQP's own (same steps, turned backwards at the upper
+        bound), the T shifted schedules' outages in one batch."""
+        h = step * np.where(tau >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(tau))
+        h = np.where(tau + h > pb.t_tot, -h, h)
+        shifted = tau[None] + np.diag(h)
+        h = shifted[np.arange(T), np.arange(T)] - tau
+        W = np.array([schedule_weights(pb, clusters, configs, x) for x in np.vstack([tau[None], shifted])])
+        logp = np.log(np.maximum(outages(pb, W, objective), 1e-300))
+        return (logp[1:] - logp[0]) / h
+
+    cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot, "jac": lambda t: np.ones((1, T))},
+            {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min, "jac": lambda t: A_rate}]
+    return f, jac, cons
+
+
 def _optimise_durations(pb, clusters, configs, users, tau0, objective):
     T = len(clusters)
     r = _rate_terms(pb, clusters, configs, users)
@@ -448,24 +478,7 @@ def _optimise_durations(pb, clusters, configs, users, tau0, objective):
     if np.all(eq >= pb.tau_min) and _feasible(pb, clusters, configs, users, eq):
         starts.append(eq)
 
-    def f(tau):
-        return np.log(max(_outage(pb, schedule_weights(pb, clusters, configs, tau), objective), 1e-300))
-
-    step = np.sqrt(np.finfo(float).eps)
-
-    def jac(tau):
-        """Forward differences as SLSQP's own (same steps, turned backwards at the upper
-        bound), the T shifted schedules' outages in one batch."""
-        h = step * np.where(tau >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(tau))
-        h = np.where(tau + h > pb.t_tot, -h, h)
-        shifted = tau[None] + np.diag(h)
-        h = shifted[np.arange(T), np.arange(T)] - tau
-        W = np.array([schedule_weights(pb, clusters, configs, x) for x in np.vstack([tau[None], shifted])])
-        logp = np.log(np.maximum(_outages(pb, W, objective), 1e-300))
-        return (logp[1:] - logp[0]) / h
-
-    cons = [{"type": "eq", "fun": lambda t: np.sum(t) - pb.t_tot, "jac": lambda t: np.ones((1, T))},
-            {"type": "ineq", "fun": lambda t: A_rate @ t - pb.r_min, "jac": lambda t: A_rate}]
+    f, jac, cons = _duration_fns(pb, clusters, configs, A_rate, objective)
     best_tau, best = None, np.inf
     for t0 in starts:
         val0 = f(t0)

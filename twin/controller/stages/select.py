@@ -6,6 +6,7 @@ import numpy as np
 
 from twin.controller.params import Param
 from twin.controller.stage import Stage, stage
+from twin.optim.clustered_track import TrackSettings
 
 
 @stage
@@ -32,7 +33,16 @@ class OutageSchedule(Stage):
     configurations are the ``position`` stage's: element-wise focused (``cluster-focus``),
     evenly spread (``uniform``: no intra-cluster beamforming), or the fixed sub-arrays of a
     ``subarray-ula`` (baseline 1). Variants: ``rule = same-cluster`` (baseline 2),
-    ``equal-durations`` (baseline 3), ``pas_per_cluster = 1`` (baseline 4)."""
+    ``equal-durations`` (baseline 3), ``pas_per_cluster = 1`` (baseline 4).
+
+    ``mode = track`` (default; issue 13, MODEL §5): in a continuing run a frame whose
+    users or target moved starts from the previous frame's schedule
+    (:mod:`twin.optim.clustered_track`: configurations re-focused within the PAs' reach
+    of ``track_window_frames`` frames, one slot's moves per frame, durations kept or
+    re-timed by a Newton step), unless something jumped farther than ``jump_m``, every
+    ``resolve_frames`` frames, or when tracking finds no rate-feasible schedule: then the
+    cold search, as ``mode = full`` does every frame. Unmoved frames are look-ups either
+    way."""
 
     role, name = "select", "outage-schedule"
     description = "paper 001: cluster, duration and user per slot minimising the sensing outage s.t. R_min"
@@ -49,6 +59,19 @@ class OutageSchedule(Stage):
                         "started from the search's result", choices=("search", "mm", "search+mm")),
         "decay": Param(-1.0, "RCS correlation decay ϱ (negative: the scene's targets.rcs_decay_per_rad)", "1/rad",
                        lo=-1.0, hi=1e5),
+        "mode": Param("track", "frames whose users or target moved (method search): track = warm-start from the "
+                      "previous frame's schedule (re-focus within reach, one improving move, warm durations); "
+                      "full = the cold search every frame", choices=("track", "full")),
+        "track_window_frames": Param(1.0, "track: each configuration's PAs re-focused within the guide's PA speed × "
+                                     "frame length × this of where they were", "frames", lo=0.0, hi=1e4),
+        "track_moves": Param(1, "track: 1 = try the improving single-slot changes of one slot per frame (in turn), "
+                             "0 = keep the schedule, re-time only", lo=0, hi=1),
+        "track_alternate": Param(True, "track: re-focus on every other frame (twice the window) and try the moves "
+                                 "on the frames between (false: both every frame)"),
+        "resolve_frames": Param(0, "track: the cold search every this many frames (0: only when triggered)", "frames",
+                                lo=0, hi=10**9),
+        "jump_m": Param(0.25, "track: the cold search when a user or the target moved farther than this since the "
+                        "previous frame", "m", lo=0.0, hi=1e4),
     }
 
     def check(self):
@@ -71,6 +94,16 @@ class OutageSchedule(Stage):
         obj = self.p["objective"]
         return f"chernoff-grid{self.p['s_grid']}" if obj == "chernoff" and self.p["s_grid"] > 0 else obj
 
+    def _track(self) -> TrackSettings | None:
+        """The tracking settings of ``mode = track`` (None: ``full``); the re-focusing
+        window is what a PA slides in ``track_window_frames`` frames (MODEL §5)."""
+        if self.p["mode"] != "track":
+            return None
+        tx = self.ctx.tx
+        window = np.asarray(tx.speed, float) * self.ctx.frame_s * self.p["track_window_frames"]
+        return TrackSettings(window, float(self.p["jump_m"]), int(self.p["resolve_frames"]), int(self.p["track_moves"]),
+                             alternate=bool(self.p["track_alternate"]))
+
     def run(self, obs, plan):
         ctx, tx = self.ctx, self.ctx.tx
         q = obs.target
@@ -83,7 +116,8 @@ class OutageSchedule(Stage):
         sch = ctx.solvers.outage_schedule(
             obs.users, q, T=T, rule=self.p["rule"], pas_per_cluster=self.p["pas_per_cluster"],
             focus=pos.name == "cluster-focus", fixed_ula=tx.kind == "subarray-ula",
-            objective=self._objective(), decay=decay, points_per_cluster=pos.p.get("Q", 0), method=self.p["method"])
+            objective=self._objective(), decay=decay, points_per_cluster=pos.p.get("Q", 0), method=self.p["method"],
+            track=self._track() if obs.previous is not None else None)
         pb = sch.problem
         clusters = [(n, c) for n, b in enumerate(tx.cluster_bounds) for c in range(len(b))]
         single = self.p["pas_per_cluster"]
@@ -109,6 +143,7 @@ class OutageSchedule(Stage):
                           "clusters": "-".join(map(str, sch.clusters)),
                           "durations_ms": "-".join(f"{x * 1e3:.3g}" for x in sch.tau),
                           "min_rate_margin_bps_hz": float(np.min(sch.rates) - ctx.world.r_min),
-                          "optimiser_s": sch.wall_time_s, "optimiser_status": str(sch.status)})
+                          "optimiser_s": sch.wall_time_s, "optimiser_status": str(sch.status),
+                          "tracked": bool(sch.info.get("tracked", False))})
         if not sch.usable:
             plan.note("infeasible", f"rate targets infeasible ({sch.info.get('detail', sch.status)})")
