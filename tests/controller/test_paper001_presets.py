@@ -35,13 +35,14 @@ def test_fixed_ula_baseline_runs_with_its_own_outage(tmp_path):
     assert np.isfinite(frames.sensing_outage_exact).all() and s["pa_travel_m"] == 0.0
 
 
-def test_static_frames_reuse_the_first_decision_and_keep_up_with_the_frame(tmp_path):
+def test_static_frames_reuse_the_first_decision(tmp_path):
     # paper001's users and target are static: frames after the first are look-ups of the
-    # same decision (issue 13), far below the 8 ms frame; the decision itself is unchanged
+    # same decision (issue 13); the decision itself is unchanged
     scene = load_scene("paper001", {"radio.tx_power_dbm": 12, "simulation.frames": 5})
     Simulation(scene, tmp_path, policy="clustered-outage").run()
     frames = read_table(tmp_path, "frames")
     info = [json.loads(x) for x in frames["info"]]
     assert len({(i["clusters"], i["durations_ms"], i["planned_outage"]) for i in info}) == 1
-    assert all(i["optimiser_s"] < 1e-3 for i in info[1:]) and info[0]["optimiser_s"] > 10 * info[1]["optimiser_s"]
+    # look-ups, not searches (asserted on the flag, not on a timing: speed is the benchmark's job)
+    assert not info[0]["reused"] and all(i["reused"] for i in info[1:])
     assert frames.active_clusters.nunique() == 1

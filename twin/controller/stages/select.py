@@ -144,6 +144,7 @@ class OutageSchedule(Stage):
                           "durations_ms": "-".join(f"{x * 1e3:.3g}" for x in sch.tau),
                           "min_rate_margin_bps_hz": float(np.min(sch.rates) - ctx.world.r_min),
                           "optimiser_s": sch.wall_time_s, "optimiser_status": str(sch.status),
-                          "tracked": bool(sch.info.get("tracked", False))})
+                          "tracked": bool(sch.info.get("tracked", False)),
+                          "reused": bool(sch.info.get("reused", False))})
         if not sch.usable:
             plan.note("infeasible", f"rate targets infeasible ({sch.info.get('detail', sch.status)})")
