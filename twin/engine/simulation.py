@@ -12,6 +12,7 @@ so slow control and slow PAs show up as lost rate and outage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -355,7 +356,7 @@ class Simulation:
             if t + 1e-12 >= self.busy_until:
                 obs = self._observe(f, t)
                 t0 = time.perf_counter()
-                decision = self._decide(obs)
+                decision = self._decide(obs, defer_beams=self.in_force is not None)
                 solve = time.perf_counter() - t0
                 tau = self._latency(solve)
                 decided, in_force_at = t, t + tau
@@ -380,6 +381,8 @@ class Simulation:
             fc = self._frame_channels(t, times, slot_of, starts, durs, now)
             updates = fc.updates
             start_update = (now, updates[-1])
+            if self.controller.deferred_slots(self.decision):
+                solve += self._complete_beams(slot_of, updates)
             self.controller.prepare_refresh([(j, u[0]) for j, u in zip(slot_of, updates) if u is not None])
             # the samples, in time order: new knowledge re-beamforms, then the plan in force
             slots_mid, plans = [], []
@@ -472,21 +475,56 @@ class Simulation:
         target = self.pending[0] if self.pending is not None else self.in_force
         try:
             new = self.controller.refresh(target, j, self.csi)
-        except Exception:  # noqa: BLE001 - keep the planned beams
-            return
-        if new is not target:
-            if self.pending is not None and self.pending[0] is target:
-                self.pending = (new, self.pending[1])
-            else:
-                self.in_force = new
-            if self.decision is target:
-                self.decision = new
+        except Exception:  # noqa: BLE001 - keep the planned beams (computed now if deferred)
+            new = target
+            if j in self.controller.deferred_slots(target):
+                new = self.controller.complete_beams(target, set(self.controller.deferred) - {j})
+        self._replace(target, new)
 
-    def _decide(self, obs) -> Decision:
-        """Run the controller; a controller that raises never kills the run: hold the
-        previous decision (or the current elements with ZF) and record why."""
+    def _replace(self, old: Decision, new: Decision) -> None:
+        """The controller's re-beamformed ``new`` in place of ``old`` wherever the engine
+        holds it (pending, in force, latest)."""
+        if new is old:
+            return
+        if self.pending is not None and self.pending[0] is old:
+            self.pending = (new, self.pending[1])
+        else:
+            self.in_force = new
+        if self.decision is old:
+            self.decision = new
+
+    def _complete_beams(self, slot_of, updates) -> float:
+        """The beamformers the latest decision deferred (:meth:`Controller.decide` with
+        ``defer_beams``), computed for the slots whose first sample comes before any pilot
+        re-beamforming of the slot; the others are replaced by their pilot's refresh at
+        their first sample before they radiate, so they are never computed (MODEL §5.1;
+        the traces are those of computing them all). Returns the wall time it took."""
+        first: dict = {}
+        for k, j in enumerate(slot_of):
+            first.setdefault(j, k)
+        skip = {j for j, k in first.items() if updates[k] is not None}
+        t0 = time.perf_counter()
+        old = self.decision
         try:
-            d = self.controller.decide(obs)
+            new = self.controller.complete_beams(old, skip)
+        except Exception as exc:  # noqa: BLE001 - never reached with finite knowledge (Controller.decide)
+            logger.warning("deferred beamformers failed (%s: %s); ZF for the current elements",
+                           type(exc).__name__, exc)
+            safe = hold_decision(self.world, self._last_obs, "", self.slots, self.frame_s / self.slots).slots[0]
+            slots = tuple(dataclasses.replace(p, W=safe.W, H=None, csi_time_s=None) if p.W is None else p
+                          for p in old.slots)
+            new = dataclasses.replace(old, slots=slots)
+            self.controller.deferred = ()
+        self._replace(old, new)
+        return time.perf_counter() - t0
+
+    def _decide(self, obs, defer_beams: bool = False) -> Decision:
+        """Run the controller; a controller that raises never kills the run: hold the
+        previous decision (or the current elements with ZF) and record why.
+        ``defer_beams``: see :meth:`_complete_beams`."""
+        self._last_obs = obs
+        try:
+            d = self.controller.decide(obs, defer_beams=defer_beams) if defer_beams else self.controller.decide(obs)
             self._check_decision(d)
             return d
         except Exception as exc:  # noqa: BLE001 - the trace records it
@@ -502,7 +540,10 @@ class Simulation:
         K = self.world.n_users
         if np.shape(d.pa_target) != (N, M):
             raise ValueError(f"controller returned pa_target {np.shape(d.pa_target)}, expected {(N, M)}")
-        for p in d.slots:
+        deferred = self.controller.deferred_slots(d)     # W None until _complete_beams (finite, by construction)
+        for j, p in enumerate(d.slots):
+            if j in deferred:
+                continue
             if np.shape(p.W) != (N, K) or not np.all(np.isfinite(p.W)):
                 raise ValueError(f"controller returned a beamformer of shape {np.shape(p.W)} "
                                  f"(expected {(N, K)}) or with non-finite entries")
