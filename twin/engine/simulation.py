@@ -125,6 +125,7 @@ class Simulation:
     def _init_entities(self):
         sc, fp = self.scene, self.world.floor
         self.users, self.targets, self.blockers = [], [], []
+        self._xyz_memo: dict = {}
         for kind, spec, out in (("users", sc.users, self.users), ("targets", sc.targets, self.targets),
                                 ("blockers", sc.blockers, self.blockers)):
             if spec is None:
@@ -141,10 +142,22 @@ class Simulation:
                 out.append(Entity(make_mobility(mob, fp, start, rng)))
 
     def _xyz(self, entities, t):
+        """Positions (E,3) of ``entities`` at time t, remembered per (entities, t): a frame
+        start's users and targets are asked for by the observation, the frame's channels,
+        the metrics and the frame row. Read-only arrays. Asked only after :meth:`_advance`
+        past t, so the legs that fix them exist and the value never changes."""
         if not entities:
             return np.zeros((0, 3))
-        xy = np.array([e.position(t) for e in entities])
-        return np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
+        key = (id(entities), t)
+        out = self._xyz_memo.get(key)
+        if out is None:
+            if len(self._xyz_memo) > 256:
+                self._xyz_memo.clear()
+            xy = np.array([e.position(t) for e in entities])
+            out = np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
+            out.flags.writeable = False
+            self._xyz_memo[key] = out
+        return out
 
     def _advance(self, t: float) -> None:
         """Extend every trajectory past time t (MODEL §5): the legs a mobility process would
