@@ -784,16 +784,34 @@ class _FrameAccumulator:
             self.age_w += weight_s
 
     def add_batch(self, m, served, plans, times, weights) -> None:
-        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order."""
+        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order, with
+        the same floats: the rate sums accumulated sample after sample (``cumsum`` along
+        the samples), the error and power sums of each sample over the same contiguous
+        (N, served) block (``np.sum`` of the block, as :meth:`add`), added in sample order."""
         rate, outage, H = m["rate"], m["outage"], m["H"]
-        for i, (p, t, wt) in enumerate(zip(plans, times, weights)):
-            self.rate += rate[i] * wt
+        S = len(plans)
+        wts = [float(wt) for wt in weights]
+        self.rate = np.cumsum(np.concatenate([self.rate[None], rate * np.array(wts)[:, None]]), axis=0)[-1]
+        for wt in wts:
             self.time += wt
-            self.missed += int(np.sum(outage[i]))
-            if p.H is not None:
-                H_true = H[i][:, served[i]]
-                self.err += float(np.sum(np.abs(p.H[:, served[i]] - H_true) ** 2))
-                self.pow += float(np.sum(np.abs(H_true) ** 2))
+        self.missed += int(np.count_nonzero(outage))
+        with_h = [i for i, p in enumerate(plans) if p.H is not None]
+        if with_h:
+            sel = served[with_h[0]]
+            if len(with_h) == S and (served == sel).all():      # every sample the same users: at once
+                cols = np.flatnonzero(sel)
+                H_true = H[:, :, cols]
+                sq_err = np.abs(np.stack([p.H for p in plans])[:, :, cols] - H_true) ** 2
+                sq_pow = np.abs(H_true) ** 2
+                for i in range(S):      # np.sum of each sample's block: a row-wise sum rounds differently
+                    self.err += float(np.sum(sq_err[i]))
+                    self.pow += float(np.sum(sq_pow[i]))
+            else:
+                for i in with_h:
+                    H_true = H[i][:, served[i]]
+                    self.err += float(np.sum(np.abs(plans[i].H[:, served[i]] - H_true) ** 2))
+                    self.pow += float(np.sum(np.abs(H_true) ** 2))
+        for p, t, wt in zip(plans, times, wts):
             if p.csi_time_s is not None:
                 self.age += (t - p.csi_time_s) * wt
                 self.age_w += wt
