@@ -159,6 +159,14 @@ class Simulation:
             self._xyz_memo[key] = out
         return out
 
+    def _remember(self, entities, t: float, xyz) -> None:
+        """Keep positions (E,3) computed elsewhere (:meth:`_xyz_many`: the same
+        interpolation) as :meth:`_xyz`'s answer at t."""
+        if entities and (id(entities), t) not in self._xyz_memo:
+            out = np.array(xyz, float)
+            out.flags.writeable = False
+            self._xyz_memo[(id(entities), t)] = out
+
     def _advance(self, t: float) -> None:
         """Extend every trajectory past time t (MODEL §5): the legs a mobility process would
         have added by then, drawn from each entity's own stream in the same order, so a
@@ -447,14 +455,18 @@ class Simulation:
         geo = tx.batch_geometry(p_states + s_states + mids)
         people = self._bodies_many(np.concatenate([inst, [t]]))
         bodies = people[:-1] if people is not None else None
-        users = self._xyz_many(self.users, inst)
+        users = self._xyz_many(self.users, np.append(inst, t_next))
+        self._remember(self.users, t_next, users[-1])                # the next frame's observation
+        users = users[:-1]
         H, wall = tx.batch_channels(geo.take(slice(0, P + S)), users, bodies)
         updates = self._pilot_knowledge(plan, tp, p_states, H[:P], None if bodies is None else bodies[:P])
         out = _FrameChannels(updates, np.asarray(times, float), np.asarray(slot_of), s_states, geo.take(slice(P, P + S)),
                              None if bodies is None else bodies[P:], users[P:], H[P:],
                              None if wall is None else wall[P:], mids)
         if self.targets:
-            out.targets = self._xyz_many(self.targets, times)                         # (S,J,3)
+            tg = self._xyz_many(self.targets, np.append(times, t_next))
+            self._remember(self.targets, t_next, tg[-1])
+            out.targets = tg[:-1]                                                     # (S,J,3)
             q0 = self._xyz(self.targets, t)
             tgeo = geo.take(slice(P, P + S + len(mids)))
             tb = None if people is None else bodies[P:] + [people[-1]] * len(mids)
@@ -595,7 +607,7 @@ class Simulation:
             rcrb, frame_rcrb = self.evaluator.sensing_batch(
                 W, Rs, targets, channels,
                 [([(dur, st, p.W, p.Rs) for dur, st, p in r.slots_mid], self._xyz(self.targets, r.t), r.fc.mid_targets)
-                 for r in frames])
+                 for r in frames], beams=[p.W for p in plans])
         a = 0
         for i, r in enumerate(frames):
             fc, S = r.fc, len(r.plans)
