@@ -447,8 +447,11 @@ class Simulation:
                 for k, j in enumerate(slot_of)] + [at[-1].analog]
         plan, tp, p_states = self._pilot_requests(list(times) + [t_next], p_act, p_an)
         s_at = self.actuator.positions(list(times) + [t0 + dur / 2 for t0, dur in zip(starts, durs)])
-        s_states = [HardwareState(s_at[k], np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
-                                  & tx.installed, d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
+        acts: dict = {}                 # each (decision, slot)'s active set, once
+        for j, d in zip(slot_of, at):
+            if (id(d), j) not in acts:
+                acts[(id(d), j)] = np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed
+        s_states = [HardwareState(s_at[k], acts[(id(d), j)], d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
         mids = [HardwareState(s_at[len(times) + j], slot_act[j].copy(), slot_analog[j]) for j in range(len(starts))]
         P, S = len(tp), len(times)
         inst = np.concatenate([np.asarray(tp, float), np.asarray(times, float)])
