@@ -67,6 +67,7 @@ def test_completed_beams_equal_the_eager_decision():
     ctl = sim.controller
     bf = ctl.ctx.stages["beamform"]
     v0 = None if bf.predictor.last is None else bf.predictor.last.copy()
+    assert ctl.defer_beams is False                      # the engine defers only its own calls
     eager = ctl.decide(obs)
     bf.predictor.last, bf.predictor.last_t = v0, 0.1     # the same predictor state for the second call
     lazy = ctl.decide(obs, defer_beams=True)

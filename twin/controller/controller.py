@@ -140,6 +140,7 @@ class Controller:
         self.name = spec.name
         self.ctx = ControllerContext(world, source)
         self.deferred: tuple = ()          # slots of the last decision whose W is deferred
+        self.defer_beams = False           # decide() defers the slots' beamformers (the engine's choice)
         registry = stages()
         for role in ROLES:
             self.ctx.stages[role] = registry[role][spec.stages[role]](self.ctx, spec.params[role])
@@ -161,10 +162,12 @@ class Controller:
                     users=[None] * S, pa_target=np.array(obs.state.s, float),
                     analog=obs.state.analog, W=[None] * S, Rs=[None] * S)
 
-    def decide(self, obs: Observation, defer_beams: bool = False) -> Decision:
-        """The frame's decision. ``defer_beams`` (the engine): a beamform stage that can
-        (``defer``) leaves its slots' W None; :meth:`complete_beams` computes the ones a
-        pilot re-beamforming does not replace before they radiate (MODEL §5.1)."""
+    def decide(self, obs: Observation, defer_beams: bool | None = None) -> Decision:
+        """The frame's decision. ``defer_beams`` (default: the attribute, which the engine
+        sets): a beamform stage that can (``defer``) leaves its slots' W None;
+        :meth:`complete_beams` computes the ones a pilot re-beamforming does not replace
+        before they radiate (MODEL §5.1)."""
+        defer_beams = self.defer_beams if defer_beams is None else defer_beams
         plan = self.initial_plan(obs)
         self._last = None
         self.deferred = ()

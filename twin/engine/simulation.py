@@ -552,7 +552,11 @@ class Simulation:
         ``defer_beams``: see :meth:`_complete_beams`."""
         self._last_obs = obs
         try:
-            d = self.controller.decide(obs, defer_beams=defer_beams) if defer_beams else self.controller.decide(obs)
+            self.controller.defer_beams = defer_beams       # for this call only (decide's signature stays)
+            try:
+                d = self.controller.decide(obs)
+            finally:
+                self.controller.defer_beams = False
             self._check_decision(d)
             return d
         except Exception as exc:  # noqa: BLE001 - the trace records it
