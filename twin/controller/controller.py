@@ -139,6 +139,8 @@ class Controller:
         self.spec = spec
         self.name = spec.name
         self.ctx = ControllerContext(world, source)
+        self.deferred: tuple = ()          # slots of the last decision whose W is deferred
+        self.defer_beams = False           # decide() defers the slots' beamformers (the engine's choice)
         registry = stages()
         for role in ROLES:
             self.ctx.stages[role] = registry[role][spec.stages[role]](self.ctx, spec.params[role])
@@ -160,11 +162,21 @@ class Controller:
                     users=[None] * S, pa_target=np.array(obs.state.s, float),
                     analog=obs.state.analog, W=[None] * S, Rs=[None] * S)
 
-    def decide(self, obs: Observation) -> Decision:
+    def decide(self, obs: Observation, defer_beams: bool | None = None) -> Decision:
+        """The frame's decision. ``defer_beams`` (default: the attribute, which the engine
+        sets): a beamform stage that can (``defer``) leaves its slots' W None;
+        :meth:`complete_beams` computes the ones a pilot re-beamforming does not replace
+        before they radiate (MODEL §5.1)."""
+        defer_beams = self.defer_beams if defer_beams is None else defer_beams
         plan = self.initial_plan(obs)
         self._last = None
+        self.deferred = ()
         for role in ROLES:
-            self.ctx.stages[role].run(obs, plan)
+            st = self.ctx.stages[role]
+            if role == "beamform" and defer_beams and hasattr(st, "defer") and st.defer(obs, plan):
+                self.deferred = tuple(range(plan.n_slots))
+            else:
+                st.run(obs, plan)
             if role == "position":      # what the hardware can take (activation guides: installed positions)
                 plan.pa_target = self.tx.realise(plan.pa_target)
             if plan.failed:
@@ -190,8 +202,36 @@ class Controller:
         W, Rs, H, t = hit if hit is not None else \
             self.ctx.stages["beamform"].slot(dataclasses.replace(obs, csi=csi), plan, j)
         slots = list(decision.slots)
-        slots[j] = dataclasses.replace(slots[j], W=W, Rs=Rs, H=H, csi_time_s=t)
-        new = dataclasses.replace(decision, slots=tuple(slots))
+        slots[j] = _with(slots[j], W=W, Rs=Rs, H=H, csi_time_s=t)
+        new = _with(decision, slots=tuple(slots))
+        self._last = (obs, plan, new)
+        if j in self.deferred:
+            self.deferred = tuple(k for k in self.deferred if k != j)
+        return new
+
+    def deferred_slots(self, decision: Decision) -> tuple:
+        """The slots of ``decision`` whose beamformers are still deferred (W None)."""
+        last = getattr(self, "_last", None)
+        return self.deferred if last is not None and last[2] is decision else ()
+
+    def complete_beams(self, decision: Decision, skip=()) -> Decision:
+        """``decision`` (this controller's last, decided with ``defer_beams``) with the
+        deferred slots not in ``skip`` beamformed as :meth:`decide` would have: the values
+        of an undeferred decision, bit for bit. The caller guarantees that every slot in
+        ``skip`` is re-beamformed (:meth:`refresh`) before it radiates."""
+        last = getattr(self, "_last", None)
+        if last is None or last[2] is not decision or not self.deferred:
+            return decision
+        js = [j for j in self.deferred if j not in skip]
+        self.deferred = tuple(j for j in self.deferred if j in skip)
+        if not js:
+            return decision
+        obs, plan, _ = last
+        res = self.ctx.stages["beamform"].complete(obs, plan, js)
+        slots = list(decision.slots)
+        for j, (W, H, t) in zip(js, res):
+            slots[j] = _with(slots[j], W=W, H=H, csi_time_s=t)
+        new = _with(decision, slots=tuple(slots))
         self._last = (obs, plan, new)
         return new
 
@@ -223,6 +263,13 @@ class Controller:
             return Decision(prev.pa_target.copy(), (slot,) * S, prev.analog, "held-previous",
                             {"detail": detail[:300]})
         return hold_decision(w, obs, detail, S, dur)
+
+
+def _with(obj, **changes):
+    """``dataclasses.replace`` of a frozen :class:`SlotPlan` / :class:`Decision` (fields
+    only, no ``InitVar``) without its per-call field introspection: the refreshes of a
+    frame call it twice per sample."""
+    return type(obj)(**{**vars(obj), **changes})
 
 
 def hold_decision(world, obs: Observation, detail: str, slots: int, dur: float) -> Decision:

@@ -90,19 +90,28 @@ class Evaluator:
         return {"sinr": sinr, "rate": np.where(served, rate_bps_hz(sinr), 0.0),
                 "outage": served & (sinr < w.sinr_target), "H": H, "los": los, "loss": loss, "body": body}
 
-    def sensing_batch(self, W, Rs, targets, channels, frames):
+    def sensing_batch(self, W, Rs, targets, channels, frames, beams=None):
         """:meth:`rcrb` of the samples of one or more frames and :meth:`frame_rcrb` of each
         frame's targets, together: one Fisher evaluation per target (MODEL §3.3). W (S,N,K),
         Rs a list, targets (S,J,3) with ``channels`` per target (h (S,N), ∂h (S,2,N)) at the
         samples; ``frames`` = ``[(slots, frame targets (J,3), per target (h, ∂h) at the slot
         centres), …]`` with ``slots`` as for :meth:`frame_rcrb`. Returns root CRBs (S,J) and
-        (F,J), the values of the separate methods."""
+        (F,J), the values of the separate methods. ``beams``: the W objects stacked in ``W``,
+        so that a slot centre radiating the very same matrices as a sample reuses its
+        covariance."""
         from twin.physics.sensing import crbs_of_frames
 
         w = self.world
         R = W @ np.swapaxes(W.conj(), -1, -2)
-        R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
-        Rm = [[Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
+        if all(r is None for r in Rs):
+            R = R + 0                       # the one-sample ``WWᴴ + 0``, at once (the same floats)
+        else:
+            R = np.stack([R[t] + (Rs[t] if Rs[t] is not None else 0) for t in range(len(R))])
+        # a slot centre radiating a sample's own beams (one sample per slot: the same W and R_s
+        # objects) takes that sample's covariance: the same product of the same matrices
+        by_beams = {(id(Wt), id(Rst)): t for t, (Wt, Rst) in enumerate(zip(beams, Rs))} if beams is not None else {}
+        Rm = [[R[by_beams[(id(Wj), id(Rsj))]] if (id(Wj), id(Rsj)) in by_beams
+               else Wj @ Wj.conj().T + (Rsj if Rsj is not None else 0) for _, _, Wj, Rsj in slots]
               for slots, _, _ in frames]
         out, frame = np.empty(targets.shape[:2]), np.empty((len(frames), targets.shape[1]))
         for j in range(targets.shape[1]):

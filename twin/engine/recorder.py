@@ -109,10 +109,16 @@ class Recorder:
     def users_batch(self, ts, f, slots, users, m, sinr_target, scheduled) -> None:
         """:meth:`users` for T samples: ts (T,), slots (T,), users (T,K,3), metrics (T,K)."""
         T, K = users.shape[:2]
+        cache = self.__dict__.setdefault("_user_cache", {})
+        key = (T, K, id(sinr_target))
+        if key not in cache:                    # the user and target columns: once per run and layout
+            cache[key] = (np.tile(np.arange(K), T), np.tile(np.broadcast_to(lin_to_db(sinr_target), (K,)), T),
+                          sinr_target)
+        user, target_db, _ = cache[key]
         self.writer.add("users", time_s=np.repeat(ts, K), frame=f, slot=np.repeat(slots, K),
-                        user=np.tile(np.arange(K), T), x=users[:, :, 0].ravel(), y=users[:, :, 1].ravel(),
+                        user=user, x=users[:, :, 0].ravel(), y=users[:, :, 1].ravel(),
                         sinr_db=lin_to_db(m["sinr"]).ravel(),
-                        sinr_target_db=np.tile(np.broadcast_to(lin_to_db(sinr_target), (K,)), T),
+                        sinr_target_db=target_db,
                         rate_bps_hz=m["rate"].ravel(), outage=m["outage"].ravel(), los_pas=m["los"].ravel(),
                         link_loss_db=m["loss"].ravel(), body_loss_db=m["body"].ravel(),
                         scheduled=np.asarray(scheduled, bool).ravel())
@@ -130,17 +136,33 @@ class Recorder:
                                       target=np.tile(np.arange(J), T), x=targets[:, :, 0].ravel(),
                                       y=targets[:, :, 1].ravel(), rcrb_m=np.asarray(rcrb, float).ravel()))
 
+    def _element_index(self, tx, T):
+        """The installed elements' (guide, element) indices and their per-sample column
+        tiles for T samples, computed once per run and sample count."""
+        key = (id(tx), T)
+        cache = self.__dict__.setdefault("_element_cache", {})
+        if key not in cache:
+            n_idx, m_idx = np.nonzero(tx.installed)
+            cache[key] = (n_idx, m_idx, np.tile(n_idx, T), np.tile(m_idx, T), np.tile(tx.cluster[n_idx, m_idx], T))
+        return cache[key]
+
     def elements_batch(self, ts, f, slots, tx, geo, states, target_s) -> None:
-        """:meth:`elements` for T samples (``geo``: the states' batch geometry)."""
-        n_idx, m_idx = np.nonzero(tx.installed)
-        T, P = len(ts), len(n_idx)
-        S = np.stack([np.asarray(st.s, float) for st in states])
-        pos = tx.batch_positions(S)[:, n_idx, m_idx]                                        # (T,P,3)
+        """:meth:`elements` for T samples (``geo``: the states' batch geometry, whose
+        coordinates and positions are the states' own where every installed element is
+        active: inactive ones are at s = 0 there)."""
+        T = len(ts)
+        n_idx, m_idx, guides, pas, clusters = self._element_index(tx, T)
+        P = len(n_idx)
+        if np.array_equal(geo.active, np.broadcast_to(tx.installed, geo.active.shape)):
+            S, pos = geo.s, geo.positions[:, n_idx, m_idx]
+        else:
+            S = np.stack([np.asarray(st.s, float) for st in states])
+            pos = tx.batch_positions(S)[:, n_idx, m_idx]                                    # (T,P,3)
         self.writer.add("pas", time_s=np.repeat(ts, P), frame=f, slot=np.repeat(slots, P),
-                        waveguide=np.tile(n_idx, T), pa=np.tile(m_idx, T), s_m=S[:, n_idx, m_idx].ravel(),
+                        waveguide=guides, pa=pas, s_m=S[:, n_idx, m_idx].ravel(),
                         target_s_m=np.stack(target_s)[:, n_idx, m_idx].ravel(), x=pos[..., 0].ravel(),
                         y=pos[..., 1].ravel(), z=pos[..., 2].ravel(), active=geo.active[:, n_idx, m_idx].ravel(),
-                        cluster=np.tile(tx.cluster[n_idx, m_idx], T))
+                        cluster=clusters)
 
     def beams_batch(self, f, slots, beams) -> None:
         """:meth:`beams` for T samples: ``beams`` = ``[(W, Rs, analog), …]``."""
@@ -151,15 +173,20 @@ class Recorder:
             names = [k for k, on in zip(("W", "Rs", "A"), kinds[0]) if on]
             if not blocks:
                 return
-            size = [b[0].size for b in blocks]
-            rc = [np.indices(b.shape[1:]) for b in blocks]
             T = len(beams)
-            flat = np.concatenate([b.reshape(T, -1) for b in blocks], axis=1)          # sample-major
-            kind = np.concatenate([np.full(n, k, object) for k, n in zip(names, size)])
-            self.writer.add("beams", frame=f, slot=np.repeat(np.asarray(slots), sum(size)),
-                            kind=np.tile(kind, T), row=np.tile(np.concatenate([r.ravel() for r, _ in rc]), T),
-                            col=np.tile(np.concatenate([c.ravel() for _, c in rc]), T),
-                            re=flat.real.ravel(), im=flat.imag.ravel())
+            key = (tuple(names), shapes[0], T)
+            cache = self.__dict__.setdefault("_beam_cache", {})
+            if key not in cache:                     # the kind/row/col columns: once per run and layout
+                size = [b[0].size for b in blocks]
+                rc = [np.indices(b.shape[1:]) for b in blocks]
+                kind = np.concatenate([np.full(n, k, object) for k, n in zip(names, size)])
+                cache[key] = (sum(size), np.tile(kind, T), np.tile(np.concatenate([r.ravel() for r, _ in rc]), T),
+                              np.tile(np.concatenate([c.ravel() for _, c in rc]), T))
+            n, kinds_col, rows, cols = cache[key]
+            flat = np.concatenate([b.reshape(T, -1) for b in blocks], axis=1) if len(blocks) > 1 \
+                else blocks[0].reshape(T, -1)                                           # sample-major
+            self.writer.add("beams", frame=f, slot=np.repeat(np.asarray(slots), n), kind=kinds_col, row=rows,
+                            col=cols, re=flat.real.ravel(), im=flat.imag.ravel())
             return
         cols = {k: [] for k in ("slot", "kind", "row", "col", "re", "im")}
         for j, mats in zip(slots, beams):

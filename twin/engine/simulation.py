@@ -12,6 +12,7 @@ so slow control and slow PAs show up as lost rate and outage.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -124,6 +125,7 @@ class Simulation:
     def _init_entities(self):
         sc, fp = self.scene, self.world.floor
         self.users, self.targets, self.blockers = [], [], []
+        self._xyz_memo: dict = {}
         for kind, spec, out in (("users", sc.users, self.users), ("targets", sc.targets, self.targets),
                                 ("blockers", sc.blockers, self.blockers)):
             if spec is None:
@@ -140,10 +142,30 @@ class Simulation:
                 out.append(Entity(make_mobility(mob, fp, start, rng)))
 
     def _xyz(self, entities, t):
+        """Positions (E,3) of ``entities`` at time t, remembered per (entities, t): a frame
+        start's users and targets are asked for by the observation, the frame's channels,
+        the metrics and the frame row. Read-only arrays. Asked only after :meth:`_advance`
+        past t, so the legs that fix them exist and the value never changes."""
         if not entities:
             return np.zeros((0, 3))
-        xy = np.array([e.position(t) for e in entities])
-        return np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
+        key = (id(entities), t)
+        out = self._xyz_memo.get(key)
+        if out is None:
+            if len(self._xyz_memo) > 256:
+                self._xyz_memo.clear()
+            xy = np.array([e.position(t) for e in entities])
+            out = np.column_stack([xy, np.full(len(xy), self.world.ue_height)])
+            out.flags.writeable = False
+            self._xyz_memo[key] = out
+        return out
+
+    def _remember(self, entities, t: float, xyz) -> None:
+        """Keep positions (E,3) computed elsewhere (:meth:`_xyz_many`: the same
+        interpolation) as :meth:`_xyz`'s answer at t."""
+        if entities and (id(entities), t) not in self._xyz_memo:
+            out = np.array(xyz, float)
+            out.flags.writeable = False
+            self._xyz_memo[(id(entities), t)] = out
 
     def _advance(self, t: float) -> None:
         """Extend every trajectory past time t (MODEL §5): the legs a mobility process would
@@ -355,7 +377,7 @@ class Simulation:
             if t + 1e-12 >= self.busy_until:
                 obs = self._observe(f, t)
                 t0 = time.perf_counter()
-                decision = self._decide(obs)
+                decision = self._decide(obs, defer_beams=self.in_force is not None)
                 solve = time.perf_counter() - t0
                 tau = self._latency(solve)
                 decided, in_force_at = t, t + tau
@@ -380,6 +402,8 @@ class Simulation:
             fc = self._frame_channels(t, times, slot_of, starts, durs, now)
             updates = fc.updates
             start_update = (now, updates[-1])
+            if self.controller.deferred_slots(self.decision):
+                solve += self._complete_beams(slot_of, updates)
             self.controller.prepare_refresh([(j, u[0]) for j, u in zip(slot_of, updates) if u is not None])
             # the samples, in time order: new knowledge re-beamforms, then the plan in force
             slots_mid, plans = [], []
@@ -423,22 +447,29 @@ class Simulation:
                 for k, j in enumerate(slot_of)] + [at[-1].analog]
         plan, tp, p_states = self._pilot_requests(list(times) + [t_next], p_act, p_an)
         s_at = self.actuator.positions(list(times) + [t0 + dur / 2 for t0, dur in zip(starts, durs)])
-        s_states = [HardwareState(s_at[k], np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool)
-                                  & tx.installed, d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
+        acts: dict = {}                 # each (decision, slot)'s active set, once
+        for j, d in zip(slot_of, at):
+            if (id(d), j) not in acts:
+                acts[(id(d), j)] = np.asarray(d.slots[min(j, len(d.slots) - 1)].active, bool) & tx.installed
+        s_states = [HardwareState(s_at[k], acts[(id(d), j)], d.analog) for k, (j, d) in enumerate(zip(slot_of, at))]
         mids = [HardwareState(s_at[len(times) + j], slot_act[j].copy(), slot_analog[j]) for j in range(len(starts))]
         P, S = len(tp), len(times)
         inst = np.concatenate([np.asarray(tp, float), np.asarray(times, float)])
         geo = tx.batch_geometry(p_states + s_states + mids)
         people = self._bodies_many(np.concatenate([inst, [t]]))
         bodies = people[:-1] if people is not None else None
-        users = self._xyz_many(self.users, inst)
+        users = self._xyz_many(self.users, np.append(inst, t_next))
+        self._remember(self.users, t_next, users[-1])                # the next frame's observation
+        users = users[:-1]
         H, wall = tx.batch_channels(geo.take(slice(0, P + S)), users, bodies)
         updates = self._pilot_knowledge(plan, tp, p_states, H[:P], None if bodies is None else bodies[:P])
         out = _FrameChannels(updates, np.asarray(times, float), np.asarray(slot_of), s_states, geo.take(slice(P, P + S)),
                              None if bodies is None else bodies[P:], users[P:], H[P:],
                              None if wall is None else wall[P:], mids)
         if self.targets:
-            out.targets = self._xyz_many(self.targets, times)                         # (S,J,3)
+            tg = self._xyz_many(self.targets, np.append(times, t_next))
+            self._remember(self.targets, t_next, tg[-1])
+            out.targets = tg[:-1]                                                     # (S,J,3)
             q0 = self._xyz(self.targets, t)
             tgeo = geo.take(slice(P, P + S + len(mids)))
             tb = None if people is None else bodies[P:] + [people[-1]] * len(mids)
@@ -472,21 +503,60 @@ class Simulation:
         target = self.pending[0] if self.pending is not None else self.in_force
         try:
             new = self.controller.refresh(target, j, self.csi)
-        except Exception:  # noqa: BLE001 - keep the planned beams
-            return
-        if new is not target:
-            if self.pending is not None and self.pending[0] is target:
-                self.pending = (new, self.pending[1])
-            else:
-                self.in_force = new
-            if self.decision is target:
-                self.decision = new
+        except Exception:  # noqa: BLE001 - keep the planned beams (computed now if deferred)
+            new = target
+            if j in self.controller.deferred_slots(target):
+                new = self.controller.complete_beams(target, set(self.controller.deferred) - {j})
+        self._replace(target, new)
 
-    def _decide(self, obs) -> Decision:
-        """Run the controller; a controller that raises never kills the run: hold the
-        previous decision (or the current elements with ZF) and record why."""
+    def _replace(self, old: Decision, new: Decision) -> None:
+        """The controller's re-beamformed ``new`` in place of ``old`` wherever the engine
+        holds it (pending, in force, latest)."""
+        if new is old:
+            return
+        if self.pending is not None and self.pending[0] is old:
+            self.pending = (new, self.pending[1])
+        else:
+            self.in_force = new
+        if self.decision is old:
+            self.decision = new
+
+    def _complete_beams(self, slot_of, updates) -> float:
+        """The beamformers the latest decision deferred (:meth:`Controller.decide` with
+        ``defer_beams``), computed for the slots whose first sample comes before any pilot
+        re-beamforming of the slot; the others are replaced by their pilot's refresh at
+        their first sample before they radiate, so they are never computed (MODEL §5.1;
+        the traces are those of computing them all). Returns the wall time it took."""
+        first: dict = {}
+        for k, j in enumerate(slot_of):
+            first.setdefault(j, k)
+        skip = {j for j, k in first.items() if updates[k] is not None}
+        t0 = time.perf_counter()
+        old = self.decision
         try:
-            d = self.controller.decide(obs)
+            new = self.controller.complete_beams(old, skip)
+        except Exception as exc:  # noqa: BLE001 - never reached with finite knowledge (Controller.decide)
+            logger.warning("deferred beamformers failed (%s: %s); ZF for the current elements",
+                           type(exc).__name__, exc)
+            safe = hold_decision(self.world, self._last_obs, "", self.slots, self.frame_s / self.slots).slots[0]
+            slots = tuple(dataclasses.replace(p, W=safe.W, H=None, csi_time_s=None) if p.W is None else p
+                          for p in old.slots)
+            new = dataclasses.replace(old, slots=slots)
+            self.controller.deferred = ()
+        self._replace(old, new)
+        return time.perf_counter() - t0
+
+    def _decide(self, obs, defer_beams: bool = False) -> Decision:
+        """Run the controller; a controller that raises never kills the run: hold the
+        previous decision (or the current elements with ZF) and record why.
+        ``defer_beams``: see :meth:`_complete_beams`."""
+        self._last_obs = obs
+        try:
+            self.controller.defer_beams = defer_beams       # for this call only (decide's signature stays)
+            try:
+                d = self.controller.decide(obs)
+            finally:
+                self.controller.defer_beams = False
             self._check_decision(d)
             return d
         except Exception as exc:  # noqa: BLE001 - the trace records it
@@ -502,7 +572,10 @@ class Simulation:
         K = self.world.n_users
         if np.shape(d.pa_target) != (N, M):
             raise ValueError(f"controller returned pa_target {np.shape(d.pa_target)}, expected {(N, M)}")
-        for p in d.slots:
+        deferred = self.controller.deferred_slots(d)     # W None until _complete_beams (finite, by construction)
+        for j, p in enumerate(d.slots):
+            if j in deferred:
+                continue
             if np.shape(p.W) != (N, K) or not np.all(np.isfinite(p.W)):
                 raise ValueError(f"controller returned a beamformer of shape {np.shape(p.W)} "
                                  f"(expected {(N, K)}) or with non-finite entries")
@@ -541,7 +614,7 @@ class Simulation:
             rcrb, frame_rcrb = self.evaluator.sensing_batch(
                 W, Rs, targets, channels,
                 [([(dur, st, p.W, p.Rs) for dur, st, p in r.slots_mid], self._xyz(self.targets, r.t), r.fc.mid_targets)
-                 for r in frames])
+                 for r in frames], beams=[p.W for p in plans])
         a = 0
         for i, r in enumerate(frames):
             fc, S = r.fc, len(r.plans)
@@ -730,16 +803,34 @@ class _FrameAccumulator:
             self.age_w += weight_s
 
     def add_batch(self, m, served, plans, times, weights) -> None:
-        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order."""
+        """:meth:`add` for every sample of a frame (metrics (S,…)), in sample order, with
+        the same floats: the rate sums accumulated sample after sample (``cumsum`` along
+        the samples), the error and power sums of each sample over the same contiguous
+        (N, served) block (``np.sum`` of the block, as :meth:`add`), added in sample order."""
         rate, outage, H = m["rate"], m["outage"], m["H"]
-        for i, (p, t, wt) in enumerate(zip(plans, times, weights)):
-            self.rate += rate[i] * wt
+        S = len(plans)
+        wts = [float(wt) for wt in weights]
+        self.rate = np.cumsum(np.concatenate([self.rate[None], rate * np.array(wts)[:, None]]), axis=0)[-1]
+        for wt in wts:
             self.time += wt
-            self.missed += int(np.sum(outage[i]))
-            if p.H is not None:
-                H_true = H[i][:, served[i]]
-                self.err += float(np.sum(np.abs(p.H[:, served[i]] - H_true) ** 2))
-                self.pow += float(np.sum(np.abs(H_true) ** 2))
+        self.missed += int(np.count_nonzero(outage))
+        with_h = [i for i, p in enumerate(plans) if p.H is not None]
+        if with_h:
+            sel = served[with_h[0]]
+            if len(with_h) == S and (served == sel).all():      # every sample the same users: at once
+                cols = np.flatnonzero(sel)
+                H_true = H[:, :, cols]
+                sq_err = np.abs(np.stack([p.H for p in plans])[:, :, cols] - H_true) ** 2
+                sq_pow = np.abs(H_true) ** 2
+                for i in range(S):      # np.sum of each sample's block: a row-wise sum rounds differently
+                    self.err += float(np.sum(sq_err[i]))
+                    self.pow += float(np.sum(sq_pow[i]))
+            else:
+                for i in with_h:
+                    H_true = H[i][:, served[i]]
+                    self.err += float(np.sum(np.abs(plans[i].H[:, served[i]] - H_true) ** 2))
+                    self.pow += float(np.sum(np.abs(H_true) ** 2))
+        for p, t, wt in zip(plans, times, wts):
             if p.csi_time_s is not None:
                 self.age += (t - p.csi_time_s) * wt
                 self.age_w += wt

@@ -109,22 +109,28 @@ class FloorPlan:
         shape = np.broadcast_shapes(p.shape, q.shape)[:-1]
         if self.seg_a.shape[0] == 0:
             return np.zeros(shape)
-        P = np.broadcast_to(p, shape + (3,)).reshape(-1, 3)
-        Q = np.broadcast_to(q, shape + (3,)).reshape(-1, 3)
-        d0, d1 = (Q[:, 0] - P[:, 0])[:, None], (Q[:, 1] - P[:, 1])[:, None]     # link (L,1)
+        # the wall terms of a point (w = a − p, the numerator of t) on the points' own shape,
+        # the link terms broadcast: the same floats as over flattened links × walls, fewer
+        # of them when many links share an end (the engine: elements × users × instants)
         e0, e1 = self._seg_dir                                                  # wall (S,)
-        w0 = self.seg_a[:, 0] - P[:, 0, None]                                   # (L,S)
-        w1 = self.seg_a[:, 1] - P[:, 1, None]
+        p0, p1, p2 = p[..., 0, None], p[..., 1, None], p[..., 2, None]          # (...,1)
+        d0, d1 = q[..., 0, None] - p0, q[..., 1, None] - p1                     # link (...,1)
+        w0 = self.seg_a[:, 0] - p0                                              # (...,S) of p
+        w1 = self.seg_a[:, 1] - p1
         den = d0 * e1 - d1 * e0
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (w0 * e1 - w1 * e0) / den               # along the link
             u = (w0 * d1 - w1 * d0) / den               # along the wall
-        cross = (den != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u <= 1)
-        z = P[:, 2, None] + t * (Q[:, 2] - P[:, 2])[:, None]
+        cross = den != 0
+        cross &= t >= 0
+        cross &= t <= 1
+        cross &= u >= 0
+        cross &= u <= 1
+        z = p2 + t * (q[..., 2, None] - p2)
         hit = cross & (z < self.seg_height)
         with np.errstate(invalid="ignore"):
-            total = np.where(hit, self.seg_loss_db, 0.0).sum(axis=1)
-        return total.reshape(shape)
+            total = np.where(hit, self.seg_loss_db, 0.0).sum(axis=-1)
+        return total
 
     def blockage_amplitude(self, p, q) -> np.ndarray:
         """``b(p,q) = 10^(−Σ L_w/20)``, 0 through an opaque wall (MODEL §2.5)."""

@@ -242,8 +242,8 @@ class Transmitter(ABC):
         T states at once (T,N,M[,3]); positions and weights are computed once per distinct
         state (a frame's slots usually share one), with the same formulas as the
         single-state methods, so every entry equals theirs bit for bit."""
-        act = np.stack([np.asarray(st.active, bool) for st in states]) & self.installed
-        s0 = np.where(act, np.stack([np.asarray(st.s, float) for st in states]), 0.0)
+        act = np.array([st.active for st in states], bool) & self.installed          # np.stack, in one call
+        s0 = np.where(act, np.array([st.s for st in states], float), 0.0)
         T = len(states)
         # a state equal to the one before it (the elements still, the same active set and
         # analog weights) reuses its positions and weights

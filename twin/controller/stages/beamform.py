@@ -174,6 +174,36 @@ class _Linear(_Beamform):
         W, H, t = self._W(obs, plan, j)
         return W, None, H, t
 
+    def defer(self, obs, plan) -> bool:
+        """:meth:`run` without the slots' beamformers, for a caller that will replace most
+        of them by pilot re-beamformings before they radiate (the engine, issue 13; MODEL
+        §5.1): the motion predictor advances as in :meth:`run`, every slot's W, H and csi
+        time stay None, and :meth:`complete` computes the ones still needed later (the
+        values :meth:`run` computes now). Only the batched per-slot path defers, and only
+        with finite channel knowledge: a finite channel gives a finite MRT/ZF/MMSE
+        precoder, so a beamformer never computed could not have failed the engine's
+        finiteness check. False (nothing done): call :meth:`run`."""
+        if not (self.p["predict"] and type(self)._W is _Linear._W and type(self).run is _Linear.run
+                and type(self).slot_channel is _Beamform.slot_channel):
+            return False
+        csi = obs.csi
+        if csi is not None and csi.H is not None and not (
+                np.isfinite(csi.H).all() and (csi.H_prev is None or np.isfinite(csi.H_prev).all())
+                and (csi.err_var is None or np.isfinite(csi.err_var).all())):
+            return False
+        self._v = self.predictor.velocity(obs.time_s, obs.users)
+        for j in range(plan.n_slots):
+            self._record(plan, j, None, None, None, None)
+        return True
+
+    def complete(self, obs, plan, js) -> list:
+        """(W, H, csi time) of the deferred slots ``js`` (:meth:`defer`), as :meth:`run`
+        would have computed them for ``obs`` and ``plan``."""
+        out = self._W_many(obs, plan, list(js))
+        for j, (W, H, t) in zip(js, out):
+            self._record(plan, j, W, None, H, t)
+        return out
+
     def slots_batch(self, obs, plan, items) -> list:
         """:meth:`slot` for many ``(j, knowledge)`` pairs at once (the re-beamformings of a
         frame's pilots, :meth:`Controller.prepare_refresh`)."""
