@@ -95,7 +95,6 @@ class PassLayout:
         target channel entry (Q,) and its gradient (2,Q) — the same functions as
         :meth:`terms` / :meth:`target`, applied to Q copies of the guide."""
         dep = self.deployment
-        fp = self.floor
         if self.memoise and dep.installed[n, m]:
             return self._candidates_free(s, n, m, cand, users, q)
         Qn = len(cand)

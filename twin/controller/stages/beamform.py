@@ -450,7 +450,7 @@ class CrbSdr(_Beamform):
         """√tr CRB of the frame as planned (all slots' echoes, MODEL §3.3)."""
         from twin.physics.sensing import crb_over_slots, root_crb
 
-        tx, q = self.ctx.tx, obs.target
+        q = obs.target
         total = sum(plan.durations)
         parts = []
         for j in range(plan.n_slots):
