@@ -23,6 +23,8 @@ one), so its outage cannot rise as R_min falls through a local optimum."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -139,21 +141,44 @@ def _controllers(over, schemes):
     return {label: controller(sc, r, {**over, **extra}) for sc, r, label, extra in schemes}
 
 
+def split_slots(sch, T: int) -> SimpleNamespace:
+    """Schedule ``sch`` (T' ≤ T slots) as a T-slot start: each slot split into consecutive
+    slots of the same cluster, configuration and user (group sizes differ by at most one).
+    With its durations re-optimised it reaches the T'-slot outage (the same time per
+    cluster, configuration and user), so a search at T started from it does no worse."""
+    n = len(sch.clusters)
+    rep = np.full(n, T // n) + (np.arange(n) < T % n)
+    return SimpleNamespace(clusters=np.repeat(sch.clusters, rep), configs=np.repeat(sch.configs, rep),
+                           users=np.repeat(sch.users, rep), status="ok")
+
+
 def sweep_drop(over, schemes, seed, d) -> dict:
     """{label: evaluate(...)} of drop ``d`` at one sweep point (scene overrides ``over``):
-    the schemes run strictest R_min first and the proposed rule starts also from the same
-    scheme's solutions for stricter R_min (same scheme and scene)."""
+    the schemes run strictest R_min first, fewest slots first, and the proposed rule starts
+    also from the same scheme's solutions for stricter R_min (same scheme and scene) and
+    from its solutions with fewer slots T (at the same or a stricter R_min, slots split,
+    :func:`split_slots`): more slots can then only lower the outage, as they do at the
+    global optimum."""
     ctrls = _controllers(over, schemes)
     world = next(iter(ctrls.values())).world
-    order = sorted(schemes, key=lambda e: -e[1])
+    order = sorted(schemes, key=lambda e: (-e[1], e[0].params.get("T", 0)))
     target, users, rng = _drop(world, seed, d)
     solved = {}                       # scheme and scene (less R_min) -> schedules, strictest R_min first
+    fewer = {}                        # scheme and scene less T -> [(T, R_min, schedule)]
     res = {}
     for sc, r, label, extra in order:
         key = (sc.preset, tuple(sorted(sc.params.items())), repr(sorted(extra.items())))
         prev = [x for x in solved.get(key, []) if x.usable]
+        T = sc.params.get("T", 0)
+        family = (sc.preset, tuple(sorted((k, v) for k, v in sc.params.items() if k != "T")),
+                  repr(sorted(extra.items())))
+        if sc.preset == "clustered-outage" and T:
+            prev += [split_slots(x, T) for t, rr, x in fewer.get(family, []) if t < T and rr >= r and x.usable]
         keep = solved.setdefault(key, [])
+        n_kept = len(keep)
         res[label] = evaluate(ctrls[label], target, users, rng, starts=prev, keep=keep)
+        if T:
+            fewer.setdefault(family, []).extend((T, r, x) for x in keep[n_kept:])
     return res
 
 
