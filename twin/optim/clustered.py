@@ -342,16 +342,17 @@ def _outage(pb, w, objective: str = "exact"):
     return val
 
 
-def _cdf_batch(lam, x):
+def _cdf_batch(lam, x, max_step: float = 8.0, tail: tuple = (10.0, 30)):
     """CDF at ``x`` of sums of independent exponentials, one sum per row of ``lam``
     (B,n) of positive means: :func:`twin.physics.outage._exact_cdf` (non-negative
     uniformisation of the pure-birth chain, then squarings) for B sums at once, with one
-    step h = x/2^m for all rows (m from the largest rate, so every row's Λh ≤ 8, as the
-    scalar routine requires) and the longest Poisson series of the batch."""
+    step h = x/2^m for all rows (m from the largest rate, so every row's Λh ≤
+    ``max_step``, 8 as the scalar routine requires) and the longest Poisson series of the
+    batch (Λh + tail[0]·√(Λh) + tail[1] terms)."""
     B, n = lam.shape
     mu = 1.0 / lam
     Lam = mu.max(axis=1)
-    m = max(0, int(np.ceil(np.log2(max(float(Lam.max()) * x / 8.0, 1.0)))))
+    m = max(0, int(np.ceil(np.log2(max(float(Lam.max()) * x / max_step, 1.0)))))
     h = x / 2.0 ** m
     ar = np.arange(n)
     P = np.zeros((B, n + 1, n + 1))
@@ -359,7 +360,7 @@ def _cdf_batch(lam, x):
     P[:, ar, ar] -= mu / Lam[:, None]
     P[:, ar, ar + 1] += mu / Lam[:, None]
     lh = Lam * h
-    k_max = int(lh.max() + 10.0 * np.sqrt(lh.max()) + 30)
+    k_max = int(lh.max() + tail[0] * np.sqrt(lh.max()) + tail[1])
     weight = np.exp(-lh)
     term = np.broadcast_to(np.eye(n + 1), P.shape).copy()
     E = weight[:, None, None] * term
