@@ -396,16 +396,24 @@ def _outages(pb, W, objective: str = "exact"):
             for b in rows:
                 out[b] = _outage(pb, W[b], objective)
             continue
-        sw = np.sqrt(W[np.ix_(rows, on)])
-        lam = np.linalg.eigvalsh(sw[:, :, None] * pb.cov[np.ix_(on, on)][None] * sw[:, None, :])
-        good = lam.min(axis=1) > 1e-12 * lam.max(axis=1)
-        if good.any():
-            vals = _cdf_batch(np.sort(lam[good], axis=1), float(pb.threshold))
-            for b, v in zip(rows[good], vals):
-                out[b] = pb.cache[(objective, W[b].tobytes())] = float(v)
-        for b in rows[~good]:
-            out[b] = _outage(pb, W[b], objective)
+        fill_outages(pb, W, rows, np.sqrt(W[np.ix_(rows, on)]), pb.cov[np.ix_(on, on)][None], objective, out)
     return out
+
+
+def fill_outages(pb, W, rows, sw, cov, objective, out, cdf=None):
+    """``out[b]`` = exact outage of weight rows ``W[rows]`` whose supports give square-root
+    weights ``sw`` (B,n) and covariance blocks ``cov`` ((B or 1),n,n): the eigenvalues of
+    Σ^{1/2} D Σ^{1/2} (MODEL §3.4) in one batch, the batch CDF (``cdf``, default
+    :func:`_cdf_batch`) where they are well conditioned, the scalar routine elsewhere;
+    results memoised in ``pb.cache``."""
+    lam = np.linalg.eigvalsh(sw[:, :, None] * cov * sw[:, None, :])
+    good = lam.min(axis=1) > 1e-12 * lam.max(axis=1)
+    if good.any():
+        vals = (cdf or _cdf_batch)(np.sort(lam[good], axis=1), float(pb.threshold))
+        for b, v in zip(rows[good], vals):
+            out[b] = pb.cache[(objective, W[b].tobytes())] = float(v)
+    for b in rows[~good]:
+        out[b] = _outage(pb, W[b], objective)
 
 
 def _feasible(pb, clusters, configs, users, tau, tol=1e-9):

@@ -121,16 +121,8 @@ def outages_by_size(pb: cl.ClusterProblem, W, objective: str = "exact") -> np.nd
             continue
         pos = W[rows] > 0
         on = np.nonzero(pos)[1].reshape(len(rows), n)                          # (B,n) ascending
-        sw = np.sqrt(np.take_along_axis(W[rows], on, axis=1))
-        cov = pb.cov[on[:, :, None], on[:, None, :]]
-        lam = np.linalg.eigvalsh(sw[:, :, None] * cov * sw[:, None, :])
-        good = lam.min(axis=1) > 1e-12 * lam.max(axis=1)
-        if good.any():
-            vals = cdf_batch(np.sort(lam[good], axis=1), float(pb.threshold))
-            for b, v in zip(rows[good], vals):
-                out[b] = pb.cache[(objective, W[b].tobytes())] = float(v)
-        for b in rows[~good]:
-            out[b] = cl._outage(pb, W[b], objective)
+        cl.fill_outages(pb, W, rows, np.sqrt(np.take_along_axis(W[rows], on, axis=1)),
+                        pb.cov[on[:, :, None], on[:, None, :]], objective, out, cdf=cdf_batch)
     return out
 
 
