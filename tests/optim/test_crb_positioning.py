@@ -6,36 +6,20 @@ stays within each PA's reach and never ends worse than the SDR where it started.
 import numpy as np
 import pytest
 
-from twin.optim.crb_positioning import (PassLayout, ReachGrid, SearchGrid, coarse_to_fine, crb_ao,
+from twin.optim.crb_positioning import (ReachGrid, SearchGrid, coarse_to_fine, crb_ao,
                                         crb_elementwise_positions, crb_track, penalty_positioning,
                                         reach_window, sca_sinr_projection, sdr_at)
 from twin.optim.legal import LegalSet, lattice
-from twin.optim.sdr import CrbSdr
 from twin.physics import sinr_downlink
-from twin.problems import crb_setup
-from twin.scene.loader import load_scene
-from twin.world import World
 
 QUICK = dict(max_outer=2, max_inner=2)
 
 
-@pytest.fixture(scope="module")
-def env():
-    w = World(load_scene("paper000"))
-    return w, PassLayout(w.deployment, w.floor), crb_setup(w), CrbSdr(4, 3)
-
-
-def _drop(seed):
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    return users, np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-
-
-def test_sca_projection_is_feasible_and_closer(env):
+def test_sca_projection_is_feasible_and_closer(paper000_crb, crb_drop):
     """Algorithm 1 returns Q meeting every SINR with (W, R_s) and no farther from ΣQ_m
     than its feasible start."""
-    w, lay, setup, sdr = env
-    users, q = _drop(1)
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(1)
     s = w.deployment.uniform_positions()
     res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
     H = lay.terms(s, users).sum(axis=1)
@@ -48,10 +32,10 @@ def test_sca_projection_is_feasible_and_closer(env):
     assert hist[-1] < np.sum(np.abs(H - P) ** 2)
 
 
-def test_candidates_match_the_physics_core(env):
+def test_candidates_match_the_physics_core(paper000_crb, crb_drop):
     """The vectorised candidate evaluation equals re-evaluating the full channel."""
-    w, lay, *_ = env
-    users, q = _drop(2)
+    w, lay, *_ = paper000_crb
+    users, q = crb_drop(2)
     s = w.deployment.uniform_positions()
     cand = np.array([4.0, 4.3, 5.0])
     T, hc, dhc = lay.candidates(s, 2, 1, cand, users, q)
@@ -64,9 +48,9 @@ def test_candidates_match_the_physics_core(env):
         assert np.allclose(dhc[:, i], dh[:, 2], rtol=1e-12)
 
 
-def test_elementwise_search_never_increases_and_keeps_spacing(env):
-    w, lay, setup, sdr = env
-    users, q = _drop(3)
+def test_elementwise_search_never_increases_and_keeps_spacing(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(3)
     dep = w.deployment
     s = dep.uniform_positions()
     res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
@@ -85,9 +69,9 @@ def test_elementwise_search_never_increases_and_keeps_spacing(env):
     assert np.all(sinr_downlink(H3, res.W, w.noise_w, res.Rs) >= w.sinr_target * (1 - 1e-6))
 
 
-def test_penalty_positioning_drives_the_violation_down(env):
-    w, lay, setup, sdr = env
-    users, q = _drop(4)
+def test_penalty_positioning_drives_the_violation_down(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(4)
     s = w.deployment.uniform_positions()
     res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
     out = penalty_positioning(lay, s, users, q, res.W, res.Rs, setup, w.sinr_target, w.noise_w,
@@ -97,9 +81,9 @@ def test_penalty_positioning_drives_the_violation_down(env):
 
 
 @pytest.mark.parametrize("seed", [0, 5])
-def test_ao_objective_never_increases_and_beats_uniform(env, seed):
-    w, lay, setup, sdr = env
-    users, q = _drop(seed)
+def test_ao_objective_never_increases_and_beats_uniform(paper000_crb, seed, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(seed)
     s0 = w.deployment.uniform_positions()
     r = crb_ao(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
                grid=SearchGrid(grid=301), max_iter=4, penalty=QUICK)
@@ -112,9 +96,9 @@ def test_ao_objective_never_increases_and_beats_uniform(env, seed):
     assert np.trace(setup.crb(r.sdr.R, h, dh, q)) == pytest.approx(r.objective, rel=1e-9)
 
 
-def test_discrete_mode_stays_on_lattice(env):
-    w, lay, setup, sdr = env
-    users, q = _drop(6)
+def test_discrete_mode_stays_on_lattice(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(6)
     dep = w.deployment
     r = crb_ao(lay, dep.uniform_positions(), users, q, setup, w.sinr_target, w.power_w, w.noise_w,
                sdr=sdr, grid=SearchGrid(lattice_z=15), max_iter=3, penalty=QUICK)
@@ -125,9 +109,9 @@ def test_discrete_mode_stays_on_lattice(env):
     assert np.allclose(snapped / 0.5, np.rint(snapped / 0.5))
 
 
-def test_warm_start_from_a_solution_does_not_lose_it(env):
-    w, lay, setup, sdr = env
-    users, q = _drop(0)
+def test_warm_start_from_a_solution_does_not_lose_it(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(0)
     r1 = crb_ao(lay, w.deployment.uniform_positions(), users, q, setup, w.sinr_target, w.power_w,
                 w.noise_w, sdr=sdr, grid=SearchGrid(grid=301), max_iter=3, penalty=QUICK)
     r2 = crb_ao(lay, r1.s, users, q, setup, w.sinr_target, w.power_w, w.noise_w, sdr=sdr,
@@ -135,13 +119,13 @@ def test_warm_start_from_a_solution_does_not_lose_it(env):
     assert r2.objective <= r1.objective * (1 + 1e-4)
 
 
-def test_coarse_to_fine_levels_are_nested_and_a_harder_solution_is_a_floor(env):
+def test_coarse_to_fine_levels_are_nested_and_a_harder_solution_is_a_floor(paper000_crb, crb_drop):
     """Continuation: each level is at least as good as the coarser one (nested lattices).
     Warm start: a layout solved for a higher γ is feasible for the lower γ with at least
     as good a CRB (the SDR's feasible set only grows), so every level of the easier
     problem started from it ends no worse than the harder problem's level."""
-    w, lay, setup, sdr = env
-    users, q = _drop(3)
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(3)
     s0 = w.deployment.uniform_positions()
     kw = dict(sdr=sdr, grid=201, max_iter=2, penalty=QUICK)
     hard = coarse_to_fine(lay, s0, users, q, setup, w.sinr_target * 10.0, w.power_w, w.noise_w, **kw)
@@ -159,11 +143,11 @@ def test_coarse_to_fine_levels_are_nested_and_a_harder_solution_is_a_floor(env):
             assert np.allclose(k, np.rint(k), atol=1e-9)
 
 
-def test_a_window_covering_the_guides_changes_nothing(env):
+def test_a_window_covering_the_guides_changes_nothing(paper000_crb, crb_drop):
     """The reachable-set window is a pure restriction: spanning whole guides it gives the
     search the same candidates, so the same positions (the paper figures' path)."""
-    w, lay, setup, sdr = env
-    users, q = _drop(2)
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(2)
     s = w.deployment.uniform_positions()
     res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
     g = SearchGrid(grid=101)
@@ -175,9 +159,9 @@ def test_a_window_covering_the_guides_changes_nothing(env):
 
 
 @pytest.mark.parametrize("steps", [("guarded", "free"), ("penalty",)])
-def test_track_step_stays_in_reach_and_never_ends_worse(env, steps):
-    w, lay, setup, sdr = env
-    users, q = _drop(4)
+def test_track_step_stays_in_reach_and_never_ends_worse(paper000_crb, steps, crb_drop):
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(4)
     s0 = w.deployment.uniform_positions()
     reach = 0.05                                          # 0.5 m/s × 0.1 s
     r = crb_track(lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w, reach_m=reach, sdr=sdr,
@@ -195,12 +179,12 @@ def test_track_step_stays_in_reach_and_never_ends_worse(env, steps):
     assert r.objective == pytest.approx(float(np.trace(setup.crb(r.sdr.R, h, dh, q)).real), rel=1e-6)
 
 
-def test_guarded_track_step_bounds_the_sdr_at_its_positions(env):
+def test_guarded_track_step_bounds_the_sdr_at_its_positions(paper000_crb, crb_drop):
     """A guarded step accepted without a re-solve carries beams that are feasible at the new
     positions, so the SDR solved there is at least as good (the bound that makes the
     re-solve unnecessary), and repeated frames keep lowering the CRB of a still scene."""
-    w, lay, setup, sdr = env
-    users, q = _drop(6)
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(6)
     s = w.deployment.uniform_positions()
     objs = []
     for _ in range(3):
@@ -214,13 +198,13 @@ def test_guarded_track_step_bounds_the_sdr_at_its_positions(env):
     assert objs[-1] < objs[0]
 
 
-def test_far_candidates_let_a_pa_leave_its_reach_for_a_better_place(env):
+def test_far_candidates_let_a_pa_leave_its_reach_for_a_better_place(paper000_crb, crb_drop):
     """``ReachGrid(far=…)``: candidates over the whole feasible interval as well; from a
     start where all PAs of each guide sit together at the feed, a tiny reach keeps them
     there without far candidates, and with them the step moves some PA beyond its reach
     and lowers tr CRB (the positions stay legal)."""
-    w, lay, setup, sdr = env
-    users, q = _drop(4)
+    w, lay, setup, sdr = paper000_crb
+    users, q = crb_drop(4)
     dep = w.deployment
     s0 = lay.legal.legalize(np.zeros_like(dep.uniform_positions()))
     reach = 1e-3

@@ -20,7 +20,6 @@ from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr
 from twin.optim.sdr_conic import FAST_SETTINGS
 from twin.physics import sinr_downlink
-from twin.problems import crb_setup
 from twin.scene import load_scene
 from twin.world import World
 
@@ -60,22 +59,10 @@ def test_walled_candidate_batches_equal_the_direct_evaluation_bit_for_bit():
     assert blocked > 0                                              # the walls were in the way of some links
 
 
-@pytest.fixture(scope="module")
-def paper():
-    w = World(load_scene("paper000"))
-    return w, PassLayout(w.deployment, w.floor), crb_setup(w), CrbSdr(4, 3)
-
-
-def _drop(seed):
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    return users, np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-
-
-def test_far_candidates_on_a_subset_of_guides(paper):
-    w, lay, setup, sdr = paper
+def test_far_candidates_on_a_subset_of_guides(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
     dep = w.deployment
-    users, q = _drop(4)
+    users, q = crb_drop(4)
     s0 = lay.legal.legalize(np.zeros_like(dep.uniform_positions()))       # every PA at its feed
     reach, grid = 1e-3, ReachGrid(points=5, zoom=5, far=31)
     args = (lay, s0, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
@@ -94,12 +81,12 @@ def test_far_candidates_on_a_subset_of_guides(paper):
     assert moved_guides                                                       # the far candidates were used
 
 
-def test_fast_sdr_meets_the_constraints_and_the_default_optimum(paper):
-    w, lay, setup, sdr = paper
+def test_fast_sdr_meets_the_constraints_and_the_default_optimum(paper000_crb, crb_drop):
+    w, lay, setup, sdr = paper000_crb
     fast = CrbSdr(4, 3, solver_opts={"max_threads": 1, **FAST_SETTINGS})
     s = w.deployment.uniform_positions()
     for seed in range(6):
-        users, q = _drop(seed)
+        users, q = crb_drop(seed)
         H = lay.terms(s, users).sum(axis=1)
         h, dh = lay.target(s, q)
         a = fast.solve(H, h, dh, q, setup, w.sinr_target, w.power_w, w.noise_w)
@@ -112,13 +99,13 @@ def test_fast_sdr_meets_the_constraints_and_the_default_optimum(paper):
         assert a.objective == pytest.approx(b.objective, rel=1e-4)
 
 
-def test_a_failed_fast_solve_is_repeated_with_the_defaults(monkeypatch):
+def test_a_failed_fast_solve_is_repeated_with_the_defaults(monkeypatch, crb_drop):
     from twin.controller.solvers import Solvers
     from twin.optim import sdr as sdrmod
 
     w = World(load_scene("paper000"))
     bridge = Solvers(w)
-    users, q = _drop(1)
+    users, q = crb_drop(1)
     state = w.tx.initial_state()
     H = w.tx.channel_to(state, users)
     ref = bridge.crb_sdr(w.tx, state, H, q, w.sinr_target)
