@@ -10,7 +10,10 @@ directory) and prints
   ``solve_time_s``: the decision only, not the evaluator) against the frame length;
 - the same two figures in CPU time of this process (``time.process_time``): on a shared,
   overloaded machine wall times measure the neighbours as much as the code, CPU times
-  much less so (RTF cpu = simulated time / CPU time of the run).
+  much less so (RTF cpu = simulated time / CPU time of the run);
+- "+slots": the controller's whole CPU per frame, the decision plus the frame's per-slot
+  re-beamformings at the pilots (``Controller.refresh``, ``prepare_refresh``,
+  ``complete_beams``): work a policy defers to the slots still is the controller's work.
 
     python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
                                         [--set scene.key=value …] [--param role.param=value …] [--walking]
@@ -42,19 +45,32 @@ import time
 import numpy as np
 
 
-_cpu: list = []
+_cpu: list = []      # CPU of each Controller.decide call (one per frame)
+_slot_cpu: list = []  # per frame: CPU of the per-slot calls (refresh, prepare_refresh, complete_beams) after it
+_depth = [0]
 
 #: ``--walking``: the users' mobility (random waypoint at walking speed, no pauses)
 WALKING = {"model": "random_waypoint", "speed_m_s": [0.6, 1.4], "pause_s": 0.0}
 
 
-def _cpu_timed(method):
+def _cpu_timed(method, slot=False):
+    """``method`` timed in CPU: a decision opens a frame's entry in ``_cpu`` (and an empty
+    slot entry), a per-slot call adds to the frame's slot entry; nested calls count once."""
     def wrapper(*args, **kwargs):
+        _depth[0] += 1
         c0 = time.process_time()
         try:
             return method(*args, **kwargs)
         finally:
-            _cpu.append(time.process_time() - c0)
+            _depth[0] -= 1
+            dt = time.process_time() - c0
+            if _depth[0] == 0:
+                if not slot:
+                    _cpu.append(dt)
+                    _slot_cpu.append(0.0)
+                elif _slot_cpu:
+                    _slot_cpu[-1] += dt
+    wrapper._bench = True
     return wrapper
 
 
@@ -66,12 +82,13 @@ def _run(scene, policy, frames, params=None):
     try:
         sim = Simulation(scene, out, policy=policy, frames=frames, policy_params=params or None)
         _cpu.clear()
+        _slot_cpu.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         sim.run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         solve = read_column(out, "frames", "solve_time_s")
         solve = solve[np.isfinite(solve)]
-        return wall, solve, cpu, np.array(_cpu)
+        return wall, solve, cpu, np.array(_cpu), np.array(_cpu) + np.array(_slot_cpu)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -89,7 +106,8 @@ def main(argv=None):
 
     if not getattr(Controller.decide, "_bench", False):
         Controller.decide = _cpu_timed(Controller.decide)
-        Controller.decide._bench = True
+        for name in ("refresh", "prepare_refresh", "complete_beams"):
+            setattr(Controller, name, _cpu_timed(getattr(Controller, name), slot=True))
     from twin.scene import load_scene
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -124,7 +142,8 @@ def main(argv=None):
           + (f"; controller statistics without the first {args.warmup} frames" if args.warmup else "")
           + (f"; --set {overrides}" if overrides else "") + (f"; --param {params}" if params else ""))
     print(f"{'preset':<22} {'scene':<9} {'frame ms':>8} {'RTF':>7} {'ctl mean ms':>11} {'ctl p95 ms':>10}"
-          f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}")
+          f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}"
+          f" | {'+slots mean':>11} {'+slots p95':>10}")
     for name in names:
         wanted = []
         for s in args.scenes.split(","):
@@ -138,20 +157,21 @@ def main(argv=None):
                 print(f"{name:<22} {sname:<9} scene refused: {exc}")
                 continue
             frame_ms = scene.simulation.frame_s * 1e3
-            cols = [[] for _ in range(6)]
+            cols = [[] for _ in range(8)]
             try:
                 for _ in range(args.repeat):
-                    wall, solve, cpu, ctl = _run(scene, name, args.frames, params)
-                    solve, ctl = solve[args.warmup:], ctl[args.warmup:]
+                    wall, solve, cpu, ctl, total = _run(scene, name, args.frames, params)
+                    solve, ctl, total = solve[args.warmup:], ctl[args.warmup:], total[args.warmup:]
                     sim_s = args.frames * scene.simulation.frame_s
-                    for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl))):
+                    for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl),
+                                               *_mean_p95(total))):
                         col.append(val)
             except ConfigError as exc:
                 print(f"{name:<22} {sname:<9} refuses to build: {exc}")
                 continue
-            r, m, p, rc, mc, pc = (statistics.median(x) for x in cols)
+            r, m, p, rc, mc, pc, mt, pt = (statistics.median(x) for x in cols)
             print(f"{name:<22} {sname:<9} {frame_ms:8.1f} {r:7.2f} {m:11.1f} {p:10.1f} {p / frame_ms:9.2f} | "
-                  f"{rc:7.2f} {mc:11.1f} {pc:10.1f}", flush=True)
+                  f"{rc:7.2f} {mc:11.1f} {pc:10.1f} | {mt:11.1f} {pt:10.1f}", flush=True)
     return 0
 
 
