@@ -1,0 +1,89 @@
+"""isac-crb in the engine (issue 13, fourth round): with pilot knowledge every slot is
+re-beamformed at its pilot before it radiates, so the decision's per-slot SDRs are left to
+those re-beamformings (``beamform.defer``). The traces must be those of solving them all,
+with fewer SDRs solved; a re-beamforming without a feasible SDR must still radiate what a
+full decision would have planned."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from twin.controller.stages.beamform import CrbSdr
+from twin.controller.solvers import Solvers
+from twin.engine import Simulation
+from twin.optim.result import Status
+from twin.scene import load_scene
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from test_engine_caches import Eager, _tables  # noqa: E402
+
+
+def _count_sdrs(monkeypatch):
+    calls = {"n": 0}
+    orig = Solvers.crb_sdr
+
+    def spy(self, *a, **k):
+        calls["n"] += 1
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(Solvers, "crb_sdr", spy)
+    return calls
+
+
+def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monkeypatch):
+    sc = load_scene("office")
+    calls = _count_sdrs(monkeypatch)
+    Simulation(sc, tmp_path / "deferred", policy="isac-crb", frames=4).run()
+    n_deferred = calls["n"]
+    calls["n"] = 0
+    Eager(sc, tmp_path / "eager", policy="isac-crb", frames=4).run()
+    n_eager = calls["n"]
+    # frames 1-3 decide without their 10 slot SDRs (the first frame decides eagerly)
+    assert n_eager - n_deferred == 30
+    ta, tb = _tables(tmp_path / "deferred"), _tables(tmp_path / "eager")
+    for name in ta:
+        pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True, obj=name)
+    info = pd.read_parquet(tmp_path / "deferred" / "frames.parquet")["info"]
+    assert sum('"deferred": true' in str(i) for i in info) == 3
+
+
+def test_no_deferral_without_pilots_or_when_switched_off(tmp_path, monkeypatch):
+    calls = _count_sdrs(monkeypatch)
+    Simulation(load_scene("office", {"csi.model": "perfect"}), tmp_path / "a", policy="isac-crb",
+               frames=2).run()
+    assert calls["n"] >= 20                     # no pilots: every slot of both frames solved in decide
+    calls["n"] = 0
+    Simulation(load_scene("office"), tmp_path / "b", policy="isac-crb", frames=2,
+               policy_params={"beamform.defer": False}).run()
+    assert calls["n"] >= 20 + 10                # decide's slots and the ten pilot re-beamformings
+
+
+def test_a_refresh_without_feasible_sdr_radiates_the_planned_fallback(tmp_path, monkeypatch):
+    """A deferred slot has no planned beams to keep; when its re-beamforming's SDR fails it
+    takes what a full decision would have planned there (the positioning stage's SDR
+    at the decided positions when the slot's own SDR fails too)."""
+    sim = Simulation(load_scene("office"), None, policy="isac-crb", frames=2)
+    sim.run()
+    ctl = sim.controller
+    bf = ctl.ctx.stages["beamform"]
+    obs = sim._observe(2, 0.2)
+    obs = type(obs)(**{**vars(obs), "previous": sim.decision})
+    d = ctl.decide(obs, defer_beams=True)
+    assert ctl.deferred_slots(d) == tuple(range(10)) and d.info.get("deferred") is True
+    plan = ctl._last[1]
+    hint = plan.hints["sdr_at_target"][1]
+    orig = CrbSdr._solve
+
+    def failing(self, o, p, j, cache):
+        res, idx, H, t = orig(self, o, p, j, cache)
+        return type(res)(res.solution, float("inf"), 0, 0.0, Status.INFEASIBLE, (), {}), idx, H, t
+
+    monkeypatch.setattr(CrbSdr, "_solve", failing)
+    new = ctl.refresh(d, 4, obs.csi)
+    assert ctl.deferred_slots(new) == tuple(j for j in range(10) if j != 4)
+    W = new.slots[4].W
+    assert W is not None and np.all(np.isfinite(W))
+    assert np.array_equal(W, hint.W) and np.array_equal(new.slots[4].Rs, hint.Rs)
+    assert bf._deferred[1] is plan
