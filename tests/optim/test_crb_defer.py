@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from twin.controller.controller import Controller
 from twin.controller.stages.beamform import CrbSdr
 from twin.controller.solvers import Solvers
 from twin.engine import Simulation
@@ -32,18 +34,33 @@ def _count_sdrs(monkeypatch):
     return calls
 
 
-def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monkeypatch):
-    sc = load_scene("office")
+@pytest.mark.parametrize("overrides, some_completed", [
+    ({}, False),                                                        # a pilot before every slot's sample
+    ({"simulation.samples_per_slot": 3, "csi.period_s": 0.004}, True),  # some slots radiate before their refresh
+])
+def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monkeypatch, overrides, some_completed):
+    sc = load_scene("office", overrides)
     calls = _count_sdrs(monkeypatch)
+    counts = {"deferred": 0, "completed": 0}
+    orig = Controller.complete_beams
+
+    def spy(self, decision, skip=()):
+        counts["deferred"] += len(self.deferred)
+        counts["completed"] += len([j for j in self.deferred if j not in skip])
+        return orig(self, decision, skip)
+
+    monkeypatch.setattr(Controller, "complete_beams", spy)
     Simulation(sc, tmp_path / "deferred", policy="isac-crb", frames=3).run()
+    monkeypatch.setattr(Controller, "complete_beams", orig)
     n_deferred = calls["n"]
     calls["n"] = 0
     Eager(sc, tmp_path / "eager", policy="isac-crb", frames=3).run()
     n_eager = calls["n"]
-    # frames 1-2 decide without their 10 slot SDRs (the first frame decides eagerly)
-    assert n_eager - n_deferred == 20
+    assert counts["deferred"] == 20                # frames 1-2 × 10 slots (the first frame decides eagerly)
+    assert (0 < counts["completed"] < 20) if some_completed else counts["completed"] == 0
+    assert n_eager - n_deferred == counts["deferred"] - counts["completed"]   # the SDRs nobody used
     ta, tb = _tables(tmp_path / "deferred"), _tables(tmp_path / "eager")
-    for name in ta:
+    for name in ta:                    # completed slots carry their R_s too (users' SINR, targets' RCRB)
         pd.testing.assert_frame_equal(ta[name], tb[name], check_exact=True, obj=name)
     info = pd.read_parquet(tmp_path / "deferred" / "frames.parquet")["info"]
     assert sum('"deferred": true' in str(i) for i in info) == 2
