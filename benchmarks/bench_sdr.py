@@ -115,12 +115,16 @@ def policy_frames(w, frames: int = 6):
     """Part 3: warm-started frames of the isac-crb policy on the paper000 drop of seed 2
     (3 users walking ~1 m/s, 1 slot per frame), wall and CPU time per frame, in tracking
     mode (the default), in tracking mode with the optional shortcuts (``fast_sdr``, far
-    candidates in a round robin over the guides, issue 13) and with ``position.mode = full``
+    candidates in a round robin over the guides, issue 13; the guarded step alone with the
+    round robin, fourth round: faster, frame RCRB worse on ``office``, docs/performance.md
+    "isac-crb, fourth round") and with ``position.mode = full``
     (the previous behaviour: up to max_iter = 3 AO iterations per frame) and
     ``beamform.reuse = false``."""
     for label, params in (("track (default)", {}),
                           ("track, fast_sdr + far round robin", {"position.fast_sdr": True, "beamform.fast_sdr": True,
                                                                  "position.track_far_every": 4}),
+                          ("track, guarded step only + far round robin", {"position.track_steps": "guarded",
+                                                                          "position.track_far_every": 4}),
                           ("full (previous)", {"position.mode": "full", "beamform.reuse": False})):
         pol = Controller(w, resolve("isac-crb", params))
         rr = np.random.default_rng(2)

@@ -229,8 +229,8 @@ class Controller:
         obs, plan, _ = last
         res = self.ctx.stages["beamform"].complete(obs, plan, js)
         slots = list(decision.slots)
-        for j, (W, H, t) in zip(js, res):
-            slots[j] = _with(slots[j], W=W, H=H, csi_time_s=t)
+        for j, r in zip(js, res):       # (W, H, t), or (W, H, t, Rs) from a stage with sensing
+            slots[j] = _with(slots[j], W=r[0], H=r[1], csi_time_s=r[2], **({"Rs": r[3]} if len(r) > 3 else {}))
         new = _with(decision, slots=tuple(slots))
         self._last = (obs, plan, new)
         return new

@@ -127,14 +127,17 @@ class PassLayout:
         where those functions apply it (``f b`` on the target side)."""
         dep = self.deployment
         x = np.asarray(x, float)
-        U = self.guide_terms(n, x, users)                                     # (Q,K)
+        users = np.atleast_2d(users)
         rho = power_split_factor(dep.installed)[n, 0]
         f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
         pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
         qq = np.asarray(q, float)
-        blk = self._blockage(pos[:, None, :], qq[None, None, :])
+        U = f[:, None] * free_space_gain(pos[:, None, :], users[None, :, :], dep.fc)     # (Q,K): guide_terms
+        # the users' and the target's links in one wall test (each link's loss is its own)
+        blk = self._blockage(pos[:, None, :], np.concatenate([users, qq[None]])[None, :, :])
         if blk is not None:                                                    # walls: f b, as the target channel
-            f = f * blk[:, 0]
+            U = U * blk[:, :-1]
+            f = f * blk[:, -1]
         diff = qq[None, :] - pos
         r = np.linalg.norm(diff, axis=-1)
         g = free_space_gain(pos, qq[None, :], dep.fc)

@@ -299,6 +299,9 @@ class CrbSdr(_Beamform):
                              "targets and its CRB is within reuse_crb_tol (no SDR re-solve)"),
         "reuse_crb_tol": Param(0.01, "reuse: largest relative rise of tr CRB accepted against the value "
                                      "the beamformer was solved for", "", lo=0.0, hi=10.0),
+        "defer": Param(True, "in the engine with pilot knowledge, leave the slots' SDRs to the pilot "
+                             "re-beamformings that replace them before they radiate (the positioning "
+                             "stage's SDR stands in for a slot without a feasible one, as in a full decision)"),
         "fast_sdr": Param(False, "in a continuing run (never a one-off decision such as a figure's drop), solve "
                                  "the single-target SDRs with Clarabel's fast settings (no iterative refinement, "
                                  "tolerances 1e-6; repeated with the defaults unless ok)"),
@@ -438,10 +441,57 @@ class CrbSdr(_Beamform):
         plan.info["iterations"] = int(plan.hints.get("iterations", 1))
         plan.info["planned_frame_rcrb_m"] = self._planned_rcrb(obs, plan)
 
+    def defer(self, obs, plan) -> bool:
+        """:meth:`run` without the slots' SDRs, for the engine, which re-beamforms every slot
+        at its pilot before it radiates (issue 13, MODEL §5.1; :meth:`_Linear.defer`): with
+        ``defer`` (default), pilot knowledge (``obs.csi``) and the positioning stage's SDR at
+        the decided positions (the ``sdr_at_target`` hint, with which :meth:`run` never fails
+        a frame: a slot without a feasible SDR takes the hint's beams), the motion predictor
+        advances as in :meth:`run`, the frame's info comes from the hint's SDR
+        (``deferred = True``; no ``planned_frame_rcrb_m``) and :meth:`complete` solves the
+        slots still needed later. False (nothing done): call :meth:`run`."""
+        hint = plan.hints.get("sdr_at_target")
+        if not (self.p["defer"] and obs.csi is not None and obs.target is not None and hint is not None
+                and getattr(hint[1], "ok", False) and obs.previous is not None):
+            return False
+        w = self.ctx.world
+        self._v = self.predictor.velocity(obs.time_s, obs.users)
+        self._deferred = (obs, plan)
+        for j in range(plan.n_slots):
+            self._record(plan, j, None, None, None, None)
+        plan.info.update(sdr_info(w, hint[1], self.ctx.gamma()))
+        plan.info["iterations"] = int(plan.hints.get("iterations", 1))
+        plan.info["deferred"] = True
+        return True
+
+    def _planned(self, obs, plan, j, cache):
+        """(W, Rs, H, t) :meth:`run` gives slot j when the frame has the positioning hint."""
+        tx, w = self.ctx.tx, self.ctx.world
+        res, idx, H, t = self._solve(obs, plan, j, cache)
+        if not res.ok:
+            res, idx = plan.hints["sdr_at_target"][1], _served(None, w.n_users)
+        return (_full(res.W, idx, tx.n_rf, w.n_users), res.Rs,
+                _full(H, _served(plan.users[j], w.n_users), tx.n_rf, w.n_users), t)
+
+    def complete(self, obs, plan, js) -> list:
+        """(W, H, csi time, Rs) of the deferred slots ``js`` (:meth:`defer`), as :meth:`run`
+        would compute them for ``obs`` and ``plan``."""
+        cache = self._frame_cache(obs)
+        out = []
+        for j in js:
+            W, Rs, H, t = self._planned(obs, plan, j, cache)
+            self._record(plan, j, W, Rs, H, t)
+            out.append((W, H, t, Rs))
+        return out
+
     def slot(self, obs, plan, j):
         tx, w = self.ctx.tx, self.ctx.world
         res, idx, H, t = self._solve(obs, plan, j, {})
         if not res.ok:
+            if plan.W[j] is None and getattr(self, "_deferred", (None, None))[1] is plan:   # never planned
+                d_obs = self._deferred[0]
+                W, Rs, H0, t0 = self._planned(d_obs, plan, j, self._frame_cache(d_obs))
+                self._record(plan, j, W, Rs, H0, t0)
             return plan.W[j], plan.Rs[j], plan.H[j], plan.csi_time[j]       # keep what was planned
         return (_full(res.W, idx, tx.n_rf, w.n_users), res.Rs,
                 _full(H, _served(plan.users[j], w.n_users), tx.n_rf, w.n_users), t)

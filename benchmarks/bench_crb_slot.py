@@ -1,0 +1,181 @@
+"""Cheap per-slot CRB beamformers against the per-slot SDR (issue 13, fourth round;
+docs/performance.md "isac-crb, fourth round"): can a slot's beams be derived from an SDR
+already solved instead of solving the slot's own SDR (MODEL §4.3)?
+
+For every slot SDR an ``office`` run of ``isac-crb`` solves (the pilot re-beamformings),
+two closed-form candidates are built at that slot's channel and judged by the rules the
+SDR's own answers pass (every SINR row ≥ γ, power ≤ P, R_s ⪰ 0, physically verified):
+
+- **re-split**: keep the total covariance R = Σ w_k w_kᴴ + R_s of the previous solved slot
+  (or of the positioning stage's SDR), so the target's Fisher information is unchanged, and
+  split it anew into beams for the new user channels. For a fixed R, user k's SINR depends
+  only on ``s_k = |h_kᴴ w_k|²`` (its interference-plus-signal ``h_kᴴ R h_k`` is fixed):
+  ``s_k ≥ a_k = γ_k/(1+γ_k) (h_kᴴ R h_k + σ²)``; with ``W = R^{1/2} V``, ``R_s ⪰ 0`` ⇔
+  ``‖V‖₂ ≤ 1``. V is taken from the family ``G (GᴴG + αI)⁻¹`` (G = R^{1/2} H), columns
+  scaled to ``g_kᴴ v_k = √a_k``; feasible iff the least ‖V‖₂ is ≤ 1.
+- **min-power split**: the SINR-constrained minimum-power directions (uplink-downlink
+  duality fixed point), their powers from the K × K SINR system with ``t · R_s0`` as extra
+  interference, t spending the rest of the budget on sensing (R_s0: the previous slot's
+  R_s, or its whole R).
+
+Printed: the fraction of slots where each is feasible and, where it is, its tr CRB over the
+slot SDR's (≥ 1: the SDR is the optimum over that feasible set).
+
+    PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py [--frames 12] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+
+import numpy as np
+
+from twin.physics.sinr import sinr_downlink
+
+#: ridges α / mean ‖g_k‖² of the re-split family (0: zero forcing within R; inf: matched)
+ALPHAS = (0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)
+def _psd_sqrt(R: np.ndarray) -> np.ndarray:
+    lam, U = np.linalg.eigh(0.5 * (R + R.conj().T))
+
+
+def _psd_sqrt(R):
+    lam, U = np.linalg.eigh(0.5 * (R + R.conj().T))
+    return (U * np.sqrt(np.clip(lam, 0.0, None))) @ U.conj().T
+
+
+def _verified(W, Rs, H, gamma, noise_w, power_w, rtol=2e-3):
+    """(W, Rs) if every SINR row, the budget and R_s ⪰ 0 hold physically, else None."""
+    sinr = sinr_downlink(H, W, noise_w, Rs)
+    tr = float(np.real(np.trace(W @ W.conj().T + Rs)))
+    if (np.all(sinr >= gamma * (1 - rtol)) and tr <= power_w * (1 + rtol)
+            and np.linalg.eigvalsh(Rs)[0] >= -rtol * tr / len(Rs)):
+        return W, Rs
+    return None
+
+
+def resplit(R, H, gamma, noise_w, power_w):
+    """(W, Rs) splitting the covariance R for the channels H with every SINR row met (or
+    None), and the least ‖V‖₂ found (≤ 1: feasible)."""
+    Rh = _psd_sqrt(R)
+    G = Rh @ H
+    T = np.real(np.einsum("nk,nk->k", H.conj(), R @ H))
+    a = gamma / (1 + gamma) * (T + noise_w)
+    if np.any(a > T) or np.real(np.trace(R)) > power_w * (1 + 2e-3):
+        return None, np.inf
+    GG = G.conj().T @ G
+    scale = float(np.real(np.trace(GG))) / H.shape[1]
+    best, norm = None, np.inf
+    for alpha in ALPHAS:
+        V = G.copy() if np.isinf(alpha) else G @ np.linalg.pinv(GG + alpha * scale * np.eye(len(GG)))
+        d = np.einsum("nk,nk->k", G.conj(), V)
+        if np.any(np.abs(d) == 0) or not np.all(np.isfinite(d)):
+            continue
+        V = V * (np.sqrt(a) / d)[None, :]
+        nv = float(np.linalg.norm(V, 2))
+        if nv < norm:
+            best, norm = V, nv
+    if best is None or norm > 1:
+        return None, norm
+    W = Rh @ best
+    return _verified(W, 0.5 * ((R - W @ W.conj().T) + (R - W @ W.conj().T).conj().T), H, gamma, noise_w,
+                     power_w), norm
+
+
+def min_power_split(Rs0, H, gamma, noise_w, power_w, iters=200):
+    """(W, Rs): min-power directions (dual uplink fixed point, noise-normalised), powers
+    from the K × K SINR system with t · Rs0 as interference, t spending the budget; None
+    if that has no non-negative solution."""
+    N, K = H.shape
+    Hn = H / np.sqrt(noise_w)
+    lam = np.zeros(K)
+    for _ in range(iters):
+        X = np.linalg.solve(np.eye(N) + (Hn * lam) @ Hn.conj().T, Hn)
+        new = 1 / ((1 + 1 / gamma) * np.real(np.einsum("nk,nk->k", Hn.conj(), X)))
+        done = np.max(np.abs(new - lam) / new) < 1e-10
+        lam = new
+        if done:
+            break
+    U = np.linalg.solve(np.eye(N) + (Hn * lam) @ Hn.conj().T, Hn)
+    U = U / np.linalg.norm(U, axis=0)
+    Gm = np.abs(H.conj().T @ U) ** 2
+    A = -gamma[:, None] * Gm
+    A[np.arange(K), np.arange(K)] = np.diag(Gm)
+    r = np.real(np.einsum("nk,nk->k", H.conj(), Rs0 @ H))
+    p0, p1 = np.linalg.solve(A, gamma * noise_w), np.linalg.solve(A, gamma * r)
+    den = p1.sum() + np.real(np.trace(Rs0))
+    t = max((power_w - p0.sum()) / den, 0.0) if den > 0 else 0.0
+    p = p0 + t * p1
+    if np.any(p < 0):
+        return None
+    return _verified(U * np.sqrt(p), t * Rs0, H, gamma, noise_w, power_w)
+
+
+def main(argv=None):
+    from twin.controller.stages import beamform as bf
+    from twin.engine import Simulation
+    from twin.scene import load_scene
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args(argv)
+    rows = {k: [] for k in ("re-split previous slot", "re-split positioning SDR", "min-power + previous R_s",
+                            "min-power + previous R")}
+    norms = []
+    prev = {}
+    orig = bf.CrbSdr._solve
+
+    def probe(self, obs, plan, j, cache):
+        out = orig(self, obs, plan, j, cache)
+        res, idx, H, _ = out
+        if (isinstance(res, bf.SingleChainSolution) or not getattr(res, "ok", False)
+                or res.info.get("reused") or res.wall_time_s == 0.0):
+            return out
+        w = self.ctx.world
+        gamma = self.ctx.gamma(self.p["sinr_margin_db"])[idx]
+        h, dh = self._target_channel(obs, self.slot_state(obs, plan, j, True))
+
+        def ratio(sol):
+            if sol is None:
+                return np.nan
+            R = sol[0] @ sol[0].conj().T + sol[1]
+            return float(np.real(np.trace(self.ctx.solvers.crb_setup.crb(R, h, dh, obs.target)))) / res.objective
+
+        hint = plan.hints.get("sdr_at_target")
+        if "R" in prev:
+            sol, nv = resplit(prev["R"], H, gamma, w.noise_w, w.power_w)
+            norms.append(nv)
+            rows["re-split previous slot"].append(ratio(sol))
+            rows["min-power + previous R_s"].append(ratio(min_power_split(prev["Rs"], H, gamma, w.noise_w,
+                                                                          w.power_w)))
+            rows["min-power + previous R"].append(ratio(min_power_split(prev["R"], H, gamma, w.noise_w,
+                                                                        w.power_w)))
+        if hint is not None and getattr(hint[1], "ok", False):
+            rows["re-split positioning SDR"].append(ratio(resplit(hint[1].R, H, gamma, w.noise_w, w.power_w)[0]))
+        prev.update(R=res.R, Rs=res.Rs)
+        return out
+
+    bf.CrbSdr._solve = probe
+    out = tempfile.mkdtemp(prefix="bench_crb_slot_")
+    try:
+        Simulation(load_scene("office", {"simulation.seed": a.seed}), out, policy="isac-crb", frames=a.frames).run()
+    finally:
+        bf.CrbSdr._solve = orig
+        shutil.rmtree(out, ignore_errors=True)
+    print(f"office, isac-crb, {a.frames} frames, seed {a.seed}: slot SDRs compared with cheap beamformers")
+    print(f"{'candidate':<28} {'slots':>5} {'feasible':>8} | tr CRB / slot SDR's: q5 / median / q95 / max")
+    for name, r in rows.items():
+        r = np.asarray(r, float)
+        ok = r[np.isfinite(r)]
+        q = np.percentile(ok, [5, 50, 95, 100]) if ok.size else [np.nan] * 4
+        print(f"{name:<28} {r.size:5d} {ok.size / max(r.size, 1):8.1%} | " + " / ".join(f"{x:.2f}" for x in q))
+    if norms:
+        print(f"re-split, least ‖V‖₂ (≤ 1 feasible): median {np.median(norms):.2f}, q10 "
+              f"{np.percentile(norms, 10):.2f}, q90 {np.percentile(norms, 90):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
