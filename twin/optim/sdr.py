@@ -354,7 +354,7 @@ class CrbSdr:
         c0s, Fw, Tw = [], [], []
         for l in range(L):
             F = fisher_linear_map(setup, hs[l], dhs[l], qs[l]) * P
-            j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
+            j0 = F @ _isotropic(N)                       # Fisher entries at R = P I/N
             b_ref = j0[7]
             S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
                 np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
@@ -498,8 +498,8 @@ class CrbSdr:
         Rs = _psd(Rhat - W @ W.conj().T)   # eq. 33 with R̂ = Σ Ŵ + R̂s (paper drops Σ Ŵ)
         # --- physical verification -----------------------------------------------------
         sinr = sinr_downlink(H, W, sigma2, Rs)
-        power = float(np.real(np.trace(W @ W.conj().T + Rs)))
         R = W @ W.conj().T + Rs
+        power = float(np.real(np.trace(R)))
         if self.L == 1:
             obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
         else:
@@ -540,6 +540,14 @@ def _complex(X, N) -> np.ndarray:
     """Hermitian W = (X11 + X22)/2 + j (X21 − X12)/2 of a real-form variable X (2N,2N)."""
     X = np.asarray(X).reshape(2 * N, 2 * N)
     return (X[:N, :N] + X[N:, N:]) / 2 + 1j * (X[N:, :N] - X[:N, N:]) / 2
+
+
+@functools.lru_cache(maxsize=None)
+def _isotropic(N: int) -> np.ndarray:
+    """``_vec_re_im(I/N)`` (read-only, per N)."""
+    v = _vec_re_im(np.eye(N) / N)
+    v.flags.writeable = False
+    return v
 
 
 def _vec_re_im(R) -> np.ndarray:
