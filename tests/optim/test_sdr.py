@@ -6,7 +6,7 @@ import pytest
 
 from twin.optim.crb_positioning import PassLayout
 from twin.optim.result import Status
-from twin.optim.sdr import CrbSdr, fisher_linear_map
+from twin.optim.sdr import CrbSdr, CrbSetup, fisher_linear_map
 from twin.physics.sensing import crb_from_channel, crb_from_fisher, nuisance_gauge
 from twin.physics import crb_position
 from twin.problems import crb_setup
@@ -121,7 +121,7 @@ def test_reused_problem_gives_same_answer_as_fresh_one(world, sdr):
     assert a.objective == pytest.approx(c.objective, rel=1e-9)
 
 
-class _OwnSetup(type(crb_setup(World(load_scene("paper000"))))):
+class _OwnSetup(CrbSetup):
     """A CrbSetup subclass: CrbSdr leaves it alone (no receiver memo)."""
 
 
