@@ -6,7 +6,7 @@ import pytest
 
 from twin.optim.crb_positioning import PassLayout
 from twin.optim.result import Status
-from twin.optim.sdr import CrbSdr, fisher_linear_map
+from twin.optim.sdr import CrbSdr, CrbSetup, fisher_linear_map
 from twin.physics.sensing import crb_from_channel, crb_from_fisher, nuisance_gauge
 from twin.physics import crb_position
 from twin.problems import crb_setup
@@ -119,3 +119,50 @@ def test_reused_problem_gives_same_answer_as_fresh_one(world, sdr):
     c, *_ = _solve(world, sdr, 6)
     assert a.objective == pytest.approx(b.objective, rel=1e-5)
     assert a.objective == pytest.approx(c.objective, rel=1e-9)
+
+
+class _OwnSetup(CrbSetup):
+    """A CrbSetup subclass: CrbSdr leaves it alone (no receiver memo)."""
+
+
+def test_setup_crb_is_crb_from_channel_bit_for_bit(world):
+    """CrbSetup.crb (now through its receiver terms) returns the very numbers of the
+    physics core's crb_from_channel, also for a second target after a first (memo)."""
+    from twin.optim.sdr import _ReceiverMemo
+    import dataclasses
+
+    setup = crb_setup(world)
+    memo = _ReceiverMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
+    lay = PassLayout(world.deployment, world.floor)
+    s = world.deployment.uniform_positions()
+    rng = np.random.default_rng(3)
+    for seed in (1, 2, 1):
+        _, q = _drop(seed, world)
+        h, dh = lay.target(s, q)
+        X = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
+        R = X @ X.conj().T * world.power_w
+        ref = crb_from_channel(R, h, dh, q, setup.rx_position, setup.rx_elements, setup.fc,
+                               rx_axis=setup.rx_axis, rx_spacing=setup.rx_spacing, rcs_m2=setup.rcs_m2,
+                               snapshots=setup.snapshots, noise_w=setup.noise_w)
+        assert np.array_equal(setup.crb(R, h, dh, q), ref)
+        assert np.array_equal(memo.crb(R, h, dh, q), ref)
+
+
+def test_receiver_memo_leaves_the_solve_bit_identical(world):
+    """The solve with the plain setup (receiver memoised inside) and with a subclass (not
+    memoised) give the same result to the last bit: W, R_s, objective, SDR objective."""
+    setup = crb_setup(world)
+    own = _OwnSetup(**{f: getattr(setup, f) for f in setup.__dataclass_fields__})
+    dep = world.deployment
+    lay = PassLayout(dep, world.floor)
+    s = dep.uniform_positions()
+    for seed in (4, 5):
+        users, q = _drop(seed, world)
+        H = lay.terms(s, users).sum(axis=1)
+        h, dh = lay.target(s, q)
+        args = (world.sinr_target, world.power_w, world.noise_w)
+        a = CrbSdr(4, 3).solve(H, h, dh, q, setup, *args)
+        b = CrbSdr(4, 3).solve(H, h, dh, q, own, *args)
+        assert a.ok and b.ok
+        assert np.array_equal(a.W, b.W) and np.array_equal(a.Rs, b.Rs)
+        assert a.objective == b.objective and a.sdr_objective == b.sdr_objective

@@ -213,3 +213,23 @@ def test_failed_conic_solve_falls_back_to_cvxpy(world, monkeypatch):
     res = sdr.solve(*args)
     assert res.status is Status.SOLVER_FAILED and "InsufficientProgress" in res.info["detail"]
     assert "fallback" not in res.info
+
+
+def test_conic_backend_matches_cvxpy_at_eight_guides(reference):
+    """The size of paper 000's K and N sweeps (N = 8, the users figure's costliest SDRs):
+    same optimum and covariance as the cvxpy reference on a seeded drop."""
+    from twin.experiments.figures.paper000 import draw, paper000_world
+    from twin.problems import pass_layout
+
+    w = paper000_world(users=2, guides=8)
+    lay, setup = pass_layout(w), crb_setup(w)
+    users, q = draw(w, np.random.default_rng([0, 1]))
+    s = w.deployment.uniform_positions()
+    H = lay.terms(s, users).sum(axis=1)
+    h, dh = lay.target(s, q)
+    args = (H, h, dh, q, setup, w.sinr_target, w.power_w, w.noise_w)
+    a, b = CrbSdr(8, 2).solve(*args), reference(8, 2).solve(*args)
+    assert a.ok and b.ok, (a.status, b.status)
+    assert a.objective == pytest.approx(b.objective, rel=1e-5)
+    assert a.sdr_objective == pytest.approx(b.sdr_objective, rel=1e-5)
+    assert np.allclose(a.R, b.R, atol=1e-3 * w.power_w)

@@ -29,6 +29,7 @@ physics core and the twin's evaluator compute.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ import numpy as np
 
 from twin.optim.result import OptResult, Status
 from twin.optim.sdr_conic import ConicCrbSdr
-from twin.physics.sensing import (crb_from_channel, nuisance_gauge,
+from twin.physics.sensing import (crb_from_fisher, fisher_blocks, nuisance_gauge,
                                   receiver_response)
 from twin.physics.sinr import sinr_downlink
 
@@ -99,11 +100,40 @@ class CrbSetup:
         return J11, J12, J22
 
     def crb(self, R, h, dh, target) -> np.ndarray:
-        """(2,2) position CRB (MODEL §3.3, §6): :func:`crb_from_channel`."""
-        return crb_from_channel(R, h, dh, target, self.rx_position, self.rx_elements, self.fc,
-                                rx_axis=self.rx_axis, rx_spacing=self.rx_spacing,
-                                rcs_m2=self.rcs_m2, snapshots=self.snapshots,
-                                noise_w=self.noise_w)
+        """(2,2) position CRB (MODEL §3.3, §6): the steps of :func:`crb_from_channel` (its
+        Fisher blocks of the gauged gradient, then :func:`crb_from_fisher`) with the
+        receiver terms of :meth:`receiver`, so a setup that keeps them per target
+        (:class:`_ReceiverMemo`) does not rebuild them. The same numbers."""
+        a, da, beta = self.receiver(target)
+        h = np.asarray(h)
+        return crb_from_fisher(*fisher_blocks(np.asarray(R), h, nuisance_gauge(h, dh), a, da, beta,
+                                              self.snapshots, self.noise_w))
+
+
+class _ReceiverMemo(CrbSetup):
+    """A plain :class:`CrbSetup` that keeps the receive-side terms (a, ȧ, β) of the last
+    target: one SDR solve needs them for the Fisher map and again for the verified CRB.
+    Same numbers, computed once."""
+
+    def receiver(self, target):
+        key = np.asarray(target, float).tobytes()
+        memo = self.__dict__.get("_rx")
+        if memo is None or memo[0] != key:
+            memo = (key, super().receiver(target))
+            object.__setattr__(self, "_rx", memo)
+        return memo[1]
+
+
+@functools.lru_cache(maxsize=None)
+def _basis(N: int) -> np.ndarray:
+    """The 2N² Hermitian-part basis of :func:`fisher_linear_map` (read-only, per N)."""
+    basis = np.zeros((2 * N * N, N, N), complex)
+    p, q = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
+    idx = (p + N * q).ravel()                          # column-major index of (p, q)
+    basis[idx, p.ravel(), q.ravel()] = 1.0
+    basis[N * N + idx, p.ravel(), q.ravel()] = 1j
+    basis.flags.writeable = False
+    return basis
 
 
 def fisher_linear_map(setup: CrbSetup, h, dh, target) -> np.ndarray:
@@ -117,12 +147,7 @@ def fisher_linear_map(setup: CrbSetup, h, dh, target) -> np.ndarray:
     h, dh = np.asarray(h), np.asarray(dh)
     N = h.shape[0]
     dh = nuisance_gauge(h, dh)
-    basis = np.zeros((2 * N * N, N, N), complex)
-    p, q = np.meshgrid(np.arange(N), np.arange(N), indexing="ij")
-    idx = (p + N * q).ravel()                          # column-major index of (p, q)
-    basis[idx, p.ravel(), q.ravel()] = 1.0
-    basis[N * N + idx, p.ravel(), q.ravel()] = 1j
-    J11, J12, J22 = setup.fisher(basis, h, dh, target)
+    J11, J12, J22 = setup.fisher(_basis(N), h, dh, target)
     return np.stack([J11[:, 0, 0], J11[:, 0, 1], J11[:, 1, 1], J12[:, 0, 0], J12[:, 0, 1],
                      J12[:, 1, 0], J12[:, 1, 1], J22[:, 0, 0]])
 
@@ -323,11 +348,13 @@ class CrbSdr:
         nrm = np.sum(np.abs(Ht) ** 2, axis=0)
         if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
             return _failed(Status.INFEASIBLE, t0, "a user has no channel")
+        if type(setup) is CrbSetup:      # receiver terms once per target (Fisher map, verified CRB)
+            setup = _ReceiverMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
         hs, dhs, qs = (h_t, dh_t, np.asarray(target, float)) if L > 1 else (h_t[None], dh_t[None], [target])
         c0s, Fw, Tw = [], [], []
         for l in range(L):
             F = fisher_linear_map(setup, hs[l], dhs[l], qs[l]) * P
-            j0 = F @ _vec_re_im(np.eye(N) / N)          # Fisher entries at R = P I/N
+            j0 = F @ _isotropic(N)                       # Fisher entries at R = P I/N
             b_ref = j0[7]
             S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
                 np.array([[j0[3], j0[4]], [j0[5], j0[6]]]) @ np.array([[j0[3], j0[5]], [j0[4], j0[6]]]) / max(b_ref, 1e-300)
@@ -344,10 +371,10 @@ class CrbSdr:
         weights = c0s / c0s.max()
         c0 = float(c0s.max())
         # SINR rows on [vec Re; vec Im]: h̃h̃^H/‖h̃‖² on R, (1+1/γ) × the same on W_k
-        hk = np.empty((K, 2 * N * N))
-        for k in range(K):
-            Hk = np.outer(Ht[:, k], Ht[:, k].conj()) / nrm[k]
-            hk[k] = _vec_re_im(0.5 * (Hk + Hk.conj().T))
+        Hk = Ht.T[:, :, None] * Ht.T.conj()[:, None, :] / nrm[:, None, None]   # np.outer per user
+        Hk = 0.5 * (Hk + np.swapaxes(Hk, 1, 2).conj())
+        Hk = np.swapaxes(Hk, 1, 2).reshape(K, N * N)                           # column-major vec
+        hk = np.concatenate([Hk.real, Hk.imag], axis=1)
         gk = (1.0 + 1.0 / gamma)[:, None] * hk
         data = (np.asarray(Fw), np.asarray(Tw), weights, gk, hk, 1.0 / nrm)
         if self.backend == "cvxpy":
@@ -471,8 +498,8 @@ class CrbSdr:
         Rs = _psd(Rhat - W @ W.conj().T)   # eq. 33 with R̂ = Σ Ŵ + R̂s (paper drops Σ Ŵ)
         # --- physical verification -----------------------------------------------------
         sinr = sinr_downlink(H, W, sigma2, Rs)
-        power = float(np.real(np.trace(W @ W.conj().T + Rs)))
         R = W @ W.conj().T + Rs
+        power = float(np.real(np.trace(R)))
         if self.L == 1:
             obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
         else:
@@ -513,6 +540,14 @@ def _complex(X, N) -> np.ndarray:
     """Hermitian W = (X11 + X22)/2 + j (X21 − X12)/2 of a real-form variable X (2N,2N)."""
     X = np.asarray(X).reshape(2 * N, 2 * N)
     return (X[:N, :N] + X[N:, N:]) / 2 + 1j * (X[N:, :N] - X[:N, N:]) / 2
+
+
+@functools.lru_cache(maxsize=None)
+def _isotropic(N: int) -> np.ndarray:
+    """``_vec_re_im(I/N)`` (read-only, per N)."""
+    v = _vec_re_im(np.eye(N) / N)
+    v.flags.writeable = False
+    return v
 
 
 def _vec_re_im(R) -> np.ndarray:

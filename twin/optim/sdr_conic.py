@@ -207,6 +207,7 @@ class ConicCrbSdr:
         self.data0[self.fixed_pos] = vals
         self.P = sp.csc_matrix((self.n, self.n))
         self.cones = None                                  # built on first solve (import)
+        self._A = None                                     # the CSC A that matrices() refills
         self._settings = {}
 
     # ------------------------------------------------------------------------------
@@ -243,13 +244,16 @@ class ConicCrbSdr:
         return D
 
     def matrices(self, F, T, weights, g, h, noise):
-        """(A (m,n) CSC, b (m,), q (n,)) of one instance (arguments as :meth:`_dynamic`,
+        """(A (m,n) CSC, b (m,), q (n,)) of one instance (arguments as :meth:`_dynamic`; A is one
+        object per problem, refilled by the next call),
         T (L,2,2) the whitening, noise (K,) the SINR rows' right-hand sides)."""
         K, L = self.K, self.L
         D = self._dynamic(F, weights, g, h)
-        data = self.data0.copy()
-        data[self.dyn_pos] = D[self.dr, self.dc]
-        A = sp.csc_matrix((data, self.rows, self.indptr), shape=(self.m, self.n))
+        A = self._A
+        if A is None:                  # one CSC object per problem; Clarabel copies its data
+            A = self._A = sp.csc_matrix((self.data0.copy(), self.rows, self.indptr), shape=(self.m, self.n))
+        A.data[:] = self.data0
+        A.data[self.dyn_pos] = D[self.dr, self.dc]
         b = self.b0.copy()
         b[1:1 + K] = -np.asarray(noise)
         b[self.t_rows] = self.t_coef * np.asarray(T).reshape(L, 4)   # E[2+i, j] = T[i, j]
