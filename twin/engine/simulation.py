@@ -183,8 +183,13 @@ class Simulation:
         times = np.asarray(times, float)
         if not entities:
             return np.zeros((len(times), 0, 3))
-        xy = np.stack([e.mobility.traj.position(times) for e in entities], axis=1)
-        return np.concatenate([xy, np.full(xy.shape[:2] + (1,), self.world.ue_height)], axis=-1)
+        out = np.empty((len(times), len(entities), 3))
+        out[..., 2] = self.world.ue_height
+        for k, e in enumerate(entities):              # Trajectory.position's interpolation
+            ts, xs, ys = e.mobility.traj.legs()
+            out[:, k, 0] = np.interp(times, ts, xs)
+            out[:, k, 1] = np.interp(times, ts, ys)
+        return out
 
     def _bodies_many(self, times) -> list | None:
         """The people at each of ``times`` (:meth:`_bodies`), or None when the scene has
