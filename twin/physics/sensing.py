@@ -274,17 +274,23 @@ def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, r
         snaps += [snapshots * w for w, _, _, _ in slots]
     j11, j12, j22 = fisher_blocks(np.concatenate(Rall), np.concatenate(hall), np.concatenate(dall), a, da, beta,
                                   np.array(snaps), noise_w)
-    F11, F12, F22, i = [], [], [], S
-    for slots, _ in frames:
+    # each frame's slots' information adds, in slot order, from 0.0: J = ((0 + J_1) + J_2) + …;
+    # frames with equally many slots step together (the same additions, one per slot)
+    n_sl = [len(slots) for slots, _ in frames]
+    first = S + np.concatenate([[0], np.cumsum(n_sl)[:-1]]).astype(int)
+    F11, F12, F22 = (np.empty((len(frames),) + j.shape[1:]) for j in (j11, j12, j22))
+    for n in sorted(set(n_sl)):
+        fr = np.flatnonzero(np.asarray(n_sl) == n)
         J11 = J12 = J22 = 0.0
-        for k in range(i, i + len(slots)):   # the slots' information adds, in slot order
-            J11, J12, J22 = J11 + j11[k], J12 + j12[k], J22 + j22[k]
-        F11.append(J11)
-        F12.append(J12)
-        F22.append(J22)
-        i += len(slots)
-    crb = crb_from_fisher(np.concatenate([j11[:S], np.stack(F11)]), np.concatenate([j12[:S], np.stack(F12)]),
-                          np.concatenate([j22[:S], np.stack(F22)]))
+        for k in range(n):
+            rows = first[fr] + k
+            J11, J12, J22 = J11 + j11[rows], J12 + j12[rows], J22 + j22[rows]
+        if n:
+            F11[fr], F12[fr], F22[fr] = J11, J12, J22
+        else:
+            F11[fr] = F12[fr] = F22[fr] = 0.0
+    crb = crb_from_fisher(np.concatenate([j11[:S], F11]), np.concatenate([j12[:S], F12]),
+                          np.concatenate([j22[:S], F22]))
     return crb[:S], crb[S:]
 
 
