@@ -256,7 +256,7 @@ def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, r
     calls' bit for bit."""
     S = len(h)
     q = np.concatenate([np.asarray(targets, float).reshape(S, 3)]
-                       + [np.broadcast_to(np.asarray(tg, float), (len(sl), 3)) for sl, tg in frames])
+                       + [np.repeat(np.asarray(tg, float).reshape(1, 3), len(sl), axis=0) for sl, tg in frames])
     a, da, beta = receiver_response(q, rx_position, rx_elements, fc, rx_axis=rx_axis, rx_spacing=rx_spacing,
                                     rcs_m2=rcs_m2)
     h = np.asarray(h)
@@ -268,7 +268,10 @@ def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, r
         kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                    # the frame's gauge (2,)
         hs = np.stack([np.asarray(hj) for _, _, hj, _ in slots])
         dhs = np.stack([np.asarray(dj) for _, _, _, dj in slots])
-        Rall.append(np.stack([np.broadcast_to(np.asarray(Rj), (hs.shape[1],) * 2) for _, Rj, _, _ in slots]))
+        Rj = [np.asarray(Rj) for _, Rj, _, _ in slots]
+        n = hs.shape[1]
+        Rall.append(np.array(Rj) if all(r.shape == (n, n) for r in Rj) else     # (the common case: no broadcast)
+                    np.stack([np.broadcast_to(r, (n, n)) for r in Rj]))
         hall.append(hs)
         dall.append(dhs - kappa[None, :, None] * hs[:, None, :])
         snaps += [snapshots * w for w, _, _, _ in slots]
