@@ -827,9 +827,10 @@ class _FrameAccumulator:
                 H_true = H[:, :, cols]
                 sq_err = np.abs(np.stack([p.H for p in plans])[:, :, cols] - H_true) ** 2
                 sq_pow = np.abs(H_true) ** 2
-                for i in range(S):      # np.sum of each sample's block: a row-wise sum rounds differently
-                    self.err += float(np.sum(sq_err[i]))
-                    self.pow += float(np.sum(sq_pow[i]))
+                add = np.add.reduce     # np.sum's own reduction of each sample's whole block (a
+                for i in range(S):      # row-wise sum rounds differently), without its wrapper
+                    self.err += float(add(sq_err[i], axis=None))
+                    self.pow += float(add(sq_pow[i], axis=None))
             else:
                 for i in with_h:
                     H_true = H[i][:, served[i]]
