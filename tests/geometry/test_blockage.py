@@ -102,8 +102,10 @@ def _points(rng, shape, grid_share=0.5):
 def test_wall_first_kernel_equals_the_links_first_one_bit_for_bit(seed):
     rng = np.random.default_rng(seed)
     fp = _random_floor(rng, n_walls=int(rng.integers(1, 25)), closed=seed % 2 == 1)
-    shapes = [((6, 4, 3, 1), (6, 1, 1, 5)), ((30,), (30,)), ((7, 1), (1, 9)), ((1, 9), (7, 1)), ((), (40,)),
-              ((5, 2, 1, 1), (5, 1, 1, 1)), ((0,), (3, 1))]
+    # small calls take the all-pairs kernel itself (< 2048 pairs), large ones the candidate
+    # pairs: (40, 4, 3, 6) is 2880 links, the engine's frame shape (states, guides, PAs, users)
+    shapes = [((40, 4, 3, 1), (40, 1, 1, 6)), ((6, 4, 3, 1), (6, 1, 1, 5)), ((30,), (30,)), ((7, 1), (1, 9)),
+              ((1, 9), (7, 1)), ((), (40,)), ((5, 2, 1, 1), (5, 1, 1, 1)), ((0,), (3, 1)), ((90, 1), (1, 30))]
     multi = 0
     for sp, sq in shapes:
         p, q = _points(rng, sp), _points(rng, sq)
