@@ -98,8 +98,10 @@ def _points(rng, shape, grid_share=0.5):
     return np.concatenate([xy, z], axis=-1)
 
 
+@pytest.mark.parametrize("below", [FloorPlan.ALL_PAIRS_BELOW, 0])         # 0: every call on candidate pairs
 @pytest.mark.parametrize("seed", range(6))
-def test_wall_first_kernel_equals_the_links_first_one_bit_for_bit(seed):
+def test_wall_first_kernel_equals_the_links_first_one_bit_for_bit(seed, below, monkeypatch):
+    monkeypatch.setattr(FloorPlan, "ALL_PAIRS_BELOW", below)
     rng = np.random.default_rng(seed)
     fp = _random_floor(rng, n_walls=int(rng.integers(1, 25)), closed=seed % 2 == 1)
     # small calls take the all-pairs kernel itself (< 2048 pairs), large ones the candidate
@@ -124,7 +126,9 @@ def test_wall_first_kernel_equals_the_links_first_one_bit_for_bit(seed):
         np.testing.assert_array_equal(fp.loss_db(p, q), _loss_db_links_first(fp, p, q))
 
 
-def test_links_crossing_three_or_more_walls_keep_the_former_sum():
+@pytest.mark.parametrize("below", [FloorPlan.ALL_PAIRS_BELOW, 0])
+def test_links_crossing_three_or_more_walls_keep_the_former_sum(below, monkeypatch):
+    monkeypatch.setattr(FloorPlan, "ALL_PAIRS_BELOW", below)
     # parallel walls 1 m apart with losses whose sums round differently in other orders
     losses = [1e-3, 7.3, 0.1, 3.7, 1e-9, 5.9, 11.0]
     walls = [Wall(points=((x + 1.0, 0.0), (x + 1.0, 10.0)), height_m=3.0, loss_db=v) for x, v in enumerate(losses)]
@@ -138,7 +142,9 @@ def test_links_crossing_three_or_more_walls_keep_the_former_sum():
     assert (new > losses[0] + losses[1] + losses[2] - 1e-9).any()            # ≥ 3 walls crossed
 
 
-def test_walls_lower_than_every_link_end_block_nothing():
+@pytest.mark.parametrize("below", [FloorPlan.ALL_PAIRS_BELOW, 0])
+def test_walls_lower_than_every_link_end_block_nothing(below, monkeypatch):
+    monkeypatch.setattr(FloorPlan, "ALL_PAIRS_BELOW", below)
     fp = FloorPlan(OUTLINE, [Wall(points=((5, 0), (5, 10)), height_m=1.2, loss_db=6.0)])
     p, q = np.array([1.0, 5.0, 3.0]), np.array([[9.0, 5.0, 1.3], [9.0, 4.0, 1.2]])
     assert (fp.loss_db(p, q) == 0.0).all()               # the links never dip below 1.2 m
@@ -151,11 +157,13 @@ def test_walls_lower_than_every_link_end_block_nothing():
             np.testing.assert_array_equal(fp.loss_db(p, far), _loss_db_links_first(fp, p, far))
 
 
-def test_loss_db_matches_a_per_segment_shapely_reference():
+@pytest.mark.parametrize("below", [FloorPlan.ALL_PAIRS_BELOW, 0])
+def test_loss_db_matches_a_per_segment_shapely_reference(below, monkeypatch):
     """Generic links (no link through a wall's end or along a wall): the walls a link
     crosses below their height are exactly shapely's intersecting segments."""
     from shapely.geometry import LineString
 
+    monkeypatch.setattr(FloorPlan, "ALL_PAIRS_BELOW", below)
     rng = np.random.default_rng(11)
     fp = _random_floor(rng, n_walls=12)
     p = np.concatenate([rng.uniform(-1, 17, (300, 2)), rng.uniform(0, 4, (300, 1))], -1)

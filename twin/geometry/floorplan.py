@@ -19,6 +19,9 @@ class FloorPlan:
     boundary, so a link through one pays its loss once per boundary crossing, halved.
     """
 
+    #: calls with fewer (link, wall) pairs take the all-pairs kernel (:meth:`loss_db`)
+    ALL_PAIRS_BELOW = 2048
+
     def __init__(self, outline, walls=(), fc_ghz: float = 28.0):
         self.outline = Polygon(np.asarray(outline, float))
         if not self.outline.is_valid:
@@ -124,7 +127,7 @@ class FloorPlan:
         nd, L = len(shape), math.prod(shape)
         if S == 0 or L == 0:
             return np.zeros(shape)
-        if S * L < 2048:                    # few pairs: the call overhead dominates
+        if S * L < self.ALL_PAIRS_BELOW:            # few pairs: the call overhead dominates
             return self._loss_db_all_pairs(p, q)
         if p.ndim <= nd:
             p = p.reshape((1,) * (nd + 1 - p.ndim) + p.shape)
