@@ -84,3 +84,18 @@ def test_subarray_ula_radiates_from_its_active_subarray_only():
         expected = free_space_gain(sel, q, tx.fc).sum() / np.sqrt(nc)
         assert np.isclose(tx.channel_to(st, q)[0, 0], expected, rtol=1e-12)
     assert len(tx.cluster_centres()) == C
+
+
+def test_uniform_layout_is_computed_once_and_handed_out_as_a_copy():
+    import dataclasses
+
+    dep = World(load_scene("office")).deployment
+    first = dep.uniform_positions()
+    assert np.array_equal(first, dep._uniform_positions())            # the formula's values
+    m = int(dep.installed[0].sum())
+    assert np.allclose(first[0, :m], dep.length[0] * (np.arange(m) + 0.5) / m)
+    first[:] = -1.0                                                    # a caller edits its copy
+    again = dep.uniform_positions()
+    assert np.array_equal(again, dep._uniform_positions()) and (again >= 0).all()
+    shorter = dataclasses.replace(dep, length=dep.length / 2)          # a new deployment: its own layout
+    assert np.allclose(shorter.uniform_positions()[0, :m], again[0, :m] / 2)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from twin.physics import guide_response, pass_channel
+from twin.physics.channel import free_space_gain
 
 C = 299_792_458.0
 FC = 28e9
@@ -82,3 +83,18 @@ def test_power_split_counts_only_active_pas():
     H = pass_channel(feed, u, s, q, FC, active=active)
     H2 = pass_channel(feed, u, s[:, :2], q, FC)
     assert np.allclose(H, H2)
+
+
+def test_free_space_distance_is_numpys_norm_bit_for_bit():
+    """free_space_gain's r = ((x² + y²) + z²)^½ without a reduction: the same floats as
+    np.linalg.norm(axis=-1), on broadcast shapes and coordinates spanning 16 decades."""
+    from twin.physics.channel import amplitude_constant, wavenumber
+
+    rng = np.random.default_rng(5)
+    p = rng.normal(size=(40, 3, 1, 3)) * 10.0 ** rng.uniform(-8, 8, (40, 3, 1, 3))
+    q = rng.normal(size=(1, 1, 25, 3)) * 10.0 ** rng.uniform(-8, 8, (1, 1, 25, 3))
+    r = np.linalg.norm(p - q, axis=-1)
+    want = amplitude_constant(28e9) * np.exp(-1j * wavenumber(28e9) * r) / r
+    got = free_space_gain(p, q, 28e9)
+    assert got.shape == (40, 3, 25)
+    np.testing.assert_array_equal(got.view(float), want.view(float))

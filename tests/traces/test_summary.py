@@ -71,3 +71,42 @@ def test_status_counts_group_fallback_reasons(tmp_path):
     s = summarize(tmp_path)
     assert s["status_counts"] == {"fallback": 2, "held-previous": 1, "ok": 2}
     assert s["fallback_frames"] == 3 and np.isnan(s["mean_rate_bps_hz"]) and s["user_samples"] == 0
+
+
+@pytest.mark.parametrize("batch_rows", [7, reader.BATCH_ROWS])
+def test_summary_from_the_written_parts_equals_the_summary_read_back(tmp_path, monkeypatch, batch_rows):
+    """The recorder summarises a run from the parts its writer kept in memory: the same
+    batches as reading the files back, hence the same summary, float for float (several
+    parts per table; with 7-row batches, several batches per part)."""
+    import twin.engine.recorder as recorder
+
+    monkeypatch.setattr(reader, "BATCH_ROWS", batch_rows)
+    seen = []
+
+    def both(run_dir, parts=None):
+        assert parts is not None and len(parts["users"]) >= 3          # kept, part by part
+        from_memory = summarize(run_dir, parts)
+        seen.append((from_memory, summarize(run_dir)))
+        return from_memory
+
+    monkeypatch.setattr(recorder, "summarize", both)
+    scene = load_scene("office", {"simulation.flush_frames": 3})
+    Simulation(scene, tmp_path, policy="follow", frames=8).run()
+    (mem, disk), = seen
+    assert dumps_json(mem) == dumps_json(disk)
+    assert mem["user_samples"] > 0 and mem["pa_travel_m"] > 0 and np.isfinite(mem["mean_rcrb_m"])
+    assert _strict((tmp_path / "summary.json").read_text()) == _strict(dumps_json(disk))
+
+
+def test_writer_stops_keeping_parts_past_its_row_budget(tmp_path):
+    from twin.traces import TraceWriter
+
+    w = TraceWriter(tmp_path, keep={"targets": ["rcrb_m"]}, keep_rows=10)
+    for f in range(3):
+        row = {c: 0.0 for c in reader.TABLES["targets"].names}
+        w.add("targets", **row | dict(time_s=0.1 * f, frame=f, slot=np.arange(4), target=0, rcrb_m=np.full(4, 0.5 + f)))
+        w.flush()
+        if f < 2:
+            assert [t.num_rows for t in w.kept["targets"]] == [4] * (f + 1)
+            assert w.kept["targets"][-1].column_names == ["rcrb_m"]
+    assert w.kept is None                                    # 12 rows > 10: read the files back

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from twin import __version__
-from twin.traces.reader import summarize
+from twin.traces.reader import SUMMARY_COLUMNS, summarize
 from twin.traces.writer import TraceWriter
 from twin.units import lin_to_db
 
@@ -27,7 +27,9 @@ class Recorder:
     def __init__(self, out_dir, scene, flush_frames: int):
         self.keep = out_dir is not None
         self.dir = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="pass-twin-"))
-        self.writer = TraceWriter(self.dir, flush_frames=flush_frames)
+        # the writer keeps the summary's columns of what it writes: the summary at the close
+        # comes from memory, not from reading the tables back
+        self.writer = TraceWriter(self.dir, flush_frames=flush_frames, keep=SUMMARY_COLUMNS)
         self.scene = scene
         self.meta: dict = {}
         self._target_rows: list[dict] = []
@@ -220,7 +222,7 @@ class Recorder:
             return None
         self.meta["completed"] = True
         self.writer.write_json("meta.json", self.meta)
-        summary = summarize(self.dir)
+        summary = summarize(self.dir, self.writer.kept)
         provenance.finish_run(summary)
         if self.keep:
             self.writer.write_json("summary.json", summary)

@@ -183,8 +183,13 @@ class Simulation:
         times = np.asarray(times, float)
         if not entities:
             return np.zeros((len(times), 0, 3))
-        xy = np.stack([e.mobility.traj.position(times) for e in entities], axis=1)
-        return np.concatenate([xy, np.full(xy.shape[:2] + (1,), self.world.ue_height)], axis=-1)
+        out = np.empty((len(times), len(entities), 3))
+        out[..., 2] = self.world.ue_height
+        for k, e in enumerate(entities):              # Trajectory.position's interpolation
+            ts, xs, ys = e.mobility.traj.legs()
+            out[:, k, 0] = np.interp(times, ts, xs)
+            out[:, k, 1] = np.interp(times, ts, ys)
+        return out
 
     def _bodies_many(self, times) -> list | None:
         """The people at each of ``times`` (:meth:`_bodies`), or None when the scene has
@@ -822,9 +827,10 @@ class _FrameAccumulator:
                 H_true = H[:, :, cols]
                 sq_err = np.abs(np.stack([p.H for p in plans])[:, :, cols] - H_true) ** 2
                 sq_pow = np.abs(H_true) ** 2
-                for i in range(S):      # np.sum of each sample's block: a row-wise sum rounds differently
-                    self.err += float(np.sum(sq_err[i]))
-                    self.pow += float(np.sum(sq_pow[i]))
+                add = np.add.reduce     # np.sum's own reduction of each sample's whole block (a
+                for i in range(S):      # row-wise sum rounds differently), without its wrapper
+                    self.err += float(add(sq_err[i], axis=None))
+                    self.pow += float(add(sq_pow[i], axis=None))
             else:
                 for i in with_h:
                     H_true = H[i][:, served[i]]

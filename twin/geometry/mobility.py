@@ -26,14 +26,19 @@ class Trajectory:
         self.p.append(np.asarray(xy, float).copy())
         self._arrays = None
 
+    def legs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The leg ends as arrays (times, x, y), rebuilt once per appended leg."""
+        if self._arrays is None or len(self._arrays[0]) != len(self.t):
+            ps = np.asarray(self.p)
+            self._arrays = (np.asarray(self.t), np.ascontiguousarray(ps[:, 0]), np.ascontiguousarray(ps[:, 1]))
+        return self._arrays
+
     def position(self, t) -> np.ndarray:
         """(x, y) at time(s) t: scalar -> (2,), (T,) -> (T,2). Holds the last point."""
-        if self._arrays is None or len(self._arrays[0]) != len(self.t):     # legs as arrays, once per leg
-            self._arrays = (np.asarray(self.t), np.asarray(self.p))
-        ts, ps = self._arrays
+        ts, xs, ys = self.legs()
         tq = np.atleast_1d(np.asarray(t, float))
-        x = np.interp(tq, ts, ps[:, 0])
-        y = np.interp(tq, ts, ps[:, 1])
+        x = np.interp(tq, ts, xs)
+        y = np.interp(tq, ts, ys)
         out = np.stack([x, y], axis=-1)
         return out[0] if np.ndim(t) == 0 else out
 

@@ -94,7 +94,16 @@ class PassDeployment(Transmitter):
         return self.uniform_positions() if self.initial is None else np.array(self.initial, float)
 
     def uniform_positions(self) -> np.ndarray:
-        """PAs evenly spread over each guide (or each cluster segment): s (N,M)."""
+        """PAs evenly spread over each guide (or each cluster segment): s (N,M), a fresh
+        copy of the layout computed once per (frozen) deployment: the ``uniform`` position
+        stage asks for it every frame."""
+        cached = self.__dict__.get("_uniform_cache")
+        if cached is None:
+            cached = self._uniform_positions()
+            object.__setattr__(self, "_uniform_cache", cached)
+        return cached.copy()
+
+    def _uniform_positions(self) -> np.ndarray:
         s = np.zeros(self.installed.shape)
         for n in range(self.n_guides):
             bounds = self.cluster_bounds[n]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 KINDS = ("mrt", "zf", "mmse")
@@ -56,12 +58,17 @@ def linear_precoders(H, power_w, kind, noise_w=None):
     H = np.asarray(H, dtype=complex)
     kind = str(kind).lower()
     D = _direction(H, kind, _mmse_reg(H, kind, power_w, noise_w))
-    out = np.zeros_like(D)
+    norms = np.empty(len(D))
     for i, W in enumerate(D):
         x = W.ravel(order="K")                # np.linalg.norm(W)'s own computation, without its checks
-        norm = np.sqrt(x.real.dot(x.real) + x.imag.dot(x.imag))
-        if norm != 0:
-            out[i] = W * np.sqrt(power_w) / norm
+        norms[i] = math.sqrt(x.real.dot(x.real) + x.imag.dot(x.imag))
+    # W √P / ‖W‖ of every matrix in one product and one division (the same element-wise
+    # operations); a zero direction stays zero
+    zero = norms == 0
+    out = D * np.sqrt(power_w)
+    out /= np.where(zero, 1.0, norms)[:, None, None]
+    if zero.any():
+        out[zero] = 0.0
     return out
 
 

@@ -256,7 +256,7 @@ def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, r
     calls' bit for bit."""
     S = len(h)
     q = np.concatenate([np.asarray(targets, float).reshape(S, 3)]
-                       + [np.broadcast_to(np.asarray(tg, float), (len(sl), 3)) for sl, tg in frames])
+                       + [np.repeat(np.asarray(tg, float).reshape(1, 3), len(sl), axis=0) for sl, tg in frames])
     a, da, beta = receiver_response(q, rx_position, rx_elements, fc, rx_axis=rx_axis, rx_spacing=rx_spacing,
                                     rcs_m2=rcs_m2)
     h = np.asarray(h)
@@ -268,23 +268,32 @@ def crbs_of_frames(R, h, dh, targets, frames, rx_position, rx_elements, fc, *, r
         kappa = (dH @ H.conj()) / (nrm if nrm > 0 else 1.0)                    # the frame's gauge (2,)
         hs = np.stack([np.asarray(hj) for _, _, hj, _ in slots])
         dhs = np.stack([np.asarray(dj) for _, _, _, dj in slots])
-        Rall.append(np.stack([np.broadcast_to(np.asarray(Rj), (hs.shape[1],) * 2) for _, Rj, _, _ in slots]))
+        Rj = [np.asarray(Rj) for _, Rj, _, _ in slots]
+        n = hs.shape[1]
+        Rall.append(np.array(Rj) if all(r.shape == (n, n) for r in Rj) else     # (the common case: no broadcast)
+                    np.stack([np.broadcast_to(r, (n, n)) for r in Rj]))
         hall.append(hs)
         dall.append(dhs - kappa[None, :, None] * hs[:, None, :])
         snaps += [snapshots * w for w, _, _, _ in slots]
     j11, j12, j22 = fisher_blocks(np.concatenate(Rall), np.concatenate(hall), np.concatenate(dall), a, da, beta,
                                   np.array(snaps), noise_w)
-    F11, F12, F22, i = [], [], [], S
-    for slots, _ in frames:
+    # each frame's slots' information adds, in slot order, from 0.0: J = ((0 + J_1) + J_2) + …;
+    # frames with equally many slots step together (the same additions, one per slot)
+    n_sl = [len(slots) for slots, _ in frames]
+    first = S + np.concatenate([[0], np.cumsum(n_sl)[:-1]]).astype(int)
+    F11, F12, F22 = (np.empty((len(frames),) + j.shape[1:]) for j in (j11, j12, j22))
+    for n in sorted(set(n_sl)):
+        fr = np.flatnonzero(np.asarray(n_sl) == n)
         J11 = J12 = J22 = 0.0
-        for k in range(i, i + len(slots)):   # the slots' information adds, in slot order
-            J11, J12, J22 = J11 + j11[k], J12 + j12[k], J22 + j22[k]
-        F11.append(J11)
-        F12.append(J12)
-        F22.append(J22)
-        i += len(slots)
-    crb = crb_from_fisher(np.concatenate([j11[:S], np.stack(F11)]), np.concatenate([j12[:S], np.stack(F12)]),
-                          np.concatenate([j22[:S], np.stack(F22)]))
+        for k in range(n):
+            rows = first[fr] + k
+            J11, J12, J22 = J11 + j11[rows], J12 + j12[rows], J22 + j22[rows]
+        if n:
+            F11[fr], F12[fr], F22[fr] = J11, J12, J22
+        else:
+            F11[fr] = F12[fr] = F22[fr] = 0.0
+    crb = crb_from_fisher(np.concatenate([j11[:S], F11]), np.concatenate([j12[:S], F12]),
+                          np.concatenate([j22[:S], F22]))
     return crb[:S], crb[S:]
 
 

@@ -76,11 +76,58 @@ def part_files(run_dir, name: str) -> list[Path]:
     return sorted((Path(run_dir) / f"{name}.parquet").glob("part-*.parquet"))
 
 
-def iter_batches(run_dir, name: str, columns: list[str], batch_rows: int = 65_536):
+#: rows per batch when a table is streamed (the summary's running sums go batch by batch)
+BATCH_ROWS = 65_536
+
+#: the columns the summary reads, per table: what a writer keeps of each part it writes
+#: to summarise a run from memory (:func:`summarize` with ``parts``)
+SUMMARY_COLUMNS = {
+    "frames": ["time_s", "status", "solve_time_s", "sensing_outage_exact", "frame_rcrb_m", "csi_nmse_db",
+               "csi_age_s", "frame", "slot_durations_s"],
+    "users": ["rate_bps_hz", "outage", "scheduled", "frame", "slot", "user"],
+    "targets": ["rcrb_m"],
+    "pas": ["waveguide", "pa", "time_s", "s_m"],
+}
+
+
+def iter_batches(run_dir, name: str, columns: list[str], batch_rows: int | None = None):
     """Stream ``columns`` of a table as pyarrow RecordBatches, in write order, reading
     only those columns and at most ``batch_rows`` rows at a time."""
     for f in part_files(run_dir, name):
-        yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows, columns=columns)
+        yield from pq.ParquetFile(f).iter_batches(batch_size=batch_rows or BATCH_ROWS, columns=columns)
+
+
+class _Tables:
+    """A run's tables as the summary reads them: from the part files, or from the parts
+    as the writer wrote them (``parts``: name → the written tables, in write order, with
+    at least :data:`SUMMARY_COLUMNS`). Both give the same batches (a part cut into
+    :data:`BATCH_ROWS`-row batches), hence the same running sums and the same summary."""
+
+    def __init__(self, run_dir, parts: dict | None = None):
+        self.dir, self.parts = Path(run_dir), parts
+
+    def batches(self, name: str, columns: list[str]):
+        if self.parts is None:
+            yield from iter_batches(self.dir, name, columns)
+            return
+        for table in self.parts.get(name, ()):
+            yield from table.select(columns).to_batches(max_chunksize=BATCH_ROWS)
+
+    def column(self, name: str, column: str) -> np.ndarray:
+        if self.parts is None:
+            return read_column(self.dir, name, column)
+        chunks = [b.column(0).to_numpy(zero_copy_only=False) for b in self.batches(name, [column])]
+        if not chunks:
+            return np.array([], dtype=TABLES[name].field(column).type.to_pandas_dtype())
+        return np.concatenate(chunks)
+
+    def columns(self, name: str, columns: list[str]) -> pd.DataFrame:
+        if self.parts is None:
+            return read_columns(self.dir, name, columns)
+        parts = self.parts.get(name)
+        if not parts:
+            return pa.schema([TABLES[name].field(c) for c in columns]).empty_table().to_pandas()
+        return pa.concat_tables([t.select(columns) for t in parts]).to_pandas()
 
 
 def read_column(run_dir, name: str, column: str) -> np.ndarray:
@@ -96,12 +143,12 @@ def status_category(status: str) -> str:
     return status.split(":", 1)[0].strip() or "(empty)"
 
 
-def _pa_travel(run_dir) -> float:
+def _pa_travel(run_dir, tables: _Tables | None = None) -> float:
     """Total distance the PAs moved along their guides, streamed part by part: rows of a
     PA are in time order, and each batch continues where the previous one ended."""
     last: dict[int, float] = {}
     total = 0.0
-    for b in iter_batches(run_dir, "pas", ["waveguide", "pa", "time_s", "s_m"]):
+    for b in (tables or _Tables(run_dir)).batches("pas", SUMMARY_COLUMNS["pas"]):
         gid = (b.column(0).to_numpy().astype(np.int64) << 32) | b.column(1).to_numpy().astype(np.int64)
         t, s = b.column(2).to_numpy(), b.column(3).to_numpy()
         order = np.lexsort((t, gid))
@@ -144,7 +191,7 @@ def _slot_durations(frames: pd.DataFrame, meta: dict):
     return lookup
 
 
-def summarize(run_dir) -> dict:
+def summarize(run_dir, parts: dict | None = None) -> dict:
     """Run summary from the tables (works for a run killed midway).
 
     Streams the tables column by column and batch by batch: running sums for the means,
@@ -154,18 +201,21 @@ def summarize(run_dir) -> dict:
     counting 0 (MODEL §5.1; samples weighted by their slot's duration); the summary gives
     its mean and 5th percentile over the users. NaN marks a quantity the run has no data
     for (``null`` in summary.json).
+
+    ``parts``: the tables as written (``TraceWriter.kept``: name → the written parts, in
+    order, with :data:`SUMMARY_COLUMNS`) to summarise from memory instead of reading the
+    files back; the batches are the same, so is the summary.
     """
     d = Path(run_dir)
     meta = read_meta(d)
     nan = float("nan")
-    frames = read_columns(d, "frames", ["time_s", "status", "solve_time_s", "sensing_outage_exact",
-                                        "frame_rcrb_m", "csi_nmse_db", "csi_age_s", "frame",
-                                        "slot_durations_s"])
+    tables = _Tables(d, parts)
+    frames = tables.columns("frames", SUMMARY_COLUMNS["frames"])
     slot_s = _slot_durations(frames, meta)
     n_users = n_out = n_served = 0
     rate_sum = 0.0
     user_bits = user_time = np.zeros(0)
-    for b in iter_batches(d, "users", ["rate_bps_hz", "outage", "scheduled", "frame", "slot", "user"]):
+    for b in tables.batches("users", SUMMARY_COLUMNS["users"]):
         r = b.column(0).to_numpy()
         rate_sum += float(r.sum())
         n_out += int(np.count_nonzero(b.column(1).to_numpy(zero_copy_only=False)))
@@ -180,10 +230,10 @@ def summarize(run_dir) -> dict:
         user_time += np.bincount(k, weights=dt, minlength=user_time.size)
     seen = user_time > 0
     throughput = user_bits[seen] / user_time[seen]        # each user's time-averaged rate (MODEL §5.1)
-    rates = read_column(d, "users", "rate_bps_hz") if n_users else np.array([])
+    rates = tables.column("users", "rate_bps_hz") if n_users else np.array([])
     n_rcrb = n_finite = 0
     rcrb_sum = 0.0
-    for b in iter_batches(d, "targets", ["rcrb_m"]):
+    for b in tables.batches("targets", SUMMARY_COLUMNS["targets"]):
         r = b.column(0).to_numpy()
         fin = r[np.isfinite(r)]
         n_rcrb += len(r)
@@ -216,7 +266,7 @@ def summarize(run_dir) -> dict:
         "mean_sensing_outage": float(so.mean()) if so.size else nan,
         "mean_csi_nmse_db": finite_mean("csi_nmse_db"),
         "mean_csi_age_s": finite_mean("csi_age_s"),
-        "pa_travel_m": _pa_travel(d),
+        "pa_travel_m": _pa_travel(d, tables),
         "mean_solve_time_s": float(st.mean()) if st.size else nan,
         "p95_solve_time_s": float(np.percentile(st, 95)) if st.size else nan,
         "fallback_frames": int(statuses.get("fallback", 0) + statuses.get("held-previous", 0)),

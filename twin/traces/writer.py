@@ -89,7 +89,13 @@ class _ColumnBuffer:
 
 
 class TraceWriter:
-    def __init__(self, run_dir: str | Path, flush_frames: int = 200, flush_s: float = 5.0):
+    """``keep``: columns per table (e.g. ``twin.traces.reader.SUMMARY_COLUMNS``) of every
+    part to keep in memory as written (:attr:`kept`, name → tables in write order), so
+    the run can be summarised without reading its files back; at most ``keep_rows`` rows
+    in all, past which nothing is kept (:attr:`kept` None: read the files)."""
+
+    def __init__(self, run_dir: str | Path, flush_frames: int = 200, flush_s: float = 5.0,
+                 keep: dict[str, list[str]] | None = None, keep_rows: int = 2_000_000):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         for name in TABLES:
@@ -100,6 +106,8 @@ class TraceWriter:
             d.mkdir(exist_ok=True)
         self.flush_frames, self.flush_s = flush_frames, flush_s
         self._buf = {n: _ColumnBuffer(s) for n, s in TABLES.items()}
+        self._keep, self._keep_rows = keep, keep_rows
+        self.kept: dict[str, list[pa.Table]] | None = {n: [] for n in keep} if keep else None
         self._part = 0
         self._frames_since = 0
         self._last_flush = time.monotonic()
@@ -122,9 +130,16 @@ class TraceWriter:
                 continue
             final = self.dir / f"{name}.parquet" / f"part-{self._part:05d}.parquet"
             tmp = final.with_name(f".{final.name}.tmp")        # readers skip dot-files
-            pq.write_table(table, tmp, compression="zstd")
+            # LZ4 without dictionary pages: a third less CPU than zstd for the same
+            # values, files about as small (docs/performance.md, engine fourth round)
+            pq.write_table(table, tmp, compression="lz4", use_dictionary=False)
             tmp.replace(final)                                # atomic: a kill never leaves half a file
             wrote = True
+            if self.kept is not None and name in self.kept:
+                self.kept[name].append(table.select(self._keep[name]))
+                self._keep_rows -= table.num_rows
+                if self._keep_rows < 0:
+                    self.kept = None
         if wrote:
             self._part += 1
         self._frames_since = 0

@@ -192,8 +192,9 @@ class _Linear(_Beamform):
                 and (csi.err_var is None or np.isfinite(csi.err_var).all())):
             return False
         self._v = self.predictor.velocity(obs.time_s, obs.users)
-        for j in range(plan.n_slots):
-            self._record(plan, j, None, None, None, None)
+        n = plan.n_slots                        # what _record(plan, j, None, …) for every j leaves
+        for name in ("W", "Rs", "H", "csi_time"):
+            getattr(plan, name)[:] = [None] * n
         return True
 
     def complete(self, obs, plan, js) -> list:
