@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.legal import LegalSet
 from twin.optim.result import OptResult, Status
@@ -203,7 +204,16 @@ def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacin
     """Element-wise maximisation of ``Σ_i ω_i |h_i|²`` over the positions of ``npas`` PAs
     in [lo, hi] (spacing ≥ δ) on the shared 1-D search: each PA scans a grid of
     ``points_per_cluster`` candidates over the segment (0: a λ/16 grid), all candidates at
-    once. Returns a :class:`FocusResult` (unpacks as ``x, h2``)."""
+    once. Returns a :class:`FocusResult` (unpacks as ``x, h2``). Geometry only: inside
+    :func:`twin.optim.drop_memo.shared` (a figure drop) a repeat is not recomputed."""
+    args = (n, float(lo), float(hi), int(npas), np.asarray(points, float), np.asarray(weights, float),
+            float(spacing), float(rho), None if x0 is None else np.asarray(x0, float), int(sweeps),
+            int(points_per_cluster))
+    return drop_memo.memo("focus_positions", layout, args, lambda: _focus_positions(
+        layout, n, lo, hi, npas, points, weights, spacing, rho, x0, sweeps, points_per_cluster))
+
+
+def _focus_positions(layout, n, lo, hi, npas, points, weights, spacing, rho, x0, sweeps, points_per_cluster):
     grid = (np.linspace(lo, hi, int(points_per_cluster)) if points_per_cluster
             else np.arange(lo, hi + 1e-12, wavelength(layout.fc) / 16.0))
     x = (np.asarray(x0, float) if x0 is not None

@@ -61,6 +61,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim import clustered as cl
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.result import Status
 from twin.units import wavelength
@@ -94,7 +95,16 @@ def cluster_positions(layout: PassLayout, n: int, lo: float, hi: float, x0, pts,
     """Maximise ``|h_0(x)|²`` over the along-guide coordinates x (npas,) of one cluster in
     [lo, hi] (order kept, spacing ≥ δ) subject to ``|h_i(x)|² ≥ need_i`` for i ≥ 1
     (need 0: no constraint); pts (P,3), point 0 the target. Continuous element-wise
-    search (module docstring, block 2). Returns (x, h2 (P,), feasible)."""
+    search (module docstring, block 2). Returns (x, h2 (P,), feasible). Inside
+    :func:`twin.optim.drop_memo.shared` (a figure drop) a repeat is not recomputed (the
+    cold start's target focusing is the same at every power of a sweep)."""
+    args = (n, float(lo), float(hi), np.asarray(x0, float), np.asarray(pts, float), np.asarray(need, float),
+            float(spacing), float(rho), float(scan), int(zooms), int(sweeps))
+    return drop_memo.memo("cluster_positions", layout, args, lambda: _cluster_positions(
+        layout, n, lo, hi, x0, pts, need, spacing, rho, scan, zooms, sweeps))
+
+
+def _cluster_positions(layout, n, lo, hi, x0, pts, need, spacing, rho, scan, zooms, sweeps):
     x = np.array(x0, float)
     need = np.asarray(need, float)
     npas = x.size

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.linear import linear_combiner, linear_precoder
 from twin.optim.result import OptResult
@@ -318,7 +319,11 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
                                                  for m in np.flatnonzero(dep.installed[n])]))
             else:
                 need = slice(None)
-            T[need] = layout.guide_terms(n, line[need], users)
+            if window:
+                T[need] = layout.guide_terms(n, line[need], users)
+            else:             # the whole line: geometry only, shared by a figure drop's searches
+                T = drop_memo.memo("line_terms", layout, (n, line, users),
+                                   lambda: layout.guide_terms(n, line, users))
             have[need] = True
             lines[n] = (line, T, have)
         return lines[n]
