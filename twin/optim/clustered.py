@@ -473,10 +473,50 @@ def _duration_fns(pb, clusters, configs, A_rate, objective, outages=None):
     return f, jac, cons
 
 
+#: rate margin (bit/s/Hz) by which :func:`surely_rate_infeasible` must miss R_min
+INFEASIBLE_MARGIN = 1e-6
+
+
+def surely_rate_infeasible(pb, users, r, margin: float = INFEASIBLE_MARGIN) -> bool:
+    """Whether no durations give every user R_min − ``margin`` with the slot rates r (T,)
+    (slot t serves ``users[t]``; τ_min ≤ τ_t, Σ τ_t = T_tot): then the feasibility LP of
+    :func:`_optimise_durations` (maximise the smallest rate margin) has its optimum below
+    −margin, and the schedule is rate-infeasible without solving it.
+
+    Exact, in closed form (MODEL §4.5): a user's rate Σ_{t∈S_k} (r_t/T_tot) τ_t depends
+    only on its own slots, so the least time that gives it R' beyond the τ_min floor is
+    its shortfall (R' − τ_min Σ_{S_k} r_t/T_tot)⁺ over its best slot's r_t/T_tot; the
+    targets are reachable iff these times fit in T_tot − T τ_min (a user with no slot, or
+    with zero rate, cannot be served). ``margin`` keeps the answer clear of the LP
+    solver's tolerances: only schedules that miss by more are reported, the others go to
+    the LP as before, so the outcome (None, outage 1) is the LP's."""
+    need = pb.r_min - margin
+    r = np.asarray(r, float)
+    if need <= 0 or not np.all(np.isfinite(r)):
+        return False
+    T = len(r)
+    a = r / pb.t_tot
+    budget = pb.t_tot - T * pb.tau_min
+    total = 0.0
+    for k in range(pb.snr.shape[2]):
+        mine = users == k
+        if not mine.any():
+            return True
+        short = need - pb.tau_min * float(np.sum(a[mine]))
+        if short > 0:
+            best = float(np.max(a[mine]))
+            if best <= 0:
+                return True
+            total += short / best
+    return total > budget * (1 + 1e-9)
+
+
 def _optimise_durations(pb, clusters, configs, users, tau0, objective):
     T = len(clusters)
     r = _rate_terms(pb, clusters, configs, users)
     K = pb.snr.shape[2]
+    if surely_rate_infeasible(pb, np.asarray(users), r):      # the LP below would say so
+        return None, 1.0
     A_rate = np.zeros((K, T))
     A_rate[users, np.arange(T)] = r / pb.t_tot
     starts = []
