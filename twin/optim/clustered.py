@@ -570,6 +570,34 @@ def _infeasible(pb, users, t0) -> ScheduleResult:
                           {"detail": "no schedule meets the average-rate targets"})
 
 
+def _slot_moves(pb, pairs, us, t, tau):
+    """The rate-feasible moves of slot t, as the search's loop listed them: for each
+    (clusters, configs) of ``pairs`` in order, slot t serving user 0, 1, …; returns their
+    clusters, configs, users (B,T) and weights (B,C). All moves at once with the arithmetic
+    of :func:`average_rates` / :func:`_feasible` and :func:`schedule_weights` (the same
+    products, each sum accumulated slot by slot as ``np.add.at`` does): the same floats."""
+    K = pb.snr.shape[2]
+    T = len(us)
+    CL = np.repeat(np.array([a for a, _ in pairs]), K, axis=0)
+    CF = np.repeat(np.array([b for _, b in pairs]), K, axis=0)
+    US = np.repeat(np.asarray(us)[None], len(CL), axis=0)
+    US[:, t] = np.tile(np.arange(K), len(pairs))
+    rows = np.arange(len(CL))
+    frac = tau / pb.t_tot
+    terms = frac[None] * np.log2(1.0 + pb.snr[CL, CF, US])
+    R = np.zeros((len(CL), K))
+    for s in range(T):
+        R[rows, US[:, s]] += terms[:, s]
+    ok = np.all(R >= pb.r_min * (1 - 1e-9) - 1e-12, axis=1)
+    CL, CF, US = CL[ok], CF[ok], US[ok]
+    wt = frac[None] * pb.gains[CL, CF]
+    W = np.zeros((len(CL), pb.gains.shape[0]))
+    rows = np.arange(len(CL))
+    for s in range(T):
+        W[rows, CL[:, s]] += wt[:, s]
+    return CL, CF, US, W
+
+
 def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
                    max_sweeps: int = 6, starts=(), objective: str = "exact",
                    distinct_clusters: bool | None = None) -> ScheduleResult:
@@ -643,7 +671,7 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
     for sweeps in range(1, max_sweeps + 1):
         improved = False
         for t in range(T):
-            cand = []
+            pairs = []
             cluster_set = [cl[0]] if same_cluster else range(C)
             for c in cluster_set:
                 for j in range(J):
@@ -653,18 +681,17 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                     if same_cluster:
                         cf2[:] = j
                     cl2[t], cf2[t] = c, j
-                    if not consistent(cl2, cf2):
-                        continue
-                    for k in range(K):            # the weights, so the outage, do not depend on the user
-                        us2 = us.copy()
-                        us2[t] = k
-                        if _feasible(pb, cl2, cf2, us2, tau):
-                            cand.append((cl2, cf2, us2))
-            if not cand:
+                    if consistent(cl2, cf2):
+                        pairs.append((cl2, cf2))
+            if not pairs:
                 continue
-            vals = _outages(pb, np.array([schedule_weights(pb, a, b, tau) for a, b, _ in cand]), objective)
+            # every user k of slot t per pair (the weights, so the outage, do not depend on it)
+            CL, CF, US, W = _slot_moves(pb, pairs, us, t, tau)
+            if not len(CL):
+                continue
+            vals = _outages(pb, W, objective)
             i = int(np.argmin(vals))                 # the first of equal minima, as min() did
-            val, (cl2, cf2, us2) = vals[i], cand[i]
+            val, cl2, cf2, us2 = vals[i], CL[i].copy(), CF[i].copy(), US[i].copy()
             if val < p * (1 - 1e-9):
                 cl, cf, us, p = cl2, cf2, us2, val
                 improved = True
