@@ -29,10 +29,13 @@ def test_windowed_clearance_mask_equals_the_full_one(seed):
 
 @pytest.mark.parametrize("link", ["downlink", "uplink"])
 def test_a_shared_drop_gives_the_sum_rates_of_drops_computed_alone(link, monkeypatch):
-    points = [({"radio.tx_power_dbm": p}, 60) for p in (-10, 10)] + [({"users.count": 3}, 60)]
+    # powers (same geometry), another K, and other PA counts (the power split ρ = 1/√M
+    # changes every line term: the memo must not share them)
+    points = ([({"radio.tx_power_dbm": p}, 60) for p in (-10, 10)] + [({"users.count": 3}, 60)]
+              + [(paper002._all_guides("pas", m), 60) for m in (2, 6)])
     shared = [paper002.sweep_drop(over, link, q, 5, 1) for over, q in points]
     drop_memo.clear()
     monkeypatch.setattr(drop_memo, "memo", lambda name, layout, args, compute: compute())
     alone = [paper002.sweep_drop(over, link, q, 5, 1) for over, q in points]
     assert shared == alone
-    assert len({tuple(r.values()) for r in shared}) >= 2            # the points differ (the BS power: downlink only)
+    assert len({tuple(r.values()) for r in shared}) >= 4            # the points differ (the BS power: downlink only)

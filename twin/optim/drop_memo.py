@@ -68,10 +68,12 @@ def _floor_key(floor):
 
 
 def geometry_key(layout) -> tuple:
-    """What a PA's channel term depends on (MODEL §2.2-§2.5): the guides and the walls."""
+    """What a PA's channel term depends on (MODEL §2.2-§2.5): the guides, which PAs are
+    installed (the default power split ρ = 1/√M_n) and the walls."""
     dep = layout.deployment
-    return (float(dep.fc),) + tuple(np.asarray(a, float).tobytes() for a in
-                                    (dep.feed, dep.direction, dep.n_eff, dep.attenuation)) + (_floor_key(layout.floor),)
+    return ((float(dep.fc),) + tuple(np.asarray(a, float).tobytes() for a in
+                                     (dep.feed, dep.direction, dep.n_eff, dep.attenuation, dep.installed))
+            + (np.asarray(dep.installed).shape, _floor_key(layout.floor)))
 
 
 def _canon(v):
