@@ -35,11 +35,11 @@ def _problem(K, r_min, T, tau_min=5e-4):
                              tau_min, r_min, 10.0)
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(2))
 def test_closed_form_infeasibility_agrees_with_the_lp(seed):
     rng = np.random.default_rng(seed)
     said = {True: 0, False: 0}
-    for _ in range(150):
+    for _ in range(120):
         K, T = int(rng.integers(1, 4)), int(rng.integers(1, 6))
         pb = _problem(K, float(rng.uniform(0.5, 7.0)), T, float(rng.uniform(0.0, 1.5e-3)))
         users = rng.integers(0, K, T)
