@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.legal import LegalSet
 from twin.optim.result import OptResult, Status
@@ -203,7 +204,16 @@ def focus_positions(layout: PassLayout, n, lo, hi, npas, points, weights, spacin
     """Element-wise maximisation of ``Σ_i ω_i |h_i|²`` over the positions of ``npas`` PAs
     in [lo, hi] (spacing ≥ δ) on the shared 1-D search: each PA scans a grid of
     ``points_per_cluster`` candidates over the segment (0: a λ/16 grid), all candidates at
-    once. Returns a :class:`FocusResult` (unpacks as ``x, h2``)."""
+    once. Returns a :class:`FocusResult` (unpacks as ``x, h2``). Geometry only: inside
+    :func:`twin.optim.drop_memo.shared` (a figure drop) a repeat is not recomputed."""
+    args = (n, float(lo), float(hi), int(npas), np.asarray(points, float), np.asarray(weights, float),
+            float(spacing), float(rho), None if x0 is None else np.asarray(x0, float), int(sweeps),
+            int(points_per_cluster))
+    return drop_memo.memo("focus_positions", layout, args, lambda: _focus_positions(
+        layout, n, lo, hi, npas, points, weights, spacing, rho, x0, sweeps, points_per_cluster))
+
+
+def _focus_positions(layout, n, lo, hi, npas, points, weights, spacing, rho, x0, sweeps, points_per_cluster):
     grid = (np.linspace(lo, hi, int(points_per_cluster)) if points_per_cluster
             else np.arange(lo, hi + 1e-12, wavelength(layout.fc) / 16.0))
     x = (np.asarray(x0, float) if x0 is not None
@@ -463,10 +473,50 @@ def _duration_fns(pb, clusters, configs, A_rate, objective, outages=None):
     return f, jac, cons
 
 
+#: rate margin (bit/s/Hz) by which :func:`surely_rate_infeasible` must miss R_min
+INFEASIBLE_MARGIN = 1e-6
+
+
+def surely_rate_infeasible(pb, users, r, margin: float = INFEASIBLE_MARGIN) -> bool:
+    """Whether no durations give every user R_min − ``margin`` with the slot rates r (T,)
+    (slot t serves ``users[t]``; τ_min ≤ τ_t, Σ τ_t = T_tot): then the feasibility LP of
+    :func:`_optimise_durations` (maximise the smallest rate margin) has its optimum below
+    −margin, and the schedule is rate-infeasible without solving it.
+
+    Exact, in closed form (MODEL §4.5): a user's rate Σ_{t∈S_k} (r_t/T_tot) τ_t depends
+    only on its own slots, so the least time that gives it R' beyond the τ_min floor is
+    its shortfall (R' − τ_min Σ_{S_k} r_t/T_tot)⁺ over its best slot's r_t/T_tot; the
+    targets are reachable iff these times fit in T_tot − T τ_min (a user with no slot, or
+    with zero rate, cannot be served). ``margin`` keeps the answer clear of the LP
+    solver's tolerances: only schedules that miss by more are reported, the others go to
+    the LP as before, so the outcome (None, outage 1) is the LP's."""
+    need = pb.r_min - margin
+    r = np.asarray(r, float)
+    if need <= 0 or not np.all(np.isfinite(r)):
+        return False
+    T = len(r)
+    a = r / pb.t_tot
+    budget = pb.t_tot - T * pb.tau_min
+    total = 0.0
+    for k in range(pb.snr.shape[2]):
+        mine = users == k
+        if not mine.any():
+            return True
+        short = need - pb.tau_min * float(np.sum(a[mine]))
+        if short > 0:
+            best = float(np.max(a[mine]))
+            if best <= 0:
+                return True
+            total += short / best
+    return total > budget * (1 + 1e-9)
+
+
 def _optimise_durations(pb, clusters, configs, users, tau0, objective):
     T = len(clusters)
     r = _rate_terms(pb, clusters, configs, users)
     K = pb.snr.shape[2]
+    if surely_rate_infeasible(pb, np.asarray(users), r):      # the LP below would say so
+        return None, 1.0
     A_rate = np.zeros((K, T))
     A_rate[users, np.arange(T)] = r / pb.t_tot
     starts = []
@@ -518,6 +568,34 @@ def _infeasible(pb, users, t0) -> ScheduleResult:
                    np.zeros(K), pb)
     return ScheduleResult(sch, 1.0, 0, time.perf_counter() - t0, Status.INFEASIBLE, (),
                           {"detail": "no schedule meets the average-rate targets"})
+
+
+def _slot_moves(pb, pairs, us, t, tau):
+    """The rate-feasible moves of slot t, as the search's loop listed them: for each
+    (clusters, configs) of ``pairs`` in order, slot t serving user 0, 1, …; returns their
+    clusters, configs, users (B,T) and weights (B,C). All moves at once with the arithmetic
+    of :func:`average_rates` / :func:`_feasible` and :func:`schedule_weights` (the same
+    products, each sum accumulated slot by slot as ``np.add.at`` does): the same floats."""
+    K = pb.snr.shape[2]
+    T = len(us)
+    CL = np.repeat(np.array([a for a, _ in pairs]), K, axis=0)
+    CF = np.repeat(np.array([b for _, b in pairs]), K, axis=0)
+    US = np.repeat(np.asarray(us)[None], len(CL), axis=0)
+    US[:, t] = np.tile(np.arange(K), len(pairs))
+    rows = np.arange(len(CL))
+    frac = tau / pb.t_tot
+    terms = frac[None] * np.log2(1.0 + pb.snr[CL, CF, US])
+    R = np.zeros((len(CL), K))
+    for s in range(T):
+        R[rows, US[:, s]] += terms[:, s]
+    ok = np.all(R >= pb.r_min * (1 - 1e-9) - 1e-12, axis=1)
+    CL, CF, US = CL[ok], CF[ok], US[ok]
+    wt = frac[None] * pb.gains[CL, CF]
+    W = np.zeros((len(CL), pb.gains.shape[0]))
+    rows = np.arange(len(CL))
+    for s in range(T):
+        W[rows, CL[:, s]] += wt[:, s]
+    return CL, CF, US, W
 
 
 def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_durations: bool = False,
@@ -593,7 +671,7 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
     for sweeps in range(1, max_sweeps + 1):
         improved = False
         for t in range(T):
-            cand = []
+            pairs = []
             cluster_set = [cl[0]] if same_cluster else range(C)
             for c in cluster_set:
                 for j in range(J):
@@ -603,18 +681,17 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
                     if same_cluster:
                         cf2[:] = j
                     cl2[t], cf2[t] = c, j
-                    if not consistent(cl2, cf2):
-                        continue
-                    for k in range(K):            # the weights, so the outage, do not depend on the user
-                        us2 = us.copy()
-                        us2[t] = k
-                        if _feasible(pb, cl2, cf2, us2, tau):
-                            cand.append((cl2, cf2, us2))
-            if not cand:
+                    if consistent(cl2, cf2):
+                        pairs.append((cl2, cf2))
+            if not pairs:
                 continue
-            vals = _outages(pb, np.array([schedule_weights(pb, a, b, tau) for a, b, _ in cand]), objective)
+            # every user k of slot t per pair (the weights, so the outage, do not depend on it)
+            CL, CF, US, W = _slot_moves(pb, pairs, us, t, tau)
+            if not len(CL):
+                continue
+            vals = _outages(pb, W, objective)
             i = int(np.argmin(vals))                 # the first of equal minima, as min() did
-            val, (cl2, cf2, us2) = vals[i], cand[i]
+            val, cl2, cf2, us2 = vals[i], CL[i].copy(), CF[i].copy(), US[i].copy()
             if val < p * (1 - 1e-9):
                 cl, cf, us, p = cl2, cf2, us2, val
                 improved = True

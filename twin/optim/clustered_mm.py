@@ -61,6 +61,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim import clustered as cl
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.result import Status
 from twin.units import wavelength
@@ -94,7 +95,16 @@ def cluster_positions(layout: PassLayout, n: int, lo: float, hi: float, x0, pts,
     """Maximise ``|h_0(x)|²`` over the along-guide coordinates x (npas,) of one cluster in
     [lo, hi] (order kept, spacing ≥ δ) subject to ``|h_i(x)|² ≥ need_i`` for i ≥ 1
     (need 0: no constraint); pts (P,3), point 0 the target. Continuous element-wise
-    search (module docstring, block 2). Returns (x, h2 (P,), feasible)."""
+    search (module docstring, block 2). Returns (x, h2 (P,), feasible). Inside
+    :func:`twin.optim.drop_memo.shared` (a figure drop) a repeat is not recomputed (the
+    cold start's target focusing is the same at every power of a sweep)."""
+    args = (n, float(lo), float(hi), np.asarray(x0, float), np.asarray(pts, float), np.asarray(need, float),
+            float(spacing), float(rho), float(scan), int(zooms), int(sweeps))
+    return drop_memo.memo("cluster_positions", layout, args, lambda: _cluster_positions(
+        layout, n, lo, hi, x0, pts, need, spacing, rho, scan, zooms, sweeps))
+
+
+def _cluster_positions(layout, n, lo, hi, x0, pts, need, spacing, rho, scan, zooms, sweeps):
     x = np.array(x0, float)
     need = np.asarray(need, float)
     npas = x.size
@@ -239,6 +249,29 @@ class _MM:
         self.npas = [int(np.sum(dep.cluster[n] == c)) for n, c, _, _ in self.clusters]
         self.spacing = [float(dep.spacing[n]) for n, _, _, _ in self.clusters]
         self.C, self.T, self.K = len(self.clusters), int(T), len(self.users)
+        self._blocks: dict = {}      # (block, id(state), args) -> (state, result): see _block
+
+    def _block(self, name, st, *args):
+        """Block ``name`` (selection, positions, scheduling) of state ``st``, each a
+        deterministic function of the state object (and s): an AO round that changed
+        nothing (every block returned ``st`` itself) is followed by a second round that would
+        recompute the same three blocks (the loop stops only after it), and a start that
+        ends where another began repeats that one's blocks — both are looked up instead.
+        The memo holds the state, so its id is not reused while the entry lives."""
+        key = (name, id(st)) + args
+        hit = self._blocks.get(key)
+        if hit is None:
+            hit = self._blocks[key] = (st, getattr(self, "_" + name)(st, *args))
+        return hit[1]
+
+    def selection(self, st: "_State", a: float) -> "_State":
+        return self._block("selection", st, float(a))
+
+    def positions(self, st: "_State") -> "_State":
+        return self._block("positions", st)
+
+    def scheduling(self, st: "_State") -> "_State":
+        return self._block("scheduling", st)
 
     def problem(self, X) -> cl.ClusterProblem:
         return cl.problem_from_positions(self.layout, self.setup, self.users, self.q, X[:, None, :], **self.kw)
@@ -266,7 +299,7 @@ class _MM:
         return x, ok
 
     # block 2
-    def positions(self, st: _State) -> _State:
+    def _positions(self, st: _State) -> _State:
         X = st.X.copy()
         used = set(st.clusters.tolist())
         r_min = self.kw["r_min"]
@@ -293,7 +326,7 @@ class _MM:
         return new if new.outage <= st.outage else st
 
     # block 1
-    def selection(self, st: _State, a: float) -> _State:
+    def _selection(self, st: _State, a: float) -> _State:
         C, T, K = self.C, self.T, self.K
         prob, par, var = selection_problem(C, T, K)
         pb = st.pb
@@ -346,7 +379,7 @@ class _MM:
         return best
 
     # block 3
-    def scheduling(self, st: _State) -> _State:
+    def _scheduling(self, st: _State) -> _State:
         if st.tau is None and st.outage >= 1.0:
             tau = np.full(self.T, st.pb.t_tot / self.T)
         else:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.linear import linear_combiner, linear_precoder
 from twin.optim.result import OptResult
@@ -318,7 +319,11 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
                                                  for m in np.flatnonzero(dep.installed[n])]))
             else:
                 need = slice(None)
-            T[need] = layout.guide_terms(n, line[need], users)
+            if window:
+                T[need] = layout.guide_terms(n, line[need], users)
+            else:             # the whole line: geometry only, shared by a figure drop's searches
+                T = drop_memo.memo("line_terms", layout, (n, line, users),
+                                   lambda: layout.guide_terms(n, line, users))
             have[need] = True
             lines[n] = (line, T, have)
         return lines[n]
@@ -327,7 +332,7 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         line, _, _ = line_of(n)
         idx = span(line, lo, hi)
         if relaxed and crowded(n, m, lo, hi):
-            idx = idx[legal.clear_of(st["s"], n, m, line[idx])]
+            idx = idx[legal.clear_of_sorted(st["s"], n, m, line[idx])]   # the line is sorted
         picked[n, m] = idx
         return np.append(line[idx], x)   # staying is one
 
@@ -336,17 +341,19 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         current coordinate: a line point once it has moved)."""
         line, T, have = line_of(n)
         idx = picked[n, m]
-        missing = idx[~have[idx]]
-        if missing.size:
-            T[missing] = layout.guide_terms(n, line[missing], users)
-            have[missing] = True
+        if window:                        # else every line point is built already
+            missing = idx[~have[idx]]
+            if missing.size:
+                T[missing] = layout.guide_terms(n, line[missing], users)
+                have[missing] = True
         x = cand[-1]
         i = int(np.searchsorted(line, x))
         if i < line.size and line[i] == x and have[i]:
             T_x = T[i:i + 1]
         else:
             T_x = layout.guide_terms(n, cand[-1:], users)
-        return np.concatenate([T[idx], T_x])
+        run = idx.size and idx[-1] - idx[0] + 1 == idx.size        # consecutive points: a view
+        return np.concatenate([T[idx[0]:idx[-1] + 1] if run else T[idx], T_x])
 
     def score(n, m, cand):
         T = guide_terms(n, m, cand)

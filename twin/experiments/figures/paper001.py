@@ -33,6 +33,7 @@ from twin.experiments.figures import drop_map, figure
 from twin.experiments.figures.drops import per_process
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
+from twin.optim import drop_memo
 from twin.optim.clustered import schedule_weights
 from twin.physics.outage import outage_monte_carlo
 from twin.scene import load_scene
@@ -126,11 +127,13 @@ def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
     every (value, drop) is one drop of the figure's drop map (:func:`sweep_drop`)."""
     drops = QUICK_DROPS if quick else FULL_DROPS
     schemes = [(sc, r, label or sc.label, extra or {}) for sc, r, label, extra in schemes]
-    items = [(overrides(v) or {}, schemes, seed, d) for v in values for d in range(drops)]
+    # drop-major: the points of a drop run one after the other and share its geometry-only
+    # steps (sweep_drop, twin.optim.drop_memo); every (value, drop) is one drop of the map
+    items = [(overrides(v) or {}, schemes, seed, d) for d in range(drops) for v in values]
     results = drop_map(sweep_drop, items, desc=column)
     rows = []
     for i, v in enumerate(values):
-        res = {label: [out[label] for out in results[i * drops:(i + 1) * drops]] for _, _, label, _ in schemes}
+        res = {label: [results[d * len(values) + i][label] for d in range(drops)] for _, _, label, _ in schemes}
         rows += _rows(res, column, v)
     return pd.DataFrame(rows)
 
@@ -159,6 +162,11 @@ def sweep_drop(over, schemes, seed, d) -> dict:
     from its solutions with fewer slots T (at the same or a stricter R_min, slots split,
     :func:`split_slots`): more slots can then only lower the outage, as they do at the
     global optimum."""
+    with drop_memo.shared(("paper001", seed, d)):       # the focusing is shared by the drop's points
+        return _sweep_drop(over, schemes, seed, d)
+
+
+def _sweep_drop(over, schemes, seed, d) -> dict:
     ctrls = _controllers(over, schemes)
     world = next(iter(ctrls.values())).world
     order = sorted(schemes, key=lambda e: (-e[1], e[0].params.get("T", 0)))

@@ -27,6 +27,7 @@ from twin.experiments.figures import drop_map, figure
 from twin.experiments.figures.drops import per_process
 from twin.experiments.snapshot import Scheme
 from twin.experiments.stats import mean_ci
+from twin.optim import drop_memo
 from twin.optim.elementwise import sum_rate
 from twin.optim.hybrid import hmimo_solution
 from twin.problems import array_site
@@ -91,12 +92,14 @@ def _sweep(column, values, overrides, link, quick, seed, Q=None):
     drop map (:func:`sweep_drop`), drop d of every value on the stream (seed, d)."""
     drops = QUICK_DROPS if quick else FULL_DROPS
     qs = [Q(v) if Q else (QUICK_Q if quick else FULL_Q) for v in values]
-    items = [(overrides(v), link, q, seed, d) for v, q in zip(values, qs) for d in range(drops)]
+    # drop-major: the points of a drop run one after the other and share its candidate
+    # lines' terms (sweep_drop, twin.optim.drop_memo); every (value, drop) is one drop of the map
+    items = [(overrides(v), link, q, seed, d) for d in range(drops) for v, q in zip(values, qs)]
     results = drop_map(sweep_drop, items, desc=column)
     rows = []
     for i, v in enumerate(values):
         per = {}
-        for out in results[i * drops:(i + 1) * drops]:
+        for out in results[i::len(values)]:
             for k, r in out.items():
                 per.setdefault(k, []).append(r)
         for scheme, rates in per.items():
@@ -117,12 +120,14 @@ def _point(overrides, link, Q):
 
 def sweep_drop(overrides, link, Q, seed, d) -> dict:
     """Drop ``d`` of a sweep point (scene ``overrides``, ``link``, ``Q``): users on the
-    stream (seed, d), then :func:`drop_rates`."""
+    stream (seed, d), then :func:`drop_rates`; the geometry-only steps (the candidate
+    lines' channel terms) are shared with the drop's other points (:mod:`twin.optim.drop_memo`)."""
     world, ctrls = _point(overrides, link, Q)
     rng = np.random.default_rng([seed, d])
     users = world.floor.sample_free(rng, world.n_users, clearance=0.0)
     users = np.column_stack([users, np.full(len(users), world.ue_height)])
-    return drop_rates(world, users, link, Q, rng, ctrls)
+    with drop_memo.shared(("paper002", seed, d)):      # line terms shared by the drop's searches and points
+        return drop_rates(world, users, link, Q, rng, ctrls)
 
 
 def _all_guides(key, value):

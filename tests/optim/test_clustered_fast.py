@@ -1,0 +1,113 @@
+"""The fourth round's shortcuts of paper 001's searches give the answers of the full
+computation: the closed-form rate-infeasibility test never contradicts the feasibility
+LP (and catches what it should), the geometry memo returns what focusing computes, and
+Proposed-MM's block memo leaves its result bit-identical."""
+
+import numpy as np
+import pytest
+import scipy.optimize
+
+from twin.experiments.figures.paper001 import controller, proposed, proposed_mm, schedule
+from twin.optim import clustered as cl
+from twin.optim import clustered_mm as clmm
+from twin.optim import drop_memo
+
+TARGET = np.array([4.0, 3.0, 3.0])
+USERS = np.array([[2.0, -2.0, 3.0], [8.0, 1.5, 3.0]])
+
+
+def _lp_margin(pb, users, r):
+    """The optimum of the feasibility LP of clustered._optimise_durations (None: infeasible)."""
+    T, K = len(r), pb.snr.shape[2]
+    A = np.zeros((K, T))
+    A[users, np.arange(T)] = r / pb.t_tot
+    c = np.zeros(T + 1)
+    c[-1] = -1.0
+    lp = scipy.optimize.linprog(c, A_ub=np.hstack([-A, np.ones((K, 1))]), b_ub=-np.full(K, pb.r_min),
+                                A_eq=np.hstack([np.ones((1, T)), np.zeros((1, 1))]), b_eq=[pb.t_tot],
+                                bounds=[(pb.tau_min, pb.t_tot)] * T + [(None, None)], method="highs")
+    return None if lp.status != 0 else float(lp.x[-1])
+
+
+def _problem(K, r_min, T, tau_min=5e-4):
+    C, J = 3, 1
+    return cl.ClusterProblem(np.ones((C, J)), np.ones((C, J, K)), np.zeros((C, J, 1)), np.eye(C), T, 8e-3,
+                             tau_min, r_min, 10.0)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_closed_form_infeasibility_agrees_with_the_lp(seed):
+    rng = np.random.default_rng(seed)
+    said = {True: 0, False: 0}
+    for _ in range(120):
+        K, T = int(rng.integers(1, 4)), int(rng.integers(1, 6))
+        pb = _problem(K, float(rng.uniform(0.5, 7.0)), T, float(rng.uniform(0.0, 1.5e-3)))
+        users = rng.integers(0, K, T)
+        r = rng.exponential(4.0, T) * (rng.random(T) > 0.15)          # some slots with zero rate
+        m = _lp_margin(pb, users, r)
+        sure = cl.surely_rate_infeasible(pb, users, r)
+        if sure:                                   # never wrong: the LP misses by more than the margin
+            assert m is None or m < -cl.INFEASIBLE_MARGIN * 0.999
+        elif m is not None:                        # and tight: it misses the LP's infeasible ones
+            assert m >= -cl.INFEASIBLE_MARGIN * 1.001 or np.isclose(m, -cl.INFEASIBLE_MARGIN, atol=1e-8)
+        said[sure] += 1
+    assert said[True] > 10 and said[False] > 10                   # both outcomes exercised
+
+
+def test_a_user_without_a_slot_is_infeasible_and_a_generous_schedule_is_not():
+    pb = _problem(2, 2.0, 3)
+    assert cl.surely_rate_infeasible(pb, np.array([0, 0, 0]), np.array([9.0, 9.0, 9.0]))
+    assert not cl.surely_rate_infeasible(pb, np.array([0, 1, 1]), np.array([9.0, 9.0, 9.0]))
+    assert _lp_margin(pb, np.array([0, 1, 1]), np.array([9.0, 9.0, 9.0])) > 0
+
+
+def test_the_geometry_memo_returns_what_focusing_computes_and_only_inside_a_drop():
+    ctrl = controller(proposed(4), 2.0, {"radio.tx_power_dbm": 10})
+    layout = ctrl.ctx.solvers.layout
+    dep = layout.deployment
+    pts = np.vstack([TARGET, USERS])
+    (n, (lo, hi)) = 0, dep.cluster_bounds[0][3]
+    args = (layout, n, lo, hi, 4, pts, np.array([1.0, 0.0, 0.0]), dep.spacing[n], 0.5)
+    plain = cl.focus_positions(*args)
+    assert not drop_memo.active()
+    with drop_memo.shared():
+        first = cl.focus_positions(*args)
+        again = cl.focus_positions(*args)
+        other = cl.focus_positions(*args[:6], np.array([0.0, 1.0, 0.0]), *args[7:])
+    assert again is first                                         # looked up, not recomputed
+    np.testing.assert_array_equal(first.x, plain.x)
+    np.testing.assert_array_equal(first.h2, plain.h2)
+    assert not np.array_equal(other.x, first.x)                   # other weights: another entry
+
+
+def test_problems_built_in_a_shared_drop_are_bit_identical_at_every_power():
+    for power in (4, 20):
+        ctrl = controller(proposed(4), 2.0, {"radio.tx_power_dbm": power})
+        plain = schedule(ctrl, USERS, TARGET).problem
+        ctrl = controller(proposed(4), 2.0, {"radio.tx_power_dbm": power})
+        with drop_memo.shared(("test", power)):
+            shared = schedule(ctrl, USERS, TARGET).problem
+        for f in ("gains", "snr", "positions"):
+            np.testing.assert_array_equal(getattr(shared, f), getattr(plain, f))
+
+
+def test_proposed_mm_block_memo_changes_nothing(monkeypatch):
+    ctrl = controller(proposed_mm(), 2.0, {"radio.tx_power_dbm": 12})
+    sv = ctrl.ctx.solvers
+    kw = dict(T=3, r_min=2.0, settings=clmm.MMSettings(s_grid=(2.0, 8.0), ao_iters=3))
+    hits = []
+    real = clmm._MM._block
+
+    def counting(self, name, st, *a):
+        hits.append((name, id(st)) + a in self._blocks)
+        return real(self, name, st, *a)
+
+    monkeypatch.setattr(clmm._MM, "_block", counting)
+    fast = clmm.solve_mm(sv.layout, sv.cluster_setup, USERS, TARGET, **kw)
+    assert any(hits)                                               # the memo was used
+    monkeypatch.setattr(clmm._MM, "_block", lambda self, name, st, *a: getattr(self, "_" + name)(st, *a))
+    slow = clmm.solve_mm(sv.layout, sv.cluster_setup, USERS, TARGET, **kw)
+    assert fast.outage == slow.outage and fast.history == slow.history
+    for f in ("clusters", "users", "tau"):
+        np.testing.assert_array_equal(getattr(fast, f), getattr(slow, f))
+    np.testing.assert_array_equal(fast.problem.positions, slow.problem.positions)
