@@ -115,6 +115,29 @@ class PassLayout:
                                             active=act, blockage=blk_t)
         return T, h, dh
 
+    def candidate_rows(self, s, n, m, cand, users, q):
+        """What the element-wise search needs of :meth:`candidates`, without its (Q,M,·)
+        arrays: PA m's own user terms (Q,K), row n of the user channel ``Σ_m T`` (Q,K), the
+        target channel entry (Q,) and its gradient (2,Q). From the line cache the PAs that
+        stay are summed once per call (``Σ_{m'≠m}``) and PA m's candidates added to that sum,
+        so the values equal :meth:`candidates`' sums to rounding (the summation order
+        differs; MODEL §2.3, §3.3)."""
+        dep = self.deployment
+        if not (self.memoise and dep.installed[n, m]):
+            T, h, dh = self.candidates(s, n, m, cand, users, q)
+            return T[:, m], T.sum(axis=1), h, dh
+        act = dep.installed[n]
+        users = np.atleast_2d(np.asarray(users, float))
+        s_n = np.where(act, np.asarray(s, float)[n], 0.0)
+        M = s_n.size
+        U_all, a_all = self._line(n, np.concatenate([s_n, np.asarray(cand, float)]), users, q)
+        stay = act.copy()
+        stay[m] = False
+        Um, am = U_all[M:], a_all[:, M:]
+        H0 = U_all[:M][stay].sum(axis=0)                                      # (K,) Σ_{m'≠m}
+        a0 = a_all[:, :M][:, stay].sum(axis=1)                                # (3,)
+        return Um, Um + H0, am[0] + a0[0], am[1:] + a0[1:, None]
+
     # --- free-space line cache (issue 13: the same candidates are scored again and again) --
     def _point_terms(self, n: int, x, users, q):
         """Quantities of one active PA of guide n at each coordinate x (Q,):
