@@ -286,10 +286,9 @@ def _gram_trace_t(cst, R, Xt):
     den = np.where(ok, j22, 1.0)
     cc = c * c
     ur, ui = np.real(u), np.imag(u)
-    a_ = J[0, 0] - cc * (ur[0] * ur[0] + ui[0] * ui[0]) / den
-    d_ = J[1, 1] - cc * (ur[1] * ur[1] + ui[1] * ui[1]) / den
-    off = cc * (ur[0] * ur[1] + ui[0] * ui[1]) / den
-    b_ = 0.5 * ((J[0, 1] - off) + (J[1, 0] - off))
+    S = J - cc * (ur[:, None] * ur[None] + ui[:, None] * ui[None]) / den    # (2,2,Q) Schur complement
+    a_, d_ = S[0, 0], S[1, 1]
+    b_ = 0.5 * (S[0, 1] + S[1, 0])
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         ok = ok & np.isfinite(a_) & np.isfinite(b_) & np.isfinite(d_)
         m, r = 0.5 * (a_ + d_), np.hypot(0.5 * (a_ - d_), b_)
@@ -405,12 +404,26 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     e = np.exp(-1j * psi)
     hc, dhc = hc * e, dhc * e[None, :]
     if type(setup) in (CrbSetup, _TargetMemo) and np.ndim(R) == 2:
-        Xt = np.empty((3, h.size, Qn), complex)                   # the batch, candidates last
-        Xt[0] = h[:, None]
-        Xt[1:] = dh[:, :, None]
-        Xt[0, n] = hc
-        Xt[1:, n] = dhc
-        val = _gram_trace_t(_rx_consts(setup, q), np.asarray(R), Xt) / crb_ref
+        # the tr CRB of a batch is a function of the data in ``key`` only; the penalty
+        # method's inner iterations and the AO's repeated starts score the same batch with
+        # the same R again (1 in 3 batches of a paper 000 drop): a _TargetMemo keeps them
+        R = np.asarray(R)
+        memo = setup.__dict__.setdefault("_trace_memo", {}) if type(setup) is _TargetMemo else None
+        key = None if memo is None else (n, psi.tobytes(), hc.tobytes(), dhc.tobytes(), h.tobytes(),
+                                         dh.tobytes(), R.tobytes(), np.asarray(q, float).tobytes())
+        tr = None if key is None else memo.get(key)
+        if tr is None:
+            Xt = np.empty((3, h.size, Qn), complex)               # the batch, candidates last
+            Xt[0] = h[:, None]
+            Xt[1:] = dh[:, :, None]
+            Xt[0, n] = hc
+            Xt[1:, n] = dhc
+            tr = _gram_trace_t(_rx_consts(setup, q), R, Xt)
+            if key is not None:
+                if len(memo) >= _TRACE_MEMO_CAP:
+                    memo.clear()
+                memo[key] = tr
+        val = tr / crb_ref
     else:
         hb = np.repeat(h[None], Qn, axis=0)
         hb[:, n] = hc
@@ -428,6 +441,10 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
         sinr = sinr_downlink(Hb, W, noise, Rs)
         val = np.where(np.all(sinr >= gamma * (1 - 1e-9), axis=1), val, np.inf)
     return val, (hc, dhc, Hrow, psi)
+
+
+#: candidate batches whose tr CRB a :class:`_TargetMemo` keeps (:func:`_score_candidates`)
+_TRACE_MEMO_CAP = 2048
 
 
 # ---------------------------------------------------------------------------------------
