@@ -436,11 +436,30 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     Hrow = Hrow * e[:, None]                                     # (Q,K) row n of H
     if guard is not None:
         W, Rs, gamma, noise = guard
-        Hb = np.repeat(H[None], Qn, axis=0)
-        Hb[:, n] = Hrow
-        sinr = sinr_downlink(Hb, W, noise, Rs)
+        sinr = _row_sinr(H, n, Hrow, W, noise, Rs)
         val = np.where(np.all(sinr >= gamma * (1 - 1e-9), axis=1), val, np.inf)
     return val, (hc, dhc, Hrow, psi)
+
+
+def _row_sinr(H, n, rows, W, noise_w, Rs):
+    """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
+    row n replaced by each of ``rows`` (Q,K), without Q copies of H: the sums over the
+    other rows (``Σ_{n'≠n} h*_{n'k} w_{n'i}``, the quadratic form of R_s on them, its
+    cross column) are formed once, each candidate adds its row's terms. Nothing is
+    subtracted, so the values equal the direct evaluation to rounding. -> (Q,K)."""
+    Hs = np.array(H, complex)
+    Hs[n] = 0.0                                                    # the rows that stay
+    B = (Hs.conj().T @ W)[None] + rows.conj()[:, :, None] * W[n][None, None, :]   # (Q,K,K): h_kᴴ w_i
+    G = np.abs(B) ** 2
+    signal = np.diagonal(G, axis1=-2, axis2=-1)
+    interference = G.sum(axis=-1) - signal
+    if Rs is not None:
+        Rs = np.asarray(Rs)
+        RH = Rs @ Hs
+        stay = np.real(np.sum(Hs.conj() * RH, axis=0))              # (K,) the other rows' h_kᴴ R_s h_k
+        cross = rows.conj() * RH[n] + (Hs.conj().T @ Rs[:, n]) * rows
+        interference = interference + (stay + np.real(cross) + np.real(Rs[n, n]) * np.abs(rows) ** 2)
+    return signal / (interference + noise_w)
 
 
 #: candidate batches whose tr CRB a :class:`_TargetMemo` keeps (:func:`_score_candidates`)
