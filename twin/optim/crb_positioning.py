@@ -12,7 +12,8 @@ optimised by the penalty method (Algorithm 3) on the auxiliary channels ``Q ≈ 
 - ``Q_m``: closed form (48).
 - positions: element-wise 1-D search (Algorithm 2, eqs. 50-51), each PA over its feasible
   interval ``[s_{m−1}+δ, s_{m+1}−δ]``; all candidates of one PA are evaluated in one
-  vectorised step (channel row, Fisher blocks, CRB trace). Continuous mode: a uniform
+  vectorised step (channel row, Fisher blocks, CRB trace; a batch whose geometry or whose
+  tr CRB inputs come again is looked up, not recomputed). Continuous mode: a uniform
   grid of ``grid`` points per guide (a refinement of the Z = 30 and Z = 15 lattices)
   then a zoom of spacing λ/32 around the best and the current point; discrete mode
   (Discrete-PASS-Z): the Z+1 lattice points only.
