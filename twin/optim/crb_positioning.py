@@ -12,7 +12,8 @@ optimised by the penalty method (Algorithm 3) on the auxiliary channels ``Q ≈ 
 - ``Q_m``: closed form (48).
 - positions: element-wise 1-D search (Algorithm 2, eqs. 50-51), each PA over its feasible
   interval ``[s_{m−1}+δ, s_{m+1}−δ]``; all candidates of one PA are evaluated in one
-  vectorised step (channel row, Fisher blocks, CRB trace). Continuous mode: a uniform
+  vectorised step (channel row, Fisher blocks, CRB trace; a batch whose geometry or whose
+  tr CRB inputs come again is looked up, not recomputed). Continuous mode: a uniform
   grid of ``grid`` points per guide (a refinement of the Z = 30 and Z = 15 lattices)
   then a zoom of spacing λ/32 around the best and the current point; discrete mode
   (Discrete-PASS-Z): the Z+1 lattice points only.
@@ -224,42 +225,71 @@ def _crb_trace(setup, R, h, dh, q):
         return np.where(ok, (a + d) / np.where(ok, det, 1.0), np.inf)
 
 
+def _rx_consts(setup, q):
+    """Receive-side constants of the Gram tr CRB (MODEL §2.4, §3.3) for target q:
+    ``(c = 2L/σ², aᴴa, aᴴȧ_j (2,), ȧ_iᴴȧ_j (2,2), c|β|², β*, (aᴴȧ_j)*)``. A
+    :class:`_TargetMemo` keeps them with its receiver terms (once per target instead of
+    once per candidate batch)."""
+    rx = setup.receiver(q)
+    memo = setup.__dict__.get("_rxc")
+    if memo is not None and memo[0] is rx:
+        return memo[1]
+    a, da, beta = rx
+    c = 2.0 * setup.snapshots / setup.noise_w
+    e1 = da @ a.conj()
+    vals = (c, np.real(np.vdot(a, a)), e1, da.conj() @ da.T, c * abs(beta) ** 2, np.conj(beta), np.conj(e1))
+    if isinstance(setup, _TargetMemo):
+        setup.__dict__["_rxc"] = (rx, vals)
+    return vals
+
+
 def _crb_trace_gram(setup, R, h, dh, q):
     """:func:`_crb_trace` for the plain :class:`CrbSetup` with the transmit quadratic forms of
     :meth:`CrbSetup.fisher` (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``, ``ḣ_jᴴRḣ_i``, gauged ḣ) read
-    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate (one BLAS
-    product and one einsum instead of a dozen einsums), and the Schur complement of the nuisance written
-    out entrywise (MODEL §3.3). Same formulas as the Fisher blocks; the sums run in another
-    order, so values agree to rounding (~1e-15 relative)."""
-    a, da, beta = setup.receiver(q)
-    c = 2.0 * setup.snapshots / setup.noise_w
-    e0 = np.real(np.vdot(a, a))
-    e1 = da @ a.conj()
-    e2 = da.conj() @ da.T
-    h = np.asarray(h)
-    X = np.concatenate([h[..., None, :], nuisance_gauge(h, dh)], axis=-2)     # (…,3,N)
-    R = np.asarray(R)
-    if R.ndim == 2:                                                            # one R: one BLAS product
-        RX = (X.reshape(-1, X.shape[-1]) @ R.T).reshape(X.shape)               # rows R x_a
-    else:
-        RX = X @ np.swapaxes(R, -1, -2)
-    G = np.einsum("...an,...bn->...ab", X.conj(), RX)                         # G[a,b] = x_aᴴ R x_b
-    q0, q1, q1b = G[..., 0, 0], G[..., 0, 1:], G[..., 1:, 0]
-    k1 = c * abs(beta) ** 2
+    off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate, and the Schur
+    complement of the nuisance written out entrywise (MODEL §3.3); see :func:`_gram_trace_t`.
+    Same formulas as the Fisher blocks; the sums run in another order, so values agree to
+    rounding (~1e-15 relative). h (…,N), dh (…,2,N), R (N,N) or (…,N,N) -> (…)."""
+    h, dh, R = np.asarray(h), np.asarray(dh), np.asarray(R)
+    lead, N = h.shape[:-1], h.shape[-1]
+    Xt = np.empty((3, N, int(np.prod(lead, dtype=int))), complex)           # candidates last
+    Xt[0] = h.reshape(-1, N).T
+    Xt[1:] = dh.reshape(-1, 2, N).transpose(1, 2, 0)
+    if R.ndim > 2:
+        R = np.broadcast_to(R, lead + (N, N)).reshape(-1, N, N)
+    return _gram_trace_t(_rx_consts(setup, q), R, Xt).reshape(lead)
 
-    def j11(i, j):
-        return k1 * np.real(e2[i, j] * q0 + q1[..., i] * e1[j] + np.conj(e1[i]) * q1b[..., j] + e0 * G[..., 1 + j, 1 + i])
 
-    u = np.conj(beta) * (np.conj(e1) * q0[..., None] + e0 * q1)               # (…,2): β* tr(A R Ȧ_iᴴ)
+def _gram_trace_t(cst, R, Xt):
+    """tr CRB of Q candidates from ``Xt`` (3,N,Q) = ``[h, ḣ_x, ḣ_y]`` (raw gradient; gauged
+    here in place, :func:`~twin.physics.sensing.nuisance_gauge`), candidates on the last
+    axis so every step is one contiguous numpy operation over all of them: the gauge, ``R
+    x_b`` (one product), the Gram ``G[a,b] = x_aᴴ R x_b`` (3,3,Q), the Fisher entries
+    J11 (2,2,Q) and J12 (2,Q) from ``G`` and the receive constants ``cst``
+    (:func:`_rx_consts`), the Schur complement ``S`` of the nuisance and ``tr S⁻¹ = tr S /
+    det S`` (inf where :func:`crb_from_fisher` calls the information singular: J22 ≤ 0,
+    non-finite, or condition number of S above 1e14). MODEL §3.3. R (N,N) or (Q,N,N)."""
+    c, e0, e1, e2, k1, cbeta, e1c = cst
+    h = Xt[0]
+    hc = h.conj()
+    nrm = np.real(np.sum(hc * h, axis=0))
+    kappa = np.sum(Xt[1:] * hc, axis=1) / np.where(nrm > 0, nrm, 1.0)       # (2,Q): h^H ḣ_i/‖h‖²
+    Xt[1:] -= kappa[:, None, :] * h
+    RX = R @ Xt if R.ndim == 2 else np.einsum("qnm,bmq->bnq", R, Xt)          # (3,N,Q): R x_b
+    G = np.sum(Xt.conj()[:, None] * RX[None], axis=2)                         # (3,3,Q)
+    q0, q1, q1b = G[0, 0], G[0, 1:], G[1:, 0]
+    # J11[i,j] = c|β|² Re(ȧ_iᴴȧ_j hᴴRh + hᴴRḣ_i aᴴȧ_j + (aᴴȧ_i)* ḣ_jᴴRh + aᴴa ḣ_jᴴRḣ_i)
+    J = k1 * np.real(e2[:, :, None] * q0 + q1[:, None, :] * e1[None, :, None]
+                     + e1c[:, None, None] * q1b[None, :, :] + e0 * G[1:, 1:].transpose(1, 0, 2))
+    u = cbeta * (e1c[:, None] * q0 + e0 * q1)                                # (2,Q): β* tr(A R Ȧ_iᴴ)
     j22 = c * np.real(e0 * q0)
     ok = j22 > 0
     den = np.where(ok, j22, 1.0)
     cc = c * c
     ur, ui = np.real(u), np.imag(u)
-    a_ = j11(0, 0) - cc * (ur[..., 0] * ur[..., 0] + ui[..., 0] * ui[..., 0]) / den
-    d_ = j11(1, 1) - cc * (ur[..., 1] * ur[..., 1] + ui[..., 1] * ui[..., 1]) / den
-    off = cc * (ur[..., 0] * ur[..., 1] + ui[..., 0] * ui[..., 1]) / den
-    b_ = 0.5 * ((j11(0, 1) - off) + (j11(1, 0) - off))
+    S = J - cc * (ur[:, None] * ur[None] + ui[:, None] * ui[None]) / den    # (2,2,Q) Schur complement
+    a_, d_ = S[0, 0], S[1, 1]
+    b_ = 0.5 * (S[0, 1] + S[1, 0])
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         ok = ok & np.isfinite(a_) & np.isfinite(b_) & np.isfinite(d_)
         m, r = 0.5 * (a_ + d_), np.hypot(0.5 * (a_ - d_), b_)
@@ -366,29 +396,75 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     for ``D R D^H`` (``D = diag(e^{j ψ})``), which the SDR can always realise. Candidates
     at which the guard's beamformers miss a SINR target score +inf."""
     h, dh, H = st["h"], st["dh"], st["H"]
-    T, hc, dhc = layout.candidates(s, n, m, cand, users, q)      # (Q,M,K), (Q,), (2,Q)
+    Um, Hrow, hc, dhc = layout.candidate_rows(s, n, m, cand, users, q)   # (Q,K), (Q,K), (Q,), (2,Q)
+    Qn = len(cand)
     if rephase and abs(h[n]) > 0:
         psi = np.angle(hc) - np.angle(h[n])
     else:
-        psi = np.full(len(cand), st["rot"][n])
+        psi = np.full(Qn, st["rot"][n])
     e = np.exp(-1j * psi)
     hc, dhc = hc * e, dhc * e[None, :]
-    hb = np.repeat(h[None], len(cand), axis=0)
-    hb[:, n] = hc
-    dhb = np.repeat(dh[None], len(cand), axis=0)
-    dhb[:, :, n] = dhc.T
-    val = _crb_trace(setup, R, hb, dhb, q) / crb_ref
+    if type(setup) in (CrbSetup, _TargetMemo) and np.ndim(R) == 2:
+        # the tr CRB of a batch is a function of the data in ``key`` only; the penalty
+        # method's inner iterations and the AO's repeated starts score the same batch with
+        # the same R again (1 in 3 batches of a paper 000 drop): a _TargetMemo keeps them
+        R = np.asarray(R)
+        memo = setup.__dict__.setdefault("_trace_memo", {}) if type(setup) is _TargetMemo else None
+        key = None if memo is None else (n, psi.tobytes(), hc.tobytes(), dhc.tobytes(), h.tobytes(),
+                                         dh.tobytes(), R.tobytes(), np.asarray(q, float).tobytes())
+        tr = None if key is None else memo.get(key)
+        if tr is None:
+            Xt = np.empty((3, h.size, Qn), complex)               # the batch, candidates last
+            Xt[0] = h[:, None]
+            Xt[1:] = dh[:, :, None]
+            Xt[0, n] = hc
+            Xt[1:, n] = dhc
+            tr = _gram_trace_t(_rx_consts(setup, q), R, Xt)
+            if key is not None:
+                if len(memo) >= _TRACE_MEMO_CAP:
+                    memo.clear()
+                memo[key] = tr
+        val = tr / crb_ref
+    else:
+        hb = np.repeat(h[None], Qn, axis=0)
+        hb[:, n] = hc
+        dhb = np.repeat(dh[None], Qn, axis=0)
+        dhb[:, :, n] = dhc.T
+        val = _crb_trace(setup, R, hb, dhb, q) / crb_ref
     val = np.where(np.isfinite(val), val, np.inf)
     if Qm is not None and weight > 0:
-        val = val + weight * np.sum(np.abs(Qm[m, n][None, :] - T[:, m, :]) ** 2, axis=1) / pen_ref
-    Hrow = T.sum(axis=1) * e[:, None]                            # (Q,K) row n of H
+        val = val + weight * np.sum(np.abs(Qm[m, n][None, :] - Um) ** 2, axis=1) / pen_ref
+    Hrow = Hrow * e[:, None]                                     # (Q,K) row n of H
     if guard is not None:
         W, Rs, gamma, noise = guard
-        Hb = np.repeat(H[None], len(cand), axis=0)
-        Hb[:, n] = Hrow
-        sinr = sinr_downlink(Hb, W, noise, Rs)
+        sinr = _row_sinr(H, n, Hrow, W, noise, Rs)
         val = np.where(np.all(sinr >= gamma * (1 - 1e-9), axis=1), val, np.inf)
     return val, (hc, dhc, Hrow, psi)
+
+
+def _row_sinr(H, n, rows, W, noise_w, Rs):
+    """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
+    row n replaced by each of ``rows`` (Q,K), without Q copies of H: the sums over the
+    other rows (``Σ_{n'≠n} h*_{n'k} w_{n'i}``, the quadratic form of R_s on them, its
+    cross column) are formed once, each candidate adds its row's terms. Nothing is
+    subtracted, so the values equal the direct evaluation to rounding. -> (Q,K)."""
+    Hs = np.array(H, complex)
+    Hs[n] = 0.0                                                    # the rows that stay
+    B = (Hs.conj().T @ W)[None] + rows.conj()[:, :, None] * W[n][None, None, :]   # (Q,K,K): h_kᴴ w_i
+    G = np.abs(B) ** 2
+    signal = np.diagonal(G, axis1=-2, axis2=-1)
+    interference = G.sum(axis=-1) - signal
+    if Rs is not None:
+        Rs = np.asarray(Rs)
+        RH = Rs @ Hs
+        stay = np.real(np.sum(Hs.conj() * RH, axis=0))              # (K,) the other rows' h_kᴴ R_s h_k
+        cross = rows.conj() * RH[n] + (Hs.conj().T @ Rs[:, n]) * rows
+        interference = interference + (stay + np.real(cross) + np.real(Rs[n, n]) * np.abs(rows) ** 2)
+    return signal / (interference + noise_w)
+
+
+#: candidate batches whose tr CRB a :class:`_TargetMemo` keeps (:func:`_score_candidates`)
+_TRACE_MEMO_CAP = 2048
 
 
 # ---------------------------------------------------------------------------------------

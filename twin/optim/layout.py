@@ -115,6 +115,47 @@ class PassLayout:
                                             active=act, blockage=blk_t)
         return T, h, dh
 
+    def candidate_rows(self, s, n, m, cand, users, q):
+        """What the element-wise search needs of :meth:`candidates`, without its (Q,M,·)
+        arrays: PA m's own user terms (Q,K), row n of the user channel ``Σ_m T`` (Q,K), the
+        target channel entry (Q,) and its gradient (2,Q). From the line cache the PAs that
+        stay are summed once per call (``Σ_{m'≠m}``) and PA m's candidates added to that sum,
+        so the values equal :meth:`candidates`' sums to rounding (the summation order
+        differs; MODEL §2.3, §3.3)."""
+        dep = self.deployment
+        if not (self.memoise and dep.installed[n, m]):
+            T, h, dh = self.candidates(s, n, m, cand, users, q)
+            return T[:, m], T.sum(axis=1), h, dh
+        act = dep.installed[n]
+        users = np.atleast_2d(np.asarray(users, float))
+        s_n = np.where(act, np.asarray(s, float)[n], 0.0)
+        cand = np.asarray(cand, float)
+        # the AO scores the same candidates of a PA with its guide unchanged again and again
+        # (3 in 4 batches of a paper 000 drop): those rows are kept (read-only), per users/target
+        tag = (users.tobytes(), np.asarray(q, float).tobytes())
+        memo = self.__dict__.get("_rows_cache")
+        if memo is None or memo[0] != tag or len(memo[1]) >= _ROWS_CAP:
+            memo = self.__dict__["_rows_cache"] = (tag, {})
+        key = (n, m, s_n.tobytes(), cand.tobytes())
+        hit = memo[1].get(key)
+        if hit is None:
+            hit = memo[1][key] = self._rows(n, m, act, s_n, cand, users, q)
+        return hit
+
+    def _rows(self, n, m, act, s_n, cand, users, q):
+        """:meth:`candidate_rows` evaluated (through the line cache), arrays read-only."""
+        M = s_n.size
+        U_all, a_all = self._line(n, np.concatenate([s_n, np.asarray(cand, float)]), users, q)
+        stay = act.copy()
+        stay[m] = False
+        Um, am = U_all[M:], a_all[:, M:]
+        H0 = U_all[:M][stay].sum(axis=0)                                      # (K,) Σ_{m'≠m}
+        a0 = a_all[:, :M][:, stay].sum(axis=1)                                # (3,)
+        out = (Um, Um + H0, am[0] + a0[0], am[1:] + a0[1:, None])
+        for x in out:
+            x.flags.writeable = False
+        return out
+
     # --- free-space line cache (issue 13: the same candidates are scored again and again) --
     def _point_terms(self, n: int, x, users, q):
         """Quantities of one active PA of guide n at each coordinate x (Q,):
@@ -204,3 +245,5 @@ class PassLayout:
 
 #: points kept per guide by the free-space line cache of :class:`PassLayout`
 _LINE_CAP = 4096
+#: candidate batches kept by :meth:`PassLayout.candidate_rows` (for one users/target pair)
+_ROWS_CAP = 2048
