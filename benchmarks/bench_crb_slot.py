@@ -36,11 +36,10 @@ from twin.physics.sinr import sinr_downlink
 
 #: ridges α / mean ‖g_k‖² of the re-split family (0: zero forcing within R; inf: matched)
 ALPHAS = (0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0, np.inf)
+
+
 def _psd_sqrt(R: np.ndarray) -> np.ndarray:
-    lam, U = np.linalg.eigh(0.5 * (R + R.conj().T))
-
-
-def _psd_sqrt(R):
+    """The Hermitian PSD square root of R (negative eigenvalues clipped to 0)."""
     lam, U = np.linalg.eigh(0.5 * (R + R.conj().T))
     return (U * np.sqrt(np.clip(lam, 0.0, None))) @ U.conj().T
 
