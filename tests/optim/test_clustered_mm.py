@@ -105,3 +105,33 @@ def test_cluster_positions_is_a_constrained_coordinatewise_optimum():
             y[m] = g
             gy = np.abs(lay.guide_terms(0, y, pts, rho).sum(axis=0)) ** 2
             assert gy[1] < need[1] or gy[0] <= h2[0] * (1 + 1e-4)
+
+
+def test_a_block_solve_does_not_depend_on_the_solves_before_it():
+    """The compiled block problems are cached per shape and re-solved with new parameters;
+    each solve must be what a fresh process computes (a figure drop's Proposed-MM result
+    must not depend on which drops its Dask worker ran before it)."""
+    from twin.optim import clustered_mm as cm
+
+    rng = np.random.default_rng(3)
+    K, T = 3, 4
+    draws = [{"coef": rng.uniform(0.2, 3.0, (K, T)), "lin": rng.uniform(-0.5, 0.5, (K, T)),
+              "r_min": float(rng.uniform(0.1, 0.6))} for _ in range(6)]
+
+    def solve_at(prob, par, vals):
+        for k, v in vals.items():
+            par[k].value = v
+        assert cm._solve(prob)
+        return prob.value, [x.value.copy() for x in prob.variables()]
+
+    cm.scheduling_problem.cache_clear()
+    prob, par, _ = cm.scheduling_problem(K, T)
+    fresh = solve_at(prob, par, draws[-1])
+    cm.scheduling_problem.cache_clear()
+    prob, par, _ = cm.scheduling_problem(K, T)
+    for d in draws[:-1]:
+        solve_at(prob, par, d)
+    after = solve_at(prob, par, draws[-1])
+    assert repr(fresh[0]) == repr(after[0])
+    for a, b in zip(fresh[1], after[1]):
+        assert np.array_equal(a, b)

@@ -212,10 +212,15 @@ def scheduling_problem(K: int, T: int):
 
 
 def _solve(prob) -> bool:
+    """Solve a compiled block problem with a fresh Clarabel solver. ``warm_start=False``:
+    with cvxpy's default, a re-solve of the same (cached) problem updates the previous
+    call's Clarabel solver in place, which keeps internal state (scaling) from that call's
+    data, so the answer depended on what the process had solved before (a figure drop's
+    Proposed-MM result on which Dask worker ran it)."""
     try:
         with warnings.catch_warnings():              # "inaccurate" is judged by the exact evaluation
             warnings.simplefilter("ignore", UserWarning)
-            prob.solve(solver=cp.CLARABEL)
+            prob.solve(solver=cp.CLARABEL, warm_start=False)
     except cp.SolverError:
         return False
     return prob.status in ("optimal", "optimal_inaccurate")

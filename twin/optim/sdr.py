@@ -449,7 +449,7 @@ class CrbSdr:
                 self.direct = False
         iters = getattr(self, "_last_iterations", 0)
         if not self.direct:
-            self.problem.solve(solver=self.solver, **opts)
+            self.problem.solve(solver=self.solver, warm_start=False, **opts)   # fresh solver: no state from earlier solves
             stats = self.problem.solver_stats
             solve_time = float(stats.solve_time) if stats and stats.solve_time is not None else float("nan")
             st = self.problem.status
