@@ -29,3 +29,32 @@ def paper000_drop(seed):
 def crb_drop():
     """:func:`paper000_drop`, for tests to call with a seed."""
     return paper000_drop
+
+
+@pytest.fixture
+def candidates_match():
+    """``check(fast, ref, dep, users, q, *, points, draws, shift, jitter, each=None)``:
+    the candidate batches of ``fast`` equal ``ref``'s bit for bit for every PA over three
+    rounds of layouts (``points`` grid + ``draws`` random candidates + the PA's own
+    position; the third round with the users moved by ``shift``, so a cache must not
+    answer), the layout jittered by ±``jitter`` between rounds. ``each(n, cand, users)``
+    is called per batch; the sum of what it returns is returned."""
+    def check(fast, ref, dep, users, q, *, points, draws, shift, jitter, each=None):
+        rng = np.random.default_rng(0)
+        s = dep.uniform_positions()
+        total = 0
+        for rep in range(3):                                        # later reps hit the cache
+            if rep == 2:                                            # new users: the cache must not answer
+                users = users + np.asarray(shift)
+            for n in range(dep.n_guides):
+                for m in range(dep.installed.shape[1]):
+                    cand = np.r_[np.linspace(0.0, dep.length[n], points), rng.uniform(0.0, dep.length[n], draws),
+                                 s[n, m]]
+                    for a, b in zip(fast.candidates(s, n, m, cand, users, q), ref.candidates(s, n, m, cand, users, q)):
+                        assert a.shape == b.shape and np.array_equal(a, b)
+                    if each is not None:
+                        total += each(n, cand, users)
+            s = np.sort(s + rng.uniform(-jitter, jitter, s.shape) * dep.installed, axis=1)
+        return total
+
+    return check

@@ -53,24 +53,14 @@ def _drop(seed):
 
 
 @pytest.mark.parametrize("cap", [None, 60])
-def test_cached_candidate_batches_equal_the_direct_evaluation_bit_for_bit(cap, monkeypatch):
+def test_cached_candidate_batches_equal_the_direct_evaluation_bit_for_bit(cap, monkeypatch, candidates_match):
     if cap is not None:                                             # a full cache: hits and fresh misses mixed
         monkeypatch.setattr("twin.optim.layout._LINE_CAP", cap)
     w, users, q = _drop(5)
     dep = w.deployment
     assert w.floor is None or w.floor.seg_a.shape[0] == 0          # the free-space path is taken
-    fast, ref = PassLayout(dep, w.floor), Direct(dep, w.floor)
-    rng = np.random.default_rng(0)
-    s = dep.uniform_positions()
-    for rep in range(3):                                            # later reps hit the cache
-        if rep == 2:                                                # new users: the cache must not answer
-            users = users + np.array([0.3, -0.2, 0.0])
-        for n in range(dep.n_guides):
-            for m in range(dep.installed.shape[1]):
-                cand = np.r_[np.linspace(0.0, dep.length[n], 41), rng.uniform(0.0, dep.length[n], 7), s[n, m]]
-                for a, b in zip(fast.candidates(s, n, m, cand, users, q), ref.candidates(s, n, m, cand, users, q)):
-                    assert a.shape == b.shape and np.array_equal(a, b)
-        s = np.sort(s + rng.uniform(-0.2, 0.2, s.shape) * dep.installed, axis=1)
+    candidates_match(PassLayout(dep, w.floor), Direct(dep, w.floor), dep, users, q,
+                     points=41, draws=7, shift=[0.3, -0.2, 0.0], jitter=0.2)
 
 
 def test_crb_ao_with_the_shortcuts_equals_the_old_path():

@@ -37,26 +37,17 @@ def _office():
     return w, users, np.array([12.5, 8.0, w.ue_height])
 
 
-def test_walled_candidate_batches_equal_the_direct_evaluation_bit_for_bit():
+def test_walled_candidate_batches_equal_the_direct_evaluation_bit_for_bit(candidates_match):
     w, users, q = _office()
     dep = w.deployment
     assert w.floor is not None and w.floor.seg_a.shape[0] > 0
-    fast, ref = PassLayout(dep, w.floor), Direct(dep, w.floor)
-    rng = np.random.default_rng(0)
-    s = dep.uniform_positions()
-    blocked = 0
-    for rep in range(3):                                            # later reps hit the cache
-        if rep == 2:                                                # new users: the cache must not answer
-            users = users + np.array([0.4, -0.3, 0.0])
-        for n in range(dep.n_guides):
-            for m in range(dep.installed.shape[1]):
-                cand = np.r_[np.linspace(0.0, dep.length[n], 61), rng.uniform(0.0, dep.length[n], 5), s[n, m]]
-                for a, b in zip(fast.candidates(s, n, m, cand, users, q), ref.candidates(s, n, m, cand, users, q)):
-                    assert a.shape == b.shape and np.array_equal(a, b)
-                pos = dep.feed[n][None] + cand[:, None] * dep.direction[n][None]
-                blocked += int(np.sum(w.floor.blockage_amplitude(pos[:, None], np.vstack([users, q])[None]) < 1))
-        s = np.sort(s + rng.uniform(-0.3, 0.3, s.shape) * dep.installed, axis=1)
-    assert blocked > 0                                              # the walls were in the way of some links
+
+    def blocked(n, cand, users):                                    # links a wall is in the way of
+        pos = dep.feed[n][None] + cand[:, None] * dep.direction[n][None]
+        return int(np.sum(w.floor.blockage_amplitude(pos[:, None], np.vstack([users, q])[None]) < 1))
+
+    assert candidates_match(PassLayout(dep, w.floor), Direct(dep, w.floor), dep, users, q, points=61, draws=5,
+                            shift=[0.4, -0.3, 0.0], jitter=0.3, each=blocked) > 0                                              # the walls were in the way of some links
 
 
 def test_far_candidates_on_a_subset_of_guides(paper000_crb, crb_drop):
