@@ -371,8 +371,12 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
         import clarabel
 
         A, b, q = self.matrices(F, T, weights, g, h, noise)
-        Ar = sp.csc_matrix((A.data[self.mask], self.r_rows, self.r_indptr),
-                           shape=(len(self.keep_rows), len(self.keep_cols)))
+        Ar = self.__dict__.get("_Ar")
+        if Ar is None:                 # one CSC object, refilled per solve (Clarabel copies its data)
+            Ar = self._Ar = sp.csc_matrix((A.data[self.mask], self.r_rows, self.r_indptr),
+                                          shape=(len(self.keep_rows), len(self.keep_cols)))
+        else:
+            Ar.data[:] = A.data[self.mask]
         key = tuple(sorted(opts.items(), key=lambda kv: kv[0]))
         settings = self._settings.get(key)
         if settings is None:
