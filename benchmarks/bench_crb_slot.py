@@ -21,7 +21,19 @@ SDR's own answers pass (every SINR row ≥ γ, power ≤ P, R_s ⪰ 0, physicall
 Printed: the fraction of slots where each is feasible and, where it is, its tr CRB over the
 slot SDR's (≥ 1: the SDR is the optimum over that feasible set).
 
+``--solvers`` (issue 13, fifth round; docs/performance.md "isac-crb, fifth round") instead
+re-solves every slot SDR of the run with the SDR variants a controller may use, alternated
+instance by instance in one process for ``--rounds`` rounds, and prints per variant the
+median CPU per ``CrbSdr.solve`` and per Clarabel solve, the mean iterations, the fraction
+``ok`` and certified (``restrict_rs``), and the tr CRB against the default path's:
+
+- default: ``CrbSdr`` as the figures use it;
+- fast: Clarabel's :data:`~twin.optim.sdr_conic.FAST_SETTINGS` (``fast_sdr``);
+- restricted: ``restrict_rs``, the relaxation with R_s = 0, kept when certified optimal;
+- restricted + fast: both (the ``crb-sdr`` stage's pilot re-beamformings by default).
+
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py [--frames 12] [--seed 1]
+    PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --solvers [--frames 6] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -119,7 +131,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--solvers", action="store_true", help="time the SDR variants on the run's slot SDRs")
+    ap.add_argument("--rounds", type=int, default=3, help="--solvers: rounds over the instances")
     a = ap.parse_args(argv)
+    if a.solvers:
+        return solvers(a)
     rows = {k: [] for k in ("re-split previous slot", "re-split positioning SDR", "min-power + previous R_s",
                             "min-power + previous R")}
     norms = []
@@ -173,6 +189,65 @@ def main(argv=None):
     if norms:
         print(f"re-split, least ‖V‖₂ (≤ 1 feasible): median {np.median(norms):.2f}, q10 "
               f"{np.percentile(norms, 10):.2f}, q90 {np.percentile(norms, 90):.2f}")
+    return 0
+
+
+def solvers(a) -> int:
+    """``--solvers``: the slot SDRs of an ``office`` run re-solved with each variant."""
+    import time
+
+    from twin.controller.stages import beamform as bf
+    from twin.engine import Simulation
+    from twin.optim.sdr import CrbSdr
+    from twin.optim.sdr_conic import FAST_SETTINGS
+    from twin.scene import load_scene
+
+    inst = []
+    orig = bf.CrbSdr._solve
+
+    def probe(self, obs, plan, j, cache):
+        out = orig(self, obs, plan, j, cache)
+        res, idx, H, _ = out
+        if (not isinstance(res, bf.SingleChainSolution) and getattr(res, "ok", False)
+                and not res.info.get("reused") and res.wall_time_s > 0.0):
+            w = self.ctx.world
+            h, dh = self._target_channel(obs, self.slot_state(obs, plan, j, True))
+            inst.append((np.array(H), h, dh, np.array(obs.target, float), self.ctx.solvers.crb_setup,
+                         self.ctx.gamma(self.p["sinr_margin_db"])[idx], w.power_w, w.noise_w))
+        return out
+
+    bf.CrbSdr._solve = probe
+    out = tempfile.mkdtemp(prefix="bench_crb_slot_")
+    try:
+        Simulation(load_scene("office", {"simulation.seed": a.seed}), out, policy="isac-crb", frames=a.frames).run()
+    finally:
+        bf.CrbSdr._solve = orig
+        shutil.rmtree(out, ignore_errors=True)
+    N, K = inst[0][0].shape
+    fast = {"max_threads": 1, **FAST_SETTINGS}
+    variants = {"default": CrbSdr(N, K), "fast": CrbSdr(N, K, solver_opts=fast),
+                "restricted": CrbSdr(N, K, restrict_rs=True),
+                "restricted + fast": CrbSdr(N, K, solver_opts=fast, restrict_rs=True)}
+    rows = {name: [] for name in variants}
+    for _ in range(a.rounds):
+        for args in inst:
+            ref = None
+            for name, sdr in variants.items():
+                c0 = time.process_time()
+                res = sdr.solve(*args)
+                cpu = time.process_time() - c0
+                ref = res.objective if ref is None else ref
+                rows[name].append((cpu, res.info.get("clarabel_cpu_s", np.nan), res.iterations, res.ok,
+                                   res.info.get("rs_restricted", np.nan), res.objective / ref - 1.0))
+    print(f"office, isac-crb, {a.frames} frames, seed {a.seed}: {len(inst)} slot SDRs (N = {N}, K = {K}), "
+          f"{a.rounds} rounds, variants alternated per instance")
+    print(f"{'variant':<18} {'CPU/solve ms':>12} {'Clarabel ms':>11} {'iters':>6} {'ok':>5} {'certified':>9} | "
+          f"tr CRB / default − 1: median |·| / max |·|")
+    for name, r in rows.items():
+        r = np.asarray(r, float)
+        print(f"{name:<18} {1e3 * np.median(r[:, 0]):12.2f} {1e3 * np.median(r[:, 1]):11.2f} {np.mean(r[:, 2]):6.2f} "
+              f"{np.mean(r[:, 3]):5.1%} {np.nanmean(r[:, 4]) if np.isfinite(r[:, 4]).any() else float('nan'):9.1%} | "
+              f"{np.median(np.abs(r[:, 5])):.1e} / {np.max(np.abs(r[:, 5])):.1e}")
     return 0
 
 

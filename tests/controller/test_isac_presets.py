@@ -137,15 +137,17 @@ def test_crb_sdr_beams_follow_walking_users_per_slot(predict):
 
 
 def _count_sdr(pol):
-    """Wrap the policy's compiled SDR to count its solves."""
+    """Wrap the policy's compiled SDRs (default, fast and restricted variants) to count
+    their solves."""
     calls = []
-    sdr = pol.ctx.solvers.sdr(pol.world.tx.n_rf, pol.world.n_users)
-    orig_solve = sdr.solve
+    for fast in (False, True):
+        for restrict in (False, True):
+            sdr = pol.ctx.solvers.sdr(pol.world.tx.n_rf, pol.world.n_users, fast=fast, restrict=restrict)
 
-    def solve(*a, **k):
-        calls.append(1)
-        return orig_solve(*a, **k)
-    sdr.solve = solve
+            def solve(*a, _orig=sdr.solve, **k):
+                calls.append(1)
+                return _orig(*a, **k)
+            sdr.solve = solve
     return calls
 
 

@@ -31,12 +31,14 @@ class Solvers:
         self._frames = cl.FrameMemo()
         self._last: dict = {}             # stage parameters -> (points, ScheduleResult, tracked frames in a row)
 
-    def sdr(self, n_rf: int, n_users: int, fast: bool = False) -> CrbSdr:
+    def sdr(self, n_rf: int, n_users: int, fast: bool = False, restrict: bool = False) -> CrbSdr:
         """The DPP-compiled CRB SDR for N RF chains and K users (built once, MODEL §4.3);
-        ``fast``: with Clarabel's :data:`~twin.optim.sdr_conic.FAST_SETTINGS` (issue 13)."""
-        key = (int(n_rf), int(n_users)) + (("fast",) if fast else ())
+        ``fast``: with Clarabel's :data:`~twin.optim.sdr_conic.FAST_SETTINGS` (issue 13);
+        ``restrict``: first with ``R_s = 0``, kept when certified optimal (``CrbSdr(restrict_rs=True)``)."""
+        key = (int(n_rf), int(n_users)) + (("fast",) if fast else ()) + (("restrict",) if restrict else ())
         if key not in self._sdr:
-            self._sdr[key] = CrbSdr(*key[:2], solver_opts={"max_threads": 1, **FAST_SETTINGS} if fast else None)
+            self._sdr[key] = CrbSdr(*key[:2], solver_opts={"max_threads": 1, **FAST_SETTINGS} if fast else None,
+                                    restrict_rs=restrict)
         return self._sdr[key]
 
     @property
@@ -73,19 +75,21 @@ class Solvers:
                                     self.crb_setup, gamma, w.power_w, w.noise_w)
 
     # --- paper 000 ---------------------------------------------------------------------
-    def crb_sdr(self, tx, state, H, q, gamma, fast: bool = False, hd=None):
+    def crb_sdr(self, tx, state, H, q, gamma, fast: bool = False, hd=None, restrict: bool = False):
         """CRB-minimising beamforming (MODEL §4.3) for the users' channel estimate H (N,K)
         and the target channel of the transmitter in ``state`` (``hd``: that channel and
         its gradient when the caller has them); ``fast``: first with the fast Clarabel
-        settings, repeated with the defaults unless that returns ``ok``."""
+        settings, repeated with the defaults unless that returns ``ok``; ``restrict``: each
+        solve first without a sensing covariance, kept only when certified optimal
+        (:class:`~twin.optim.sdr_conic.ConicCrbSdrNoRs`)."""
         w = self.world
         h, dh = tx.target_channel(state, q) if hd is None else hd
         args = (H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
         if fast:
-            res = self.sdr(tx.n_rf, H.shape[1], fast=True).solve(*args)
+            res = self.sdr(tx.n_rf, H.shape[1], fast=True, restrict=restrict).solve(*args)
             if res.ok:
                 return res
-        return self.sdr(tx.n_rf, H.shape[1]).solve(*args)
+        return self.sdr(tx.n_rf, H.shape[1], restrict=restrict).solve(*args)
 
     def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool,
                       plain: bool = False):

@@ -38,7 +38,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim.result import OptResult, Status
-from twin.optim.sdr_conic import ConicCrbSdr
+from twin.optim.sdr_conic import ConicCrbSdr, ConicCrbSdrNoRs
 from twin.physics.sensing import (crb_from_fisher, fisher_blocks, nuisance_gauge,
                                   receiver_response)
 from twin.physics.sinr import sinr_downlink
@@ -239,11 +239,17 @@ class CrbSdr:
     ``tr Z_l``), or ``"worst"``: ``max_l tr(U_l^{-1})`` through an epigraph variable ``t ≥
     tr Z_l``. ``solve`` then takes h_t (L,N), dh_t (L,2,N), target (L,3); the result's
     objective is the sum (or max) of the targets' tr CRB, each in ``info["crb_traces_m2"]``.
+
+    ``restrict_rs`` (conic backend; off by default, for the real-time controllers): the
+    first attempt solves the relaxation with ``R_s = 0`` (one PSD cone fewer) and keeps its
+    answer only when a dual certificate proves it optimal for the full relaxation
+    (:class:`~twin.optim.sdr_conic.ConicCrbSdrNoRs`); otherwise the full relaxation is
+    solved as without it. ``info["rs_restricted"]`` says which answer was returned.
     """
 
     def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",
                  solver_opts: dict | None = None, direct: bool = True, n_targets: int = 1,
-                 objective: str = "sum", backend: str | None = None):
+                 objective: str = "sum", backend: str | None = None, restrict_rs: bool = False):
         N, K, L = int(n_rf), int(n_users), int(n_targets)
         if N < 1 or K < 1 or L < 1:
             raise ValueError(f"CrbSdr needs N ≥ 1 RF chains, K ≥ 1 users and ≥ 1 target, got N={N}, K={K}, "
@@ -260,6 +266,10 @@ class CrbSdr:
         self.solver_opts = {"max_threads": 1} if solver_opts is None and solver == "CLARABEL" \
             else dict(solver_opts or {})
         self._fallback = None
+        # restrict_rs (conic only; issue 13): the first attempt solves the relaxation with
+        # R_s = 0 and keeps it when its dual certificate proves it the full optimum
+        # (ConicCrbSdrNoRs), else solves the full relaxation; info["rs_restricted"] says which
+        self._conic_r = ConicCrbSdrNoRs(N, K, L, objective) if restrict_rs and backend == "conic" else None
         if backend == "conic":
             self._conic = ConicCrbSdr(N, K, L, objective)
         else:
@@ -471,7 +481,12 @@ class CrbSdr:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)   # verified physically below
                 if self.backend == "conic":
-                    st, solve_time, iters, x, clarabel_cpu = self._conic.solve(*data, opts)
+                    certified = False
+                    if self._conic_r is not None and not extra:       # R_s = 0 first (restrict_rs)
+                        st, solve_time, iters, x, clarabel_cpu, certified = self._conic_r.solve_restricted(*data, opts)
+                    if not certified:
+                        st, solve_time, iters, x, cpu = self._conic.solve(*data, opts)
+                        clarabel_cpu = cpu if self._conic_r is None or extra else clarabel_cpu + cpu
                     blocks = None if x is None else self._conic.blocks(x)
                 else:
                     st, solve_time, iters, blocks = self._run_cvxpy(opts)
@@ -515,6 +530,8 @@ class CrbSdr:
             info["crb_traces_m2"] = [float(x) for x in traces]
         lam = np.linalg.eigvalsh(What)                               # (K, N), one batched call
         tr = np.maximum(np.trace(What, axis1=1, axis2=2).real, 1e-300)
+        if self._conic_r is not None and not extra:
+            info["rs_restricted"] = bool(certified)
         info.update({"rank_Wk_max": int(np.max(np.sum(lam > 1e-6 * tr[:, None], axis=1))),
                      "solver_iterations": iters, "solver_status": str(st), "cvxpy_wall_s": solver_wall,
                      "solve_time_s": solve_time, "clarabel_cpu_s": clarabel_cpu})
