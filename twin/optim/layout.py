@@ -14,7 +14,7 @@ import numpy as np
 from twin.optim.legal import LegalSet
 from twin.physics.channel import free_space_gain, guide_response, pa_channel_terms, power_split_factor
 from twin.physics.sensing import target_channel_and_gradient
-from twin.units import wavenumber
+from twin.units import guided_wavenumber, wavenumber
 
 
 @dataclass(frozen=True)
@@ -178,6 +178,22 @@ class PassLayout:
             x.flags.writeable = False
         return out
 
+    def _guide(self, n: int, x) -> np.ndarray:
+        """``guide_response(x[None], fc, n_eff[n], α[n])[0] · ρ_n`` (MODEL §2.2, the split of
+        §1) with guide n's constants (α, k_g as that function shapes them, ρ_n) kept: the
+        same expression on the same operands, without its per-call broadcasting."""
+        dep = self.deployment
+        tag = (float(dep.fc), float(dep.n_eff[n]), float(dep.attenuation[n]))
+        memo = self.__dict__.setdefault("_guide_consts", {})
+        c = memo.get(n)
+        if c is None or c[0] != tag:
+            n_eff = np.broadcast_to(np.asarray(dep.n_eff[n], dtype=float), (1,))[:, None]
+            alpha = np.broadcast_to(np.asarray(dep.attenuation[n], dtype=float), (1,))[:, None]
+            c = memo[n] = (tag, alpha, guided_wavenumber(dep.fc, 1.0) * n_eff, self._split(n))
+        _, alpha, kg, rho = c
+        s = x[None]
+        return (10.0 ** (-alpha * s / 20.0) * np.exp(-1j * kg * s))[0] * rho
+
     def _split(self, n: int) -> float:
         """Guide n's power split ρ = 1/√M_n (MODEL §1), :func:`power_split_factor` of the
         installed PAs, kept (a point evaluation asked for it every call)."""
@@ -200,8 +216,7 @@ class PassLayout:
         dep = self.deployment
         x = np.asarray(x, float)
         users = np.atleast_2d(users)
-        rho = self._split(n)
-        f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
+        f = self._guide(n, x)
         pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
         qq = np.asarray(q, float)
         U = f[:, None] * free_space_gain(pos[:, None, :], users[None, :, :], dep.fc)     # (Q,K): guide_terms
@@ -227,8 +242,7 @@ class PassLayout:
         end points, MODEL §2.5), so the numbers are the same."""
         dep = self.deployment
         x = np.asarray(x, float)
-        rho = self._split(n)
-        f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
+        f = self._guide(n, x)
         pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
         qq = np.asarray(q, float)
         blk = self._blockage(pos[:, None, :], qq[None, None, :])
