@@ -141,3 +141,18 @@ def test_tracking_frames_match_the_previous_path_bit_for_bit(scene, far_every, p
         assert np.array_equal(a[4], b[4]) and np.array_equal(a[5], b[5])
         moved += a[2] != ("rejected",)
     assert moved > 0                                          # the steps moved PAs: the search was exercised
+
+
+def test_linspace_and_sorted_set_are_numpys():
+    """The tracking grid's :func:`_linspace` and :func:`_sorted_set` return
+    ``np.linspace`` / ``np.unique``'s arrays (random intervals, degenerate ones, the
+    search's sizes, duplicates)."""
+    rng = np.random.default_rng(9)
+    for _ in range(500):
+        a = float(rng.uniform(-20, 20))
+        b = a if rng.random() < 0.1 else float(rng.uniform(-20, 20))
+        num = int(rng.choice([1, 2, 3, 5, 17, 33, 41, 101, int(rng.integers(1, 300))]))
+        assert np.array_equal(cp._linspace(a, b, num), np.linspace(a, b, num))
+        x = np.concatenate([rng.uniform(min(a, b), max(a, b) + 1e-3, num), rng.choice([a, b], 3), np.linspace(a, b, 7)])
+        assert np.array_equal(cp._sorted_set(x), np.unique(x))
+    assert cp._sorted_set(np.empty(0)).size == 0
