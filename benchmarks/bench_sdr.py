@@ -15,11 +15,17 @@
    previous full-AO mode.
 
 Run: PYTHONPATH=$PWD python benchmarks/bench_sdr.py [--reps 30] [--parts 1,2,3] [--frames 6]
+                                                     [--variants track,fast,guarded,full]
+
+``--variants`` (part 3): which controllers run — ``track`` (the default tracking step),
+``fast`` (with ``fast_sdr`` and the far round robin), ``guarded`` (the guarded step only with
+the far round robin), ``full`` (the previous full AO per frame); default all four.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -43,8 +49,16 @@ def main():
     ap.add_argument("--parts", default="1,2,3", help="comma-separated parts to run (1: SDR re-solve, "
                     "2: Algorithm 4 and coarse-to-fine, 3: isac-crb policy)")
     ap.add_argument("--frames", type=int, default=6, help="warm frames of part 3 (default 6)")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"part 3's controllers, comma-separated among {', '.join(VARIANTS)} (default all)")
     a = ap.parse_args()
     parts = {int(p) for p in a.parts.split(",") if p.strip()}
+    variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        print(f"bench_sdr.py: --variants: unknown {', '.join(unknown)}; use names among {', '.join(VARIANTS)}",
+              file=sys.stderr)
+        raise SystemExit(2)
     w = World(load_scene("paper000"))
     lay, setup = PassLayout(w.deployment, w.floor), crb_setup(w)
     s = w.deployment.uniform_positions()
@@ -108,10 +122,21 @@ def main():
     if 3 not in parts:
         return
 
-    policy_frames(w, a.frames)
+    policy_frames(w, a.frames, variants)
 
 
-def policy_frames(w, frames: int = 6):
+#: part 3's controllers: label and parameters
+VARIANTS = {
+    "track": ("track (default)", {}),
+    "fast": ("track, fast_sdr + far round robin", {"position.fast_sdr": True, "beamform.fast_sdr": True,
+                                                   "position.track_far_every": 4}),
+    "guarded": ("track, guarded step only + far round robin", {"position.track_steps": "guarded",
+                                                               "position.track_far_every": 4}),
+    "full": ("full (previous)", {"position.mode": "full", "beamform.reuse": False}),
+}
+
+
+def policy_frames(w, frames: int = 6, variants=tuple(VARIANTS)):
     """Part 3: warm-started frames of the isac-crb policy on the paper000 drop of seed 2
     (3 users walking ~1 m/s, 1 slot per frame), wall and CPU time per frame, in tracking
     mode (the default), in tracking mode with the optional shortcuts (``fast_sdr``, far
@@ -120,12 +145,7 @@ def policy_frames(w, frames: int = 6):
     "isac-crb, fourth round") and with ``position.mode = full``
     (the previous behaviour: up to max_iter = 3 AO iterations per frame) and
     ``beamform.reuse = false``."""
-    for label, params in (("track (default)", {}),
-                          ("track, fast_sdr + far round robin", {"position.fast_sdr": True, "beamform.fast_sdr": True,
-                                                                 "position.track_far_every": 4}),
-                          ("track, guarded step only + far round robin", {"position.track_steps": "guarded",
-                                                                          "position.track_far_every": 4}),
-                          ("full (previous)", {"position.mode": "full", "beamform.reuse": False})):
+    for label, params in (VARIANTS[v] for v in variants):
         pol = Controller(w, resolve("isac-crb", params))
         rr = np.random.default_rng(2)
         users, q = drop(rr)

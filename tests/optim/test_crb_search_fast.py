@@ -57,8 +57,10 @@ def ref_trace(setup, R, h, dh, q):
 
 
 def ref_score(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight, crb_ref, pen_ref, guard,
-              rephase=False):
-    """The previous ``_score_candidates``: (Q,M,K) candidate terms, Q copies of h and ḣ."""
+              rephase=False, lines=True):
+    """The previous ``_score_candidates``: (Q,M,K) candidate terms, Q copies of h and ḣ
+    (``lines``: how the new scorer reaches the layout; the reference always evaluates
+    the whole guide directly)."""
     h, dh, H = st["h"], st["dh"], st["H"]
     T, hc, dhc = layout.candidates(s, n, m, cand, users, q)
     psi = np.angle(hc) - np.angle(h[n]) if rephase and abs(h[n]) > 0 else np.full(len(cand), st["rot"][n])

@@ -201,6 +201,59 @@ class ReachGrid:
         pts = (np.asarray(centres, float)[:, None] + off[None, :]).ravel()
         return np.unique(np.clip(pts, lo, hi))
 
+    def coarse_far(self, a, b, current, lo, hi, far: int):
+        """:meth:`coarse` over the window [a, b] plus ``far`` uniform points over the
+        feasible interval [lo, hi], as one sorted set (the union the search forms, with one
+        sort instead of two ``np.unique``: the same array)."""
+        return _sorted_set(np.concatenate([_linspace(a, b, max(int(self.points), 2)), [a, b, current],
+                                           _linspace(lo, hi, far)]))
+
+    def refine_far(self, centres, a, b, lo, hi, fine):
+        """The union of :meth:`refine` around each centre at the window's resolution
+        (``width = b − a``), each inside the window [a, b] if it lies there, else inside
+        the feasible interval [lo, hi] (a far candidate): one ``np.unique`` over all
+        centres instead of one per centre and one over their union (the same array)."""
+        if self.zoom <= 1:
+            return np.empty(0)
+        half = max((b - a) / max(int(self.points) - 1, 1), fine * self.zoom / 2)
+        off = _linspace(-half, half, self.zoom)
+        parts = []
+        for c in centres:
+            A, B = (a, b) if a <= c <= b else (lo, hi)
+            if B > A:
+                parts.append(np.clip(c + off, A, B))
+        return _sorted_set(np.concatenate(parts)) if parts else np.empty(0)
+
+
+def _linspace(a, b, num: int) -> np.ndarray:
+    """``np.linspace(a, b, num)`` for float scalars, the same operations in the same order
+    (``arange · step + a``, the last point set to b; numpy ≥ 1.26) without its argument
+    handling, which costs more than the arithmetic for the search's few dozen points."""
+    if num < 2:
+        return np.linspace(a, b, num)
+    a, b = float(a), float(b)
+    y = np.arange(num, dtype=float)
+    delta = b - a
+    step = delta / (num - 1)
+    if step == 0:
+        y /= num - 1
+        y *= delta
+    else:
+        y *= step
+    y += a
+    y[-1] = b
+    return y
+
+
+def _sorted_set(x) -> np.ndarray:
+    """The sorted distinct values of a float array (``np.unique`` without NaNs): one sort
+    and one comparison of neighbours."""
+    a = np.sort(x)
+    keep = np.empty(a.size, bool)
+    keep[:1] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
 
 def _crb_trace(setup, R, h, dh, q):
     """tr CRB (batched) as crb_from_channel computes it (gauged gradient): the trace of
@@ -303,7 +356,8 @@ def _gram_trace_t(cst, R, Xt):
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
                               Qm=None, weight: float = 0.0, crb_ref: float = 1.0, pen_ref: float = 1.0,
                               guard=None, sweeps: int = 1, tol: float = 1e-4,
-                              rephase: bool = False, window=None, far_guides=None) -> OptResult:
+                              rephase: bool = False, window=None, far_guides=None,
+                              lines: bool = True) -> OptResult:
     """Algorithm 2 on the shared 1-D search (:func:`twin.optim.search1d.coordinate_search`):
     update each PA in turn (n = 1..N, m = 1..M) to the minimiser of (51)
     ``tr CRB/crb_ref + weight · Σ_k |[Q_m]_{nk} − [H_m]_{nk}|² / pen_ref`` over its
@@ -319,7 +373,9 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     ``window`` = (lo, hi), each (N,M) (optional): PA (n, m) is searched only over
     ``[lo[n,m], hi[n,m]]`` ∩ its feasible interval (e.g. its reachable set, MODEL §5); the
     window must contain the PA's start coordinate. ``far_guides`` (optional): the guides
-    whose PAs get the grid's ``far`` candidates (default: every guide).
+    whose PAs get the grid's ``far`` candidates (default: every guide). ``lines = False``:
+    candidate batches evaluated directly instead of through the layout's line cache (the
+    same numbers; cheaper where points rarely come again, :meth:`PassLayout.candidate_rows`).
     Returns an :class:`OptResult` (solution s (N,M), objective (51))."""
     setup = _memo_setup(setup)
     dep = layout.deployment
@@ -331,7 +387,7 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
 
     def score(n, m, cand):
         return _score_candidates(layout, s_now, n, m, cand, users, q, R, setup, st, Qm, weight,
-                                 crb_ref, pen_ref, guard, rephase)
+                                 crb_ref, pen_ref, guard, rephase, lines)
 
     def on_move(n, m, x, data, j):
         hc, dhc, Hrow, psi = data
@@ -359,15 +415,21 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     def far_of(n):
         return far_all if far_on is None or n in far_on else 0
 
+    fused = type(grid) is ReachGrid
+
     def candidates(n, m, lo, hi, x):
-        c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
         far = far_of(n)
+        if far > 1 and fused:
+            return grid.coarse_far(*clip(n, m, lo, hi), x, lo, hi, far)
+        c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
         return np.unique(np.concatenate([c, np.linspace(lo, hi, far)])) if far > 1 else c
 
     def refine(n, m, lo, hi, centres):
         a, b = clip(n, m, lo, hi)
         if far_of(n) <= 1:
             return grid.refine(centres, dep.length[n], a, b, fine)
+        if fused:
+            return grid.refine_far(centres, a, b, lo, hi, fine)
         # a far candidate is zoomed around at the window's resolution, inside the feasible interval
         return np.unique(np.concatenate([grid.refine([c], dep.length[n], *((a, b) if a <= c <= b else (lo, hi)),
                                                      fine, width=b - a) for c in centres]))
@@ -388,15 +450,18 @@ def _objective(layout, s, users, q, R, setup, Qm, weight, crb_ref, pen_ref):
 
 
 def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight, crb_ref,
-                      pen_ref, guard, rephase=False):
+                      pen_ref, guard, rephase=False, lines=True):
     """Objective (51) at each candidate of PA (n, m) and the channel data of each (for the
     move). st["h"], st["dh"], st["H"] are in the frame of the per-guide digital phases
     st["rot"] (entry n multiplied by e^{-j rot_n}); with ``rephase`` each candidate gets
     the guide phase that keeps ``h_t[n]``'s phase, i.e. the CRB (and SINR) are evaluated
     for ``D R D^H`` (``D = diag(e^{j ψ})``), which the SDR can always realise. Candidates
-    at which the guard's beamformers miss a SINR target score +inf."""
+    at which the guard's beamformers miss a SINR target score +inf. The user rows are
+    evaluated only when a guard or the penalty needs them (else None)."""
     h, dh, H = st["h"], st["dh"], st["H"]
-    Um, Hrow, hc, dhc = layout.candidate_rows(s, n, m, cand, users, q)   # (Q,K), (Q,K), (Q,), (2,Q)
+    pen = Qm is not None and weight > 0
+    Um, Hrow, hc, dhc = layout.candidate_rows(s, n, m, cand, users, q, lines=lines,   # (Q,K), (Q,K), (Q,), (2,Q)
+                                              need_users=guard is not None or pen)
     Qn = len(cand)
     if rephase and abs(h[n]) > 0:
         psi = np.angle(hc) - np.angle(h[n])
@@ -432,9 +497,10 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
         dhb[:, :, n] = dhc.T
         val = _crb_trace(setup, R, hb, dhb, q) / crb_ref
     val = np.where(np.isfinite(val), val, np.inf)
-    if Qm is not None and weight > 0:
+    if pen:
         val = val + weight * np.sum(np.abs(Qm[m, n][None, :] - Um) ** 2, axis=1) / pen_ref
-    Hrow = Hrow * e[:, None]                                     # (Q,K) row n of H
+    if Hrow is not None:
+        Hrow = Hrow * e[:, None]                                 # (Q,K) row n of H
     if guard is not None:
         W, Rs, gamma, noise = guard
         sinr = _row_sinr(H, n, Hrow, W, noise, Rs)
@@ -756,6 +822,10 @@ def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, po
     if unknown:
         raise ValueError(f"crb_track steps must be among {', '.join(TRACK_STEPS)}, got {unknown}")
     sdr = sdr or CrbSdr(dep.n_guides, users.shape[0])
+    # one memo for the frame's steps: a batch the free step scores with the guarded step's
+    # positions and R (their paths agree up to the first PA the guard turns elsewhere) is
+    # looked up, not recomputed (the same numbers)
+    setup = _memo_setup(setup)
     legal = layout.legal
     s = legal.legalize(s0)
     if grid.lattice_z is not None:
@@ -776,7 +846,8 @@ def crb_track(layout: PassLayout, s0, users, q, setup: CrbSetup, sinr_target, po
             guard = (res.W, res.Rs, np.asarray(sinr_target), noise_w) if kind == "guarded" else None
             Rk = res.R if kind != "isotropic" else np.eye(dep.n_guides) * np.real(np.trace(res.R)) / dep.n_guides
             s2 = crb_elementwise_positions(layout, s, users, q, Rk, setup, grid, guard=guard, sweeps=sweeps,
-                                           rephase=True, window=window, far_guides=far_guides).solution
+                                           rephase=True, window=window, far_guides=far_guides,
+                                           lines=False).solution
         if np.array_equal(s2, s):
             continue
         new = _rephased(layout, res, s, s2, users, q, setup, sinr_target, noise_w) if kind == "guarded" else None

@@ -14,7 +14,7 @@ import numpy as np
 from twin.optim.legal import LegalSet
 from twin.physics.channel import free_space_gain, guide_response, pa_channel_terms, power_split_factor
 from twin.physics.sensing import target_channel_and_gradient
-from twin.units import wavenumber
+from twin.units import guided_wavenumber, wavenumber
 
 
 @dataclass(frozen=True)
@@ -115,13 +115,20 @@ class PassLayout:
                                             active=act, blockage=blk_t)
         return T, h, dh
 
-    def candidate_rows(self, s, n, m, cand, users, q):
+    def candidate_rows(self, s, n, m, cand, users, q, *, lines: bool = True, need_users: bool = True):
         """What the element-wise search needs of :meth:`candidates`, without its (Q,M,·)
         arrays: PA m's own user terms (Q,K), row n of the user channel ``Σ_m T`` (Q,K), the
         target channel entry (Q,) and its gradient (2,Q). From the line cache the PAs that
         stay are summed once per call (``Σ_{m'≠m}``) and PA m's candidates added to that sum,
         so the values equal :meth:`candidates`' sums to rounding (the summation order
-        differs; MODEL §2.3, §3.3)."""
+        differs; MODEL §2.3, §3.3).
+
+        ``lines = False``: the batch's points evaluated directly (:meth:`_point_terms`, the
+        same numbers the line cache would hold) instead of looked up and added to the line
+        cache — cheaper where candidates rarely come again (a tracking frame, whose users
+        moved: issue 13). ``need_users = False``: the user terms are not wanted (a search
+        without guard or penalty); only the target's are evaluated and the user entries are
+        None (the target entries are the same numbers)."""
         dep = self.deployment
         if not (self.memoise and dep.installed[n, m]):
             T, h, dh = self.candidates(s, n, m, cand, users, q)
@@ -138,14 +145,29 @@ class PassLayout:
             memo = self.__dict__["_rows_cache"] = (tag, {})
         key = (n, m, s_n.tobytes(), cand.tobytes())
         hit = memo[1].get(key)
+        if hit is None and not need_users:
+            return (None, None) + self._target_rows(n, m, act, s_n, cand, q)
         if hit is None:
-            hit = memo[1][key] = self._rows(n, m, act, s_n, cand, users, q)
+            hit = memo[1][key] = self._rows(n, m, act, s_n, cand, users, q, lines)
         return hit
 
-    def _rows(self, n, m, act, s_n, cand, users, q):
-        """:meth:`candidate_rows` evaluated (through the line cache), arrays read-only."""
+    def _target_rows(self, n, m, act, s_n, cand, q):
+        """The target entries of :meth:`_rows` (h_t[n] (Q,), ∇h_t[n] (2,Q)) from
+        :meth:`_point_target`, evaluated directly: the same operations on the same numbers."""
         M = s_n.size
-        U_all, a_all = self._line(n, np.concatenate([s_n, np.asarray(cand, float)]), users, q)
+        a_all = self._point_target(n, np.concatenate([s_n, cand]), q)
+        stay = act.copy()
+        stay[m] = False
+        am = a_all[:, M:]
+        a0 = a_all[:, :M][:, stay].sum(axis=1)                                # (3,)
+        return am[0] + a0[0], am[1:] + a0[1:, None]
+
+    def _rows(self, n, m, act, s_n, cand, users, q, lines: bool = True):
+        """:meth:`candidate_rows` evaluated (through the line cache, or directly when not
+        ``lines``), arrays read-only."""
+        M = s_n.size
+        x = np.concatenate([s_n, np.asarray(cand, float)])
+        U_all, a_all = self._line(n, x, users, q) if lines else self._point_terms(n, x, users, q)
         stay = act.copy()
         stay[m] = False
         Um, am = U_all[M:], a_all[:, M:]
@@ -155,6 +177,31 @@ class PassLayout:
         for x in out:
             x.flags.writeable = False
         return out
+
+    def _guide(self, n: int, x) -> np.ndarray:
+        """``guide_response(x[None], fc, n_eff[n], α[n])[0] · ρ_n`` (MODEL §2.2, the split of
+        §1) with guide n's constants (α, k_g as that function shapes them, ρ_n) kept: the
+        same expression on the same operands, without its per-call broadcasting."""
+        dep = self.deployment
+        tag = (float(dep.fc), float(dep.n_eff[n]), float(dep.attenuation[n]))
+        memo = self.__dict__.setdefault("_guide_consts", {})
+        c = memo.get(n)
+        if c is None or c[0] != tag:
+            n_eff = np.broadcast_to(np.asarray(dep.n_eff[n], dtype=float), (1,))[:, None]
+            alpha = np.broadcast_to(np.asarray(dep.attenuation[n], dtype=float), (1,))[:, None]
+            c = memo[n] = (tag, alpha, guided_wavenumber(dep.fc, 1.0) * n_eff, self._split(n))
+        _, alpha, kg, rho = c
+        s = x[None]
+        return (10.0 ** (-alpha * s / 20.0) * np.exp(-1j * kg * s))[0] * rho
+
+    def _split(self, n: int) -> float:
+        """Guide n's power split ρ = 1/√M_n (MODEL §1), :func:`power_split_factor` of the
+        installed PAs, kept (a point evaluation asked for it every call)."""
+        inst = self.deployment.installed
+        memo = self.__dict__.get("_rho")
+        if memo is None or memo[0] != inst.tobytes():
+            memo = self.__dict__["_rho"] = (inst.tobytes(), power_split_factor(inst)[:, 0])
+        return memo[1][n]
 
     # --- free-space line cache (issue 13: the same candidates are scored again and again) --
     def _point_terms(self, n: int, x, users, q):
@@ -169,8 +216,7 @@ class PassLayout:
         dep = self.deployment
         x = np.asarray(x, float)
         users = np.atleast_2d(users)
-        rho = power_split_factor(dep.installed)[n, 0]
-        f = guide_response(x[None], dep.fc, dep.n_eff[n], dep.attenuation[n])[0] * rho
+        f = self._guide(n, x)
         pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
         qq = np.asarray(q, float)
         U = f[:, None] * free_space_gain(pos[:, None, :], users[None, :, :], dep.fc)     # (Q,K): guide_terms
@@ -179,12 +225,30 @@ class PassLayout:
         if blk is not None:                                                    # walls: f b, as the target channel
             U = U * blk[:, :-1]
             f = f * blk[:, -1]
+        return U, self._target_sums(f, pos, qq)
+
+    def _target_sums(self, f, pos, qq):
+        """The target sums' summands ``f g``, ``f ∂g/∂x_t``, ``f ∂g/∂y_t`` (3,Q) of points at
+        ``pos`` (Q,3) with guide factors f (Q,) (blockage included): MODEL §3.3."""
         diff = qq[None, :] - pos
         r = np.linalg.norm(diff, axis=-1)
-        g = free_space_gain(pos, qq[None, :], dep.fc)
-        dg_dr = g * (-1j * wavenumber(dep.fc) - 1.0 / r)
-        a = np.stack([f * g] + [f * dg_dr * diff[:, i] / r for i in (0, 1)])  # (3,Q)
-        return U, a
+        g = free_space_gain(pos, qq[None, :], self.deployment.fc)
+        dg_dr = g * (-1j * wavenumber(self.deployment.fc) - 1.0 / r)
+        return np.stack([f * g] + [f * dg_dr * diff[:, i] / r for i in (0, 1)])  # (3,Q)
+
+    def _point_target(self, n: int, x, q):
+        """The target part of :meth:`_point_terms` alone (3,Q): the same operations, the
+        target's link through its own wall test (a link's loss is a function of its two
+        end points, MODEL §2.5), so the numbers are the same."""
+        dep = self.deployment
+        x = np.asarray(x, float)
+        f = self._guide(n, x)
+        pos = dep.feed[n][None] + x[:, None] * dep.direction[n][None]          # (Q,3)
+        qq = np.asarray(q, float)
+        blk = self._blockage(pos[:, None, :], qq[None, None, :])
+        if blk is not None:
+            f = f * blk[:, -1]
+        return self._target_sums(f, pos, qq)
 
     def _line(self, n: int, x, users, q):
         """:meth:`_point_terms` through a per-guide cache of every coordinate evaluated
