@@ -1,6 +1,6 @@
 """Proposed-MM's block solves on Clarabel directly (twin/optim/mm_conic.py, MODEL §4.5.1):
-the same answers as cvxpy's ``Problem.solve`` bit for bit, the cvxpy path as the fallback
-with its reason recorded, no dependence on earlier solves, and the per-solve memo."""
+the same answers as cvxpy's ``Problem.solve`` bit for bit, unsolved blocks and the cvxpy
+fallback recorded, no dependence on earlier solves, and the per-solve memo."""
 
 import numpy as np
 import pytest
@@ -116,23 +116,34 @@ def test_proposed_mm_gives_the_cvxpy_paths_schedule_bit_for_bit(monkeypatch):
     _same(ref, new)
 
 
-def test_an_unsolved_direct_block_falls_back_to_cvxpy_and_says_why(monkeypatch):
+def test_an_unsolved_block_keeps_the_state_and_a_raising_direct_path_falls_back_to_cvxpy(monkeypatch):
     lay, setup, users, target = _paper001_mm(12.0)
     kw = dict(T=4, r_min=2.0, settings=cm.MMSettings(s_grid=(2.0,), ao_iters=1))
     monkeypatch.setattr(cm, "DIRECT", False)
     ref = cm.solve_mm(lay, setup, users, target, **kw)
     monkeypatch.setattr(cm, "DIRECT", True)
-    monkeypatch.setattr(cm, "FALLBACKS", __import__("collections").Counter())
+    Counter = __import__("collections").Counter
+    monkeypatch.setattr(cm, "UNSOLVED", Counter())
+    monkeypatch.setattr(cm, "FALLBACKS", Counter())
+    cvxpy_calls = []
+    orig_solve = cm._solve
+    monkeypatch.setattr(cm, "_solve", lambda prob: cvxpy_calls.append(1) or orig_solve(prob))
+    # Clarabel did not solve: cvxpy would pass it the same data, so it is not asked; blocks
+    # 1 and 3 keep their state (the start's clusters and users; block 2 may still move PAs)
     monkeypatch.setattr(mm_conic.DirectBlock, "solve", lambda self, v: ("NumericalError", None, None))
-    _same(ref, cm.solve_mm(lay, setup, users, target, **kw))
-    assert cm.FALLBACKS[("selection", "NumericalError")] > 0 and cm.FALLBACKS[("scheduling", "NumericalError")] > 0
+    stuck = cm.solve_mm(lay, setup, users, target, **kw)
+    start = cm.cold_start(cm._MM(lay, setup, users, target, 4, 2.0, 10.0, 0.05, None, kw["settings"]))
+    assert not cvxpy_calls and stuck.info["start_outage"] == ref.info["start_outage"]
+    assert np.array_equal(stuck.clusters, start.clusters) and np.array_equal(stuck.users, start.users)
+    assert cm.UNSOLVED[("selection", "NumericalError")] > 0 and cm.UNSOLVED[("scheduling", "NumericalError")] > 0
 
     def broken(self, v):
         raise AttributeError("cvxpy internals moved")
 
     monkeypatch.setattr(mm_conic.DirectBlock, "solve", broken)
     _same(ref, cm.solve_mm(lay, setup, users, target, **kw))
-    assert cm.FALLBACKS[("selection", "AttributeError")] > 0
+    assert cvxpy_calls and cm.FALLBACKS[("selection", "AttributeError")] > 0
+    assert cm.FALLBACKS[("scheduling", "AttributeError")] > 0
 
 
 def test_a_repeated_block_problem_is_solved_once_per_mm_solve(monkeypatch):

@@ -234,8 +234,13 @@ def _solve(prob) -> bool:
 #: only as the fallback; False: ``Problem.solve`` only (the path before, kept for the
 #: equality tests and the benchmark)
 DIRECT = True
-#: why a direct block solve went to the cvxpy fallback: (block, Clarabel status or the
-#: exception's name) -> count
+#: direct block solves that Clarabel did not solve: (block, Clarabel status) -> count. The
+#: block then keeps its state, as when ``Problem.solve`` failed: cvxpy would pass Clarabel
+#: the same data with the same settings and get the same status, so it is not asked again
+#: (in paper001-power drops 10 and 40, 13 of 215 block-1 solves ended InsufficientProgress)
+UNSOLVED: collections.Counter = collections.Counter()
+#: direct block solves that raised (e.g. a cvxpy whose internals moved): (block, the
+#: exception's name) -> count; these blocks were solved by ``Problem.solve``
 FALLBACKS: collections.Counter = collections.Counter()
 
 
@@ -252,24 +257,26 @@ def _direct_scheduling(K: int, T: int) -> mm_conic.DirectBlock:
 
 
 def _direct(name: str, block, values: dict):
-    """{variable: value} of a direct solve, or None (the reason counted in FALLBACKS)."""
+    """(done, {variable: value} or None) of a direct solve; done False: it raised, use cvxpy."""
     try:
         status, out, _ = block().solve(values)
     except Exception as exc:                         # e.g. a cvxpy whose internals moved
-        status, out = type(exc).__name__, None
+        FALLBACKS[(name, type(exc).__name__)] += 1
+        return False, None
     if out is None:
-        FALLBACKS[(name, status)] += 1
-    return out
+        UNSOLVED[(name, status)] += 1
+    return True, out
 
 
 def solve_selection(C: int, T: int, K: int, values: dict) -> dict | None:
     """Block 1 at parameter ``values`` (the names of :func:`selection_problem`'s
-    parameters): {"b", "z", "phi"} of the minimiser, or None if no solve succeeded. Direct
-    first; if Clarabel's status there is not Solved or AlmostSolved (what the cvxpy path
-    accepts), the cvxpy problem, the reason counted in :data:`FALLBACKS`."""
+    parameters): {"b", "z", "phi"} of the minimiser, or None if Clarabel did not solve it
+    (Solved or AlmostSolved: what ``Problem.solve`` accepts; the status is counted in
+    :data:`UNSOLVED`). Direct, or the cvxpy problem if the direct path raised
+    (:data:`FALLBACKS`) or :data:`DIRECT` is off."""
     if DIRECT:
-        out = _direct("selection", lambda: _direct_selection(C, T, K), values)
-        if out is not None:
+        done, out = _direct("selection", lambda: _direct_selection(C, T, K), values)
+        if done:
             return out
     prob, par, var = selection_problem(C, T, K)
     for k, v in values.items():
@@ -283,9 +290,9 @@ def solve_scheduling(K: int, T: int, values: dict) -> np.ndarray | None:
     """Block 3 at parameter ``values`` (:func:`scheduling_problem`'s names): u (K,T) of the
     optimum or None; direct first, as :func:`solve_selection`."""
     if DIRECT:
-        out = _direct("scheduling", lambda: _direct_scheduling(K, T), values)
-        if out is not None:
-            return out["u"]
+        done, out = _direct("scheduling", lambda: _direct_scheduling(K, T), values)
+        if done:
+            return None if out is None else out["u"]
     prob, par, u = scheduling_problem(K, T)
     for k, v in values.items():
         par[k].value = v
