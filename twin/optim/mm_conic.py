@@ -5,8 +5,10 @@ s ∈ K``, skipping cvxpy's per-solve work.
 cvxpy compiles a DPP problem once into an affine map from the parameter vector to (P, q,
 A, b) (its ``ParamConeProg``), but every ``Problem.solve`` still re-validates the
 parameters, re-runs the reduction chain's bookkeeping, re-parses the solver settings and
-cones, and inverts the solution through every reduction: 13 ms of a 39 ms block solve of a
-``paper001-power`` drop (docs/performance.md, "Paper 001 figures, fifth round"). Here the
+cones, and inverts the solution through every reduction: 2.1 ms of a 39 ms block-1 solve
+and 0.55 of a 1.8 ms block-3 solve of ``paper001-power`` drops (CPU, least of 3; cProfile's
+≈ 13 ms was mostly its own overhead on cvxpy's many small calls; docs/performance.md,
+"Paper 001 figures, fifth round"). Here the
 compiled map is taken once per problem (:class:`DirectBlock`, built from the problem of
 :func:`twin.optim.clustered_mm.selection_problem` / ``scheduling_problem``), and a solve
 is: the map applied to the parameter values, a fresh ``clarabel.DefaultSolver`` on that
@@ -20,9 +22,10 @@ objective with ``==`` on seeded real and random blocks). A block written in our 
 standard form instead (b, z, φ, slacks, the log-det's triangle Δ and exponential cones;
 tried in this round) is the same problem but not the same data: its optimum is the same to
 the solver's tolerance, its minimiser is not (block 1's optimal face is flat up to the
-10⁻⁶ quadratic, so z and φ differed by up to 0.08), it ended AlmostSolved /
-InsufficientProgress on 24 of ≈ 400 solves where cvxpy's form solved, moved a drop's
-outage by 0.7 %, and took as long in Clarabel; it was dropped.
+10⁻⁶ quadratic, so z and φ differed by up to 0.08), which moved one of 14 (drop, power)
+outages by 0.7 %, and it was not faster (Proposed-MM on 2 drops × 7 powers: 17.9 against
+18.3 CPU s, 24 of its solves ending AlmostSolved or InsufficientProgress and re-solved by
+cvxpy); it was dropped.
 
 A new solver per solve, never updated in place: an updated Clarabel solver keeps the
 equilibration of its first data, so an answer would depend on what the process had solved
