@@ -42,7 +42,9 @@ outer grid over s keeps the result with the lowest *exact* outage (the paper kee
 lowest surrogate). Hence the result is never worse than the starting point.
 
 Both cvxpy problems are compiled once per shape (DPP, :func:`selection_problem`,
-:func:`scheduling_problem`) and re-solved with new parameter values.
+:func:`scheduling_problem`) and re-solved with new parameter values by Clarabel directly on
+cvxpy's compiled data (:mod:`twin.optim.mm_conic`: the same solve bit for bit, with
+``Problem.solve`` as the fallback); a block problem repeated within one run is solved once.
 
 :func:`pareto_grid_problem` is the exhaustive reference on small cases: every legal
 tuple of PA positions on a fine grid per cluster, pruned to the Pareto-optimal ones in
