@@ -239,7 +239,7 @@ DIRECT = True
 #: direct block solves that Clarabel did not solve: (block, Clarabel status) -> count. The
 #: block then keeps its state, as when ``Problem.solve`` failed: cvxpy would pass Clarabel
 #: the same data with the same settings and get the same status, so it is not asked again
-#: (in paper001-power drops 10 and 40, 13 of 215 block-1 solves ended InsufficientProgress)
+#: (in paper001-power drops 10 and 40, 10 of 215 block-1 solves ended InsufficientProgress)
 UNSOLVED: collections.Counter = collections.Counter()
 #: direct block solves that raised (e.g. a cvxpy whose internals moved): (block, the
 #: exception's name) -> count; these blocks were solved by ``Problem.solve``
