@@ -3,6 +3,7 @@ configuration-library search (``clustered-outage``, MODEL §4.5) and exhaustive 
 
     python benchmarks/bench_clustered_mm.py small     # exhaustive references, small cases
     python benchmarks/bench_clustered_mm.py drops     # the paper001-power quick drops
+    python benchmarks/bench_clustered_mm.py blocks 10,40   # block solves: direct vs cvxpy
 
 ``small``: C = 3 clusters of N_c = 2 PAs (aperture 3 cm = 3 λ), one user, T = 2, 12 dBm. Per
 case: the library search, the exhaustive search over the library (every schedule of the
@@ -12,7 +13,12 @@ loss of a method is its outage over the fine-grid exhaustive one.
 
 ``drops``: the drops of ``paper001-power --quick`` (seed 0, 4 drops, R_min = 2, T = 4) at
 5 / 10 / 15 / 20 dBm, each method through the preset's select stage; mean outage and CPU
-time per drop."""
+time per drop.
+
+``blocks``: every block problem Proposed-MM poses on the given full-size
+``paper001-power`` drops (7 powers each), re-solved by Clarabel directly
+(:mod:`twin.optim.mm_conic`) and by cvxpy's ``Problem.solve``, alternated, 3 times each:
+CPU per solve (the least of 3), and whether the answers are bit-identical."""
 
 from __future__ import annotations
 
@@ -85,5 +91,43 @@ def drops(powers=(5, 10, 15, 20), T: int = 4, r_min: float = 2.0, seed: int = 0)
               {m: [round(x, 5) for x in v] for m, v in out.items()}, flush=True)
 
 
+def blocks(drop_ids: str = "10,40", reps: int = 3):
+    from twin.experiments.figures.paper001 import R_MIN, _power_values, proposed_mm, sweep_drop
+
+    rec = []
+    o_sel, o_sch = mm.solve_selection, mm.solve_scheduling
+    copy = lambda v: {k: np.array(x, copy=True) if isinstance(x, np.ndarray) else x for k, x in v.items()}
+    mm.solve_selection = lambda C, T, K, v: rec.append(("selection", o_sel, (C, T, K), copy(v))) or o_sel(C, T, K, v)
+    mm.solve_scheduling = lambda K, T, v: rec.append(("scheduling", o_sch, (K, T), copy(v))) or o_sch(K, T, v)
+    try:
+        for d in (int(x) for x in drop_ids.split(",")):
+            for p in _power_values(False):
+                sweep_drop({"radio.tx_power_dbm": p}, [(proposed_mm(), R_MIN, "mm", {})], 0, d)
+    finally:
+        mm.solve_selection, mm.solve_scheduling = o_sel, o_sch
+    least = {(b, m): 0.0 for b in ("selection", "scheduling") for m in ("cvxpy", "direct")}
+    same = {b: 0 for b in ("selection", "scheduling")}
+    for block, fn, shape, v in rec:
+        times, answers = {"cvxpy": [], "direct": []}, {}
+        for _ in range(reps):
+            for mode in times:
+                mm.DIRECT = mode == "direct"
+                t0 = time.process_time()
+                answers[mode] = fn(*shape, v)
+                times[mode].append(time.process_time() - t0)
+        for mode, t in times.items():
+            least[block, mode] += min(t)
+        a, b = answers["direct"], answers["cvxpy"]
+        a, b = (a, b) if isinstance(a, dict) or a is None else ({"u": a}, {"u": b})
+        same[block] += (a is None and b is None) or (a is not None and b is not None
+                                                     and all(np.array_equal(a[k], b[k]) for k in a))
+    mm.DIRECT = True
+    for block in same:
+        n = sum(r[0] == block for r in rec)
+        c, d = least[block, "cvxpy"] / n * 1e3, least[block, "direct"] / n * 1e3
+        print(f"{block}: {n} solves, cvxpy {c:.2f} ms, direct {d:.2f} ms per solve (least of {reps}), "
+              f"direct/cvxpy {d / c:.3f}; bit-identical answers {same[block]} of {n}", flush=True)
+
+
 if __name__ == "__main__":
-    {"small": small, "drops": drops}[sys.argv[1] if len(sys.argv) > 1 else "drops"]()
+    {"small": small, "drops": drops, "blocks": blocks}[sys.argv[1] if len(sys.argv) > 1 else "drops"](*sys.argv[2:])

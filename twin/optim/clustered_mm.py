@@ -42,7 +42,9 @@ outer grid over s keeps the result with the lowest *exact* outage (the paper kee
 lowest surrogate). Hence the result is never worse than the starting point.
 
 Both cvxpy problems are compiled once per shape (DPP, :func:`selection_problem`,
-:func:`scheduling_problem`) and re-solved with new parameter values.
+:func:`scheduling_problem`) and re-solved with new parameter values by Clarabel directly on
+cvxpy's compiled data (:mod:`twin.optim.mm_conic`: the same solve bit for bit, with
+``Problem.solve`` as the fallback); a block problem repeated within one run is solved once.
 
 :func:`pareto_grid_problem` is the exhaustive reference on small cases: every legal
 tuple of PA positions on a fine grid per cluster, pruned to the Pareto-optimal ones in
@@ -51,6 +53,7 @@ tuple of PA positions on a fine grid per cluster, pruned to the Pareto-optimal o
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import time
@@ -61,7 +64,7 @@ import cvxpy as cp
 import numpy as np
 
 from twin.optim import clustered as cl
-from twin.optim import drop_memo
+from twin.optim import drop_memo, mm_conic
 from twin.optim.layout import PassLayout
 from twin.optim.result import Status
 from twin.units import wavelength
@@ -74,6 +77,8 @@ RATE_SLACK_PENALTY = 1e3
 UNIQUE = 1e-6
 #: penalty factors η of the binary recovery, one solve each (0: the plain relaxation)
 ETA_STEPS = (0.0, 0.3, 3.0, 30.0)
+#: upper bound on block 3's rate margin (bit/s/Hz): keeps the LP bounded when R_min is slack
+MARGIN_CAP = 100.0
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,7 @@ def scheduling_problem(K: int, T: int):
     coef = cp.Parameter((K, T))
     lin = cp.Parameter((K, T))
     r_min = cp.Parameter(nonneg=True)
-    cons = [u <= 1, cp.sum(u, axis=0) == 1, cp.sum(cp.multiply(coef, u), axis=1) >= r_min + m, m <= 100.0]
+    cons = [u <= 1, cp.sum(u, axis=0) == 1, cp.sum(cp.multiply(coef, u), axis=1) >= r_min + m, m <= MARGIN_CAP]
     prob = cp.Problem(cp.Maximize(m - cp.sum(cp.multiply(lin, u))), cons)
     assert prob.is_dpp()
     return prob, {"coef": coef, "lin": lin, "r_min": r_min}, u
@@ -224,6 +229,78 @@ def _solve(prob) -> bool:
     except cp.SolverError:
         return False
     return prob.status in ("optimal", "optimal_inaccurate")
+
+
+#: solve the blocks on Clarabel directly (:class:`twin.optim.mm_conic.DirectBlock`: cvxpy's
+#: compiled data, the same solve without cvxpy's per-solve work) and use ``Problem.solve``
+#: only as the fallback; False: ``Problem.solve`` only (the path before, kept for the
+#: equality tests and the benchmark)
+DIRECT = True
+#: direct block solves that Clarabel did not solve: (block, Clarabel status) -> count. The
+#: block then keeps its state, as when ``Problem.solve`` failed: cvxpy would pass Clarabel
+#: the same data with the same settings and get the same status, so it is not asked again
+#: (in paper001-power drops 10 and 40, 10 of 215 block-1 solves ended InsufficientProgress)
+UNSOLVED: collections.Counter = collections.Counter()
+#: direct block solves that raised (e.g. a cvxpy whose internals moved): (block, the
+#: exception's name) -> count; these blocks were solved by ``Problem.solve``
+FALLBACKS: collections.Counter = collections.Counter()
+
+
+@functools.lru_cache(maxsize=16)
+def _direct_selection(C: int, T: int, K: int) -> mm_conic.DirectBlock:
+    prob, par, var = selection_problem(C, T, K)
+    return mm_conic.DirectBlock(prob, par, var)
+
+
+@functools.lru_cache(maxsize=16)
+def _direct_scheduling(K: int, T: int) -> mm_conic.DirectBlock:
+    prob, par, u = scheduling_problem(K, T)
+    return mm_conic.DirectBlock(prob, par, {"u": u})
+
+
+def _direct(name: str, block, values: dict):
+    """(done, {variable: value} or None) of a direct solve; done False: it raised, use cvxpy."""
+    try:
+        status, out, _ = block().solve(values)
+    except Exception as exc:                         # e.g. a cvxpy whose internals moved
+        FALLBACKS[(name, type(exc).__name__)] += 1
+        return False, None
+    if out is None:
+        UNSOLVED[(name, status)] += 1
+    return True, out
+
+
+def solve_selection(C: int, T: int, K: int, values: dict) -> dict | None:
+    """Block 1 at parameter ``values`` (the names of :func:`selection_problem`'s
+    parameters): {"b", "z", "phi"} of the minimiser, or None if Clarabel did not solve it
+    (Solved or AlmostSolved: what ``Problem.solve`` accepts; the status is counted in
+    :data:`UNSOLVED`). Direct, or the cvxpy problem if the direct path raised
+    (:data:`FALLBACKS`) or :data:`DIRECT` is off."""
+    if DIRECT:
+        done, out = _direct("selection", lambda: _direct_selection(C, T, K), values)
+        if done:
+            return out
+    prob, par, var = selection_problem(C, T, K)
+    for k, v in values.items():
+        par[k].value = v
+    if not _solve(prob):
+        return None
+    return {k: v.value for k, v in var.items()}
+
+
+def solve_scheduling(K: int, T: int, values: dict) -> np.ndarray | None:
+    """Block 3 at parameter ``values`` (:func:`scheduling_problem`'s names): u (K,T) of the
+    optimum or None; direct first, as :func:`solve_selection`."""
+    if DIRECT:
+        done, out = _direct("scheduling", lambda: _direct_scheduling(K, T), values)
+        if done:
+            return None if out is None else out["u"]
+    prob, par, u = scheduling_problem(K, T)
+    for k, v in values.items():
+        par[k].value = v
+    if not _solve(prob):
+        return None
+    return u.value
 
 
 # --- the alternating optimisation ------------------------------------------------------
@@ -255,6 +332,7 @@ class _MM:
         self.spacing = [float(dep.spacing[n]) for n, _, _, _ in self.clusters]
         self.C, self.T, self.K = len(self.clusters), int(T), len(self.users)
         self._blocks: dict = {}      # (block, id(state), args) -> (state, result): see _block
+        self._solves: dict = {}      # exact parameter bytes -> a block solve's answer: see _solve_block
 
     def _block(self, name, st, *args):
         """Block ``name`` (selection, positions, scheduling) of state ``st``, each a
@@ -268,6 +346,20 @@ class _MM:
         if hit is None:
             hit = self._blocks[key] = (st, getattr(self, "_" + name)(st, *args))
         return hit[1]
+
+    def _solve_block(self, name: str, values: dict):
+        """:func:`solve_selection` / :func:`solve_scheduling` at ``values``, each answer kept
+        for this solve on the exact bytes of the values: a fresh solver on the same data
+        gives the same answer, and different states of one AO (e.g. two starts that reach
+        the same schedule with the same durations) re-pose the same block problem (5 % of
+        block-1 solves of a ``paper001-power`` drop)."""
+        key = (name,) + tuple((k, np.asarray(v, float).tobytes()) for k, v in sorted(values.items()))
+        if key not in self._solves:
+            if name == "selection":
+                self._solves[key] = solve_selection(self.C, self.T, self.K, values)
+            else:
+                self._solves[key] = solve_scheduling(self.K, self.T, values)
+        return self._solves[key]
 
     def selection(self, st: "_State", a: float) -> "_State":
         return self._block("selection", st, float(a))
@@ -333,26 +425,23 @@ class _MM:
     # block 1
     def _selection(self, st: _State, a: float) -> _State:
         C, T, K = self.C, self.T, self.K
-        prob, par, var = selection_problem(C, T, K)
         pb = st.pb
         L = np.linalg.cholesky(pb.cov + 1e-12 * np.trace(pb.cov) / C * np.eye(C))
         g = np.nan_to_num(pb.gains[:, 0]) / pb.threshold
-        par["P"].value = (a * g[None, None, :] * L.T[:, None, :] * L.T[None, :, :]).reshape(C * C, C, order="F")
         r = np.log2(1.0 + np.nan_to_num(pb.snr[:, 0, :]))                     # (C,K)
         U = np.zeros((K, T))
         U[st.users, np.arange(T)] = 1.0
-        par["R"].value = (r.T[:, :, None] * U[:, None, :]).reshape(K, C * T)
-        par["r_min"].value = pb.r_min
-        par["phi_min"].value = pb.tau_min / pb.t_tot
-        b0 = np.full(C * T, 1.0 / C)
         fix = np.zeros(C * T)
-        par["fix"].value = fix
+        par = {"P": (a * g[None, None, :] * L.T[:, None, :] * L.T[None, :, :]).reshape(C * C, C, order="F"),
+               "R": (r.T[:, :, None] * U[:, None, :]).reshape(K, C * T), "r_min": pb.r_min,
+               "phi_min": pb.tau_min / pb.t_tot, "fix": fix}
+        b0 = np.full(C * T, 1.0 / C)
         best = st
         for eta in ETA_STEPS:
-            par["lin"].value = eta * (1.0 - 2.0 * b0)
-            if not _solve(prob):
+            sol = self._solve_block("selection", {**par, "lin": eta * (1.0 - 2.0 * b0)})
+            if sol is None:
                 return st
-            b0 = np.clip(var["b"].value, 0.0, 1.0)
+            b0 = np.clip(sol["b"], 0.0, 1.0)
             if np.max(np.abs(b0 - np.round(b0))) < 1e-3:
                 break
         # slots serving the same user are interchangeable, so the relaxation (an interior
@@ -361,23 +450,22 @@ class _MM:
         # cluster Σ_{t open} z_{c,t} names the cluster they want most; the open slot that
         # gives it the most time takes it; re-solve; repeat until every slot is binary.
         Bm = b0.reshape(C, T)
-        Zm = np.clip(var["z"].value, 0.0, None).reshape(C, T)
+        Zm = np.clip(sol["z"], 0.0, None).reshape(C, T)
         open_ = [t for t in range(T) if np.max(Bm[:, t]) < 1 - 1e-3]
         while open_:
             c = int(np.argmax(Zm[:, open_].sum(axis=1)))
             t = open_[int(np.argmax(Zm[c, open_]))]
             fix[c * T + t] = 1.0
-            par["fix"].value = fix
-            par["lin"].value = np.zeros(C * T)
-            if not _solve(prob):
+            sol = self._solve_block("selection", {**par, "fix": fix, "lin": np.zeros(C * T)})
+            if sol is None:
                 return st
-            Bm = np.clip(var["b"].value, 0.0, 1.0).reshape(C, T)
-            Zm = np.clip(var["z"].value, 0.0, None).reshape(C, T)
+            Bm = np.clip(sol["b"], 0.0, 1.0).reshape(C, T)
+            Zm = np.clip(sol["z"], 0.0, None).reshape(C, T)
             open_ = [u for u in open_ if u != t and np.max(Bm[:, u]) < 1 - 1e-3]
         clusters = np.argmax(Bm, axis=0)
         if np.array_equal(clusters, st.clusters):
             return st
-        tau = np.clip(var["phi"].value, pb.tau_min / pb.t_tot, 1.0)
+        tau = np.clip(sol["phi"], pb.tau_min / pb.t_tot, 1.0)
         cand = self.state(st.X, clusters, st.users, tau / tau.sum() * pb.t_tot)
         if cand.outage < best.outage:
             best = cand
@@ -390,17 +478,15 @@ class _MM:
         else:
             tau = st.tau
         K, T = self.K, self.T
-        prob, par, u = scheduling_problem(K, T)
         pb = st.pb
         r = np.log2(1.0 + pb.snr[st.clusters, 0, :]).T                        # (K,T)
-        par["coef"].value = r * (tau / pb.t_tot)[None]
-        par["r_min"].value = pb.r_min
+        par = {"coef": r * (tau / pb.t_tot)[None], "r_min": pb.r_min}
         u0 = np.full((K, T), 1.0 / K)
         for eta in ETA_STEPS:
-            par["lin"].value = eta * (1.0 - 2.0 * u0)
-            if not _solve(prob):
+            u = self._solve_block("scheduling", {**par, "lin": eta * (1.0 - 2.0 * u0)})
+            if u is None:
                 return st
-            u0 = np.clip(u.value, 0.0, 1.0)
+            u0 = np.clip(u, 0.0, 1.0)
             if np.max(np.abs(u0 - np.round(u0))) < 1e-3:
                 break
         users = np.argmax(u0, axis=0)
