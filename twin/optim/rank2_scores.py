@@ -1,0 +1,129 @@
+"""Rank-two candidate sum rates with the candidates on the last axis (paper 002 §III-IV;
+MODEL §4.2).
+
+The same quantities as :func:`twin.optim.elementwise.candidate_sum_rates` (whose docstring
+gives the algebra: ``G' = G₀ + c cᴴ`` for MRT/MRC, Woodbury with the 2×2 core
+``S = C⁻¹ + Uᴴ A U`` for ZF/MMSE), laid out and grouped for numpy's cost on the figures'
+sizes (Q ≈ 1000 candidates, K ≤ 8 users):
+
+* arrays are (K,Q), candidates last, so a sum over users adds K contiguous rows and a
+  per-candidate factor (Q,) broadcasts along rows (on (Q,K) both are strided loops of
+  K elements, ≈ 10× slower per element);
+* ``Aᴴ = A`` (Hermitian): ``Re(conj(x) y)`` of complex arrays is the product of their
+  real views with the pairs added, and every sum over users that the old scorer formed
+  as a (Q,K) array first is a (Q,) expression in the 2×2 core:
+  ``diag A' = diag A − i₀₀|Aa|² − i₁₁|Ab|² − 2 Re(conj(i₀₁) Ab conj(Aa))``
+  (S⁻¹ = [[i₀₀, i₀₁], [conj i₀₁, i₁₁]]), ``tr A'`` the same with the sums
+  ``‖Aa‖², ‖Ab‖², ⟨Ab, Aa⟩``: downlink ZF needs only ``tr A'``;
+* ``diag A'²`` (downlink MMSE) from the same products and ``A²b = A(Ab)``.
+
+Equal to the reference scorer to rounding (another summation order; BLAS products of
+another shape): ``tests/optim/test_rank2_scores.py`` bounds the difference and keeps the
+reference. ``bT``: the conjugated change of row n, ``conj(δ)ᵀ`` (K,Q), C-contiguous."""
+
+from __future__ import annotations
+
+import numpy as np
+
+_F = np.float64
+
+
+def _re_conj_mul(X, Y):
+    """Re(conj(X) Y) elementwise, X and Y (K,Q) complex C-contiguous."""
+    w = X.view(_F) * Y.view(_F)
+    return w[:, 0::2] + w[:, 1::2]
+
+
+def _re_conj_scale(z, P):
+    """Re(conj(z) P) for z (Q,) and P (K,Q) complex (z along the rows)."""
+    w = P.view(_F) * np.ascontiguousarray(z).view(_F)[None]
+    return w[:, 0::2] + w[:, 1::2]
+
+
+def _rdot(X, Y):
+    """Re Σ_k conj(X_k) Y_k (Q,) of two (K,Q) complex arrays."""
+    w = np.sum(X.view(_F) * Y.view(_F), axis=0)
+    return w[0::2] + w[1::2]
+
+
+def _rate(one_plus):
+    """Σ_k log₂ x_k (Q,) of x = 1 + SINR (K,Q)."""
+    return np.sum(np.log2(one_plus), axis=0)
+
+
+def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, user_power_w: float,
+                      noise_w: float, alpha: float, A=None, G=None, fro2_h: float | None = None):
+    """Sum rates (Q,) when row n of H (N,K) changes by ``conj(bT[:, q])`` for each column q
+    of bT (K,Q). ``kind``/``link``: the beamformer (:class:`twin.optim.elementwise.LinkSetup`);
+    ``alpha``: its regularisation (0 for ZF, Kσ²/P downlink MMSE, σ²/p uplink MMSE);
+    ``A = (G + αI)⁻¹`` (ZF/MMSE) and ``G = Hᴴ H`` (MRT/MRC) as the search keeps them;
+    ``fro2_h`` = ‖H‖²_F (downlink MRT)."""
+    K = H.shape[1]
+    s2 = noise_w
+    a = np.conj(H[n])                                           # (K,) old row, conjugated
+    if kind in ("mrt", "mrc"):
+        c = bT + a[:, None]                                     # (K,Q) new row, conjugated
+        G0 = G - np.outer(a, a.conj())
+        g0d = np.real(np.diag(G0))
+        g0r = np.sum(np.abs(G0) ** 2, axis=1)                   # [G₀G₀ᴴ]_kk
+        c2 = _re_conj_mul(c, c)                                 # |c|²
+        cn2 = np.sum(c2, axis=0)
+        diag = c2 + g0d[:, None]                                # G'_kk
+        rows = c2 * cn2
+        rows += g0r[:, None]
+        rows += 2.0 * _re_conj_mul(c, G0 @ c)                   # Σ_i |G'_ki|²
+        sig = diag * diag
+        intf = np.maximum(rows - sig, 0.0)
+        if link == "downlink":
+            k2 = power_w / ((fro2_h - np.sum(np.abs(a) ** 2)) + cn2)
+            return _rate(1.0 + k2 * sig / (k2 * intf + s2))
+        p = user_power_w
+        return _rate(1.0 + p * sig / (p * intf + s2 * diag))
+    Aa = A @ a                                                  # (K,)
+    Ab = A @ bT                                                 # (K,Q)
+    dA = np.real(np.diag(A))
+    s00 = -1.0 + np.real(np.vdot(a, Aa))
+    s01 = 1.0 + a.conj() @ Ab
+    s11 = _rdot(bT, Ab)
+    det = s00 * s11 - (s01.real * s01.real + s01.imag * s01.imag)
+    i00, i11 = s11 / det, s00 / det
+    i01 = -s01 / det
+    m00 = np.real(np.vdot(Aa, Aa))
+    if link == "downlink" and kind == "zf":                     # tr A' only
+        m01 = Aa.conj() @ Ab                                    # Σ_k Ab_k conj(Aa_k)
+        m11 = _rdot(Ab, Ab)
+        tr = np.sum(dA) - (i00 * m00 + i11 * m11 + 2.0 * (i01.real * m01.real + i01.imag * m01.imag))
+        return K * np.log2(1.0 + power_w / (s2 * tr))
+    P = Ab * np.conj(Aa)[:, None]                               # Ab conj(Aa)
+    R = _re_conj_mul(Ab, Ab)                                    # |Ab|²
+    aa = (Aa.real * Aa.real + Aa.imag * Aa.imag)[:, None]       # |Aa|²
+    d = dA[:, None] - aa * i00 - R * i11 - 2.0 * _re_conj_scale(i01, P)
+    if link == "uplink":
+        if kind == "zf":
+            return _rate(1.0 + user_power_w / (s2 * d))
+        return _rate(1.0 + np.maximum(1.0 / (alpha * d) - 1.0, 0.0))
+    # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) S⁻¹ M S⁻¹ (AU)ᴴ]_kk
+    A2a = A @ Aa
+    A2b = A @ Ab
+    m01 = Aa.conj() @ Ab
+    m11 = np.sum(R, axis=0)
+    # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m00, m01], [conj m01, m11]]
+    ci01, cm01 = np.conj(i01), np.conj(m01)
+    p00 = i00 * m00 + i01 * cm01
+    p01 = i00 * m01 + i01 * m11
+    p10 = ci01 * m00 + i11 * cm01
+    p11 = ci01 * m01 + i11 * m11
+    t00 = np.real(p00 * i00 + p01 * ci01)
+    t01 = p00 * i01 + p01 * i11
+    t11 = np.real(p10 * i01 + p11 * i11)
+    ka = np.real(A2a * np.conj(Aa))[:, None]                    # Re(A²a conj(Aa))
+    P2 = A2b * np.conj(Aa)[:, None]
+    P2 += Ab * np.conj(A2a)[:, None]                            # A²b conj(Aa) + Ab conj(A²a)
+    y = ka * i00 + _re_conj_scale(i01, P2) + _re_conj_mul(Ab, A2b) * i11
+    z = aa * t00 + 2.0 * _re_conj_scale(t01, P) + R * t11
+    d2 = np.real(np.diag(A @ A))[:, None] - 2.0 * y + z
+    ad = alpha * d
+    rows = 1.0 - 2.0 * ad + alpha ** 2 * d2
+    e2 = (1.0 - ad) ** 2
+    k2 = power_w / (np.sum(d, axis=0) - alpha * np.sum(d2, axis=0))
+    return _rate(1.0 + k2 * e2 / (k2 * np.maximum(rows - e2, 0.0) + s2))
