@@ -34,12 +34,6 @@ def _re_conj_mul(X, Y):
     return w[:, 0::2] + w[:, 1::2]
 
 
-def _re_conj_scale(z, P):
-    """Re(conj(z) P) for z (Q,) and P (K,Q) complex (z along the rows)."""
-    w = P.view(_F) * np.ascontiguousarray(z).view(_F)[None]
-    return w[:, 0::2] + w[:, 1::2]
-
-
 def _rdot(X, Y):
     """Re Σ_k conj(X_k) Y_k (Q,) of two (K,Q) complex arrays."""
     w = np.sum(X.view(_F) * Y.view(_F), axis=0)
@@ -47,8 +41,14 @@ def _rdot(X, Y):
 
 
 def _rate(one_plus):
-    """Σ_k log₂ x_k (Q,) of x = 1 + SINR (K,Q)."""
-    return np.sum(np.log2(one_plus), axis=0)
+    """Σ_k log₂ x_k (Q,) of x = 1 + SINR ≥ 1 (K,Q): one log₂ of the product over users
+    (K − 1 row products and Q logs instead of KQ logs); a column whose product leaves the
+    finite range (SINRs beyond ~1e300 in total) gets the sum of its logs."""
+    out = np.log2(np.prod(one_plus, axis=0))
+    bad = ~np.isfinite(out)
+    if bad.any():
+        out[bad] = np.sum(np.log2(one_plus[:, bad]), axis=0)
+    return out
 
 
 def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, user_power_w: float,
@@ -94,36 +94,41 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
         m11 = _rdot(Ab, Ab)
         tr = np.sum(dA) - (i00 * m00 + i11 * m11 + 2.0 * (i01.real * m01.real + i01.imag * m01.imag))
         return K * np.log2(1.0 + power_w / (s2 * tr))
-    P = Ab * np.conj(Aa)[:, None]                               # Ab conj(Aa)
     R = _re_conj_mul(Ab, Ab)                                    # |Ab|²
     aa = (Aa.real * Aa.real + Aa.imag * Aa.imag)[:, None]       # |Aa|²
-    d = dA[:, None] - aa * i00 - R * i11 - 2.0 * _re_conj_scale(i01, P)
+    ci = 2.0 * i01
+    W = Aa[:, None] * ci                                        # 2 i₀₁ Aa: Re(conj(W) Ab) = 2 Re(conj(i₀₁) Ab conj(Aa))
+    d = dA[:, None] - aa * i00
+    d -= R * i11
+    d -= _re_conj_mul(W, Ab)                                    # diag A'
     if link == "uplink":
         if kind == "zf":
             return _rate(1.0 + user_power_w / (s2 * d))
         return _rate(1.0 + np.maximum(1.0 / (alpha * d) - 1.0, 0.0))
-    # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) S⁻¹ M S⁻¹ (AU)ᴴ]_kk
+    # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) T (AU)ᴴ]_kk with
+    # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m₀₀, m₀₁], [conj m₀₁, m₁₁]] (S⁻¹, M Hermitian: T in closed form)
     A2a = A @ Aa
     A2b = A @ Ab
-    m01 = Aa.conj() @ Ab
+    m01 = Aa.conj() @ Ab                                        # Σ_k Ab_k conj(Aa_k)
     m11 = np.sum(R, axis=0)
-    # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m00, m01], [conj m01, m11]]
-    ci01, cm01 = np.conj(i01), np.conj(m01)
-    p00 = i00 * m00 + i01 * cm01
-    p01 = i00 * m01 + i01 * m11
-    p10 = ci01 * m00 + i11 * cm01
-    p11 = ci01 * m01 + i11 * m11
-    t00 = np.real(p00 * i00 + p01 * ci01)
-    t01 = p00 * i01 + p01 * i11
-    t11 = np.real(p10 * i01 + p11 * i11)
+    r = i01.real * m01.real + i01.imag * m01.imag               # Re(i₀₁ conj(m₀₁))
+    u2 = i01.real * i01.real + i01.imag * i01.imag
+    t00 = i00 * (i00 * m00 + 2.0 * r) + m11 * u2
+    t11 = i11 * (i11 * m11 + 2.0 * r) + m00 * u2
+    t01 = i01 * (i00 * m00 + i11 * m11 + i01 * np.conj(m01)) + (i00 * i11) * m01
     ka = np.real(A2a * np.conj(Aa))[:, None]                    # Re(A²a conj(Aa))
-    P2 = A2b * np.conj(Aa)[:, None]
-    P2 += Ab * np.conj(A2a)[:, None]                            # A²b conj(Aa) + Ab conj(A²a)
-    y = ka * i00 + _re_conj_scale(i01, P2) + _re_conj_mul(Ab, A2b) * i11
-    z = aa * t00 + 2.0 * _re_conj_scale(t01, P) + R * t11
-    d2 = np.real(np.diag(A @ A))[:, None] - 2.0 * y + z
+    # −2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + 2 Re(conj(t₀₁) Ab conj(Aa)) = −2 i₀₀ ka − 2 i₁₁ Re(conj(Ab) A²b)
+    #   + Re(conj(V) Ab) − Re(conj(W) A²b),  V = Aa ⊗ 2t₀₁ − A²a ⊗ 2i₀₁
+    V = Aa[:, None] * (2.0 * t01)
+    V -= A2a[:, None] * ci
+    d2 = np.real(np.diag(A @ A))[:, None] + aa * t00
+    d2 -= ka * (2.0 * i00)
+    d2 += R * t11
+    d2 -= _re_conj_mul(Ab, A2b) * (2.0 * i11)
+    d2 += _re_conj_mul(V, Ab)
+    d2 -= _re_conj_mul(W, A2b)                                  # diag A'²
     ad = alpha * d
-    rows = 1.0 - 2.0 * ad + alpha ** 2 * d2
     e2 = (1.0 - ad) ** 2
+    rows = 1.0 - 2.0 * ad + alpha ** 2 * d2
     k2 = power_w / (np.sum(d, axis=0) - alpha * np.sum(d2, axis=0))
-    return _rate(1.0 + k2 * e2 / (k2 * np.maximum(rows - e2, 0.0) + s2))
+    return _rate(1.0 + e2 / (np.maximum(rows - e2, 0.0) + s2 / k2))
