@@ -102,9 +102,12 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
     d -= R * i11
     d -= _re_conj_mul(W, Ab)                                    # diag A'
     if link == "uplink":
-        if kind == "zf":
-            return _rate(1.0 + user_power_w / (s2 * d))
-        return _rate(1.0 + np.maximum(1.0 / (alpha * d) - 1.0, 0.0))
+        if kind == "zf":                                        # 1 + p/(σ² d)
+            x = np.divide(user_power_w / s2, d)
+            x += 1.0
+            return _rate(x)
+        # 1 + max(1/(αd) − 1, 0) = max(1/(αd), 1), also for αd ≤ 0 (rounding): 1
+        return _rate(np.maximum(np.divide(1.0 / alpha, d), 1.0))
     # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) T (AU)ᴴ]_kk with
     # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m₀₀, m₀₁], [conj m₀₁, m₁₁]] (S⁻¹, M Hermitian: T in closed form)
     A2a = A @ Aa
