@@ -29,7 +29,7 @@ import numpy as np
 from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.linear import linear_combiner, linear_precoder
-from twin.optim.rank2_scores import reduced_sum_rates
+from twin.optim.rank2_scores import reduced_sum_rates, row_constants
 from twin.optim.result import OptResult
 from twin.optim.search1d import coordinate_search
 from twin.physics.sinr import rate_bps_hz, sinr_downlink, sinr_uplink
@@ -442,9 +442,11 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
             H = st["H"]
             G = H.conj().T @ H
             A = np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None
-            st["GA"] = (G, A, float(np.sum(np.abs(H) ** 2)))
-        G, A, f2 = st["GA"]
-        vals = reduced_sum_rates(st["H"], n, bT, setup.kind, setup.link, A=A, G=G, fro2_h=f2, **kw)
+            st["GA"] = (G, A, float(np.sum(np.abs(H) ** 2)), {})
+        G, A, f2, rows = st["GA"]
+        if n not in rows:                 # guide n's row terms: the same for its PAs until a move
+            rows[n] = row_constants(st["H"], n, setup.kind, setup.link, A, G, f2)
+        vals = reduced_sum_rates(st["H"], n, bT, setup.kind, setup.link, A=A, G=G, fro2_h=f2, consts=rows[n], **kw)
         if out:
             vals[out] = -np.inf           # not candidates (the reference path gathers them out)
         return vals, (T, i0, q, T_x)

@@ -51,51 +51,68 @@ def _rate(one_plus):
     return out
 
 
+def row_constants(H, n: int, kind: str, link: str, A=None, G=None, fro2_h: float | None = None) -> tuple:
+    """What :func:`reduced_sum_rates` needs of H, A, G and row n besides the candidates (K
+    and K×K values): the same for every PA of guide n until H changes, so the search keeps
+    them per guide between moves."""
+    a = np.conj(H[n])                                           # (K,) old row, conjugated
+    if kind in ("mrt", "mrc"):
+        G0 = G - np.outer(a, a.conj())
+        g0r = np.sum(np.abs(G0) ** 2, axis=1)                   # [G₀G₀ᴴ]_kk
+        rest = None if fro2_h is None else fro2_h - np.sum(np.abs(a) ** 2)   # ‖H‖² without row n
+        return a[:, None], G0, np.real(np.diag(G0))[:, None], g0r[:, None], rest
+    Aa = A @ a
+    dA = np.real(np.diag(A))
+    consts = (a.conj(), Aa, Aa.conj(), dA, -1.0 + np.real(np.vdot(a, Aa)), np.real(np.vdot(Aa, Aa)),
+              (Aa.real * Aa.real + Aa.imag * Aa.imag)[:, None])
+    if link == "downlink" and kind == "mmse":
+        A2a = A @ Aa
+        consts += (A2a, np.real(A2a * np.conj(Aa))[:, None], np.real(np.diag(A @ A))[:, None])
+    return consts
+
+
 def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, user_power_w: float,
-                      noise_w: float, alpha: float, A=None, G=None, fro2_h: float | None = None):
+                      noise_w: float, alpha: float, A=None, G=None, fro2_h: float | None = None,
+                      consts: tuple | None = None):
     """Sum rates (Q,) when row n of H (N,K) changes by ``conj(bT[:, q])`` for each column q
     of bT (K,Q). ``kind``/``link``: the beamformer (:class:`twin.optim.elementwise.LinkSetup`);
     ``alpha``: its regularisation (0 for ZF, Kσ²/P downlink MMSE, σ²/p uplink MMSE);
     ``A = (G + αI)⁻¹`` (ZF/MMSE) and ``G = Hᴴ H`` (MRT/MRC) as the search keeps them;
-    ``fro2_h`` = ‖H‖²_F (downlink MRT)."""
+    ``fro2_h`` = ‖H‖²_F (downlink MRT); ``consts``: :func:`row_constants` of the same
+    arguments if the caller keeps them (else computed here: the same numbers)."""
     K = H.shape[1]
     s2 = noise_w
-    a = np.conj(H[n])                                           # (K,) old row, conjugated
+    if consts is None:
+        consts = row_constants(H, n, kind, link, A, G, fro2_h)
     if kind in ("mrt", "mrc"):
-        c = bT + a[:, None]                                     # (K,Q) new row, conjugated
-        G0 = G - np.outer(a, a.conj())
-        g0d = np.real(np.diag(G0))
-        g0r = np.sum(np.abs(G0) ** 2, axis=1)                   # [G₀G₀ᴴ]_kk
+        a, G0, g0d, g0r, rest = consts
+        c = bT + a                                              # (K,Q) new row, conjugated
         c2 = _re_conj_mul(c, c)                                 # |c|²
         cn2 = np.sum(c2, axis=0)
-        diag = c2 + g0d[:, None]                                # G'_kk
+        diag = c2 + g0d                                         # G'_kk
         rows = c2 * cn2
-        rows += g0r[:, None]
+        rows += g0r
         rows += 2.0 * _re_conj_mul(c, G0 @ c)                   # Σ_i |G'_ki|²
         sig = diag * diag
         intf = np.maximum(rows - sig, 0.0)
         if link == "downlink":
-            k2 = power_w / ((fro2_h - np.sum(np.abs(a) ** 2)) + cn2)
+            k2 = power_w / (rest + cn2)
             return _rate(1.0 + k2 * sig / (k2 * intf + s2))
         p = user_power_w
         return _rate(1.0 + p * sig / (p * intf + s2 * diag))
-    Aa = A @ a                                                  # (K,)
+    ac, Aa, Aac, dA, s00, m00, aa = consts[:7]
     Ab = A @ bT                                                 # (K,Q)
-    dA = np.real(np.diag(A))
-    s00 = -1.0 + np.real(np.vdot(a, Aa))
-    s01 = 1.0 + a.conj() @ Ab
+    s01 = 1.0 + ac @ Ab
     s11 = _rdot(bT, Ab)
     det = s00 * s11 - (s01.real * s01.real + s01.imag * s01.imag)
     i00, i11 = s11 / det, s00 / det
     i01 = -s01 / det
-    m00 = np.real(np.vdot(Aa, Aa))
     if link == "downlink" and kind == "zf":                     # tr A' only
-        m01 = Aa.conj() @ Ab                                    # Σ_k Ab_k conj(Aa_k)
+        m01 = Aac @ Ab                                          # Σ_k Ab_k conj(Aa_k)
         m11 = _rdot(Ab, Ab)
         tr = np.sum(dA) - (i00 * m00 + i11 * m11 + 2.0 * (i01.real * m01.real + i01.imag * m01.imag))
         return K * np.log2(1.0 + power_w / (s2 * tr))
     R = _re_conj_mul(Ab, Ab)                                    # |Ab|²
-    aa = (Aa.real * Aa.real + Aa.imag * Aa.imag)[:, None]       # |Aa|²
     ci = 2.0 * i01
     W = Aa[:, None] * ci                                        # 2 i₀₁ Aa: Re(conj(W) Ab) = 2 Re(conj(i₀₁) Ab conj(Aa))
     d = dA[:, None] - aa * i00
@@ -110,21 +127,20 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
         return _rate(np.maximum(np.divide(1.0 / alpha, d), 1.0))
     # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) T (AU)ᴴ]_kk with
     # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m₀₀, m₀₁], [conj m₀₁, m₁₁]] (S⁻¹, M Hermitian: T in closed form)
-    A2a = A @ Aa
+    A2a, ka, dA2 = consts[7:]
     A2b = A @ Ab
-    m01 = Aa.conj() @ Ab                                        # Σ_k Ab_k conj(Aa_k)
+    m01 = Aac @ Ab                                              # Σ_k Ab_k conj(Aa_k)
     m11 = np.sum(R, axis=0)
     r = i01.real * m01.real + i01.imag * m01.imag               # Re(i₀₁ conj(m₀₁))
     u2 = i01.real * i01.real + i01.imag * i01.imag
     t00 = i00 * (i00 * m00 + 2.0 * r) + m11 * u2
     t11 = i11 * (i11 * m11 + 2.0 * r) + m00 * u2
     t01 = i01 * (i00 * m00 + i11 * m11 + i01 * np.conj(m01)) + (i00 * i11) * m01
-    ka = np.real(A2a * np.conj(Aa))[:, None]                    # Re(A²a conj(Aa))
     # −2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + 2 Re(conj(t₀₁) Ab conj(Aa)) = −2 i₀₀ ka − 2 i₁₁ Re(conj(Ab) A²b)
     #   + Re(conj(V) Ab) − Re(conj(W) A²b),  V = Aa ⊗ 2t₀₁ − A²a ⊗ 2i₀₁
     V = Aa[:, None] * (2.0 * t01)
     V -= A2a[:, None] * ci
-    d2 = np.real(np.diag(A @ A))[:, None] + aa * t00
+    d2 = dA2 + aa * t00
     d2 -= ka * (2.0 * i00)
     d2 += R * t11
     d2 -= _re_conj_mul(Ab, A2b) * (2.0 * i11)
