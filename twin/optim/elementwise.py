@@ -406,9 +406,22 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
             lists[n] = line_of(n)[0].tolist()
         return lists[n]
 
+    moved = [0] * N   # accepted moves per guide: a PA's candidates depend on its guide's PAs only
+    kept = {}         # (n, m) -> (moved[n], lo, hi, x, its runs entry, its candidates)
+
     def cands_run(n, m, lo, hi, x):
         """The line samples in [lo, hi] as one slice (a view), then x unless it is one of
-        them; the samples the relaxed set excludes are masked in the scores instead."""
+        them; the samples the relaxed set excludes are masked in the scores instead. The
+        same as on the PA's last visit while no PA of its guide has moved since."""
+        k = kept.get((n, m))
+        if k is not None and k[0] == moved[n] and k[1] == lo and k[2] == hi and k[3] == x:
+            runs[n, m] = k[4]
+            return k[5]
+        cand = _cands_run(n, m, lo, hi, x)
+        kept[n, m] = (moved[n], lo, hi, x, runs[n, m], cand)
+        return cand
+
+    def _cands_run(n, m, lo, hi, x):
         line, T, have, Tc = conj_line(n)
         i0 = int(line.searchsorted(lo - 1e-12, "left"))
         i1 = int(line.searchsorted(hi + 1e-12, "right"))
@@ -453,7 +466,9 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
 
     def move_run(n, m, x, data, j):
         T, i0, q, T_x = data
-        return on_move(n, m, x, (T[i0 + j] if j < q else T_x)[None], 0)
+        ok = on_move(n, m, x, (T[i0 + j] if j < q else T_x)[None], 0)
+        moved[n] += ok
+        return ok
 
     fast = evaluator is None
 

@@ -45,8 +45,8 @@ def _rate(one_plus):
     (K − 1 row products and Q logs instead of KQ logs); a column whose product leaves the
     finite range (SINRs beyond ~1e300 in total) gets the sum of its logs."""
     out = np.log2(np.prod(one_plus, axis=0))
-    bad = ~np.isfinite(out)
-    if bad.any():
+    if not np.isfinite(out).all():
+        bad = ~np.isfinite(out)
         out[bad] = np.sum(np.log2(one_plus[:, bad]), axis=0)
     return out
 
