@@ -63,6 +63,9 @@ def test_excluded_points_are_exactly_those_the_clearance_mask_removes():
                     mask = legal.clear_of_sorted(s, 1, m, x[start:stop])
                     out = legal.excluded_sorted(s, 1, m, x.tolist(), start, stop)
                     np.testing.assert_array_equal(np.unique(out), np.flatnonzero(~mask))   # a point near two PAs: twice
+                    near = [j - start for k in legal.others(1, m) for j in legal.near_sorted(1, s[1, k], x.tolist())
+                            if start <= j < stop]
+                    assert near == out            # per-PA lists, restricted to the run: the same list
                     removed += len(out)
     assert removed > 0
 

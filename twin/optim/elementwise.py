@@ -406,6 +406,15 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
             lists[n] = line_of(n)[0].tolist()
         return lists[n]
 
+    near = {}         # (n, k) -> (PA k's coordinate, the line points it excludes for the others)
+
+    def near_of(n, k):
+        at = float(st["s"][n, k])
+        e = near.get((n, k))
+        if e is None or e[0] != at:
+            e = near[n, k] = (at, legal.near_sorted(n, at, line_list(n)))
+        return e[1]
+
     moved = [0] * N   # accepted moves per guide: a PA's candidates depend on its guide's PAs only
     kept = {}         # (n, m) -> (moved[n], lo, hi, x, its runs entry, its candidates)
 
@@ -434,8 +443,8 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         i = int(line.searchsorted(x))
         on = i0 <= i < i1 and line[i] == x
         out = None                        # run positions the relaxed set excludes (δ-clearance)
-        if relaxed:
-            out = legal.excluded_sorted(st["s"], n, m, line_list(n), i0, i1)   # the line is sorted
+        if relaxed:                       # the line points near each other PA (kept per PA position)
+            out = [j - i0 for k in legal.others(n, m) for j in near_of(n, k) if i0 <= j < i1]
             if on and out:
                 out = [j for j in out if j != i - i0]   # staying is always a candidate
         runs[n, m] = (i0, i1 - i0, out)

@@ -137,6 +137,21 @@ class LegalSet:
                     out.append(j - start)
         return out
 
+    def near_sorted(self, n: int, at: float, x, tol: float = 1e-12) -> list[int]:
+        """The positions of the sorted sequence x (a list of floats is fastest) that a PA of
+        guide n at coordinate ``at`` excludes from its group's relaxed candidate sets:
+        closer than δ less ``tol`` — :meth:`excluded_sorted`'s comparison for one PA, over
+        the whole sequence (the points within ±2δ tested)."""
+        d = float(self.spacing[n])
+        thr = float(self.spacing[n] - tol)
+        at = float(at)
+        return [j for j in range(bisect_left(x, at - 2.0 * d), bisect_left(x, at + 2.0 * d))
+                if not abs(x[j] - at) >= thr]
+
+    def others(self, n: int, m: int) -> list[int]:
+        """The other installed PAs of PA (n, m)'s group, in order (cached per set)."""
+        return self._others_list(n, m)
+
     def _others_list(self, n: int, m: int) -> list[int]:
         cache = self.__dict__.setdefault("_others_list_cache", {})
         if (n, m) not in cache:
