@@ -390,7 +390,7 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
 
     # --- the default path: a contiguous run of line samples per PA, candidates last ---------
     conj_lines = {}   # guide n -> conj(T)ᵀ (K,Q) of its line (columns filled as T is)
-    runs = {}         # (n, m) -> (first line index, the run's relaxed-set mask or None, x on the line)
+    runs = {}         # (n, m) -> (first line index, run length, the run positions the relaxed set excludes)
     kw = dict(power_w=setup.power_w, user_power_w=setup.user_power_w, noise_w=setup.noise_w, alpha=alpha)
 
     def conj_line(n):
