@@ -41,9 +41,11 @@ def _rdot(X, Y):
 
 
 def _rate(one_plus):
-    """Σ_k log₂ x_k (Q,) of x = 1 + SINR ≥ 1 (K,Q): one log₂ of the product over users
-    (K − 1 row products and Q logs instead of KQ logs); a column whose product leaves the
-    finite range (SINRs beyond ~1e300 in total) gets the sum of its logs."""
+    """Σ_k log₂ x_k (Q,) of x = 1 + max(SINR, 0) ≥ 1 (K,Q) (a negative SINR, the numerical
+    breakdown of a near-singular candidate, counts 0 as in the reference): one log₂ of
+    the product over users (K − 1 row products and Q logs instead of KQ logs); a column
+    whose product leaves the finite range (SINRs beyond ~1e300 in total) gets the sum of
+    its logs."""
     out = np.log2(np.prod(one_plus, axis=0))
     if not np.isfinite(out).all():
         bad = ~np.isfinite(out)
@@ -97,9 +99,9 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
         intf = np.maximum(rows - sig, 0.0)
         if link == "downlink":
             k2 = power_w / (rest + cn2)
-            return _rate(1.0 + k2 * sig / (k2 * intf + s2))
+            return _rate(1.0 + np.maximum(k2 * sig / (k2 * intf + s2), 0.0))
         p = user_power_w
-        return _rate(1.0 + p * sig / (p * intf + s2 * diag))
+        return _rate(1.0 + np.maximum(p * sig / (p * intf + s2 * diag), 0.0))
     ac, Aa, Aac, dA, s00, m00, aa = consts[:7]
     Ab = A @ bT                                                 # (K,Q)
     s01 = 1.0 + ac @ Ab
@@ -120,7 +122,7 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
     d -= _re_conj_mul(W, Ab)                                    # diag A'
     if link == "uplink":
         if kind == "zf":                                        # 1 + p/(σ² d)
-            x = np.divide(user_power_w / s2, d)
+            x = np.maximum(np.divide(user_power_w / s2, d), 0.0)
             x += 1.0
             return _rate(x)
         # 1 + max(1/(αd) − 1, 0) = max(1/(αd), 1), also for αd ≤ 0 (rounding): 1
@@ -150,4 +152,4 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
     e2 = (1.0 - ad) ** 2
     rows = 1.0 - 2.0 * ad + alpha ** 2 * d2
     k2 = power_w / (np.sum(d, axis=0) - alpha * np.sum(d2, axis=0))
-    return _rate(1.0 + e2 / (np.maximum(rows - e2, 0.0) + s2 / k2))
+    return _rate(1.0 + np.maximum(e2 / (np.maximum(rows - e2, 0.0) + s2 / k2), 0.0))
