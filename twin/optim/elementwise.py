@@ -29,6 +29,7 @@ import numpy as np
 from twin.optim import drop_memo
 from twin.optim.layout import PassLayout
 from twin.optim.linear import linear_combiner, linear_precoder
+from twin.optim.rank2_scores import reduced_sum_rates, row_constants
 from twin.optim.result import OptResult
 from twin.optim.search1d import coordinate_search
 from twin.physics.sinr import rate_bps_hz, sinr_downlink, sinr_uplink
@@ -233,7 +234,7 @@ CANDIDATES = ("relaxed", "ordered")
 def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, *, Q: int = 1000,
                                    eps: float = 1e-3, s0=None, grid=None,
                                    rng: np.random.Generator | None = None, max_sweeps: int = 20,
-                                   evaluator=candidate_sum_rates, candidates: str = "relaxed",
+                                   evaluator=None, candidates: str = "relaxed",
                                    reach=None, centre=None) -> ElementwiseResult:
     """Element-wise sequential search (paper 002 Algorithms 1-2; MODEL §4.2) on the shared
     1-D search (:func:`twin.optim.search1d.coordinate_search`) with the sum-rate scorer.
@@ -257,7 +258,14 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
     searches only the samples within ``reach`` of its coordinate in ``centre`` — where
     one frame of travel can take it (MODEL §5); the start is clipped into that window
     (inf: no limit on that guide). Continuous mode only. Only the candidate lines' samples
-    inside some window are evaluated."""
+    inside some window are evaluated.
+
+    ``evaluator``: None (default) scores every PA's contiguous run of line samples at once
+    with :func:`twin.optim.rank2_scores.reduced_sum_rates` (candidates on the last axis;
+    the samples the relaxed set excludes score −∞ instead of being gathered out);
+    :func:`candidate_sum_rates` (or any ``f(H, n, delta, setup)``) scores the gathered
+    candidates with it, the reference path (equal to the default to rounding:
+    tests/optim/test_rank2_scores.py)."""
     if candidates not in CANDIDATES:
         raise ValueError(f"candidates must be one of {', '.join(CANDIDATES)}, got {candidates!r}")
     t0 = time.perf_counter()
@@ -380,7 +388,101 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         history.append(new)
         return True
 
-    res = coordinate_search(s, legal, score, candidates=cands, on_move=on_move,
+    # --- the default path: a contiguous run of line samples per PA, candidates last ---------
+    conj_lines = {}   # guide n -> conj(T)ᵀ (K,Q) of its line (columns filled as T is)
+    runs = {}         # (n, m) -> (first line index, run length, the run positions the relaxed set excludes)
+    kw = dict(power_w=setup.power_w, user_power_w=setup.user_power_w, noise_w=setup.noise_w, alpha=alpha)
+
+    def conj_line(n):
+        line, T, have = line_of(n)
+        if n not in conj_lines:
+            conj_lines[n] = np.ascontiguousarray(np.conj(T).T)
+        return line, T, have, conj_lines[n]
+
+    lists = {}
+
+    def line_list(n):
+        if n not in lists:
+            lists[n] = line_of(n)[0].tolist()
+        return lists[n]
+
+    near = {}         # (n, k) -> (PA k's coordinate, the line points it excludes for the others)
+
+    def near_of(n, k):
+        at = float(st["s"][n, k])
+        e = near.get((n, k))
+        if e is None or e[0] != at:
+            e = near[n, k] = (at, legal.near_sorted(n, at, line_list(n)))
+        return e[1]
+
+    moved = [0] * N   # accepted moves per guide: a PA's candidates depend on its guide's PAs only
+    kept = {}         # (n, m) -> (moved[n], lo, hi, x, its runs entry, its candidates)
+
+    def cands_run(n, m, lo, hi, x):
+        """The line samples in [lo, hi] as one slice (a view), then x unless it is one of
+        them; the samples the relaxed set excludes are masked in the scores instead. The
+        same as on the PA's last visit while no PA of its guide has moved since."""
+        k = kept.get((n, m))
+        if k is not None and k[0] == moved[n] and k[1] == lo and k[2] == hi and k[3] == x:
+            runs[n, m] = k[4]
+            return k[5]
+        cand = _cands_run(n, m, lo, hi, x)
+        kept[n, m] = (moved[n], lo, hi, x, runs[n, m], cand)
+        return cand
+
+    def _cands_run(n, m, lo, hi, x):
+        line, T, have, Tc = conj_line(n)
+        i0 = int(line.searchsorted(lo - 1e-12, "left"))
+        i1 = int(line.searchsorted(hi + 1e-12, "right"))
+        if window:                        # build the run's missing terms (the windows' only)
+            miss = np.flatnonzero(~have[i0:i1]) + i0
+            if miss.size:
+                T[miss] = layout.guide_terms(n, line[miss], users)
+                Tc[:, miss] = np.conj(T[miss]).T
+                have[miss] = True
+        i = int(line.searchsorted(x))
+        on = i0 <= i < i1 and line[i] == x
+        out = None                        # run positions the relaxed set excludes (δ-clearance)
+        if relaxed:                       # the line points near each other PA (kept per PA position)
+            out = [j - i0 for k in legal.others(n, m) for j in near_of(n, k) if i0 <= j < i1]
+            if on and out:
+                out = [j for j in out if j != i - i0]   # staying is always a candidate
+        runs[n, m] = (i0, i1 - i0, out)
+        return line[i0:i1] if on else np.append(line[i0:i1], x)
+
+    def score_run(n, m, cand):
+        line, T, have, Tc = conj_line(n)
+        i0, q, out = runs[n, m]
+        t = terms[n, m]
+        bT = np.empty((K, cand.size), complex)          # conj(δ)ᵀ
+        np.subtract(Tc[:, i0:i0 + q], np.conj(t)[:, None], out=bT[:, :q])
+        T_x = None
+        if cand.size > q:                 # x off the line (a start): PA (n, m) has not moved, so its
+            T_x = t                       # term is the start's, the very numbers guide_terms gives
+            bT[:, q] = 0.0                # at x (the same formula, elementwise; tested)
+        if st.get("GA") is None:          # G = HᴴH, A = (G + αI)⁻¹, ‖H‖²_F: once per move
+            H = st["H"]
+            G = H.conj().T @ H
+            A = np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None
+            st["GA"] = (G, A, float(np.sum(np.abs(H) ** 2)), {})
+        G, A, f2, rows = st["GA"]
+        if n not in rows:                 # guide n's row terms: the same for its PAs until a move
+            rows[n] = row_constants(st["H"], n, setup.kind, setup.link, A, G, f2)
+        vals = reduced_sum_rates(st["H"], n, bT, setup.kind, setup.link, A=A, G=G, fro2_h=f2, consts=rows[n], **kw)
+        if out:
+            vals[out] = -np.inf           # not candidates (the reference path gathers them out)
+        return vals, (T, i0, q, T_x)
+
+    def move_run(n, m, x, data, j):
+        T, i0, q, T_x = data
+        ok = on_move(n, m, x, (T[i0 + j] if j < q else T_x)[None], 0)
+        moved[n] += ok
+        return ok
+
+    fast = evaluator is None
+
+    res = coordinate_search(s, legal, score_run if fast else score, candidates=cands_run if fast else cands,
+                            on_move=move_run if fast else on_move,
                             objective=lambda _s: st["rate"], start=st["rate"], sense="max",
                             move="improve", rtol=1e-12, eps=eps, max_sweeps=max_sweeps,
                             interval=legal.bounds_of if relaxed else None, skip_settled=True)
