@@ -34,12 +34,20 @@ median CPU per ``CrbSdr.solve`` and per Clarabel solve, the mean iterations, the
 
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py [--frames 12] [--seed 1]
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --solvers [--frames 6] [--rounds 3]
+    PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --solvers --track [--scene paper000] [--frames 25]
+
+``--track`` (second pass; docs/performance.md "isac-crb, fifth round", "second pass"):
+the same comparison on the SDRs of the positioning stage's tracking step (``crb_track``:
+the decision's SDRs, ``position.restrict_rs``) instead of the pilots'; ``--scene
+paper000`` runs that scene with its users walking (random waypoint at 1 m/s, as
+``bench_sdr.py`` part 3).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 
 import numpy as np
@@ -133,6 +141,10 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--solvers", action="store_true", help="time the SDR variants on the run's slot SDRs")
     ap.add_argument("--rounds", type=int, default=3, help="--solvers: rounds over the instances")
+    ap.add_argument("--track", action="store_true",
+                    help="--solvers: the tracking step's SDRs (crb_track) instead of the pilots'")
+    ap.add_argument("--scene", default="office", choices=("office", "paper000"),
+                    help="--solvers: the scene (paper000: users walking)")
     a = ap.parse_args(argv)
     if a.solvers:
         return solvers(a)
@@ -202,8 +214,14 @@ def solvers(a) -> int:
     from twin.optim.sdr_conic import FAST_SETTINGS
     from twin.scene import load_scene
 
+    import dataclasses
+
+    from twin.controller import solvers as sv
+    from twin.optim.sdr import CrbSetup
+
     inst = []
     orig = bf.CrbSdr._solve
+    orig_track, orig_solve, tracking = sv.crb_track, CrbSdr.solve, [False]
 
     def probe(self, obs, plan, j, cache):
         out = orig(self, obs, plan, j, cache)
@@ -216,13 +234,36 @@ def solvers(a) -> int:
                          self.ctx.gamma(self.p["sinr_margin_db"])[idx], w.power_w, w.noise_w))
         return out
 
-    bf.CrbSdr._solve = probe
+    def track(*args, **kw):                     # --track: mark the SDRs crb_track solves
+        tracking[0] = True
+        try:
+            return orig_track(*args, **kw)
+        finally:
+            tracking[0] = False
+
+    def solve(self, H, h, dh, q, setup, gamma, P, noise):
+        if tracking[0]:                         # its set-up as a plain CrbSetup (crb_track memoises it)
+            plain = CrbSetup(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(CrbSetup)})
+            inst.append((np.array(H), np.array(h), np.array(dh), np.array(q, float), plain, np.array(gamma), P,
+                         noise))
+        return orig_solve(self, H, h, dh, q, setup, gamma, P, noise)
+
+    if a.track:
+        sv.crb_track, CrbSdr.solve = track, solve
+    else:
+        bf.CrbSdr._solve = probe
+    overrides = {"simulation.seed": a.seed}
+    if a.scene == "paper000":
+        overrides |= {"users.mobility.model": "random_waypoint", "users.mobility.speed_m_s": 1.0}
     out = tempfile.mkdtemp(prefix="bench_crb_slot_")
     try:
-        Simulation(load_scene("office", {"simulation.seed": a.seed}), out, policy="isac-crb", frames=a.frames).run()
+        Simulation(load_scene(a.scene, overrides), out, policy="isac-crb", frames=a.frames).run()
     finally:
-        bf.CrbSdr._solve = orig
+        bf.CrbSdr._solve, sv.crb_track, CrbSdr.solve = orig, orig_track, orig_solve
         shutil.rmtree(out, ignore_errors=True)
+    if not inst:
+        print(f"{a.scene}: no SDR of that kind in {a.frames} frames", file=sys.stderr)
+        return 1
     N, K = inst[0][0].shape
     fast = {"max_threads": 1, **FAST_SETTINGS}
     variants = {"default": CrbSdr(N, K), "fast": CrbSdr(N, K, solver_opts=fast),
@@ -239,7 +280,8 @@ def solvers(a) -> int:
                 ref = res.objective if ref is None else ref
                 rows[name].append((cpu, res.info.get("clarabel_cpu_s", np.nan), res.iterations, res.ok,
                                    res.info.get("rs_restricted", np.nan), res.objective / ref - 1.0))
-    print(f"office, isac-crb, {a.frames} frames, seed {a.seed}: {len(inst)} slot SDRs (N = {N}, K = {K}), "
+    print(f"{a.scene}, isac-crb, {a.frames} frames, seed {a.seed}: {len(inst)} {'tracking' if a.track else 'slot'} "
+          f"SDRs (N = {N}, K = {K}), "
           f"{a.rounds} rounds, variants alternated per instance")
     print(f"{'variant':<18} {'CPU/solve ms':>12} {'Clarabel ms':>11} {'iters':>6} {'ok':>5} {'certified':>9} | "
           f"tr CRB / default − 1: median |·| / max |·|")

@@ -105,13 +105,15 @@ class Solvers:
                       max_iter=max_iter, guarded_sweeps=0 if plain else 2)
 
     def crb_track(self, s0, users, q, gamma, *, reach_m, z: int, points: int, steps, sweeps: int = 1,
-                  far: int = 0, far_guides=None, fast: bool = False):
+                  far: int = 0, far_guides=None, fast: bool = False, restrict: bool = False):
         """One incremental Algorithm 4 step from the previous frame's ``s0``, each PA
         searched only within ``reach_m`` (N,) of it (MODEL §4.4, §5): :func:`crb_track` on
         ``points`` candidates per window (continuous; plus ``far`` over the whole guide, on
         the guides ``far_guides`` only when given) or the Z+1 lattice (Z > 0). ``fast``: its
         SDRs with the fast Clarabel settings, the step repeated with the defaults when the
-        SDR at ``s0`` does not return ``ok``."""
+        SDR at ``s0`` does not return ``ok``; ``restrict``: each SDR first without a sensing
+        covariance, kept only when certified optimal (:meth:`sdr`; the same optimum at the
+        solver's tolerance)."""
         w = self.world
         grid = SearchGrid(lattice_z=z) if z > 0 else ReachGrid(points=points, far=far)
         kw = dict(reach_m=reach_m, grid=grid, steps=steps, sweeps=sweeps)
@@ -119,10 +121,11 @@ class Solvers:
             kw["far_guides"] = far_guides
         args = (self.layout, s0, users, q, self.crb_setup, gamma, w.power_w, w.noise_w)
         if fast:
-            ao = crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users), fast=True), **kw)
+            ao = crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users), fast=True, restrict=restrict),
+                           **kw)
             if ao.sdr.ok:
                 return ao
-        return crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users)), **kw)
+        return crb_track(*args, sdr=self.sdr(w.deployment.n_guides, len(users), restrict=restrict), **kw)
 
     # --- paper 002 ---------------------------------------------------------------------
     def link_setup(self, kind: str, link: str) -> LinkSetup:

@@ -104,9 +104,14 @@ class CrbSetup:
         Fisher blocks of the gauged gradient, then :func:`crb_from_fisher`) with the
         receiver terms of :meth:`receiver`, so a setup that keeps them per target
         (:class:`_ReceiverMemo`) does not rebuild them. The same numbers."""
-        a, da, beta = self.receiver(target)
         h = np.asarray(h)
-        return crb_from_fisher(*fisher_blocks(np.asarray(R), h, nuisance_gauge(h, dh), a, da, beta,
+        return self.crb_gauged(R, h, nuisance_gauge(h, dh), target)
+
+    def crb_gauged(self, R, h, dh_gauged, target) -> np.ndarray:
+        """:meth:`crb` of a gradient already in the gauge of :func:`nuisance_gauge` (the
+        SDR gauges it once for its Fisher map and its verified CRB)."""
+        a, da, beta = self.receiver(target)
+        return crb_from_fisher(*fisher_blocks(np.asarray(R), np.asarray(h), dh_gauged, a, da, beta,
                                               self.snapshots, self.noise_w))
 
 
@@ -136,17 +141,19 @@ def _basis(N: int) -> np.ndarray:
     return basis
 
 
-def fisher_linear_map(setup: CrbSetup, h, dh, target) -> np.ndarray:
+def fisher_linear_map(setup: CrbSetup, h, dh, target, gauged: bool = False) -> np.ndarray:
     """Coefficients of the Fisher entries as real-linear functions of a Hermitian R
     (MODEL §3.3, paper 000 A.14-A.17), read off ``fisher_blocks`` on a basis.
 
     Returns F (8, 2N²): rows ``[J11_00, J11_01, J11_11, J12_00, J12_01, J12_10, J12_11,
     J22_00]``; columns act on ``[vec_F(Re R); vec_F(Im R)]`` (column-major vec), so that
-    ``entries(R) = F @ [vec(Re R); vec(Im R)]`` exactly.
+    ``entries(R) = F @ [vec(Re R); vec(Im R)]`` exactly. ``gauged``: dh is already
+    :func:`nuisance_gauge`'s.
     """
     h, dh = np.asarray(h), np.asarray(dh)
     N = h.shape[0]
-    dh = nuisance_gauge(h, dh)
+    if not gauged:
+        dh = nuisance_gauge(h, dh)
     J11, J12, J22 = setup.fisher(_basis(N), h, dh, target)
     return np.stack([J11[:, 0, 0], J11[:, 0, 1], J11[:, 1, 1], J12[:, 0, 0], J12[:, 0, 1],
                      J12[:, 1, 0], J12[:, 1, 1], J22[:, 0, 0]])
@@ -359,11 +366,18 @@ class CrbSdr:
         if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
             return _failed(Status.INFEASIBLE, t0, "a user has no channel")
         if type(setup) is CrbSetup:      # receiver terms once per target (Fisher map, verified CRB)
-            setup = _ReceiverMemo(**{f.name: getattr(setup, f.name) for f in dataclasses.fields(setup)})
+            memo = self.__dict__.get("_rx_memo")
+            if memo is None or memo[0] is not setup:
+                # kept across solves for the same (frozen) set-up: the pilot SDRs of a frame
+                # share its target, so its receive-side terms are computed once a frame
+                memo = self._rx_memo = (setup, _ReceiverMemo(**{f.name: getattr(setup, f.name)
+                                                                for f in dataclasses.fields(setup)}))
+            setup = memo[1]
         hs, dhs, qs = (h_t, dh_t, np.asarray(target, float)) if L > 1 else (h_t[None], dh_t[None], [target])
-        c0s, Fw, Tw = [], [], []
+        c0s, Fw, Tw, dgs = [], [], [], []
         for l in range(L):
-            F = fisher_linear_map(setup, hs[l], dhs[l], qs[l]) * P
+            dgs.append(nuisance_gauge(hs[l], dhs[l]))   # once, for the Fisher map and the verified CRB
+            F = fisher_linear_map(setup, hs[l], dgs[l], qs[l], gauged=True) * P
             j0 = F @ _isotropic(N)                       # Fisher entries at R = P I/N
             b_ref = j0[7]
             S0 = np.array([[j0[0], j0[1]], [j0[1], j0[2]]]) - \
@@ -392,7 +406,7 @@ class CrbSdr:
         # --- solve; Clarabel's numerical failures are retried with more regularisation --
         res = None
         for attempt, extra in enumerate(RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)):
-            res = self._attempt(extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0)
+            res = self._attempt(extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs)
             res.info["attempts"] = attempt + 1
             if res.ok or res.status is Status.INFEASIBLE:
                 break
@@ -472,7 +486,7 @@ class CrbSdr:
         return st, solve_time, iters, (What, _herm(_complex(values[self.Xs.id], N)),
                                        np.array([np.trace(values[Z.id]) for Z in self.Zs]))
 
-    def _attempt(self, extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0):
+    def _attempt(self, extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs):
         N, K = self.N, self.K
         ts = time.perf_counter()
         opts = {**self.solver_opts, **extra}
@@ -516,9 +530,9 @@ class CrbSdr:
         R = W @ W.conj().T + Rs
         power = float(np.real(np.trace(R)))
         if self.L == 1:
-            obj = float(np.trace(setup.crb(R, h_t, dh_t, target)))
+            obj = float(np.trace(setup.crb_gauged(R, h_t, dgs[0], target)))
         else:
-            traces = np.array([np.trace(setup.crb(R, h_t[l], dh_t[l], target[l])) for l in range(self.L)])
+            traces = np.array([np.trace(setup.crb_gauged(R, h_t[l], dgs[l], target[l])) for l in range(self.L)])
             obj = float(traces.sum() if self.objective == "sum" else traces.max())
         short = float(np.max(1.0 - sinr / gamma))
         over = power / P - 1.0

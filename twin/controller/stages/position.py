@@ -166,7 +166,9 @@ class CrbAo(_Movable):
     Optional shortcuts of the tracking step (issue 13; off by default, docs/performance.md
     "isac-crb: less per frame"): ``track_far_every = k`` gives the far candidates to the
     guides n with ``(frame + n) mod k = 0`` only (a round robin), ``fast_sdr`` solves its
-    SDRs with Clarabel's fast settings."""
+    SDRs with Clarabel's fast settings. ``restrict_rs`` (default on; issue 13): the tracking
+    step's SDRs are solved first without R_s and kept when certified optimal (the same
+    optimum, MODEL §4.3; docs/performance.md "isac-crb, fifth round", "second pass")."""
 
     role, name = "position", "crb-ao"
     description = "paper 000: CRB-minimising PA positions (SDR + penalty/SCA/element-wise AO)"
@@ -199,6 +201,10 @@ class CrbAo(_Movable):
                                  lo=1, hi=1000),
         "fast_sdr": Param(False, "track: solve the SDRs with Clarabel's fast settings (no iterative refinement, "
                                  "tolerances 1e-6; repeated with the defaults unless ok)"),
+        "restrict_rs": Param(True, "track: solve each SDR first without a sensing covariance (R_s = 0, one PSD cone "
+                                   "fewer; the same optimum) and keep that answer only when its dual certificate "
+                                   "proves it the full SDR's optimum (else the full SDR); tracking runs only in a "
+                                   "continuing run, never in a one-off decision such as a figure's"),
     }
 
     def check(self):
@@ -232,6 +238,7 @@ class CrbAo(_Movable):
             ao = ctx.solvers.crb_track(s0, users, q, gamma, reach_m=self._reach(), z=self.p["Z"],
                                        points=self.p["track_points"], steps=self.p["track_steps"].split(","),
                                        far=self.p["track_far"], fast=self.p["fast_sdr"],
+                                       restrict=self.p["restrict_rs"],
                                        far_guides=None if every <= 1 else
                                        [n for n in range(ctx.tx.n_rf) if (obs.frame + n) % every == 0])
             if not ao.sdr.ok:           # no feasible beams where the PAs are headed: a full AO, as cold
