@@ -118,3 +118,5 @@ def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
     assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "b"), "--dask", "local", "--workers", "2"]) == 0
     assert "18 drops computed" in capsys.readouterr().err
     assert (tmp_path / "a" / f"{FIG}.csv").read_bytes() == (tmp_path / "b" / f"{FIG}.csv").read_bytes()
+    # the 3 points of a drop ran as one Dask task, yet every point was stored on its own
+    assert len(list((tmp_path / "b" / ".drops" / FIG).glob("*.pkl"))) == 18

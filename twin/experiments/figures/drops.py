@@ -160,10 +160,14 @@ def _store(path: Path, value) -> None:
 
 
 # --- the map ------------------------------------------------------------------------------
-def drop_map(func, items, desc: str = "") -> list:
+def drop_map(func, items, desc: str = "", group: int = 1) -> list:
     """``[func(*args) for args in items]``, each result from the cache when stored, else
     computed (in this process or on the running figure's Dask client) and stored at once.
-    ``func`` is a module-level function; every ``args`` a picklable tuple."""
+    ``func`` is a module-level function; every ``args`` a picklable tuple. On Dask, up to
+    ``group`` consecutive items still to compute go to a worker as one task (a figure passes
+    its sweep points per drop: the points of a drop share its geometry memo,
+    :mod:`twin.optim.drop_memo`, and a task's scheduling costs are paid once); each item's
+    result is still stored on its own."""
     items = [tuple(a) for a in items]
     d = _dir()
     keys = [drop_key(func, a) for a in items] if d is not None else [None] * len(items)
@@ -191,7 +195,7 @@ def drop_map(func, items, desc: str = "") -> list:
             for i in todo:
                 done(i, func(*items[i]))
         else:
-            _dask_map(client, func, items, keys, todo, done)
+            _dask_map(client, func, items, keys, todo, done, group)
     finally:
         if bar is not None:
             bar.close()
@@ -206,15 +210,27 @@ def _bar(total, initial, desc):
     return tqdm(total=total, initial=initial, desc=f"{_RUN['figure']} {desc}".strip(), leave=False, unit="drop")
 
 
-def _dask_map(client, func, items, keys, todo, done):
+def _run_group(func, *columns) -> list:
+    """A Dask task of :func:`drop_map`: ``func`` on each argument tuple of a group, in order."""
+    return [func(*args) for args in zip(*columns)]
+
+
+def _dask_map(client, func, items, keys, todo, done, group: int = 1):
     from distributed import as_completed
 
-    where: dict[str, list[int]] = {}          # task name -> the items it answers (equal items: one task)
+    members: dict[str, list[int]] = {}        # item key -> the items it answers (equal items: one computation)
     for i in todo:
-        where.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
-    first = [idx[0] for idx in where.values()]
-    columns = [list(c) for c in zip(*(items[i] for i in first))]      # one batch: client.map
-    futs = dict(zip(client.map(func, *columns, key=list(where), pure=False, retries=0), where.values()))
+        members.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
+    names = list(members)
+    group = max(1, int(group))
+    chunks = [names[j:j + group] for j in range(0, len(names), group)]
+    # one task per chunk: the items' argument columns, named after the chunk's items
+    tasks = [[list(c) for c in zip(*(items[members[n][0]] for n in chunk))] for chunk in chunks]
+    tkeys = [chunk[0] if len(chunk) == 1 else
+             f"{func.__name__}-group-{hashlib.sha256('|'.join(chunk).encode()).hexdigest()[:32]}"
+             for chunk in chunks]
+    futs = {client.submit(_run_group, func, *cols, key=k, pure=False, retries=0): chunk
+            for k, cols, chunk in zip(tkeys, tasks, chunks)}
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
 
@@ -227,12 +243,13 @@ def _dask_map(client, func, items, keys, todo, done):
                                   "install this checkout on the workers (pip install -e .) "
                                   "or use --dask local") from None
             except (FutureCancelledError, CommClosedError):
-                where = f"kept in {_dir()}" if _dir() is not None else "not kept (no cache directory)"
+                kept = f"kept in {_dir()}" if _dir() is not None else "not kept (no cache directory)"
                 raise ConfigError("--dask", "scheduler", "lost the connection to the Dask scheduler "
-                                  f"(finished drops are {where})",
+                                  f"(finished drops are {kept})",
                                   "run the same command again: it resumes from the finished drops") from None
-            for i in futs[fut]:
-                done(i, value)
+            for name, v in zip(futs[fut], value):
+                for i in members[name]:
+                    done(i, v)
     finally:
         for f in futs:
             f.cancel()

@@ -130,7 +130,7 @@ def _sweep(column, values, schemes, quick, seed, overrides=lambda v: None):
     # drop-major: the points of a drop run one after the other and share its geometry-only
     # steps (sweep_drop, twin.optim.drop_memo); every (value, drop) is one drop of the map
     items = [(overrides(v) or {}, schemes, seed, d) for d in range(drops) for v in values]
-    results = drop_map(sweep_drop, items, desc=column)
+    results = drop_map(sweep_drop, items, desc=column, group=len(values))
     rows = []
     for i, v in enumerate(values):
         res = {label: [results[d * len(values) + i][label] for d in range(drops)] for _, _, label, _ in schemes}

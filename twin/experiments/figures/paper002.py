@@ -95,7 +95,7 @@ def _sweep(column, values, overrides, link, quick, seed, Q=None):
     # drop-major: the points of a drop run one after the other and share its candidate
     # lines' terms (sweep_drop, twin.optim.drop_memo); every (value, drop) is one drop of the map
     items = [(overrides(v), link, q, seed, d) for d in range(drops) for v, q in zip(values, qs)]
-    results = drop_map(sweep_drop, items, desc=column)
+    results = drop_map(sweep_drop, items, desc=column, group=len(values))
     rows = []
     for i, v in enumerate(values):
         per = {}
