@@ -31,6 +31,23 @@ def crb_drop():
     return paper000_drop
 
 
+@pytest.fixture(scope="module")
+def sdr_args(paper000_crb):
+    """``args(K, seed, setup=None)``: a CrbSdr.solve instance on the paper000 scene — K users
+    and a target drawn on stream ``seed``, the PAs uniform: (H, h, dh, q, setup, γ, P, σ²)."""
+    w, lay, setup0, _ = paper000_crb
+
+    def args(K, seed, setup=None):
+        rng = np.random.default_rng(seed)
+        users = np.column_stack([rng.uniform(5, 20, K), rng.uniform(-7.5, 7.5, K), np.zeros(K)])
+        q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+        s = w.deployment.uniform_positions()
+        H = lay.terms(s, users).sum(axis=1)
+        h, dh = lay.target(s, q)
+        return (H, h, dh, q, setup or setup0, float(np.atleast_1d(w.sinr_target)[0]), w.power_w, w.noise_w)
+    return args
+
+
 @pytest.fixture
 def candidates_match():
     """``check(fast, ref, dep, users, q, *, points, draws, shift, jitter, each=None)``:

@@ -19,23 +19,12 @@ from twin.optim.sdr import CrbSdr
 from twin.physics.sinr import sinr_downlink
 
 
-def _instance(paper000_crb, K, seed):
-    w, lay, setup, _ = paper000_crb
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, K), rng.uniform(-7.5, 7.5, K), np.zeros(K)])
-    q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-    s = w.deployment.uniform_positions()
-    H = lay.terms(s, users).sum(axis=1)
-    h, dh = lay.target(s, q)
-    return (H, h, dh, q, setup, float(np.atleast_1d(w.sinr_target)[0]), w.power_w, w.noise_w)
-
-
 @pytest.mark.parametrize("K", [1, 2, 4])
-def test_the_restricted_relaxation_has_the_full_optimum(paper000_crb, K):
+def test_the_restricted_relaxation_has_the_full_optimum(paper000_crb, sdr_args, K):
     full, restricted = CrbSdr(4, K), CrbSdr(4, K, restrict_rs=True)
     rs_share = []
     for seed in range(3):
-        args = _instance(paper000_crb, K, seed)
+        args = sdr_args(K, seed)
         H, gamma, P, noise = args[0], args[5], args[6], args[7]
         a, b = full.solve(*args), restricted.solve(*args)
         assert a.ok and b.ok and b.info["rs_restricted"]
@@ -48,10 +37,10 @@ def test_the_restricted_relaxation_has_the_full_optimum(paper000_crb, K):
         assert min(rs_share) > 0.05
 
 
-def test_the_certificate_rejects_a_wrong_dual(paper000_crb):
+def test_the_certificate_rejects_a_wrong_dual(paper000_crb, sdr_args):
     """λ_min of the reduced cost is positive for Clarabel's dual and negative for its
     negation: the check reads the dual, it is not positive by construction."""
-    args = _instance(paper000_crb, 4, 1)
+    args = sdr_args(4, 1)
     sdr = CrbSdr(4, 4, restrict_rs=True)
     seen = {}
     real = sdr_conic.ConicCrbSdrNoRs.certificate
@@ -68,8 +57,8 @@ def test_the_certificate_rejects_a_wrong_dual(paper000_crb):
     assert seen["pos"] > 0 > seen["neg"]
 
 
-def test_an_uncertified_restriction_returns_the_full_answer_bit_for_bit(paper000_crb, monkeypatch):
-    args = _instance(paper000_crb, 3, 2)
+def test_an_uncertified_restriction_returns_the_full_answer_bit_for_bit(paper000_crb, sdr_args, monkeypatch):
+    args = sdr_args(3, 2)
     ref = CrbSdr(4, 3).solve(*args)
     monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "certificate", lambda self, A, z: -1.0)
     res = CrbSdr(4, 3, restrict_rs=True).solve(*args)

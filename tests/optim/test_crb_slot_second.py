@@ -18,30 +18,19 @@ from twin.optim.sdr import CrbSdr
 from twin.physics.sensing import nuisance_gauge
 
 
-def _instance(paper000_crb, K, seed, setup=None):
-    w, lay, setup0, _ = paper000_crb
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, K), rng.uniform(-7.5, 7.5, K), np.zeros(K)])
-    q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-    s = w.deployment.uniform_positions()
-    H = lay.terms(s, users).sum(axis=1)
-    h, dh = lay.target(s, q)
-    return (H, h, dh, q, setup or setup0, float(np.atleast_1d(w.sinr_target)[0]), w.power_w, w.noise_w)
-
-
 def _same(a, b):
     return (a.status == b.status and np.array_equal(a.W, b.W) and np.array_equal(a.Rs, b.Rs)
             and a.objective == b.objective and a.sdr_objective == b.sdr_objective
             and np.array_equal(a.sinr, b.sinr))
 
 
-def test_a_reused_sdr_equals_fresh_ones_bit_for_bit(paper000_crb):
+def test_a_reused_sdr_equals_fresh_ones_bit_for_bit(paper000_crb, sdr_args):
     """Targets change between solves and back, then the set-up (another receiver array):
     each answer is the one a new CrbSdr gives, for the default and the pilots' path."""
     setup = paper000_crb[2]
     other = dataclasses.replace(setup, rx_elements=setup.rx_elements + 4, rcs_m2=2.0 * setup.rcs_m2)
-    seq = [_instance(paper000_crb, 3, 0), _instance(paper000_crb, 3, 1), _instance(paper000_crb, 3, 0),
-           _instance(paper000_crb, 3, 0, other), _instance(paper000_crb, 3, 1, other)]
+    seq = [sdr_args(3, 0), sdr_args(3, 1), sdr_args(3, 0),
+           sdr_args(3, 0, other), sdr_args(3, 1, other)]
     for kw in ({}, {"restrict_rs": True, "solver_opts": {"max_threads": 1, "tol_feas": 1e-6}}):
         reused = CrbSdr(4, 3, **kw)
         outs = [reused.solve(*args) for args in seq]
@@ -52,8 +41,8 @@ def test_a_reused_sdr_equals_fresh_ones_bit_for_bit(paper000_crb):
         assert outs[3].objective != outs[0].objective
 
 
-def test_crb_of_a_gauged_gradient_is_crb_bit_for_bit(paper000_crb):
-    args = _instance(paper000_crb, 2, 3)
+def test_crb_of_a_gauged_gradient_is_crb_bit_for_bit(paper000_crb, sdr_args):
+    args = sdr_args(2, 3)
     H, h, dh, q, setup = args[:5]
     rng = np.random.default_rng(7)
     X = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))

@@ -265,6 +265,21 @@ class ConicCrbSdr:
             q[self.it] = 1.0
         return A, b, q
 
+    def _clarabel_settings(self, opts: dict):
+        """Clarabel's settings object for :data:`SETTINGS` updated by ``opts``, one per
+        distinct ``opts`` (Clarabel copies them into each solver)."""
+        import clarabel
+
+        key = tuple(sorted(opts.items(), key=lambda kv: kv[0]))
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = clarabel.DefaultSettings()
+            settings.verbose = False
+            for name, value in {**SETTINGS, **opts}.items():
+                setattr(settings, name, value)
+            self._settings[key] = settings
+        return settings
+
     def solve(self, F, T, weights, g, h, noise, opts: dict):
         """Solve one instance with Clarabel settings ``opts`` (:data:`SETTINGS` and
         Clarabel's defaults otherwise). Returns (status name, Clarabel's solve time, iterations, x or None,
@@ -272,14 +287,7 @@ class ConicCrbSdr:
         import clarabel
 
         Am, b, q = self.matrices(F, T, weights, g, h, noise)
-        key = tuple(sorted(opts.items(), key=lambda kv: kv[0]))
-        settings = self._settings.get(key)
-        if settings is None:                              # Clarabel copies them per solver
-            settings = clarabel.DefaultSettings()
-            settings.verbose = False
-            for name, value in {**SETTINGS, **opts}.items():
-                setattr(settings, name, value)
-            self._settings[key] = settings
+        settings = self._clarabel_settings(opts)
         if self.cones is None:
             self.cones = [clarabel.NonnegativeConeT(self.n_nonneg)] \
                 + [clarabel.PSDTriangleConeT(2 * self.N)] * (self.K + 1) \
@@ -377,14 +385,7 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
                                           shape=(len(self.keep_rows), len(self.keep_cols)))
         else:
             Ar.data[:] = A.data[self.mask]
-        key = tuple(sorted(opts.items(), key=lambda kv: kv[0]))
-        settings = self._settings.get(key)
-        if settings is None:
-            settings = clarabel.DefaultSettings()
-            settings.verbose = False
-            for name, value in {**SETTINGS, **opts}.items():
-                setattr(settings, name, value)
-            self._settings[key] = settings
+        settings = self._clarabel_settings(opts)
         if self.r_cones is None:
             self.r_cones = [clarabel.NonnegativeConeT(self.n_nonneg)] \
                 + [clarabel.PSDTriangleConeT(2 * self.N)] * self.K \
