@@ -22,11 +22,10 @@ def _channel(rng, N, K, scale=1e-4):
     return (rng.normal(size=(N, K)) + 1j * rng.normal(size=(N, K))) * scale
 
 
-@pytest.mark.parametrize("kind,link", CASES)
-@pytest.mark.parametrize("N,K", [(4, 4), (4, 1), (4, 8), (8, 3)])
+@pytest.mark.parametrize("kind,link,N,K", [(kind, link, N, K) for kind, link in CASES
+                                            for N, K in [(4, 4), (4, 1), (4, 8), (8, 3)]
+                                            if not (kind == "zf" and K > N)])     # ZF needs K ≤ N
 def test_reduced_scorer_equals_the_reference_to_rounding(kind, link, N, K):
-    if kind == "zf" and K > N:
-        pytest.skip("ZF needs K ≤ N")
     rng = np.random.default_rng(N * 10 + K)
     H = _channel(rng, N, K)
     G = H.conj().T @ H
