@@ -112,6 +112,14 @@ def test_bad_dask_options_give_one_line_and_exit_2(tmp_path, capsys, monkeypatch
     assert not (tmp_path / f"{FIG}.csv").exists()
 
 
+def test_dask_tasks_group_the_points_of_a_drop_even_after_a_resume():
+    # 3 points per drop; items 0 and 6-7 were cached before: what is left of drop 0 (1-2)
+    # is one task, drop 1 (3-5) another, drop 2's last point (8) a third
+    members = {f"x{i}": [i] for i in (1, 2, 3, 4, 5, 8)}
+    assert drops.task_groups(members, 3) == [["x1", "x2"], ["x3", "x4", "x5"], ["x8"]]
+    assert drops.task_groups(members, 1) == [[n] for n in members]
+
+
 @pytest.mark.slow          # a LocalCluster of 2 processes: ~10 s idle, a minute on a loaded machine
 def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
     assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "a")]) == 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import os
 import pickle
 import re
@@ -215,22 +216,25 @@ def _run_group(func, *columns) -> list:
     return [func(*args) for args in zip(*columns)]
 
 
+def task_groups(members: dict[str, list[int]], group: int) -> list[list[str]]:
+    """The Dask tasks of a drop map: ``members`` (item name → the indices of the equal items
+    it answers, in item order) cut into runs whose first indices share ``index // group``,
+    so that a resumed run's remaining points of one drop still go to one task and never
+    mix with another drop's."""
+    group = max(1, int(group))
+    return [list(c) for _, c in itertools.groupby(members, key=lambda n: members[n][0] // group)]
+
+
 def _dask_map(client, func, items, keys, todo, done, group: int = 1):
     from distributed import as_completed
 
     members: dict[str, list[int]] = {}        # item key -> the items it answers (equal items: one computation)
     for i in todo:
         members.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
-    names = list(members)
-    group = max(1, int(group))
-    chunks = [names[j:j + group] for j in range(0, len(names), group)]
-    # one task per chunk: the items' argument columns, named after the chunk's items
-    tasks = [[list(c) for c in zip(*(items[members[n][0]] for n in chunk))] for chunk in chunks]
-    tkeys = [chunk[0] if len(chunk) == 1 else
-             f"{func.__name__}-group-{hashlib.sha256('|'.join(chunk).encode()).hexdigest()[:32]}"
-             for chunk in chunks]
-    futs = {client.submit(_run_group, func, *cols, key=k, pure=False, retries=0): chunk
-            for k, cols, chunk in zip(tkeys, tasks, chunks)}
+    chunks = task_groups(members, group)
+    futs = {client.submit(_run_group, func, *[list(c) for c in zip(*(items[members[n][0]] for n in chunk))],
+                          key=chunk[0], pure=False, retries=0): chunk
+            for chunk in chunks}
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
 
