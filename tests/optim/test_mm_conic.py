@@ -2,6 +2,8 @@
 the same answers as cvxpy's ``Problem.solve`` bit for bit, unsolved blocks and the cvxpy
 fallback recorded, no dependence on earlier solves, and the per-solve memo."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -108,7 +110,7 @@ def test_proposed_mm_gives_the_cvxpy_paths_schedule_bit_for_bit(monkeypatch):
     monkeypatch.setattr(cm, "DIRECT", False)
     ref = cm.solve_mm(lay, setup, users, target, **kw)
     monkeypatch.setattr(cm, "DIRECT", True)
-    monkeypatch.setattr(cm, "FALLBACKS", __import__("collections").Counter())
+    monkeypatch.setattr(cm, "FALLBACKS", Counter())
     cm._direct_selection.cache_clear()               # built afresh, before any parameter has a value
     cm._direct_scheduling.cache_clear()
     cm.selection_problem.cache_clear()
@@ -127,7 +129,6 @@ def test_an_unsolved_block_keeps_the_state_and_a_raising_direct_path_falls_back_
     monkeypatch.setattr(cm, "DIRECT", False)
     ref = cm.solve_mm(lay, setup, users, target, **kw)
     monkeypatch.setattr(cm, "DIRECT", True)
-    Counter = __import__("collections").Counter
     monkeypatch.setattr(cm, "UNSOLVED", Counter())
     monkeypatch.setattr(cm, "FALLBACKS", Counter())
     cvxpy_calls = []

@@ -60,12 +60,10 @@ def test_excluded_points_are_exactly_those_the_clearance_mask_removes():
             for start, stop in ((0, x.size), (200, 700)):
                 for m in range(M):
                     mask = legal.clear_of_sorted(s, 1, m, x[start:stop])
-                    out = legal.excluded_sorted(s, 1, m, x.tolist(), start, stop)
-                    np.testing.assert_array_equal(np.unique(out), np.flatnonzero(~mask))   # a point near two PAs: twice
                     near = [j - start for k in legal.others(1, m) for j in legal.near_sorted(1, s[1, k], x.tolist())
-                            if start <= j < stop]
-                    assert near == out            # per-PA lists, restricted to the run: the same list
-                    removed += len(out)
+                            if start <= j < stop]     # per-PA lists, restricted to the run
+                    np.testing.assert_array_equal(np.unique(near), np.flatnonzero(~mask))   # a point near two PAs: twice
+                    removed += len(near)
     assert removed > 0
 
 
@@ -116,7 +114,7 @@ def test_default_search_takes_the_reference_path_in_a_window_and_on_a_grid():
     # the discrete mode (preinstalled positions)
     world = World(load_scene("office"))
     lay = pass_layout(world)
-    dep = world.deployment
+    moved = 0
     for kind in ("mrt", "zf", "mmse"):
         setup = LinkSetup(kind, "downlink", world.power_w, world.user_power_w, world.noise_w)
         for users, s0 in _drops(world, 3, 4):
@@ -126,6 +124,7 @@ def test_default_search_takes_the_reference_path_in_a_window_and_on_a_grid():
                 new = sum_rate_elementwise_positions(lay, users, setup, Q=400, s0=s0, **kw)
                 np.testing.assert_array_equal(new.s, ref.s)
                 assert new.history == ref.history
+                moved += not np.array_equal(new.s, s0)
     world = World(load_scene("paper002"))
     grid = np.linspace(0.0, 10.0, 41)
     setup = LinkSetup("mmse", "downlink", world.power_w, world.user_power_w, world.noise_w)
@@ -135,4 +134,5 @@ def test_default_search_takes_the_reference_path_in_a_window_and_on_a_grid():
         new = sum_rate_elementwise_positions(pass_layout(world), users, setup, grid=grid, s0=s0)
         np.testing.assert_array_equal(new.s, ref.s)
         assert new.history == ref.history
-    assert dep.n_guides > 0
+        moved += not np.array_equal(new.s, s0)
+    assert moved > 0          # the searches moved PAs: the paths compared are not the start

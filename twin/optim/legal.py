@@ -118,30 +118,12 @@ class LegalSet:
                 keep[a:b] &= np.abs(x[a:b] - row[k]) >= self.spacing[n] - tol
         return keep
 
-    def excluded_sorted(self, s, n: int, m: int, x, start: int = 0, stop: int | None = None,
-                        tol: float = 1e-12) -> list[int]:
-        """The positions (from ``start``) of the coordinates ``x[start:stop]`` (a sorted
-        sequence: a list of floats is fastest) that :meth:`clear_of_sorted` masks out: closer
-        than δ less ``tol`` to another installed PA of the group. The same near points (a
-        left bisection at s_k ± 2δ, as its ``searchsorted``) and the same comparison in the
-        same float64 arithmetic, without a (Q,) mask: there are a handful at most."""
-        stop = len(x) if stop is None else stop
-        d = float(self.spacing[n])
-        thr = float(self.spacing[n] - tol)
-        row = s[n]
-        out = []
-        for k in self._others_list(n, m):
-            v = float(row[k])
-            for j in range(bisect_left(x, v - 2.0 * d, start, stop), bisect_left(x, v + 2.0 * d, start, stop)):
-                if not abs(x[j] - v) >= thr:
-                    out.append(j - start)
-        return out
-
     def near_sorted(self, n: int, at: float, x, tol: float = 1e-12) -> list[int]:
         """The positions of the sorted sequence x (a list of floats is fastest) that a PA of
         guide n at coordinate ``at`` excludes from its group's relaxed candidate sets:
-        closer than δ less ``tol`` — :meth:`excluded_sorted`'s comparison for one PA, over
-        the whole sequence (the points within ±2δ tested)."""
+        closer than δ less ``tol`` — :meth:`clear_of_sorted`'s comparison (the same near
+        points by a left bisection at ±2δ, the same float64 test) for one PA, over the whole
+        sequence, without a (Q,) mask: there are a handful at most."""
         d = float(self.spacing[n])
         thr = float(self.spacing[n] - tol)
         at = float(at)
@@ -150,9 +132,6 @@ class LegalSet:
 
     def others(self, n: int, m: int) -> list[int]:
         """The other installed PAs of PA (n, m)'s group, in order (cached per set)."""
-        return self._others_list(n, m)
-
-    def _others_list(self, n: int, m: int) -> list[int]:
         cache = self.__dict__.setdefault("_others_list_cache", {})
         if (n, m) not in cache:
             cache[n, m] = self._others(n, m).tolist()
