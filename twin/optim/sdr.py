@@ -277,8 +277,8 @@ class CrbSdr:
         # R_s = 0 and keeps it when its dual certificate proves it the full optimum
         # (ConicCrbSdrNoRs), else solves the full relaxation; info["rs_restricted"] says which
         self._conic_r = ConicCrbSdrNoRs(N, K, L, objective) if restrict_rs and backend == "conic" else None
-        if backend == "conic":
-            self._conic = ConicCrbSdr(N, K, L, objective)
+        if backend == "conic":            # the restricted problem's object solves the full one too
+            self._conic = self._conic_r or ConicCrbSdr(N, K, L, objective)
         else:
             self._build_cvxpy()
 
@@ -495,12 +495,13 @@ class CrbSdr:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)   # verified physically below
                 if self.backend == "conic":
-                    certified = False
+                    certified, clarabel_cpu = False, 0.0
                     if self._conic_r is not None and not extra:       # R_s = 0 first (restrict_rs)
-                        st, solve_time, iters, x, clarabel_cpu, certified = self._conic_r.solve_restricted(*data, opts)
+                        st, solve_time, iters, x, cpu, certified = self._conic_r.solve_restricted(*data, opts)
+                        clarabel_cpu += cpu
                     if not certified:
                         st, solve_time, iters, x, cpu = self._conic.solve(*data, opts)
-                        clarabel_cpu = cpu if self._conic_r is None or extra else clarabel_cpu + cpu
+                        clarabel_cpu += cpu
                     blocks = None if x is None else self._conic.blocks(x)
                 else:
                     st, solve_time, iters, blocks = self._run_cvxpy(opts)

@@ -284,21 +284,31 @@ class ConicCrbSdr:
         """Solve one instance with Clarabel settings ``opts`` (:data:`SETTINGS` and
         Clarabel's defaults otherwise). Returns (status name, Clarabel's solve time, iterations, x or None,
         CPU time of Clarabel's solve, like its solve time without the set-up)."""
+        Am, b, q = self.matrices(F, T, weights, g, h, noise)
+        if self.cones is None:
+            self.cones = self._cones(self.K + 1)
+        st, sol, cpu = self._clarabel_run(self.P, q, Am, b, self.cones, opts)
+        x = np.asarray(sol.x) if st in ("optimal", "optimal_inaccurate") else None
+        return st, float(sol.solve_time), int(sol.iterations), x, cpu
+
+    def _cones(self, n_blocks: int) -> list:
+        """Clarabel's cones: the non-negative rows, ``n_blocks`` real-form 2N×2N PSD blocks and
+        the two 4×4 LMIs per target."""
         import clarabel
 
-        Am, b, q = self.matrices(F, T, weights, g, h, noise)
-        settings = self._clarabel_settings(opts)
-        if self.cones is None:
-            self.cones = [clarabel.NonnegativeConeT(self.n_nonneg)] \
-                + [clarabel.PSDTriangleConeT(2 * self.N)] * (self.K + 1) \
-                + [clarabel.PSDTriangleConeT(4)] * (2 * self.L)
-        solver = clarabel.DefaultSolver(self.P, q, Am, b, self.cones, settings)
+        return [clarabel.NonnegativeConeT(self.n_nonneg)] + [clarabel.PSDTriangleConeT(2 * self.N)] * n_blocks \
+            + [clarabel.PSDTriangleConeT(4)] * (2 * self.L)
+
+    def _clarabel_run(self, P, q, A, b, cones, opts: dict):
+        """(status name, Clarabel's solution, CPU time of its solve) of a fresh solver on this
+        data (never updated in place: module docstring)."""
+        import clarabel
+
+        solver = clarabel.DefaultSolver(P, q, A, b, cones, self._clarabel_settings(opts))
         c0 = time.process_time()
         sol = solver.solve()
         cpu = time.process_time() - c0
-        st = STATUS.get(str(sol.status), str(sol.status))
-        x = np.asarray(sol.x) if st in ("optimal", "optimal_inaccurate") else None
-        return st, float(sol.solve_time), int(sol.iterations), x, cpu
+        return STATUS.get(str(sol.status), str(sol.status)), sol, cpu
 
     # ------------------------------------------------------------------------------
     def blocks(self, x):
@@ -376,8 +386,6 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
         block 0) or None, CPU time of Clarabel's solve, certified): ``certified`` is True
         when the certificate shows the restricted optimum optimal for the full relaxation
         (to :data:`CERT_RTOL`); then x is the full relaxation's solution."""
-        import clarabel
-
         A, b, q = self.matrices(F, T, weights, g, h, noise)
         Ar = self.__dict__.get("_Ar")
         if Ar is None:                 # one CSC object, refilled per solve (Clarabel copies its data)
@@ -385,16 +393,9 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
                                           shape=(len(self.keep_rows), len(self.keep_cols)))
         else:
             Ar.data[:] = A.data[self.mask]
-        settings = self._clarabel_settings(opts)
         if self.r_cones is None:
-            self.r_cones = [clarabel.NonnegativeConeT(self.n_nonneg)] \
-                + [clarabel.PSDTriangleConeT(2 * self.N)] * self.K \
-                + [clarabel.PSDTriangleConeT(4)] * (2 * self.L)
-        solver = clarabel.DefaultSolver(self.r_P, q[self.keep_cols], Ar, b[self.keep_rows], self.r_cones, settings)
-        c0 = time.process_time()
-        sol = solver.solve()
-        cpu = time.process_time() - c0
-        st = STATUS.get(str(sol.status), str(sol.status))
+            self.r_cones = self._cones(self.K)
+        st, sol, cpu = self._clarabel_run(self.r_P, q[self.keep_cols], Ar, b[self.keep_rows], self.r_cones, opts)
         if st not in ("optimal", "optimal_inaccurate"):
             return st, float(sol.solve_time), int(sol.iterations), None, cpu, False
         x = np.zeros(self.n)
