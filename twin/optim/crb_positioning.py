@@ -415,24 +415,18 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
     def far_of(n):
         return far_all if far_on is None or n in far_on else 0
 
-    fused = type(grid) is ReachGrid
-
+    # far candidates (only a ReachGrid has ``far``): its fused candidate sets
     def candidates(n, m, lo, hi, x):
         far = far_of(n)
-        if far > 1 and fused:
+        if far > 1:
             return grid.coarse_far(*clip(n, m, lo, hi), x, lo, hi, far)
-        c = grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
-        return np.unique(np.concatenate([c, np.linspace(lo, hi, far)])) if far > 1 else c
+        return grid.coarse(dep.length[n], *clip(n, m, lo, hi), x)
 
     def refine(n, m, lo, hi, centres):
         a, b = clip(n, m, lo, hi)
-        if far_of(n) <= 1:
-            return grid.refine(centres, dep.length[n], a, b, fine)
-        if fused:
+        if far_of(n) > 1:
             return grid.refine_far(centres, a, b, lo, hi, fine)
-        # a far candidate is zoomed around at the window's resolution, inside the feasible interval
-        return np.unique(np.concatenate([grid.refine([c], dep.length[n], *((a, b) if a <= c <= b else (lo, hi)),
-                                                     fine, width=b - a) for c in centres]))
+        return grid.refine(centres, dep.length[n], a, b, fine)
 
     return coordinate_search(
         s, layout.legal, score, candidates=candidates, refine=refine,
