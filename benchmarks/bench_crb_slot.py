@@ -35,6 +35,14 @@ median CPU per ``CrbSdr.solve`` and per Clarabel solve, the mean iterations, the
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py [--frames 12] [--seed 1]
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --solvers [--frames 6] [--rounds 3]
     PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --solvers --track [--scene paper000] [--frames 25]
+    PYTHONPATH=$PWD python benchmarks/bench_crb_slot.py --parallel [--frames 12] [--group 10] [--rounds 3]
+
+``--parallel`` (sixth round; docs/performance.md "isac-crb pilots, sixth round") asks
+whether a frame's pilot SDRs, independent problems, get cheaper together: the run's slot
+SDRs in groups of ``--group`` (a frame's pilots), each group solved on the pilots' path
+(restricted + fast) one by one, on 2 threads (a ``CrbSdr`` per thread; wall and CPU), and
+Clarabel alone: the group's conic problems one by one against their block-diagonal union
+as one problem (CPU, iterations, and the union's objectives against the single solves').
 
 ``--track`` (second pass; docs/performance.md "isac-crb, fifth round", "second pass"):
 the same comparison on the SDRs of the positioning stage's tracking step (``crb_track``:
@@ -140,7 +148,10 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--solvers", action="store_true", help="time the SDR variants on the run's slot SDRs")
-    ap.add_argument("--rounds", type=int, default=3, help="--solvers: rounds over the instances")
+    ap.add_argument("--rounds", type=int, default=3, help="--solvers, --parallel: rounds over the instances")
+    ap.add_argument("--parallel", action="store_true",
+                    help="a frame's slot SDRs on 2 threads and as one block-diagonal problem")
+    ap.add_argument("--group", type=int, default=10, help="--parallel: SDRs per group (a frame's pilots)")
     ap.add_argument("--track", action="store_true",
                     help="--solvers: the tracking step's SDRs (crb_track) instead of the pilots'")
     ap.add_argument("--scene", default="office", choices=("office", "paper000"),
@@ -148,6 +159,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.solvers:
         return solvers(a)
+    if a.parallel:
+        return parallel(a)
     rows = {k: [] for k in ("re-split previous slot", "re-split positioning SDR", "min-power + previous R_s",
                             "min-power + previous R")}
     norms = []
@@ -204,14 +217,12 @@ def main(argv=None):
     return 0
 
 
-def solvers(a) -> int:
-    """``--solvers``: the slot SDRs of an ``office`` run re-solved with each variant."""
-    import time
-
+def _instances(a) -> list:
+    """The arguments of every ``CrbSdr.solve`` of a run's slot SDRs (``--track``: of its
+    tracking steps' SDRs instead), in the order the run solved them."""
     from twin.controller.stages import beamform as bf
     from twin.engine import Simulation
     from twin.optim.sdr import CrbSdr
-    from twin.optim.sdr_conic import FAST_SETTINGS
     from twin.scene import load_scene
 
     import dataclasses
@@ -261,6 +272,17 @@ def solvers(a) -> int:
     finally:
         bf.CrbSdr._solve, sv.crb_track, CrbSdr.solve = orig, orig_track, orig_solve
         shutil.rmtree(out, ignore_errors=True)
+    return inst
+
+
+def solvers(a) -> int:
+    """``--solvers``: the slot SDRs of an ``office`` run re-solved with each variant."""
+    import time
+
+    from twin.optim.sdr import CrbSdr
+    from twin.optim.sdr_conic import FAST_SETTINGS
+
+    inst = _instances(a)
     if not inst:
         print(f"{a.scene}: no SDR of that kind in {a.frames} frames", file=sys.stderr)
         return 1
@@ -290,6 +312,94 @@ def solvers(a) -> int:
         print(f"{name:<18} {1e3 * np.median(r[:, 0]):12.2f} {1e3 * np.median(r[:, 1]):11.2f} {np.mean(r[:, 2]):6.2f} "
               f"{np.mean(r[:, 3]):5.1%} {np.nanmean(r[:, 4]) if np.isfinite(r[:, 4]).any() else float('nan'):9.1%} | "
               f"{np.median(np.abs(r[:, 5])):.1e} / {np.max(np.abs(r[:, 5])):.1e}")
+    return 0
+
+
+def parallel(a) -> int:
+    """``--parallel``: groups of a run's slot SDRs (a frame's pilots) one by one, on 2
+    threads, and, Clarabel alone, as one block-diagonal problem."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import clarabel
+    import scipy.sparse as sp
+
+    from twin.optim import sdr_conic
+    from twin.optim.sdr import CrbSdr
+    from twin.optim.sdr_conic import FAST_SETTINGS
+
+    inst = _instances(a)
+    groups = [inst[i:i + a.group] for i in range(0, len(inst) - a.group + 1, a.group)]
+    if not groups:
+        print(f"{a.scene}: fewer than {a.group} slot SDRs in {a.frames} frames", file=sys.stderr)
+        return 1
+    N, K = inst[0][0].shape
+    pilot = {"solver_opts": {"max_threads": 1, **FAST_SETTINGS}, "restrict_rs": True}   # the pilots' path
+    lanes = [CrbSdr(N, K, **pilot)]
+    conic = []                               # Clarabel's data of each restricted solve
+    orig_run = sdr_conic.ConicCrbSdr._clarabel_run
+
+    def capture(self, P, q, A, b, cones, opts):
+        conic.append((P.copy(), q.copy(), A.copy(), b.copy(), list(cones), dict(opts)))
+        return orig_run(self, P, q, A, b, cones, opts)
+
+    sdr_conic.ConicCrbSdr._clarabel_run = capture
+    try:
+        for args in inst:
+            lanes[0].solve(*args)
+    finally:
+        sdr_conic.ConicCrbSdr._clarabel_run = orig_run
+    n_cones = len(lanes[0]._conic_r._cones(K))
+    conic = [c for c in conic if len(c[4]) == n_cones]   # the restricted problems (no R_s cone)
+    settings = lanes[0]._conic._clarabel_settings(conic[0][5]) if conic else None
+    pool = ThreadPoolExecutor(max_workers=2)
+    local = threading.local()
+
+    def lane():                              # each thread its own CrbSdr (it refills its data in place)
+        if not hasattr(local, "sdr"):
+            local.sdr = CrbSdr(N, K, **pilot)
+        return local.sdr
+
+    t = {k: [] for k in ("one by one", "2 threads", "Clarabel one by one", "Clarabel block-diagonal")}
+    iters, gap = {"one": [], "union": []}, []
+    for _ in range(a.rounds):
+        for g in groups:
+            c0, w0 = time.process_time(), time.perf_counter()
+            one = [lanes[0].solve(*args) for args in g]
+            t["one by one"].append((time.process_time() - c0, time.perf_counter() - w0))
+            c0, w0 = time.process_time(), time.perf_counter()
+            two = list(pool.map(lambda args: lane().solve(*args), g))
+            t["2 threads"].append((time.process_time() - c0, time.perf_counter() - w0))
+            assert all(np.array_equal(x.W, y.W) for x, y in zip(one, two)), "threads changed an answer"
+        for i in range(0, len(conic) - a.group + 1, a.group):
+            cg = conic[i:i + a.group]
+            c0 = time.process_time()
+            sols = [clarabel.DefaultSolver(P, q, A, b, cones, settings).solve() for P, q, A, b, cones, _ in cg]
+            t["Clarabel one by one"].append((time.process_time() - c0, np.nan))
+            A = sp.block_diag([c[2] for c in cg], format="csc")
+            n = A.shape[1]
+            c0 = time.process_time()
+            u = clarabel.DefaultSolver(sp.csc_matrix((n, n)), np.concatenate([c[1] for c in cg]), A,
+                                       np.concatenate([c[3] for c in cg]), [k for c in cg for k in c[4]],
+                                       settings).solve()
+            t["Clarabel block-diagonal"].append((time.process_time() - c0, np.nan))
+            iters["one"].append(np.mean([s.iterations for s in sols]))
+            iters["union"].append(u.iterations)
+            x, off = np.asarray(u.x), 0
+            for c, s1 in zip(cg, sols):
+                gap.append(abs(c[1] @ x[off:off + len(c[1])] / s1.obj_val - 1.0))
+                off += len(c[1])
+    pool.shutdown()
+    print(f"{a.scene}, isac-crb, {a.frames} frames, seed {a.seed}: {len(groups)} groups of {a.group} slot SDRs "
+          f"(N = {N}, K = {K}; restricted + fast, the pilots' path), {a.rounds} rounds")
+    print(f"{'per group of ' + str(a.group):<26} {'CPU ms':>8} {'wall ms':>8}")
+    for name, r in t.items():
+        r = np.asarray(r, float)
+        print(f"{name:<26} {1e3 * np.median(r[:, 0]):8.1f} {1e3 * np.median(r[:, 1]):8.1f}")
+    if iters["one"]:
+        print(f"Clarabel iterations: {np.mean(iters['one']):.1f} per problem alone, {np.mean(iters['union']):.1f} "
+              f"for the union; union's objectives / alone − 1: median {np.median(gap):.1e}, max {np.max(gap):.1e}")
     return 0
 
 
