@@ -182,6 +182,29 @@ def test_answer_does_not_depend_on_earlier_solves(world):
     assert np.array_equal(first.W, fresh.W)
 
 
+@pytest.mark.parametrize("restrict", [False, True])
+def test_fast_solver_updated_in_place_answers_as_a_fresh_one(world, restrict):
+    """Without equilibration (FAST_SETTINGS) one Clarabel solver per problem is updated in
+    place instead of set up per solve: its answers are a fresh solver's bit for bit,
+    whatever it solved before, on the full and on the restricted (R_s = 0) problem."""
+    from twin.optim.sdr_conic import FAST_SETTINGS
+
+    setup = crb_setup(world)
+    args = (setup, world.sinr_target, world.power_w, world.noise_w)
+    opts = {"max_threads": 1, **FAST_SETTINGS}
+    assert opts["equilibrate_enable"] is False
+    cases = [_case(world, s) for s in (16, 17, 18, 16)]
+    sdr = CrbSdr(4, 3, solver_opts=opts, restrict_rs=restrict)
+    kept = [sdr.solve(*c, *args) for c in cases]
+    conic = sdr._conic_r if restrict else sdr._conic
+    assert len(conic._solvers) >= 1                          # the solver was kept and updated
+    for c, r in zip(cases, kept):
+        fresh = CrbSdr(4, 3, solver_opts=opts, restrict_rs=restrict).solve(*c, *args)
+        assert r.status == fresh.status and r.objective == fresh.objective
+        assert np.array_equal(r.W, fresh.W) and np.array_equal(r.Rs, fresh.Rs)
+    assert kept[0].objective == kept[3].objective            # the same instance again, after others
+
+
 def test_backend_is_checked():
     with pytest.raises(ValueError):
         CrbSdr(4, 3, backend="mosek")

@@ -7,7 +7,10 @@ validation and solution retrieval on every call: the sparsity pattern of A is fi
 (N, K, L, objective) and each solve fills in the values. A new ``clarabel.DefaultSolver``
 is built per solve (0.6 ms at N = 4, K = 3) rather than updated in place (0.1 ms):
 Clarabel's ``update`` keeps the equilibration of the first instance, so an answer would
-depend (at 1e-7) on which instances the object had solved before.
+depend (at 1e-7) on which instances the object had solved before. Settings without
+equilibration (``equilibrate_enable = False``, as in :data:`FAST_SETTINGS`) carry no such
+state: there one solver per problem and settings is updated in place, with answers bit for
+bit those of a fresh solver with the same settings (tests/optim/test_sdr_conic.py).
 
 Variables, per Hermitian block (the K beam covariances ``W_k``, then ``R_s``), ``N²``
 reals: ``Re W_pq`` for p ≤ q, then ``Im W_pq`` for p < q (row-major over the upper
@@ -46,15 +49,21 @@ STATUS = {"Solved": "optimal", "AlmostSolved": "optimal_inaccurate",
 SETTINGS = {"chordal_decomposition_enable": False, "presolve_enable": False}
 
 #: Clarabel settings of the real-time controllers' optional fast SDR (``fast_sdr`` of the
-#: ``crb-ao`` and ``crb-sdr`` stages; issue 13): no iterative refinement of the KKT solves
-#: and duality-gap / feasibility tolerances 1e-6 instead of 1e-8. On 40 ``office`` slot
+#: ``crb-ao`` and ``crb-sdr`` stages; issue 13): no iterative refinement of the KKT solves,
+#: duality-gap / feasibility tolerances 1e-6 instead of 1e-8 and no equilibration. On 40 ``office`` slot
 #: instances (N = K = 4) 10.8 instead of 12.6 iterations, about a quarter less CPU per
 #: solve, tr CRB within 1.7e-5 (relative) of the default settings' optimum; every answer is
 #: still verified physically (SINR rows and budget to ``VERIFY_RTOL``), and a fast solve
 #: that does not return ``ok`` is repeated with the default settings by the caller
-#: (:meth:`twin.controller.solvers.SolverBridge.crb_sdr`). Off by default: the figures and
-#: the preset's default path keep Clarabel's defaults.
-FAST_SETTINGS = {"iterative_refinement_enable": False, "tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-6}
+#: (:meth:`twin.controller.solvers.SolverBridge.crb_sdr`). Without equilibration (issue 13,
+#: sixth round), so that a solver can be updated in place instead of set up anew per solve
+#: (the same answer as a fresh solver): 5.93 → 5.52 ms median CPU per pilot SDR on 70
+#: ``office`` slots, objectives within 2.2e-6 (median), 7e-4 (max) of the equilibrated
+#: fast solve; of 179 other captured slots one ends ``NumericalError`` and is repeated with
+#: the defaults. Off by default: the figures and the preset's default path keep Clarabel's
+#: defaults.
+FAST_SETTINGS = {"iterative_refinement_enable": False, "tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-6,
+                 "equilibrate_enable": False}
 
 
 def _svec_index(d: int):
@@ -209,6 +218,7 @@ class ConicCrbSdr:
         self.cones = None                                  # built on first solve (import)
         self._A = None                                     # the CSC A that matrices() refills
         self._settings = {}
+        self._solvers = {}                                 # (problem, settings) -> solver updated in place
 
     # ------------------------------------------------------------------------------
     def _lift(self, X):
@@ -287,7 +297,7 @@ class ConicCrbSdr:
         Am, b, q = self.matrices(F, T, weights, g, h, noise)
         if self.cones is None:
             self.cones = self._cones(self.K + 1)
-        st, sol, cpu = self._clarabel_run(self.P, q, Am, b, self.cones, opts)
+        st, sol, cpu = self._clarabel_run(self.P, q, Am, b, self.cones, opts, problem="full")
         x = np.asarray(sol.x) if st in ("optimal", "optimal_inaccurate") else None
         return st, float(sol.solve_time), int(sol.iterations), x, cpu
 
@@ -299,12 +309,24 @@ class ConicCrbSdr:
         return [clarabel.NonnegativeConeT(self.n_nonneg)] + [clarabel.PSDTriangleConeT(2 * self.N)] * n_blocks \
             + [clarabel.PSDTriangleConeT(4)] * (2 * self.L)
 
-    def _clarabel_run(self, P, q, A, b, cones, opts: dict):
+    def _clarabel_run(self, P, q, A, b, cones, opts: dict, problem: str = "full"):
         """(status name, Clarabel's solution, CPU time of its solve) of a fresh solver on this
-        data (never updated in place: module docstring)."""
+        data, or, for settings without equilibration, of this object's solver for
+        ``problem`` ("full" or "restricted": fixed cones and sparsity) and ``opts`` updated
+        with it, which gives the same answer (module docstring)."""
         import clarabel
 
-        solver = clarabel.DefaultSolver(P, q, A, b, cones, self._clarabel_settings(opts))
+        solver = None
+        if opts.get("equilibrate_enable", True) is False:
+            key = (problem, tuple(sorted(opts.items(), key=lambda kv: kv[0])))
+            solver = self._solvers.get(key)
+            if solver is not None:
+                solver.update(q=q, A=A, b=b)
+            else:
+                solver = self._solvers[key] = clarabel.DefaultSolver(P, q, A, b, cones,
+                                                                     self._clarabel_settings(opts))
+        else:
+            solver = clarabel.DefaultSolver(P, q, A, b, cones, self._clarabel_settings(opts))
         c0 = time.process_time()
         sol = solver.solve()
         cpu = time.process_time() - c0
@@ -395,7 +417,8 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
             Ar.data[:] = A.data[self.mask]
         if self.r_cones is None:
             self.r_cones = self._cones(self.K)
-        st, sol, cpu = self._clarabel_run(self.r_P, q[self.keep_cols], Ar, b[self.keep_rows], self.r_cones, opts)
+        st, sol, cpu = self._clarabel_run(self.r_P, q[self.keep_cols], Ar, b[self.keep_rows], self.r_cones, opts,
+                                          problem="restricted")
         if st not in ("optimal", "optimal_inaccurate"):
             return st, float(sol.solve_time), int(sol.iterations), None, cpu, False
         x = np.zeros(self.n)

@@ -313,7 +313,8 @@ class CrbSdr(_Beamform):
                              "stage's SDR stands in for a slot without a feasible one, as in a full decision)"),
         "fast_sdr": Param(True, "in a continuing run (never a one-off decision such as a figure's drop), solve "
                                 "the single-target SDRs with Clarabel's fast settings (no iterative refinement, "
-                                "tolerances 1e-6; repeated with the defaults unless ok)"),
+                                "tolerances 1e-6, no equilibration, one solver updated in place; repeated with the "
+                                "defaults unless ok)"),
         "restrict_rs": Param(True, "in a continuing run, solve each single-target SDR first without a sensing "
                                    "covariance (R_s = 0, one PSD cone fewer; the same optimum) and keep that answer "
                                    "only when its dual certificate proves it the full SDR's optimum (else the full SDR)"),

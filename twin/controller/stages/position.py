@@ -200,7 +200,7 @@ class CrbAo(_Movable):
                                     "round robin over the guides (1: every guide every frame)", "frames",
                                  lo=1, hi=1000),
         "fast_sdr": Param(False, "track: solve the SDRs with Clarabel's fast settings (no iterative refinement, "
-                                 "tolerances 1e-6; repeated with the defaults unless ok)"),
+                                 "tolerances 1e-6, no equilibration; repeated with the defaults unless ok)"),
         "restrict_rs": Param(True, "track: solve each SDR first without a sensing covariance (R_s = 0, one PSD cone "
                                    "fewer; the same optimum) and keep that answer only when its dual certificate "
                                    "proves it the full SDR's optimum (else the full SDR); tracking runs only in a "
