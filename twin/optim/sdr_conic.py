@@ -50,11 +50,12 @@ SETTINGS = {"chordal_decomposition_enable": False, "presolve_enable": False}
 
 #: Clarabel settings of the real-time controllers' optional fast SDR (``fast_sdr`` of the
 #: ``crb-ao`` and ``crb-sdr`` stages; issue 13): no iterative refinement of the KKT solves,
-#: duality-gap / feasibility tolerances 1e-6 instead of 1e-8 and no equilibration. On 40 ``office`` slot
-#: instances (N = K = 4) 10.8 instead of 12.6 iterations, about a quarter less CPU per
-#: solve, tr CRB within 1.7e-5 (relative) of the default settings' optimum; every answer is
-#: still verified physically (SINR rows and budget to ``VERIFY_RTOL``), and a fast solve
-#: that does not return ``ok`` is repeated with the default settings by the caller
+#: duality-gap / feasibility tolerances 1e-6 instead of 1e-8 and no equilibration. On 40
+#: ``office`` slot instances (N = K = 4) 10.8 instead of 12.6 iterations, about a quarter
+#: less CPU per solve, tr CRB within 1.7e-5 (relative) of the default settings' optimum
+#: (with equilibration, fifth round); every answer is still verified physically (SINR
+#: rows and budget to ``VERIFY_RTOL``), and a fast solve that does not return ``ok`` is
+#: repeated with the default settings by the caller
 #: (:meth:`twin.controller.solvers.SolverBridge.crb_sdr`). Without equilibration (issue 13,
 #: sixth round), so that a solver can be updated in place instead of set up anew per solve
 #: (the same answer as a fresh solver): 5.93 → 5.52 ms median CPU per pilot SDR on 70
@@ -316,17 +317,14 @@ class ConicCrbSdr:
         with it, which gives the same answer (module docstring)."""
         import clarabel
 
-        solver = None
-        if opts.get("equilibrate_enable", True) is False:
-            key = (problem, tuple(sorted(opts.items(), key=lambda kv: kv[0])))
-            solver = self._solvers.get(key)
-            if solver is not None:
-                solver.update(q=q, A=A, b=b)
-            else:
-                solver = self._solvers[key] = clarabel.DefaultSolver(P, q, A, b, cones,
-                                                                     self._clarabel_settings(opts))
+        key = (problem, tuple(sorted(opts.items(), key=lambda kv: kv[0])))
+        solver = self._solvers.get(key)
+        if solver is not None:
+            solver.update(q=q, A=A, b=b)
         else:
             solver = clarabel.DefaultSolver(P, q, A, b, cones, self._clarabel_settings(opts))
+            if opts.get("equilibrate_enable", True) is False and solver.is_data_update_allowed():
+                self._solvers[key] = solver
         c0 = time.process_time()
         sol = solver.solve()
         cpu = time.process_time() - c0
