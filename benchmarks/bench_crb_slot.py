@@ -39,7 +39,7 @@ median CPU per ``CrbSdr.solve`` and per Clarabel solve, the mean iterations, the
 
 ``--parallel`` (sixth round; docs/performance.md "isac-crb pilots, sixth round") asks
 whether a frame's pilot SDRs, independent problems, get cheaper together: the run's slot
-SDRs in groups of ``--group`` (a frame's pilots), each group solved on the pilots' path
+SDRs in groups of ``--group`` consecutive ones (about a frame's pilots), each group solved on the pilots' path
 (restricted + fast) one by one, on 2 threads (a ``CrbSdr`` per thread; wall and CPU), and
 Clarabel alone: the group's conic problems one by one against their block-diagonal union
 as one problem (CPU, iterations, and the union's objectives against the single solves').
@@ -151,7 +151,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3, help="--solvers, --parallel: rounds over the instances")
     ap.add_argument("--parallel", action="store_true",
                     help="a frame's slot SDRs on 2 threads and as one block-diagonal problem")
-    ap.add_argument("--group", type=int, default=10, help="--parallel: SDRs per group (a frame's pilots)")
+    ap.add_argument("--group", type=int, default=10,
+                    help="--parallel: consecutive SDRs per group (about a frame's pilots)")
     ap.add_argument("--track", action="store_true",
                     help="--solvers: the tracking step's SDRs (crb_track) instead of the pilots'")
     ap.add_argument("--scene", default="office", choices=("office", "paper000"),
@@ -340,9 +341,9 @@ def parallel(a) -> int:
     conic = []                               # Clarabel's data of each restricted solve
     orig_run = sdr_conic.ConicCrbSdr._clarabel_run
 
-    def capture(self, P, q, A, b, cones, opts):
+    def capture(self, P, q, A, b, cones, opts, **kw):
         conic.append((P.copy(), q.copy(), A.copy(), b.copy(), list(cones), dict(opts)))
-        return orig_run(self, P, q, A, b, cones, opts)
+        return orig_run(self, P, q, A, b, cones, opts, **kw)
 
     sdr_conic.ConicCrbSdr._clarabel_run = capture
     try:
@@ -395,6 +396,8 @@ def parallel(a) -> int:
           f"(N = {N}, K = {K}; restricted + fast, the pilots' path), {a.rounds} rounds")
     print(f"{'per group of ' + str(a.group):<26} {'CPU ms':>8} {'wall ms':>8}")
     for name, r in t.items():
+        if not r:                            # fewer than --group restricted problems captured
+            continue
         r = np.asarray(r, float)
         print(f"{name:<26} {1e3 * np.median(r[:, 0]):8.1f} {1e3 * np.median(r[:, 1]):8.1f}")
     if iters["one"]:

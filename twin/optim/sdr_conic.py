@@ -56,7 +56,7 @@ SETTINGS = {"chordal_decomposition_enable": False, "presolve_enable": False}
 #: (with equilibration, fifth round); every answer is still verified physically (SINR
 #: rows and budget to ``VERIFY_RTOL``), and a fast solve that does not return ``ok`` is
 #: repeated with the default settings by the caller
-#: (:meth:`twin.controller.solvers.SolverBridge.crb_sdr`). Without equilibration (issue 13,
+#: (:meth:`twin.controller.solvers.Solvers.crb_sdr`). Without equilibration (issue 13,
 #: sixth round), so that a solver can be updated in place instead of set up anew per solve
 #: (the same answer as a fresh solver): 5.93 → 5.52 ms median CPU per pilot SDR on 70
 #: ``office`` slots, objectives within 2.2e-6 (median), 7e-4 (max) of the equilibrated
