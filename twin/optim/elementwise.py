@@ -363,15 +363,22 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         run = idx.size and idx[-1] - idx[0] + 1 == idx.size        # consecutive points: a view
         return np.concatenate([T[idx[0]:idx[-1] + 1] if run else T[idx], T_x])
 
+    def gram():
+        """(G = HᴴH, A = (G + αI)⁻¹ or None, ‖H‖²_F, guide row terms by n) of the current H:
+        they change only with H, so once per accepted move."""
+        if st.get("GA") is None:
+            H = st["H"]
+            G = H.conj().T @ H
+            A = np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None
+            st["GA"] = (G, A, float(np.sum(np.abs(H) ** 2)), {})
+        return st["GA"]
+
     def score(n, m, cand):
         T = guide_terms(n, m, cand)
         delta = T - terms[n, m][None]
         H = st["H"]
         if evaluator is candidate_sum_rates:
-            if st.get("GA") is None:      # Gram matrix and A = (G + αI)⁻¹ change only with H: once per move
-                G = H.conj().T @ H
-                st["GA"] = (G, np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None)
-            G, A = st["GA"]
+            G, A, _, _ = gram()
             return evaluator(H, n, delta, setup, A, G), T
         return evaluator(H, n, delta, setup), T
 
@@ -460,12 +467,7 @@ def sum_rate_elementwise_positions(layout: PassLayout, users, setup: LinkSetup, 
         if cand.size > q:                 # x off the line (a start): PA (n, m) has not moved, so its
             T_x = t                       # term is the start's, the very numbers guide_terms gives
             bT[:, q] = 0.0                # at x (the same formula, elementwise; tested)
-        if st.get("GA") is None:          # G = HᴴH, A = (G + αI)⁻¹, ‖H‖²_F: once per move
-            H = st["H"]
-            G = H.conj().T @ H
-            A = np.linalg.inv(G + alpha * np.eye(K)) if setup.needs_inverse() else None
-            st["GA"] = (G, A, float(np.sum(np.abs(H) ** 2)), {})
-        G, A, f2, rows = st["GA"]
+        G, A, f2, rows = gram()
         if n not in rows:                 # guide n's row terms: the same for its PAs until a move
             rows[n] = row_constants(st["H"], n, setup.kind, setup.link, A, G, f2)
         vals = reduced_sum_rates(st["H"], n, bT, setup.kind, setup.link, A=A, G=G, fro2_h=f2, consts=rows[n], **kw)

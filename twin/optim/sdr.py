@@ -273,6 +273,7 @@ class CrbSdr:
         self.solver_opts = {"max_threads": 1} if solver_opts is None and solver == "CLARABEL" \
             else dict(solver_opts or {})
         self._fallback = None
+        self._rx_memo = None              # (set-up, its _ReceiverMemo): see solve
         # restrict_rs (conic only; issue 13): the first attempt solves the relaxation with
         # R_s = 0 and keeps it when its dual certificate proves it the full optimum
         # (ConicCrbSdrNoRs), else solves the full relaxation; info["rs_restricted"] says which
@@ -366,7 +367,7 @@ class CrbSdr:
         if np.any(nrm == 0) or not np.all(np.isfinite(Ht)):
             return _failed(Status.INFEASIBLE, t0, "a user has no channel")
         if type(setup) is CrbSetup:      # receiver terms once per target (Fisher map, verified CRB)
-            memo = self.__dict__.get("_rx_memo")
+            memo = self._rx_memo
             if memo is None or memo[0] is not setup:
                 # kept across solves for the same (frozen) set-up: the pilot SDRs of a frame
                 # share its target, so its receive-side terms are computed once a frame

@@ -399,6 +399,7 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
         self.idx8, self.w8 = _svec_index(2 * N)
         self.r_P = sp.csc_matrix((len(self.keep_cols), len(self.keep_cols)))
         self.r_cones = None
+        self._Ar = None                                                # the CSC A that solve_restricted refills
 
     def solve_restricted(self, F, T, weights, g, h, noise, opts: dict):
         """Solve the instance (arguments as :meth:`ConicCrbSdr.solve`) with ``R_s = 0``.
@@ -407,7 +408,7 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
         when the certificate shows the restricted optimum optimal for the full relaxation
         (to :data:`CERT_RTOL`); then x is the full relaxation's solution."""
         A, b, q = self.matrices(F, T, weights, g, h, noise)
-        Ar = self.__dict__.get("_Ar")
+        Ar = self._Ar
         if Ar is None:                 # one CSC object, refilled per solve (Clarabel copies its data)
             Ar = self._Ar = sp.csc_matrix((A.data[self.mask], self.r_rows, self.r_indptr),
                                           shape=(len(self.keep_rows), len(self.keep_cols)))
