@@ -270,17 +270,16 @@ def _direct(name: str, block, values: dict):
     return True, out
 
 
-def solve_selection(C: int, T: int, K: int, values: dict) -> dict | None:
-    """Block 1 at parameter ``values`` (the names of :func:`selection_problem`'s
-    parameters): {"b", "z", "phi"} of the minimiser, or None if Clarabel did not solve it
-    (Solved or AlmostSolved: what ``Problem.solve`` accepts; the status is counted in
-    :data:`UNSOLVED`). Direct, or the cvxpy problem if the direct path raised
-    (:data:`FALLBACKS`) or :data:`DIRECT` is off."""
+def _solve_with(name: str, direct, problem, values: dict) -> dict | None:
+    """{variable: value} of a block problem at parameter ``values``, or None if it was not
+    solved: Clarabel directly on cvxpy's compiled data (``direct()``, a
+    :class:`~twin.optim.mm_conic.DirectBlock`) unless :data:`DIRECT` is off or that raised
+    (:data:`FALLBACKS`), else ``problem()``'s cvxpy problem with ``Problem.solve``."""
     if DIRECT:
-        done, out = _direct("selection", lambda: _direct_selection(C, T, K), values)
+        done, out = _direct(name, direct, values)
         if done:
             return out
-    prob, par, var = selection_problem(C, T, K)
+    prob, par, var = problem()
     for k, v in values.items():
         par[k].value = v
     if not _solve(prob):
@@ -288,19 +287,23 @@ def solve_selection(C: int, T: int, K: int, values: dict) -> dict | None:
     return {k: v.value for k, v in var.items()}
 
 
+def solve_selection(C: int, T: int, K: int, values: dict) -> dict | None:
+    """Block 1 at parameter ``values`` (the names of :func:`selection_problem`'s
+    parameters): {"b", "z", "phi"} of the minimiser, or None if Clarabel did not solve it
+    (Solved or AlmostSolved: what ``Problem.solve`` accepts; the status is counted in
+    :data:`UNSOLVED`)."""
+    return _solve_with("selection", lambda: _direct_selection(C, T, K), lambda: selection_problem(C, T, K), values)
+
+
 def solve_scheduling(K: int, T: int, values: dict) -> np.ndarray | None:
     """Block 3 at parameter ``values`` (:func:`scheduling_problem`'s names): u (K,T) of the
-    optimum or None; direct first, as :func:`solve_selection`."""
-    if DIRECT:
-        done, out = _direct("scheduling", lambda: _direct_scheduling(K, T), values)
-        if done:
-            return None if out is None else out["u"]
-    prob, par, u = scheduling_problem(K, T)
-    for k, v in values.items():
-        par[k].value = v
-    if not _solve(prob):
-        return None
-    return u.value
+    optimum or None, as :func:`solve_selection`."""
+    def problem():
+        prob, par, u = scheduling_problem(K, T)
+        return prob, par, {"u": u}
+
+    out = _solve_with("scheduling", lambda: _direct_scheduling(K, T), problem, values)
+    return None if out is None else out["u"]
 
 
 # --- the alternating optimisation ------------------------------------------------------
