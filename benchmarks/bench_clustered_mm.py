@@ -107,10 +107,11 @@ def blocks(drop_ids: str = "10,40", reps: int = 3):
         mm.solve_selection, mm.solve_scheduling = o_sel, o_sch
     least = {(b, m): 0.0 for b in ("selection", "scheduling") for m in ("cvxpy", "direct")}
     same = {b: 0 for b in ("selection", "scheduling")}
+    fallbacks0, direct0 = sum(mm.FALLBACKS.values()), mm.DIRECT
     for block, fn, shape, v in rec:
         times, answers = {"cvxpy": [], "direct": []}, {}
-        for _ in range(reps):
-            for mode in times:
+        for rep in range(reps):
+            for mode in (("cvxpy", "direct") if rep % 2 == 0 else ("direct", "cvxpy")):   # alternate the order
                 mm.DIRECT = mode == "direct"
                 t0 = time.process_time()
                 answers[mode] = fn(*shape, v)
@@ -121,7 +122,10 @@ def blocks(drop_ids: str = "10,40", reps: int = 3):
         a, b = (a, b) if isinstance(a, dict) or a is None else ({"u": a}, {"u": b})
         same[block] += (a is None and b is None) or (a is not None and b is not None
                                                      and all(np.array_equal(a[k], b[k]) for k in a))
-    mm.DIRECT = True
+    mm.DIRECT = direct0
+    fell = sum(mm.FALLBACKS.values()) - fallbacks0
+    if fell:
+        print(f"{fell} direct solves raised and were timed on cvxpy's path: {dict(mm.FALLBACKS)}")
     for block in same:
         n = sum(r[0] == block for r in rec)
         c, d = least[block, "cvxpy"] / n * 1e3, least[block, "direct"] / n * 1e3
@@ -129,5 +133,15 @@ def blocks(drop_ids: str = "10,40", reps: int = 3):
               f"direct/cvxpy {d / c:.3f}; bit-identical answers {same[block]} of {n}", flush=True)
 
 
+def _floats(text: str) -> tuple:
+    return tuple(float(x) for x in text.split(","))
+
+
+#: each subcommand's positional arguments, converted from the command line in order
+ARGS = {"small": (int, int, float), "drops": (_floats, int, float, int), "blocks": (str, int)}
+
 if __name__ == "__main__":
-    {"small": small, "drops": drops, "blocks": blocks}[sys.argv[1] if len(sys.argv) > 1 else "drops"](*sys.argv[2:])
+    name = sys.argv[1] if len(sys.argv) > 1 else "drops"
+    if name not in ARGS or len(sys.argv) - 2 > len(ARGS[name]):
+        sys.exit(f"usage: bench_clustered_mm.py {{{'|'.join(ARGS)}}} [arguments of that function]")
+    {"small": small, "drops": drops, "blocks": blocks}[name](*(f(a) for f, a in zip(ARGS[name], sys.argv[2:])))

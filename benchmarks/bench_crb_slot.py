@@ -42,7 +42,9 @@ whether a frame's pilot SDRs, independent problems, get cheaper together: the ru
 SDRs in groups of ``--group`` consecutive ones (about a frame's pilots), each group solved on the pilots' path
 (restricted + fast) one by one, on 2 threads (a ``CrbSdr`` per thread; wall and CPU), and
 Clarabel alone: the group's conic problems one by one against their block-diagonal union
-as one problem (CPU, iterations, and the union's objectives against the single solves').
+as one problem (CPU, iterations, and the union's objectives against the single solves'),
+both on fresh solvers, set-up included (the pilots' path updates one solver in place
+instead, ≈ 0.4 ms less per SDR: the first two rows).
 
 ``--track`` (second pass; docs/performance.md "isac-crb, fifth round", "second pass"):
 the same comparison on the SDRs of the positioning stage's tracking step (``crb_track``:
@@ -364,6 +366,7 @@ def parallel(a) -> int:
 
     t = {k: [] for k in ("one by one", "2 threads", "Clarabel one by one", "Clarabel block-diagonal")}
     iters, gap = {"one": [], "union": []}, []
+    list(pool.map(lambda args: lane().solve(*args), groups[0]))   # untimed: each thread builds its CrbSdr
     for _ in range(a.rounds):
         for g in groups:
             c0, w0 = time.process_time(), time.perf_counter()
