@@ -13,7 +13,12 @@ directory) and prints
   much less so (RTF cpu = simulated time / CPU time of the run);
 - "+slots": the controller's whole CPU per frame, the decision plus the frame's per-slot
   re-beamformings at the pilots (``Controller.refresh``, ``prepare_refresh``,
-  ``complete_beams``): work a policy defers to the slots still is the controller's work.
+  ``complete_beams``): work a policy defers to the slots still is the controller's work;
+- "slot p95": the 95th percentile CPU of one such per-slot call against the slot length
+  (frame / ``slots_per_frame``): a pilot's re-beamforming has to be ready before its slot
+  radiates, so on a controller that gives the per-slot work its own core (the decision on
+  one, the pilots on the other) this and the decision's p95 against the frame are the two
+  deadlines; "+slots" is both on one core ("-" where no per-slot call was made).
 
     python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
                                         [--set scene.key=value …] [--param role.param=value …] [--walking]
@@ -47,6 +52,7 @@ import numpy as np
 
 _cpu: list = []      # CPU of each Controller.decide call (one per frame)
 _slot_cpu: list = []  # per frame: CPU of the per-slot calls (refresh, prepare_refresh, complete_beams) after it
+_slot_each: list = []  # (frame index, CPU) of each per-slot call
 _depth = [0]
 
 #: ``--walking``: the users' mobility (random waypoint at walking speed, no pauses)
@@ -70,6 +76,7 @@ def _cpu_timed(method, slot=False):
                     _slot_cpu.append(0.0)
                 elif _slot_cpu:
                     _slot_cpu[-1] += dt
+                    _slot_each.append((len(_slot_cpu) - 1, dt))
     wrapper._bench = True
     return wrapper
 
@@ -83,12 +90,14 @@ def _run(scene, policy, frames, params=None):
         sim = Simulation(scene, out, policy=policy, frames=frames, policy_params=params or None)
         _cpu.clear()
         _slot_cpu.clear()
+        _slot_each.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         sim.run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         solve = read_column(out, "frames", "solve_time_s")
         solve = solve[np.isfinite(solve)]
-        return wall, solve, cpu, np.array(_cpu), np.array(_cpu) + np.array(_slot_cpu)
+        each = np.array(_slot_each, float).reshape(-1, 2)
+        return wall, solve, cpu, np.array(_cpu), np.array(_cpu) + np.array(_slot_cpu), each
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -143,7 +152,7 @@ def main(argv=None):
           + (f"; --set {overrides}" if overrides else "") + (f"; --param {params}" if params else ""))
     print(f"{'preset':<22} {'scene':<9} {'frame ms':>8} {'RTF':>7} {'ctl mean ms':>11} {'ctl p95 ms':>10}"
           f" {'p95/frame':>9} | {'RTF cpu':>7} {'cpu mean ms':>11} {'cpu p95 ms':>10}"
-          f" | {'+slots mean':>11} {'+slots p95':>10}")
+          f" | {'+slots mean':>11} {'+slots p95':>10} | {'slot ms':>7} {'slot p95':>8}")
     for name in names:
         wanted = []
         for s in args.scenes.split(","):
@@ -157,21 +166,24 @@ def main(argv=None):
                 print(f"{name:<22} {sname:<9} scene refused: {exc}")
                 continue
             frame_ms = scene.simulation.frame_s * 1e3
-            cols = [[] for _ in range(8)]
+            slot_ms = frame_ms / scene.simulation.slots_per_frame
+            cols = [[] for _ in range(9)]
             try:
                 for _ in range(args.repeat):
-                    wall, solve, cpu, ctl, total = _run(scene, name, args.frames, params)
+                    wall, solve, cpu, ctl, total, each = _run(scene, name, args.frames, params)
                     solve, ctl, total = solve[args.warmup:], ctl[args.warmup:], total[args.warmup:]
+                    each = each[each[:, 0] >= args.warmup, 1]
                     sim_s = args.frames * scene.simulation.frame_s
                     for col, val in zip(cols, (sim_s / wall, *_mean_p95(solve), sim_s / cpu, *_mean_p95(ctl),
-                                               *_mean_p95(total))):
+                                               *_mean_p95(total), _mean_p95(each)[1])):
                         col.append(val)
             except ConfigError as exc:
                 print(f"{name:<22} {sname:<9} refuses to build: {exc}")
                 continue
-            r, m, p, rc, mc, pc, mt, pt = (statistics.median(x) for x in cols)
+            r, m, p, rc, mc, pc, mt, pt, ps = (statistics.median(x) for x in cols)
+            slot = f"{ps:8.1f}" if np.isfinite(ps) else f"{'-':>8}"
             print(f"{name:<22} {sname:<9} {frame_ms:8.1f} {r:7.2f} {m:11.1f} {p:10.1f} {p / frame_ms:9.2f} | "
-                  f"{rc:7.2f} {mc:11.1f} {pc:10.1f} | {mt:11.1f} {pt:10.1f}", flush=True)
+                  f"{rc:7.2f} {mc:11.1f} {pc:10.1f} | {mt:11.1f} {pt:10.1f} | {slot_ms:7.1f} {slot}", flush=True)
     return 0
 
 
