@@ -4,7 +4,8 @@
   relaxation's optimum: the same tr CRB and the same total covariance R, every SINR row
   and the budget verified, on drops with 1 to 4 users (with one user the full solve puts
   12 % of the power into R_s, which the restricted one carries in W_1).
-- Its certificate is not trivially positive: the negated dual fails it.
+- Its certificate reads the full relaxation's dual of the R_s cone (the reduced cost of
+  sensing power), and the negated dual fails it.
 - When the certificate fails, ``CrbSdr(restrict_rs=True)`` returns the full relaxation's
   answer, bit for bit the default path's.
 - The ``crb-sdr`` stage restricts only in a continuing run (never a figure's one-off
@@ -36,24 +37,40 @@ def test_the_restricted_relaxation_has_the_full_optimum(paper000_crb, sdr_args, 
         assert min(rs_share) > 0.05
 
 
-def test_the_certificate_rejects_a_wrong_dual(paper000_crb, sdr_args):
-    """λ_min of the reduced cost is positive for Clarabel's dual and negative for its
-    negation: the check reads the dual, it is not positive by construction."""
-    args = sdr_args(4, 1)
-    sdr = CrbSdr(4, 4, restrict_rs=True)
+def test_the_certificate_reads_the_full_relaxations_sensing_dual(paper000_crb, sdr_args, monkeypatch):
+    """The reduced cost Y that certifies a restricted solve is the dual of the full
+    relaxation's R_s cone, solved on its own: the same matrix (to the solver's accuracy,
+    both default settings) and the same smallest eigenvalue, which is positive. So the
+    certificate measures what a sensing covariance could gain; it is not positive by
+    construction (the negated dual, an infeasible one, fails it)."""
     seen = {}
-    real = sdr_conic.ConicCrbSdrNoRs.certificate
+    restricted, certificate = sdr_conic.ConicCrbSdrNoRs.solve_restricted, sdr_conic.ConicCrbSdrNoRs.certificate
 
-    def spy(self, A, z):
-        seen["pos"], seen["neg"] = real(self, A, z), real(self, A, -z)
-        return seen["pos"]
+    def spy_solve(self, *data):
+        seen["data"] = data[:-1]                       # the instance, without the settings
+        return restricted(self, *data)
 
-    sdr_conic.ConicCrbSdrNoRs.certificate = spy
-    try:
-        assert sdr.solve(*args).info["rs_restricted"]
-    finally:
-        sdr_conic.ConicCrbSdrNoRs.certificate = real
-    assert seen["pos"] > 0 > seen["neg"]
+    def spy_certificate(self, A, z):
+        seen["Y"], seen["neg"] = self.reduced_cost(A, z), certificate(self, A, -z)
+        return certificate(self, A, z)
+
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", spy_solve)
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "certificate", spy_certificate)
+    for K, seed in ((4, 1), (2, 3), (3, 0)):
+        sdr = CrbSdr(4, K, restrict_rs=True)
+        res = sdr.solve(*sdr_args(K, seed))
+        assert res.ok and res.info["rs_restricted"]
+        conic = sdr._conic_r
+        A, b, q = conic.matrices(*seen["data"])
+        st, sol, _ = conic._clarabel_run(conic.P, q, A, b, conic._cones(K + 1), sdr.solver_opts)
+        assert st == "optimal"
+        rows = conic.r_psd + K * conic.len_psd + np.arange(conic.len_psd)      # the R_s cone
+        Y_full = np.asarray(sol.z)[rows][conic.idx8] / conic.w8
+        Y = seen["Y"]
+        assert np.linalg.norm(Y - Y_full) <= 1e-3 * np.linalg.norm(Y_full)
+        lam, lam_full = np.linalg.eigvalsh(Y)[0], np.linalg.eigvalsh(Y_full)[0]
+        assert lam > 0 and lam == pytest.approx(lam_full, rel=1e-3, abs=1e-6 * np.linalg.norm(Y_full))
+        assert seen["neg"] < 0
 
 
 def test_an_uncertified_restriction_returns_the_full_answer_bit_for_bit(paper000_crb, sdr_args, monkeypatch):

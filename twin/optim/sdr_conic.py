@@ -429,10 +429,15 @@ class ConicCrbSdrNoRs(ConicCrbSdr):
         return st, float(sol.solve_time), int(sol.iterations), x, cpu, ok
 
     def certificate(self, A, z) -> float:
-        """λ_min of the reduced cost Y of R_s (real form, 2N × 2N) for the dual ``z`` of
+        """λ_min of the reduced cost Y of R_s (:meth:`reduced_cost`) for the dual ``z`` of
         the restricted problem (zeros on the R_s cone's rows), A the full problem's matrix."""
+        return float(np.linalg.eigvalsh(self.reduced_cost(A, z))[0])
+
+    def reduced_cost(self, A, z) -> np.ndarray:
+        """The reduced cost Y (real form, 2N × 2N) of R_s for the dual ``z``: the least-norm
+        ``smat(z_s)`` with ``Gᵀ z_s = A_{·,R_s}ᵀ z`` (class docstring). At the full
+        relaxation's optimum it is the dual of its R_s cone (tests/optim/test_crb_slot.py)."""
         v = np.zeros(self.N * self.N)
         np.add.at(v, self.rs_col, A.data[self.rs_pos] * z[self.rs_row])
         zs = self.pinv_GT @ v
-        Y = zs[self.idx8] / self.w8
-        return float(np.linalg.eigvalsh(Y)[0])
+        return zs[self.idx8] / self.w8
