@@ -10,6 +10,8 @@ from twin.problems import crb_setup
 from twin.scene import load_scene
 from twin.world import World
 
+from paper000_drops import paper000_drop
+
 
 @pytest.fixture(scope="module")
 def paper000_crb():
@@ -18,16 +20,9 @@ def paper000_crb():
     return w, PassLayout(w.deployment, w.floor), crb_setup(w), CrbSdr(4, 3)
 
 
-def paper000_drop(seed):
-    """Users (3,3) and target (3,) drawn in the paper000 service area on stream ``seed``."""
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    return users, np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-
-
 @pytest.fixture(scope="module")
 def crb_drop():
-    """:func:`paper000_drop`, for tests to call with a seed."""
+    """:func:`paper000_drops.paper000_drop` (3 users), for tests to call with a seed."""
     return paper000_drop
 
 
@@ -38,9 +33,7 @@ def sdr_args(paper000_crb):
     w, lay, setup0, _ = paper000_crb
 
     def args(K, seed, setup=None):
-        rng = np.random.default_rng(seed)
-        users = np.column_stack([rng.uniform(5, 20, K), rng.uniform(-7.5, 7.5, K), np.zeros(K)])
-        q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+        users, q = paper000_drop(seed, K)
         s = w.deployment.uniform_positions()
         H = lay.terms(s, users).sum(axis=1)
         h, dh = lay.target(s, q)

@@ -23,6 +23,8 @@ from twin.problems import crb_setup
 from twin.scene import load_scene
 from twin.world import World
 
+from paper000_drops import paper000_drop
+
 
 @pytest.fixture(scope="module")
 def office_world():
@@ -123,9 +125,7 @@ def test_tracking_frames_match_the_previous_path_bit_for_bit(scene, far_every, p
                                                              monkeypatch):
     if scene == "paper000":
         w = paper000_crb[0]
-        rng = np.random.default_rng(2)
-        users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-        q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+        users, q = paper000_drop(2)
     else:
         w = office_world
         users, q = _office_drop(w, np.random.default_rng(11))

@@ -13,6 +13,8 @@ from twin.problems import crb_setup
 from twin.scene.loader import load_scene
 from twin.world import World
 
+from paper000_drops import paper000_drop
+
 
 @pytest.fixture(scope="module")
 def world():
@@ -24,17 +26,10 @@ def sdr(world):
     return CrbSdr(world.deployment.n_guides, world.n_users)
 
 
-def _drop(seed, world):
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
-    return users, q
-
-
 def _solve(world, sdr, seed, gamma=None, power=None, s=None):
     dep = world.deployment
     lay = PassLayout(dep, world.floor)
-    users, q = _drop(seed, world)
+    users, q = paper000_drop(seed)
     s = dep.uniform_positions() if s is None else s
     H = lay.terms(s, users).sum(axis=1)
     h, dh = lay.target(s, q)
@@ -79,7 +74,7 @@ def test_objective_is_the_physics_crb(world, sdr):
 def test_fisher_map_reproduces_fisher_blocks_and_gauge_keeps_crb(world):
     dep = world.deployment
     lay = PassLayout(dep, world.floor)
-    users, q = _drop(7, world)
+    users, q = paper000_drop(7)
     s = dep.uniform_positions()
     h, dh = lay.target(s, q)
     setup = crb_setup(world)
@@ -137,7 +132,7 @@ def test_setup_crb_is_crb_from_channel_bit_for_bit(world):
     s = world.deployment.uniform_positions()
     rng = np.random.default_rng(3)
     for seed in (1, 2, 1):
-        _, q = _drop(seed, world)
+        _, q = paper000_drop(seed)
         h, dh = lay.target(s, q)
         X = rng.standard_normal((4, 4)) + 1j * rng.standard_normal((4, 4))
         R = X @ X.conj().T * world.power_w
@@ -157,7 +152,7 @@ def test_receiver_memo_leaves_the_solve_bit_identical(world):
     lay = PassLayout(dep, world.floor)
     s = dep.uniform_positions()
     for seed in (4, 5):
-        users, q = _drop(seed, world)
+        users, q = paper000_drop(seed)
         H = lay.terms(s, users).sum(axis=1)
         h, dh = lay.target(s, q)
         args = (world.sinr_target, world.power_w, world.noise_w)

@@ -14,6 +14,8 @@ from twin.problems import crb_setup
 from twin.scene.loader import load_scene
 from twin.world import World
 
+from paper000_drops import paper000_drop
+
 
 @pytest.fixture(scope="module")
 def world():
@@ -108,9 +110,7 @@ def test_rows_evaluate_the_relaxation_at_a_point():
 def _case(world, seed, N=None, K=None):
     dep = world.deployment
     lay = PassLayout(dep, world.floor)
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    q = np.array([rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0])
+    users, q = paper000_drop(seed)
     s = dep.uniform_positions()
     H = lay.terms(s, users).sum(axis=1)
     h, dh = lay.target(s, q)
