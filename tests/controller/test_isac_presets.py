@@ -10,6 +10,8 @@ from twin.hardware import HardwareState, slide
 from twin.scene.loader import load_scene
 from twin.world import World
 
+from paper000_drops import paper000_obs
+
 NAMES = ("isac-crb", "isac-crb-discrete", "isac-crb-uniform", "mimo-isac", "mmimo-isac")
 
 
@@ -24,13 +26,6 @@ def make_policy(name, world, params=None):
     return Controller(World(world.scene, hardware=spec.hardware), spec)
 
 
-def _obs(world, frame=0, previous=None, seed=0, targets=True):
-    rng = np.random.default_rng(seed)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    q = np.array([[rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0]]) if targets else np.zeros((0, 3))
-    return Observation(0.1 * frame, frame, world.tx.initial_state(), users, q, previous, rng)
-
-
 def test_all_registered():
     assert set(NAMES) <= set(PRESETS)
 
@@ -39,7 +34,7 @@ def test_all_registered():
 def test_decision_meets_sinr_and_reports_info(world, name):
     pol = make_policy(name, world, {"max_iter": 2, "first_max_iter": 2, "grid": 301}
                       if name in ("isac-crb", "isac-crb-discrete") else {})
-    obs = _obs(pol.world)
+    obs = paper000_obs(pol.world)
     d = pol.decide(obs)
     assert d.status == "ok"
     for key in ("rcrb_m", "min_sinr_margin_db", "sensing_power_share", "iterations", "objective"):
@@ -59,14 +54,14 @@ def test_decision_meets_sinr_and_reports_info(world, name):
 
 def test_warm_start_keeps_previous_quality(world):
     pol = make_policy("isac-crb", world, {"max_iter": 2, "first_max_iter": 3, "grid": 301})
-    d0 = pol.decide(_obs(world))
-    d1 = pol.decide(_obs(world, 1, d0))                 # same geometry, warm-started
+    d0 = pol.decide(paper000_obs(world))
+    d1 = pol.decide(paper000_obs(world, 1, d0))         # same geometry, warm-started
     assert d1.info["objective"] <= d0.info["objective"] * (1 + 1e-3)
 
 
 def test_no_target_falls_back_with_status(world):
     pol = make_policy("isac-crb-uniform", world)
-    d = pol.decide(_obs(world, targets=False))
+    d = pol.decide(paper000_obs(world, targets=False))
     assert d.status in ("fallback", "held-previous") and "no target" in d.info["detail"]
 
 
@@ -74,8 +69,9 @@ def test_fixed_array_channel_shape_and_ordering(world):
     mimo = make_policy("mimo-isac", world)
     mm = make_policy("mmimo-isac", world)
     uni = make_policy("isac-crb-uniform", world)
-    obs = _obs(world, seed=3)
-    r = {n: p.decide(_obs(p.world, seed=3)).info["rcrb_m"] for n, p in (("mimo", mimo), ("mm", mm), ("uni", uni))}
+    obs = paper000_obs(world, seed=3)
+    r = {n: p.decide(paper000_obs(p.world, seed=3)).info["rcrb_m"]
+         for n, p in (("mimo", mimo), ("mm", mm), ("uni", uni))}
     assert mimo.tx.kind == "ula" and mm.tx.kind == "hybrid" and uni.tx.kind == "pass"
     for p in (mimo, mm):
         assert p.tx.channel_to(p.tx.initial_state(), obs.users).shape == (4, 3)
@@ -157,7 +153,7 @@ def test_tracking_frames_stay_within_reach_and_skip_a_still_scene(world):
     target still, the frame keeps the previous positions and beams without any SDR solve."""
     pol = make_policy("isac-crb", world, {"first_max_iter": 2, "grid": 301, "position.track_far": 0,
                                           "position.reach_frames": 1.0})
-    obs0 = _obs(world)
+    obs0 = paper000_obs(world)
     d0 = pol.decide(obs0)
     reach = pol.world.tx.speed[:, None] * world.scene.simulation.frame_s
     rng = np.random.default_rng(9)

@@ -19,6 +19,8 @@ from twin.optim import sdr_conic
 from twin.optim.sdr import CrbSdr
 from twin.physics.sinr import sinr_downlink
 
+from paper000_drops import paper000_obs
+
 
 @pytest.mark.parametrize("K", [1, 2, 4])
 def test_the_restricted_relaxation_has_the_full_optimum(paper000_crb, sdr_args, K):
@@ -87,7 +89,7 @@ def test_the_stage_restricts_only_in_a_continuing_run(monkeypatch):
     the next frame of the same run (users moved, so nothing is reused) the restricted one,
     whose beams (``predict`` off: for the observed users) meet every SINR target within
     the budget."""
-    from twin.controller import Controller, Observation, resolve
+    from twin.controller import Controller, resolve
     from twin.controller.solvers import Solvers
     from twin.physics import sinr_downlink
     from twin.scene import load_scene
@@ -105,19 +107,13 @@ def test_the_stage_restricts_only_in_a_continuing_run(monkeypatch):
     ctl = Controller(World(load_scene("paper000"), hardware=spec.hardware), spec)
     w = ctl.world
 
-    def obs(frame, previous, seed):
-        rng = np.random.default_rng(seed)
-        users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-        q = np.array([[rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0]])
-        return Observation(0.1 * frame, frame, w.tx.initial_state(), users, q, previous, rng), users
-
-    o0, _ = obs(0, None, 0)
+    o0 = paper000_obs(w, 0, None, 0)
     d0 = ctl.decide(o0)
     assert d0.status == "ok" and calls and not any(calls)
     calls.clear()
-    o1, users = obs(1, d0, 1)
+    o1 = paper000_obs(w, 1, d0, 1)
     d1 = ctl.decide(o1)
     assert d1.status == "ok" and calls and all(calls)
-    H = w.tx.channel_to(w.tx.initial_state(), users)
+    H = w.tx.channel_to(w.tx.initial_state(), o1.users)
     assert np.all(sinr_downlink(H, d1.W, w.noise_w, d1.Rs) >= w.sinr_target * (1 - 2e-3))
     assert np.real(np.trace(d1.W @ d1.W.conj().T + d1.Rs)) <= w.power_w * (1 + 2e-3)

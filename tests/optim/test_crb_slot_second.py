@@ -19,6 +19,8 @@ from twin.optim.sdr import CrbSdr
 from twin.optim.sdr_conic import FAST_SETTINGS
 from twin.physics.sensing import nuisance_gauge
 
+from paper000_drops import paper000_obs
+
 
 def _same(a, b):
     return (a.status == b.status and np.array_equal(a.W, b.W) and np.array_equal(a.Rs, b.Rs)
@@ -72,10 +74,9 @@ def test_the_tracking_step_restricts_only_in_a_continuing_run(monkeypatch):
     spec = resolve("isac-crb", {"beamform": {"predict": False}, "position": {"first_max_iter": 1}})
     ctl = Controller(World(load_scene("paper000"), hardware=spec.hardware), spec)
     w = ctl.world
-    rng = np.random.default_rng(0)
-    users = np.column_stack([rng.uniform(5, 20, 3), rng.uniform(-7.5, 7.5, 3), np.zeros(3)])
-    q = np.array([[rng.uniform(5, 20), rng.uniform(-7.5, 7.5), 0.0]])
-    d0 = ctl.decide(Observation(0.0, 0, w.tx.initial_state(), users, q, None, rng))
+    o0 = paper000_obs(w)
+    users, q, rng = o0.users, o0.targets, o0.rng
+    d0 = ctl.decide(o0)
     assert d0.status == "ok" and kinds and not any(kinds)
     kinds.clear()
     users1 = users + np.array([0.05, 0.03, 0.0])
