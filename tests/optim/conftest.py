@@ -42,6 +42,23 @@ def sdr_args(paper000_crb):
 
 
 @pytest.fixture
+def crb_sdr_calls(monkeypatch):
+    """The keyword arguments of every ``Solvers.crb_sdr`` call of the test, in order (each
+    call goes through); clear the list to count from a point on."""
+    from twin.controller.solvers import Solvers
+
+    calls = []
+    real = Solvers.crb_sdr
+
+    def spy(self, *a, **k):
+        calls.append(k)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Solvers, "crb_sdr", spy)
+    return calls
+
+
+@pytest.fixture
 def candidates_match():
     """``check(fast, ref, dep, users, q, *, points, draws, shift, jitter, each=None)``:
     the candidate batches of ``fast`` equal ``ref``'s bit for bit for every PA over three

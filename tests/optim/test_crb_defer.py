@@ -13,7 +13,6 @@ import pytest
 
 from twin.controller.controller import Controller
 from twin.controller.stages.beamform import CrbSdr
-from twin.controller.solvers import Solvers
 from twin.engine import Simulation
 from twin.optim.result import Status
 from twin.scene import load_scene
@@ -22,25 +21,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from test_engine_caches import Eager, _tables  # noqa: E402
 
 
-def _count_sdrs(monkeypatch):
-    calls = {"n": 0}
-    orig = Solvers.crb_sdr
-
-    def spy(self, *a, **k):
-        calls["n"] += 1
-        return orig(self, *a, **k)
-
-    monkeypatch.setattr(Solvers, "crb_sdr", spy)
-    return calls
-
-
 @pytest.mark.parametrize("overrides, some_completed", [
     ({}, False),                                                        # a pilot before every slot's sample
     ({"simulation.samples_per_slot": 3, "csi.period_s": 0.004}, True),  # some slots radiate before their refresh
 ])
-def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monkeypatch, overrides, some_completed):
+def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monkeypatch, crb_sdr_calls, overrides,
+                                                                  some_completed):
     sc = load_scene("office", overrides)
-    calls = _count_sdrs(monkeypatch)
     counts = {"deferred": 0, "completed": 0}
     orig = Controller.complete_beams
 
@@ -52,10 +39,10 @@ def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monke
     monkeypatch.setattr(Controller, "complete_beams", spy)
     Simulation(sc, tmp_path / "deferred", policy="isac-crb", frames=3).run()
     monkeypatch.setattr(Controller, "complete_beams", orig)
-    n_deferred = calls["n"]
-    calls["n"] = 0
+    n_deferred = len(crb_sdr_calls)
+    crb_sdr_calls.clear()
     Eager(sc, tmp_path / "eager", policy="isac-crb", frames=3).run()
-    n_eager = calls["n"]
+    n_eager = len(crb_sdr_calls)
     assert counts["deferred"] == 20                # frames 1-2 × 10 slots (the first frame decides eagerly)
     assert (0 < counts["completed"] < 20) if some_completed else counts["completed"] == 0
     assert n_eager - n_deferred == counts["deferred"] - counts["completed"]   # the SDRs nobody used
@@ -66,7 +53,7 @@ def test_deferred_slot_sdrs_write_the_traces_of_solving_them_all(tmp_path, monke
     assert sum('"deferred": true' in str(i) for i in info) == 2
 
 
-def test_a_refresh_without_feasible_sdr_radiates_the_planned_fallback(tmp_path, monkeypatch):
+def test_a_refresh_without_feasible_sdr_radiates_the_planned_fallback(tmp_path, monkeypatch, crb_sdr_calls):
     """A deferred slot has no planned beams to keep; when its re-beamforming's SDR fails it
     takes what a full decision would have planned there (the positioning stage's SDR
     at the decided positions when the slot's own SDR fails too)."""
@@ -95,11 +82,11 @@ def test_a_refresh_without_feasible_sdr_radiates_the_planned_fallback(tmp_path, 
     assert bf._deferred[1] is plan
     # nothing is deferred without pilot knowledge (every slot's SDR is what radiates) or
     # with defer = false: run() solves them as before
-    calls = _count_sdrs(monkeypatch)
+    crb_sdr_calls.clear()                          # count from here
     monkeypatch.setattr(CrbSdr, "_solve", orig)
     no_pilots = type(obs)(**{**vars(obs), "csi": None})
     d2 = ctl.decide(no_pilots, defer_beams=True)
-    assert ctl.deferred_slots(d2) == () and all(p.W is not None for p in d2.slots) and calls["n"] > 0
+    assert ctl.deferred_slots(d2) == () and all(p.W is not None for p in d2.slots) and len(crb_sdr_calls) > 0
     monkeypatch.setitem(bf.p, "defer", False)
     d3 = ctl.decide(obs, defer_beams=True)
     assert ctl.deferred_slots(d3) == () and all(p.W is not None for p in d3.slots)
