@@ -138,7 +138,8 @@ def test_an_unsolved_block_keeps_the_state_and_a_raising_direct_path_falls_back_
     # 1 and 3 keep their state (the start's clusters and users; block 2 may still move PAs)
     monkeypatch.setattr(mm_conic.DirectBlock, "solve", lambda self, v: ("NumericalError", None, None))
     stuck = cm.solve_mm(lay, setup, users, target, **kw)
-    start = cm.cold_start(cm._MM(lay, setup, users, target, 4, 2.0, 10.0, 0.05, None, kw["settings"]))
+    start = cm.cold_start(cm._MM(lay, setup, users, target, T=4, r_min=2.0, threshold_db=10.0,
+                                 tau_min_frac=0.05, decay=None, settings=kw["settings"]))
     assert not cvxpy_calls
     assert np.array_equal(stuck.clusters, start.clusters) and np.array_equal(stuck.users, start.users)
     assert cm.UNSOLVED[("selection", "NumericalError")] > 0 and cm.UNSOLVED[("scheduling", "NumericalError")] > 0
@@ -154,7 +155,8 @@ def test_an_unsolved_block_keeps_the_state_and_a_raising_direct_path_falls_back_
 
 def test_a_repeated_block_problem_is_solved_once_per_mm_solve(monkeypatch):
     lay, setup, users, target = _paper001_mm()
-    mm = cm._MM(lay, setup, users, target, 4, 2.0, 10.0, 0.05, None, cm.MMSettings())
+    mm = cm._MM(lay, setup, users, target, T=4, r_min=2.0, threshold_db=10.0, tau_min_frac=0.05, decay=None,
+                settings=cm.MMSettings())
     seen = []
     orig = cm.solve_scheduling
     monkeypatch.setattr(cm, "solve_scheduling", lambda K, T, v: seen.append(1) or orig(K, T, v))
