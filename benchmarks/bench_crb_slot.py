@@ -283,14 +283,14 @@ def solvers(a) -> int:
     import time
 
     from twin.optim.sdr import CrbSdr
-    from twin.optim.sdr_conic import FAST_SETTINGS
+    from twin.optim.sdr_conic import fast_solver_opts
 
     inst = _instances(a)
     if not inst:
         print(f"{a.scene}: no SDR of that kind in {a.frames} frames", file=sys.stderr)
         return 1
     N, K = inst[0][0].shape
-    fast = {"max_threads": 1, **FAST_SETTINGS}
+    fast = fast_solver_opts()
     variants = {"default": CrbSdr(N, K), "fast": CrbSdr(N, K, solver_opts=fast),
                 "restricted": CrbSdr(N, K, restrict_rs=True),
                 "restricted + fast": CrbSdr(N, K, solver_opts=fast, restrict_rs=True)}
@@ -330,7 +330,7 @@ def parallel(a) -> int:
 
     from twin.optim import sdr_conic
     from twin.optim.sdr import CrbSdr
-    from twin.optim.sdr_conic import FAST_SETTINGS
+    from twin.optim.sdr_conic import fast_solver_opts
 
     inst = _instances(a)
     groups = [inst[i:i + a.group] for i in range(0, len(inst) - a.group + 1, a.group)]
@@ -338,7 +338,7 @@ def parallel(a) -> int:
         print(f"{a.scene}: fewer than {a.group} slot SDRs in {a.frames} frames", file=sys.stderr)
         return 1
     N, K = inst[0][0].shape
-    pilot = {"solver_opts": {"max_threads": 1, **FAST_SETTINGS}, "restrict_rs": True}   # the pilots' path
+    pilot = {"solver_opts": fast_solver_opts(), "restrict_rs": True}   # the pilots' path
     lanes = [CrbSdr(N, K, **pilot)]
     conic = []                               # Clarabel's data of each restricted solve
     orig_run = sdr_conic.ConicCrbSdr._clarabel_run

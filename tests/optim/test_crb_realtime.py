@@ -18,7 +18,7 @@ import pytest
 from twin.optim.crb_positioning import ReachGrid, crb_track, sdr_at
 from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr
-from twin.optim.sdr_conic import FAST_SETTINGS
+from twin.optim.sdr_conic import fast_solver_opts
 from twin.physics import sinr_downlink
 from twin.scene import load_scene
 from twin.world import World
@@ -74,7 +74,7 @@ def test_far_candidates_on_a_subset_of_guides(paper000_crb, crb_drop):
 
 def test_fast_sdr_meets_the_constraints_and_the_default_optimum(paper000_crb, crb_drop):
     w, lay, setup, sdr = paper000_crb
-    fast = CrbSdr(4, 3, solver_opts={"max_threads": 1, **FAST_SETTINGS})
+    fast = CrbSdr(4, 3, solver_opts=fast_solver_opts())
     s = w.deployment.uniform_positions()
     for seed in range(6):
         users, q = crb_drop(seed)

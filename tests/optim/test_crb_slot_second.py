@@ -16,7 +16,7 @@ import numpy as np
 
 from twin.hardware import slide
 from twin.optim.sdr import CrbSdr
-from twin.optim.sdr_conic import FAST_SETTINGS
+from twin.optim.sdr_conic import fast_solver_opts
 from twin.physics.sensing import nuisance_gauge
 
 from paper000_drops import paper000_obs
@@ -35,7 +35,7 @@ def test_a_reused_sdr_equals_fresh_ones_bit_for_bit(paper000_crb, sdr_args):
     other = dataclasses.replace(setup, rx_elements=setup.rx_elements + 4, rcs_m2=2.0 * setup.rcs_m2)
     seq = [sdr_args(3, 0), sdr_args(3, 1), sdr_args(3, 0),
            sdr_args(3, 0, other), sdr_args(3, 1, other)]
-    for kw in ({}, {"restrict_rs": True, "solver_opts": {"max_threads": 1, **FAST_SETTINGS}}):   # the pilots' path
+    for kw in ({}, {"restrict_rs": True, "solver_opts": fast_solver_opts()}):   # the pilots' path
         reused = CrbSdr(4, 3, **kw)
         outs = [reused.solve(*args) for args in seq]
         assert all(r.ok for r in outs)

@@ -188,11 +188,11 @@ def test_fast_solver_updated_in_place_answers_as_a_fresh_one(world, restrict, mo
     """Without equilibration (FAST_SETTINGS) one Clarabel solver per problem is updated in
     place instead of set up per solve: its answers are a fresh solver's bit for bit,
     whatever it solved before, on the full and on the restricted (R_s = 0) problem."""
-    from twin.optim.sdr_conic import FAST_SETTINGS
+    from twin.optim.sdr_conic import fast_solver_opts
 
     setup = crb_setup(world)
     args = (setup, world.sinr_target, world.power_w, world.noise_w)
-    opts = {"max_threads": 1, **FAST_SETTINGS}
+    opts = fast_solver_opts()
     assert opts["equilibrate_enable"] is False
     cases = [_case(world, s) for s in (16, 17, 18, 16)]
     sdr = CrbSdr(4, 3, solver_opts=opts, restrict_rs=restrict)

@@ -15,7 +15,7 @@ from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, cr
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
 from twin.optim.sdr import CrbSdr, CrbSetup
-from twin.optim.sdr_conic import FAST_SETTINGS
+from twin.optim.sdr_conic import fast_solver_opts
 from twin.units import db_to_lin
 
 
@@ -37,7 +37,7 @@ class Solvers:
         ``restrict``: first with ``R_s = 0``, kept when certified optimal (``CrbSdr(restrict_rs=True)``)."""
         key = (int(n_rf), int(n_users)) + (("fast",) if fast else ()) + (("restrict",) if restrict else ())
         if key not in self._sdr:
-            self._sdr[key] = CrbSdr(*key[:2], solver_opts={"max_threads": 1, **FAST_SETTINGS} if fast else None,
+            self._sdr[key] = CrbSdr(*key[:2], solver_opts=fast_solver_opts() if fast else None,
                                     restrict_rs=restrict)
         return self._sdr[key]
 

@@ -67,6 +67,11 @@ FAST_SETTINGS = {"iterative_refinement_enable": False, "tol_gap_abs": 1e-6, "tol
                  "equilibrate_enable": False}
 
 
+def fast_solver_opts() -> dict:
+    """``CrbSdr(solver_opts=…)`` of the fast path: one thread and :data:`FAST_SETTINGS`, a new dict per call."""
+    return {"max_threads": 1, **FAST_SETTINGS}
+
+
 def _svec_index(d: int):
     """(d,d) positions of the symmetric entries in Clarabel's triangle and their weights
     (1 on the diagonal, √2 off it)."""
