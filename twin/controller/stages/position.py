@@ -163,12 +163,16 @@ class CrbAo(_Movable):
     when the SDR is infeasible at the previous positions, the frame runs the cold-start AO
     instead (the previous behaviour after a failure). ``mode = "full"``: the
     previous behaviour (``max_iter`` Algorithm 4 iterations per warm frame).
-    Optional shortcuts of the tracking step (issue 13; off by default, docs/performance.md
+    An optional shortcut of the tracking step (issue 13; off by default, docs/performance.md
     "isac-crb: less per frame"): ``track_far_every = k`` gives the far candidates to the
-    guides n with ``(frame + n) mod k = 0`` only (a round robin), ``fast_sdr`` solves its
-    SDRs with Clarabel's fast settings. ``restrict_rs`` (default on; issue 13): the tracking
-    step's SDRs are solved first without R_s and kept when certified optimal (the same
-    optimum, MODEL §4.3; docs/performance.md "isac-crb, fifth round", "second pass")."""
+    guides n with ``(frame + n) mod k = 0`` only (a round robin). ``fast_sdr`` (default on
+    since the seventh round of issue 13): the tracking step's SDRs with Clarabel's fast
+    settings, a solve that is not ``ok`` repeated with the defaults (10 seeds × 200
+    ``office`` frames: every quality metric equal within its paired 95 % interval, the
+    decision 10 % cheaper; docs/performance.md "Where issue 13 stands after the seventh
+    round"). ``restrict_rs`` (default on; issue 13): the tracking step's SDRs are solved
+    first without R_s and kept when certified optimal (the same optimum, MODEL §4.3;
+    docs/performance.md "isac-crb, fifth round", "second pass")."""
 
     role, name = "position", "crb-ao"
     description = "paper 000: CRB-minimising PA positions (SDR + penalty/SCA/element-wise AO)"
@@ -199,8 +203,8 @@ class CrbAo(_Movable):
         "track_far_every": Param(1, "track: give the far candidates to one guide in this many per frame, in a "
                                     "round robin over the guides (1: every guide every frame)", "frames",
                                  lo=1, hi=1000),
-        "fast_sdr": Param(False, "track: solve the SDRs with Clarabel's fast settings (no iterative refinement, "
-                                 "tolerances 1e-6, no equilibration; repeated with the defaults unless ok)"),
+        "fast_sdr": Param(True, "track: solve the SDRs with Clarabel's fast settings (no iterative refinement, "
+                                "tolerances 1e-6, no equilibration; repeated with the defaults unless ok)"),
         "restrict_rs": Param(True, "track: solve each SDR first without a sensing covariance (R_s = 0, one PSD cone "
                                    "fewer; the same optimum) and keep that answer only when its dual certificate "
                                    "proves it the full SDR's optimum (else the full SDR); tracking runs only in a "
