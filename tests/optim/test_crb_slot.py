@@ -110,3 +110,32 @@ def test_the_stage_restricts_only_in_a_continuing_run(crb_sdr_calls):
     H = w.tx.channel_to(w.tx.initial_state(), o1.users)
     assert np.all(sinr_downlink(H, d1.W, w.noise_w, d1.Rs) >= w.sinr_target * (1 - 2e-3))
     assert np.real(np.trace(d1.W @ d1.W.conj().T + d1.Rs)) <= w.power_w * (1 + 2e-3)
+
+
+def test_a_fast_solve_that_fails_numerically_is_retried_restricted_with_equilibration(paper000_crb, sdr_args,
+                                                                                        monkeypatch):
+    """Without equilibration (the fast settings) Clarabel ends about one pilot SDR in a
+    hundred with ``NumericalError``. The first retry is then the same R_s-restricted
+    problem with equilibration back on: one restricted solve, whose answer is the one a
+    solver with those settings gives, instead of the full relaxation from a new solver."""
+    from twin.optim.sdr import EQUILIBRATE_RETRY
+    from twin.optim.sdr_conic import fast_solver_opts
+
+    args = sdr_args(4, 2)
+    real = sdr_conic.ConicCrbSdrNoRs.solve_restricted
+    seen = []
+
+    def flaky(self, *data):
+        opts = data[-1]
+        seen.append(opts.get("equilibrate_enable", True))
+        if opts.get("equilibrate_enable", True) is False:          # the fast attempt fails
+            return "NumericalError", 0.0, 0, None, 0.0, False
+        return real(self, *data)
+
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", flaky)
+    res = CrbSdr(4, 4, solver_opts=fast_solver_opts(), restrict_rs=True).solve(*args)
+    assert seen == [False, True]                                   # no full solve in between
+    assert res.ok and res.info["attempts"] == 2 and res.info["rs_restricted"]
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", real)
+    ref = CrbSdr(4, 4, solver_opts={**fast_solver_opts(), **EQUILIBRATE_RETRY}, restrict_rs=True).solve(*args)
+    assert np.array_equal(res.W, ref.W) and np.array_equal(res.Rs, ref.Rs) and res.objective == ref.objective

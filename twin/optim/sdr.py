@@ -48,6 +48,13 @@ VERIFY_RTOL = 2e-3
 #: Clarabel settings tried in turn when a solve fails or does not verify (MIMO baselines
 #: are badly conditioned: the range information of a BS-side array is tiny)
 RETRY_SETTINGS = ({}, {"static_regularization_constant": 1e-7}, {"direct_solve_method": "faer"})
+#: the first retry of a solver whose settings turn equilibration off (the fast settings,
+#: :data:`~twin.optim.sdr_conic.FAST_SETTINGS`): the same problem, R_s-restricted too if
+#: the first attempt was, with Clarabel's equilibration back on. Without it a solve ends
+#: ``NumericalError`` about once in a hundred ``office`` pilot SDRs; with it none of 179
+#: captured ones did (issue 13, seventh round), and it costs one restricted solve where the
+#: other retries solve the full relaxation from a new solver (15-45 ms more for that frame)
+EQUILIBRATE_RETRY = {"equilibrate_enable": True}
 
 
 @dataclass(frozen=True)
@@ -406,7 +413,10 @@ class CrbSdr:
             self._set_parameters(*data)
         # --- solve; Clarabel's numerical failures are retried with more regularisation --
         res = None
-        for attempt, extra in enumerate(RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)):
+        retries = RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)
+        if self.solver == "CLARABEL" and self.solver_opts.get("equilibrate_enable", True) is False:
+            retries = (retries[0], EQUILIBRATE_RETRY) + retries[1:]
+        for attempt, extra in enumerate(retries):
             res = self._attempt(extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs)
             res.info["attempts"] = attempt + 1
             if res.ok or res.status is Status.INFEASIBLE:
@@ -489,6 +499,7 @@ class CrbSdr:
 
     def _attempt(self, extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs):
         N, K = self.N, self.K
+        restricted = self._conic_r is not None and (not extra or extra == EQUILIBRATE_RETRY)
         ts = time.perf_counter()
         opts = {**self.solver_opts, **extra}
         clarabel_cpu = float("nan")
@@ -497,10 +508,15 @@ class CrbSdr:
                 warnings.simplefilter("ignore", UserWarning)   # verified physically below
                 if self.backend == "conic":
                     certified, clarabel_cpu = False, 0.0
-                    if self._conic_r is not None and not extra:       # R_s = 0 first (restrict_rs)
+                    numerical = False
+                    if restricted:                                   # R_s = 0 first (restrict_rs)
                         st, solve_time, iters, x, cpu, certified = self._conic_r.solve_restricted(*data, opts)
                         clarabel_cpu += cpu
-                    if not certified:
+                        # a fast solve that failed numerically: the next attempt is the
+                        # same restricted problem with equilibration (EQUILIBRATE_RETRY)
+                        numerical = (x is None and not extra and opts.get("equilibrate_enable", True) is False
+                                     and st not in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE))
+                    if not certified and not numerical:
                         st, solve_time, iters, x, cpu = self._conic.solve(*data, opts)
                         clarabel_cpu += cpu
                     blocks = None if x is None else self._conic.blocks(x)
@@ -546,7 +562,7 @@ class CrbSdr:
             info["crb_traces_m2"] = [float(x) for x in traces]
         lam = np.linalg.eigvalsh(What)                               # (K, N), one batched call
         tr = np.maximum(np.trace(What, axis1=1, axis2=2).real, 1e-300)
-        if self._conic_r is not None and not extra:
+        if restricted:
             info["rs_restricted"] = bool(certified)
         info.update({"rank_Wk_max": int(np.max(np.sum(lam > 1e-6 * tr[:, None], axis=1))),
                      "solver_iterations": iters, "solver_status": str(st), "cvxpy_wall_s": solver_wall,
