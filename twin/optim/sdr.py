@@ -51,9 +51,9 @@ RETRY_SETTINGS = ({}, {"static_regularization_constant": 1e-7}, {"direct_solve_m
 #: the first retry of a solver whose settings turn equilibration off (the fast settings,
 #: :data:`~twin.optim.sdr_conic.FAST_SETTINGS`): the same problem, R_s-restricted too if
 #: the first attempt was, with Clarabel's equilibration back on. Without it a solve ends
-#: ``NumericalError`` about once in a hundred ``office`` pilot SDRs; with it none of 179
-#: captured ones did (issue 13, seventh round), and it costs one restricted solve where the
-#: other retries solve the full relaxation from a new solver (15-45 ms more for that frame)
+#: ``NumericalError`` about once in 200 ``office`` pilot SDRs (6 of 1361); with it none of
+#: 179 captured ones did (issue 13, seventh round), and it costs one restricted solve where
+#: the full relaxation was solved from a new solver before (7-45 ms more for that frame)
 EQUILIBRATE_RETRY = {"equilibrate_enable": True}
 
 
