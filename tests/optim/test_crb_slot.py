@@ -54,7 +54,8 @@ def test_the_certificate_reads_the_full_relaxations_sensing_dual(paper000_crb, s
 
     def spy_certificate(self, A, z):
         seen["Y"], seen["neg"] = self.reduced_cost(A, z), certificate(self, A, -z)
-        return certificate(self, A, z)
+        seen["cert"] = certificate(self, A, z)
+        return seen["cert"]
 
     monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", spy_solve)
     monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "certificate", spy_certificate)
@@ -70,8 +71,9 @@ def test_the_certificate_reads_the_full_relaxations_sensing_dual(paper000_crb, s
         Y_full = np.asarray(sol.z)[rows][conic.idx8] / conic.w8
         Y = seen["Y"]
         assert np.linalg.norm(Y - Y_full) <= 1e-3 * np.linalg.norm(Y_full)
-        lam, lam_full = np.linalg.eigvalsh(Y)[0], np.linalg.eigvalsh(Y_full)[0]
-        assert lam > 0 and lam == pytest.approx(lam_full, rel=1e-3, abs=1e-6 * np.linalg.norm(Y_full))
+        lam_full = np.linalg.eigvalsh(Y_full)[0]
+        assert seen["cert"] > 0                           # what decides: λ_min of the reduced cost
+        assert seen["cert"] == pytest.approx(lam_full, rel=1e-3, abs=1e-6 * np.linalg.norm(Y_full))
         assert seen["neg"] < 0
 
 
@@ -114,8 +116,8 @@ def test_the_stage_restricts_only_in_a_continuing_run(crb_sdr_calls):
 
 def test_a_fast_solve_that_fails_numerically_is_retried_restricted_with_equilibration(paper000_crb, sdr_args,
                                                                                         monkeypatch):
-    """Without equilibration (the fast settings) Clarabel ends about one pilot SDR in a
-    hundred with ``NumericalError``. The first retry is then the same R_s-restricted
+    """Without equilibration (the fast settings) Clarabel ends about one pilot SDR in 200
+    with ``NumericalError`` (6 of 1361 on ``office``). The first retry is then the same R_s-restricted
     problem with equilibration back on: one restricted solve, whose answer is the one a
     solver with those settings gives, instead of the full relaxation from a new solver."""
     from twin.optim.sdr import EQUILIBRATE_RETRY
@@ -134,8 +136,36 @@ def test_a_fast_solve_that_fails_numerically_is_retried_restricted_with_equilibr
 
     monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", flaky)
     res = CrbSdr(4, 4, solver_opts=fast_solver_opts(), restrict_rs=True).solve(*args)
-    assert seen == [False, True]                                   # no full solve in between
+    assert seen == [False, True]                                   # restricted, then restricted again
     assert res.ok and res.info["attempts"] == 2 and res.info["rs_restricted"]
     monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", real)
     ref = CrbSdr(4, 4, solver_opts={**fast_solver_opts(), **EQUILIBRATE_RETRY}, restrict_rs=True).solve(*args)
     assert np.array_equal(res.W, ref.W) and np.array_equal(res.Rs, ref.Rs) and res.objective == ref.objective
+    full = []
+    real_full = sdr_conic.ConicCrbSdr.solve
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", flaky)
+    monkeypatch.setattr(sdr_conic.ConicCrbSdr, "solve", lambda self, *data: full.append(1) or real_full(self, *data))
+    seen.clear()
+    CrbSdr(4, 4, solver_opts=fast_solver_opts(), restrict_rs=True).solve(*args)
+    assert seen == [False, True] and not full                      # no full relaxation in between
+
+
+def test_an_infeasible_fast_restricted_solve_is_checked_on_the_full_relaxation_at_once(paper000_crb, sdr_args,
+                                                                                         monkeypatch):
+    """An infeasibility verdict is not a numerical failure: the same attempt solves the full
+    relaxation (as before the equilibration retry), no second restricted solve."""
+    from twin.optim.sdr_conic import fast_solver_opts
+
+    args = sdr_args(4, 2)
+    calls = []
+
+    def infeasible(self, *data):
+        calls.append("restricted")
+        return "infeasible", 0.0, 0, None, 0.0, False
+
+    real_full = sdr_conic.ConicCrbSdr.solve
+    monkeypatch.setattr(sdr_conic.ConicCrbSdrNoRs, "solve_restricted", infeasible)
+    monkeypatch.setattr(sdr_conic.ConicCrbSdr, "solve", lambda self, *data: calls.append("full") or real_full(self, *data))
+    res = CrbSdr(4, 4, solver_opts=fast_solver_opts(), restrict_rs=True).solve(*args)
+    assert calls == ["restricted", "full"]
+    assert res.ok and res.info["attempts"] == 1 and res.info["rs_restricted"] is False
