@@ -258,7 +258,10 @@ class CrbSdr:
     first attempt solves the relaxation with ``R_s = 0`` (one PSD cone fewer) and keeps its
     answer only when a dual certificate proves it optimal for the full relaxation
     (:class:`~twin.optim.sdr_conic.ConicCrbSdrNoRs`); otherwise the full relaxation is
-    solved as without it. ``info["rs_restricted"]`` says which answer was returned.
+    solved as without it. ``info["rs_restricted"]`` says which answer was returned. With
+    settings that turn equilibration off (the fast ones), a restricted solve that fails
+    numerically is retried restricted with equilibration (:data:`EQUILIBRATE_RETRY`) before
+    the full relaxation and the other retry settings.
     """
 
     def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",

@@ -54,15 +54,16 @@ SETTINGS = {"chordal_decomposition_enable": False, "presolve_enable": False}
 #: ``office`` slot instances (N = K = 4) 10.8 instead of 12.6 iterations, about a quarter
 #: less CPU per solve, tr CRB within 1.7e-5 (relative) of the default settings' optimum
 #: (with equilibration, fifth round); every answer is still verified physically (SINR
-#: rows and budget to ``VERIFY_RTOL``), and a fast solve that does not return ``ok`` is
-#: repeated with the default settings by the caller
-#: (:meth:`twin.controller.solvers.Solvers.crb_sdr`). Without equilibration (issue 13,
-#: sixth round), so that a solver can be updated in place instead of set up anew per solve
-#: (the same answer as a fresh solver): 5.93 → 5.52 ms median CPU per pilot SDR on 70
-#: ``office`` slots, objectives within 2.2e-6 (median), 7e-4 (max) of the equilibrated
-#: fast solve; of 179 other captured slots one ends ``NumericalError`` and is repeated with
-#: the defaults. Off by default: the figures and the preset's default path keep Clarabel's
-#: defaults.
+#: rows and budget to ``VERIFY_RTOL``). Without equilibration (issue 13, sixth round), so
+#: that a solver can be updated in place instead of set up anew per solve (the same answer
+#: as a fresh solver): 5.93 → 5.52 ms median CPU per pilot SDR on 70 ``office`` slots,
+#: objectives within 2.2e-6 (median), 7e-4 (max) of the equilibrated fast solve. A fast
+#: solve that fails numerically (6 of 1361 ``office`` pilot SDRs) is retried with
+#: equilibration first (:data:`twin.optim.sdr.EQUILIBRATE_RETRY`), then with CrbSdr's other
+#: retry settings, and a fast solve that never returns ``ok`` is repeated with the default
+#: settings by the caller (:meth:`twin.controller.solvers.Solvers.crb_sdr`). Used by a
+#: continuing run's SDRs (``beamform.fast_sdr``, ``position.fast_sdr``, both on by
+#: default); a one-off decision such as a figure's drop keeps Clarabel's defaults.
 FAST_SETTINGS = {"iterative_refinement_enable": False, "tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-6,
                  "equilibrate_enable": False}
 
