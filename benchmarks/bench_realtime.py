@@ -14,11 +14,13 @@ directory) and prints
 - "+slots": the controller's whole CPU per frame, the decision plus the frame's per-slot
   re-beamformings at the pilots (``Controller.refresh``, ``prepare_refresh``,
   ``complete_beams``): work a policy defers to the slots still is the controller's work;
-- "slot p95": the 95th percentile CPU of one such per-slot call against the slot length
-  (frame / ``slots_per_frame``): a pilot's re-beamforming has to be ready before its slot
-  radiates, so on a controller that gives the per-slot work its own core (the decision on
-  one, the pilots on the other) this and the decision's p95 against the frame are the two
-  deadlines; "+slots" is both on one core ("-" where no per-slot call was made).
+- "slot p95": the 95th percentile CPU of one pilot's re-beamforming (a ``refresh`` call,
+  plus its share of the frame's ``prepare_refresh`` where a stage computes a frame's pilots
+  in one batch) against the slot length (frame / ``slots_per_frame``): a pilot's
+  re-beamforming has to be ready before its slot radiates, so on a controller that gives
+  the per-slot work its own core (the decision on one, the pilots on the other) this and
+  the decision's p95 against the frame are the two deadlines; "+slots" is both on one core
+  ("-" where no pilot re-beamformed a slot).
 
     python benchmarks/bench_realtime.py [--frames 20] [--repeat 1] [--presets a,b] [--scenes office,example]
                                         [--set scene.key=value …] [--param role.param=value …] [--walking]
@@ -38,7 +40,8 @@ them, …) is listed with the one-line reason. A shared machine is noisy: with
 ``--repeat R`` each figure is the median over R runs, and "min p95" is the 95th
 percentile over frames of each frame's least "+slots" CPU in the R runs (a run replays
 the same frames, so a frame's least time is its own cost with the least interference from
-the rest of the machine; "-" for one run).
+the rest of the machine; "-" for one run; not meaningful with ``controller.latency_s =
+"measured"``, where a run's held frames depend on its timing).
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ import numpy as np
 
 _cpu: list = []      # CPU of each Controller.decide call (one per frame)
 _slot_cpu: list = []  # per frame: CPU of the per-slot calls (refresh, prepare_refresh, complete_beams) after it
-_slot_each: list = []  # (frame index, CPU) of each per-slot call
+_slot_each: list = []  # (frame index, CPU) of each pilot re-beamforming (refresh)
+_prep_share: dict = {}  # frame index -> CPU of its prepare_refresh per pilot it prepared
 _depth = [0]
 
 #: ``--walking``: the users' mobility (random waypoint at walking speed, no pauses)
@@ -64,7 +68,11 @@ WALKING = {"model": "random_waypoint", "speed_m_s": [0.6, 1.4], "pause_s": 0.0}
 
 def _cpu_timed(method, slot=False):
     """``method`` timed in CPU: a decision opens a frame's entry in ``_cpu`` (and an empty
-    slot entry), a per-slot call adds to the frame's slot entry; nested calls count once."""
+    slot entry), a per-slot call adds to the frame's slot entry; nested calls count once.
+    ``refresh`` calls are also kept one by one, and a ``prepare_refresh`` as its CPU per
+    pilot (its items), for "slot p95"."""
+    name = method.__name__
+
     def wrapper(*args, **kwargs):
         _depth[0] += 1
         c0 = time.process_time()
@@ -78,8 +86,12 @@ def _cpu_timed(method, slot=False):
                     _cpu.append(dt)
                     _slot_cpu.append(0.0)
                 elif _slot_cpu:
+                    frame = len(_slot_cpu) - 1
                     _slot_cpu[-1] += dt
-                    _slot_each.append((len(_slot_cpu) - 1, dt))
+                    if name == "refresh":
+                        _slot_each.append((frame, dt))
+                    elif name == "prepare_refresh" and args[1:] and len(args[1]):
+                        _prep_share[frame] = _prep_share.get(frame, 0.0) + dt / len(args[1])
     wrapper._bench = True
     return wrapper
 
@@ -94,15 +106,27 @@ def _run(scene, policy, frames, params=None):
         _cpu.clear()
         _slot_cpu.clear()
         _slot_each.clear()
+        _prep_share.clear()
         t0, c0 = time.perf_counter(), time.process_time()
         sim.run()
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         solve = read_column(out, "frames", "solve_time_s")
         solve = solve[np.isfinite(solve)]
-        each = np.array(_slot_each, float).reshape(-1, 2)
+        each = np.array([(f, dt + _prep_share.get(f, 0.0)) for f, dt in _slot_each], float).reshape(-1, 2)
         return wall, solve, cpu, np.array(_cpu), np.array(_cpu) + np.array(_slot_cpu), each
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _at_least_one(text: str, flag: str) -> int:
+    """argparse type: an integer ≥ 1, else one line naming the flag."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{flag} takes an integer ≥ 1, got {text!r}")
+    return v
 
 
 def _mean_p95(x):
@@ -124,7 +148,8 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=20, help="frames per run (default 20)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per combination; medians are printed")
+    ap.add_argument("--repeat", type=lambda v: _at_least_one(v, "--repeat"), default=1,
+                    help="runs per combination (≥ 1); medians are printed")
     ap.add_argument("--presets", default="", help="comma-separated preset names (default: all)")
     ap.add_argument("--scenes", default="office,example",
                     help="comma-separated: 'office', 'example' (the preset's own scene) or scene names")
