@@ -118,17 +118,6 @@ def _run(scene, policy, frames, params=None):
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _at_least_one(text: str, flag: str) -> int:
-    """argparse type: an integer ≥ 1, else one line naming the flag."""
-    try:
-        v = int(text)
-    except ValueError:
-        v = 0
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{flag} takes an integer ≥ 1, got {text!r}")
-    return v
-
-
 def _mean_p95(x):
     """Mean and 95th percentile (ms) of times in seconds."""
     if not np.size(x):
@@ -137,6 +126,7 @@ def _mean_p95(x):
 
 
 def main(argv=None):
+    from twin.cli import int_at_least
     from twin.controller import PRESETS, Controller
     from twin.errors import ConfigError
 
@@ -148,7 +138,7 @@ def main(argv=None):
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--frames", type=int, default=20, help="frames per run (default 20)")
-    ap.add_argument("--repeat", type=lambda v: _at_least_one(v, "--repeat"), default=1,
+    ap.add_argument("--repeat", type=lambda v: int_at_least(v, 1, "--repeat"), default=1,
                     help="runs per combination (≥ 1); medians are printed")
     ap.add_argument("--presets", default="", help="comma-separated preset names (default: all)")
     ap.add_argument("--scenes", default="office,example",

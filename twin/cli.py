@@ -265,7 +265,7 @@ def cmd_figure(args) -> int:
     return 0
 
 
-def _int_at_least(text: str, lo: int, what: str) -> int:
+def int_at_least(text: str, lo: int, what: str) -> int:
     """argparse type body: an integer ≥ ``lo``, else one line naming ``what``."""
     try:
         v = int(text)
@@ -278,12 +278,12 @@ def _int_at_least(text: str, lo: int, what: str) -> int:
 
 def seed_int(text: str) -> int:
     """argparse type: an integer ≥ 0 (a numpy seed)."""
-    return _int_at_least(text, 0, "seed")
+    return int_at_least(text, 0, "seed")
 
 
 def positive_int(text: str) -> int:
     """argparse type: an integer ≥ 1 (a count of workers)."""
-    return _int_at_least(text, 1, "count")
+    return int_at_least(text, 1, "count")
 
 
 def _has_default(action) -> bool:
