@@ -416,17 +416,30 @@ class CrbSdr:
             self._set_parameters(*data)
         # --- solve; Clarabel's numerical failures are retried with more regularisation --
         res = None
-        retries = RETRY_SETTINGS if self.solver == "CLARABEL" else ({},)
-        if self.solver == "CLARABEL" and self.solver_opts.get("equilibrate_enable", True) is False:
-            retries = (retries[0], EQUILIBRATE_RETRY) + retries[1:]
-        for attempt, extra in enumerate(retries):
-            res = self._attempt(extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs)
+        plan = self._attempts()
+        for attempt, (extra, restricted) in enumerate(plan):
+            retry_restricted = attempt + 1 < len(plan) and plan[attempt + 1][1]
+            res = self._attempt(extra, restricted, retry_restricted, data, H, h_t, dh_t, target, setup, gamma, P,
+                                sigma2, c0, t0, dgs)
             res.info["attempts"] = attempt + 1
             if res.ok or res.status is Status.INFEASIBLE:
                 break
         if self.backend == "conic" and not res.ok and res.status is not Status.INFEASIBLE:
             res = self._cvxpy_fallback(res, (H, h_t, dh_t, target, setup, sinr_target, power_w, noise_w), t0)
         return res
+
+    def _attempts(self) -> list:
+        """The solves ``solve`` tries in turn until one is ``ok`` or infeasible: (extra
+        Clarabel settings, whether R_s-restricted first). :data:`RETRY_SETTINGS`, the first
+        restricted with ``restrict_rs``; with settings that turn equilibration off,
+        :data:`EQUILIBRATE_RETRY` on the restricted problem second."""
+        if self.solver != "CLARABEL":
+            return [({}, False)]
+        restrict = self._conic_r is not None
+        plan = [(RETRY_SETTINGS[0], restrict)]
+        if restrict and self.solver_opts.get("equilibrate_enable", True) is False:
+            plan.append((EQUILIBRATE_RETRY, True))
+        return plan + [(extra, False) for extra in RETRY_SETTINGS[1:]]
 
     def _cvxpy_fallback(self, res, args, t0):
         """After every conic attempt failed: the same solve through the cvxpy model (built
@@ -500,9 +513,12 @@ class CrbSdr:
         return st, solve_time, iters, (What, _herm(_complex(values[self.Xs.id], N)),
                                        np.array([np.trace(values[Z.id]) for Z in self.Zs]))
 
-    def _attempt(self, extra, data, H, h_t, dh_t, target, setup, gamma, P, sigma2, c0, t0, dgs):
+    def _attempt(self, extra, restricted, retry_restricted, data, H, h_t, dh_t, target, setup, gamma, P, sigma2,
+                 c0, t0, dgs):
+        """One solve with Clarabel settings ``extra`` added, R_s-restricted first if
+        ``restricted``. A restricted solve that fails numerically goes on to the full
+        relaxation here, unless the next attempt is restricted again (``retry_restricted``)."""
         N, K = self.N, self.K
-        restricted = self._conic_r is not None and (not extra or extra == EQUILIBRATE_RETRY)
         ts = time.perf_counter()
         opts = {**self.solver_opts, **extra}
         clarabel_cpu = float("nan")
@@ -515,9 +531,7 @@ class CrbSdr:
                     if restricted:                                   # R_s = 0 first (restrict_rs)
                         st, solve_time, iters, x, cpu, certified = self._conic_r.solve_restricted(*data, opts)
                         clarabel_cpu += cpu
-                        # a fast solve that failed numerically: the next attempt is the
-                        # same restricted problem with equilibration (EQUILIBRATE_RETRY)
-                        numerical = (x is None and not extra and opts.get("equilibrate_enable", True) is False
+                        numerical = (retry_restricted and x is None
                                      and st not in (cp.INFEASIBLE, cp.INFEASIBLE_INACCURATE))
                     if not certified and not numerical:
                         st, solve_time, iters, x, cpu = self._conic.solve(*data, opts)
