@@ -168,9 +168,9 @@ class CrbAo(_Movable):
     guides n with ``(frame + n) mod k = 0`` only (a round robin). ``fast_sdr`` (default on
     since the seventh round of issue 13): the tracking step's SDRs with Clarabel's fast
     settings, a solve that is not ``ok`` repeated with the defaults (10 seeds × 200
-    ``office`` frames: every quality metric equal within its paired 95 % interval, the
-    decision 10 % cheaper; docs/performance.md "Where issue 13 stands after the seventh
-    round"). ``restrict_rs`` (default on; issue 13): the tracking step's SDRs are solved
+    ``office`` frames, pilot and perfect CSI: every quality metric equal within its paired
+    95 % interval, the decision's mean CPU 12-14 % lower; docs/performance.md "Where issue
+    13 stands after the seventh round"). ``restrict_rs`` (default on; issue 13): the tracking step's SDRs are solved
     first without R_s and kept when certified optimal (the same optimum, MODEL §4.3;
     docs/performance.md "isac-crb, fifth round", "second pass")."""
 
