@@ -14,7 +14,7 @@ from twin.optim import clustered_track as cltrack
 from twin.optim.crb_positioning import ReachGrid, SearchGrid, coarse_to_fine, crb_ao, crb_track
 from twin.optim.elementwise import LinkSetup, sum_rate_elementwise_positions
 from twin.optim.layout import PassLayout
-from twin.optim.sdr import CrbSdr, CrbSetup
+from twin.optim.sdr import CrbSdr, CrbSetup, FastFirstSdr
 from twin.optim.sdr_conic import fast_solver_opts
 from twin.units import db_to_lin
 
@@ -85,11 +85,10 @@ class Solvers:
         w = self.world
         h, dh = tx.target_channel(state, q) if hd is None else hd
         args = (H, h, dh, q, self.crb_setup, gamma, w.power_w, w.noise_w)
+        sdr = self.sdr(tx.n_rf, H.shape[1], restrict=restrict)
         if fast:
-            res = self.sdr(tx.n_rf, H.shape[1], fast=True, restrict=restrict).solve(*args)
-            if res.ok:
-                return res
-        return self.sdr(tx.n_rf, H.shape[1], restrict=restrict).solve(*args)
+            sdr = FastFirstSdr(self.sdr(tx.n_rf, H.shape[1], fast=True, restrict=restrict), sdr)
+        return sdr.solve(*args)
 
     def crb_positions(self, s0, users, q, gamma, *, z: int, grid: int, max_iter: int, continuation: bool,
                       plain: bool = False):

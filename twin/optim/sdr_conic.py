@@ -61,9 +61,10 @@ SETTINGS = {"chordal_decomposition_enable": False, "presolve_enable": False}
 #: solve that fails numerically (6 of 1361 ``office`` pilot SDRs) is retried with
 #: equilibration first (:data:`twin.optim.sdr.EQUILIBRATE_RETRY`), then with CrbSdr's other
 #: retry settings, and a fast solve that never returns ``ok`` is repeated with the default
-#: settings by the caller (:meth:`twin.controller.solvers.Solvers.crb_sdr`). Used by a
-#: continuing run's SDRs (``beamform.fast_sdr``, ``position.fast_sdr``, both on by
-#: default); a one-off decision such as a figure's drop keeps Clarabel's defaults.
+#: settings (:class:`twin.optim.sdr.FastFirstSdr`). Used by a continuing run's SDRs
+#: (``beamform.fast_sdr``, ``position.fast_sdr``, both on by default) and, since the eighth
+#: round, by the paper 000 figures' drops, where at N = 8 the defaults mostly end
+#: ``AlmostSolved`` and cost more; a controller's first (cold) decision keeps the defaults.
 FAST_SETTINGS = {"iterative_refinement_enable": False, "tol_gap_abs": 1e-6, "tol_gap_rel": 1e-6, "tol_feas": 1e-6,
                  "equilibrate_enable": False}
 

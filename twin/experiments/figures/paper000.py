@@ -43,7 +43,7 @@ from twin.experiments.stats import mean_ci
 from twin.optim.crb_positioning import SearchGrid, coarse_to_fine, crb_ao, sdr_at
 from twin.optim.isac_baselines import best_mmimo, fixed_array_sdr, mimo_array
 from twin.optim.legal import lattice
-from twin.optim.sdr import CrbSdr
+from twin.optim.sdr import CrbSdr, FastFirstSdr
 from twin.problems import array_site, crb_setup, pass_layout
 from twin.scene.loader import load_scene
 from twin.scene.schema import Scene
@@ -108,7 +108,7 @@ def _settings(quick: bool | str) -> dict:
     return dict(grid=601, max_iter=20, penalty=None)
 
 
-def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
+def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | FastFirstSdr | None = None,
                 warm: dict | None = None, plain: bool = False) -> tuple[dict, dict]:
     """RCRB (m) of every scheme for one drop; NaN where beamforming is infeasible. Also
     returns the PASS schemes' positions per level ({15: s, 30: s, None: s}), which a
@@ -116,7 +116,7 @@ def scheme_rcrb(world: World, users, q, quick: bool, sdr: CrbSdr | None = None,
     st = _settings(quick)
     setup = crb_setup(world)
     layout = pass_layout(world)
-    sdr = sdr or CrbSdr(world.deployment.n_guides, world.n_users)
+    sdr = sdr or FastFirstSdr.build(world.deployment.n_guides, world.n_users)
     args = (world.sinr_target, world.power_w, world.noise_w)
     out = {}
     by_stage = {}
@@ -261,9 +261,10 @@ def sweep(x_name: str, values, world_kw, quick: bool, seed: int, drops: int,
 @per_process
 def _world_sdr(kw: dict):
     """World (:func:`paper000_world` with ``kw``) and its CRB SDR, shared by the drops a
-    process runs."""
+    process runs: the fast settings first, R_s-restricted when certified, as the
+    controllers solve it (:class:`~twin.optim.sdr.FastFirstSdr`; issue 13, eighth round)."""
     world = paper000_world(**kw)
-    return world, CrbSdr(world.deployment.n_guides, world.n_users)
+    return world, FastFirstSdr.build(world.deployment.n_guides, world.n_users)
 
 
 def drop_chain(kws: list, quick, seed: int, d: int, plain: bool) -> list[dict]:
@@ -285,7 +286,7 @@ def _drops(quick: bool | str, full: int = 20, fast: int = 3, ci: int = 2) -> int
 
 
 @figure("paper000-convergence", x="iteration", metric="rcrb_m", xlabel="AO iteration",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 3: convergence of Algorithm 4")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 3: convergence of Algorithm 4", task_s=1)
 def convergence(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     """RCRB vs AO iteration from the uniform layout, continuous PAs, P = 20 and 30 dBm,
     for the paper's plain Algorithm 4 (preset ``isac-crb-paper``) and the twin's
@@ -326,7 +327,7 @@ def convergence_drop(p: float, sc: Scheme, quick, iters: int, seed: int, d: int)
 
 
 @figure("paper000-power", x="power_dbm", metric="rcrb_m", xlabel="BS power budget P (dBm)",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 4: RCRB vs P")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 4: RCRB vs P", task_s=20)
 def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [10.0, 20.0, 30.0] if quick else [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
     return sweep("power_dbm", values, lambda v: {"power_dbm": v}, quick, seed, _drops(quick),
@@ -334,7 +335,7 @@ def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
 
 
 @figure("paper000-users", x="users", metric="rcrb_m", xlabel="number of users K",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 5: RCRB vs K (N = 8)")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 5: RCRB vs K (N = 8)", task_s=50)
 def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [2, 3, 4, 5, 6, 7, 8]
     return sweep("users", values, lambda v: {"users": v, "guides": 8}, quick, seed,
@@ -342,21 +343,21 @@ def users(quick: bool = False, seed: int = 0) -> pd.DataFrame:
 
 
 @figure("paper000-waveguides", x="waveguides", metric="rcrb_m", xlabel="number of waveguides N",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 6: RCRB vs N")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 6: RCRB vs N", task_s=5)
 def waveguides(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [3, 4, 6] if quick else [3, 4, 5, 6, 7, 8]
     return sweep("waveguides", values, lambda v: {"guides": v}, quick, seed, _drops(quick))
 
 
 @figure("paper000-pas", x="pas", metric="rcrb_m", xlabel="PAs per waveguide M",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 7: RCRB vs M")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 7: RCRB vs M", task_s=4)
 def pas(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [2, 4, 6] if quick else [1, 2, 3, 4, 5, 6]
     return sweep("pas", values, lambda v: {"pas": v}, quick, seed, _drops(quick))
 
 
 @figure("paper000-sinr", x="sinr_db", metric="rcrb_m", xlabel="minimum SINR γ (dB)",
-        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 8: RCRB vs γ")
+        ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 8: RCRB vs γ", task_s=18)
 def sinr(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [0.0, 10.0, 20.0] if quick else [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
     return sweep("sinr_db", values, lambda v: {"sinr_db": v}, quick, seed, _drops(quick),
@@ -369,7 +370,7 @@ SPACINGS = {"λ/2": None, "2λ": 2.0, "10λ": 10.0}
 
 
 @figure("paper000-placement", x="spacing_lambda", metric="rcrb_m", xlabel="array element spacing (λ)",
-        ylabel="RCRB (m)", logy=True, title="Paper 000: MIMO / mMIMO RCRB vs transmit-array placement")
+        ylabel="RCRB (m)", logy=True, title="Paper 000: MIMO / mMIMO RCRB vs transmit-array placement", task_s=0.05)
 def placement(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     """The BS-side baselines (presets ``mimo-isac``, ``mmimo-isac``) decided once per drop
     and evaluated by the twin's evaluator (:mod:`twin.experiments.snapshot`), with the
