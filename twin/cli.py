@@ -244,6 +244,10 @@ def cmd_figure(args) -> int:
     names = list(available()) if args.name == "all" else [args.name]
     import time
     with dask_client(args.dask, args.workers) as client:
+        if args.name == "all" and client is not None:
+            _figures_at_once(names, args, client)
+            print(f"wrote {len(names)} figures to {args.out}")
+            return 0
         for i, name in enumerate(names, 1):
             tag = f"[{i}/{len(names)}] {name}" if args.name == "all" else name
             if args.name == "all" and (Path(args.out) / f"{name}.csv").exists() \
@@ -263,6 +267,35 @@ def cmd_figure(args) -> int:
         print(df.to_string(index=False, max_rows=60))
         print(f"\nwrote {Path(args.out) / (args.name + '.csv')} and .png")
     return 0
+
+
+def _figures_at_once(names, args, client) -> None:
+    """``figure all`` on Dask: the figures not yet in OUT run together
+    (:func:`twin.experiments.figures.run_figures`), a line per figure as it finishes; the
+    first figure's error is raised after the others have finished."""
+    import time
+
+    from twin.experiments.figures import run_figures
+
+    out = Path(args.out)
+    kept = [n for n in names if (out / f"{n}.csv").exists() and (out / f"{n}.png").exists()]
+    for n in kept:
+        print(f"{n}: already in {out}, kept", file=sys.stderr)
+    todo = [n for n in names if n not in kept]
+    t0, done = time.perf_counter(), []
+
+    def report(name, df, counts, error):
+        done.append(name)
+        head = f"[{len(done)}/{len(todo)}] {name}"
+        if error is not None:
+            print(f"{head}: failed after {time.perf_counter() - t0:.1f} s: {error}", file=sys.stderr)
+            return
+        print(f"{head}: done at {time.perf_counter() - t0:.1f} s ({counts['computed']} drops computed, "
+              f"{counts['cached']} from {out / '.drops'})", file=sys.stderr)
+
+    errors = run_figures(todo, out, client, quick=args.quick, seed=args.seed, on_done=report)
+    if errors:
+        raise next(iter(errors.values()))
 
 
 def int_at_least(text: str, lo: int, what: str) -> int:

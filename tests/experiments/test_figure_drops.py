@@ -1,6 +1,7 @@
 """The figures' drop map: every drop cached as it finishes, reruns and interrupted runs
 reuse the stored drops (identical CSV), Dask workers give the in-process answers."""
 
+import dataclasses
 import functools
 import pickle
 
@@ -128,3 +129,39 @@ def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
     assert (tmp_path / "a" / f"{FIG}.csv").read_bytes() == (tmp_path / "b" / f"{FIG}.csv").read_bytes()
     # the 3 points of a drop ran as one Dask task, yet every point was stored on its own
     assert len(list((tmp_path / "b" / ".drops" / FIG).glob("*.pkl"))) == 18
+
+
+@pytest.mark.slow          # a LocalCluster of 2 processes
+def test_figures_at_once_on_dask_give_the_in_process_csvs_longest_tasks_first(tmp_path, monkeypatch, capsys):
+    """`figure all --dask`: the figures run together in threads sharing one cluster; each
+    CSV is the in-process one byte for byte, the figure with the longer tasks gets the
+    higher Dask priority, and a figure that raises is reported without stopping the others."""
+    names = [FIG, "paper002-users", "paper001-heatmap"]
+    for n in names[:2]:
+        figures.run_figure(n, tmp_path / "ref", quick="ci")
+    specs = {n: s for n, s in figures.available().items() if n in names}
+    specs[FIG] = dataclasses.replace(specs[FIG], task_s=9.0)
+    specs["paper001-heatmap"] = dataclasses.replace(
+        specs["paper001-heatmap"], func=lambda quick, seed: (_ for _ in ()).throw(RuntimeError("broken figure")))
+    monkeypatch.setattr(figures, "available", lambda: dict(specs))
+    seen = []
+    real = drops._dask_map
+
+    def spy(client, func, items, keys, todo, done, group=1, priority=0):
+        seen.append((drops._run()["figure"], priority))
+        return real(client, func, items, keys, todo, done, group, priority)
+
+    monkeypatch.setattr(drops, "_dask_map", spy)
+    with pytest.raises(RuntimeError, match="broken figure"):
+        main(["figure", "all", "--quick", "--out", str(tmp_path / "out"), "--dask", "local", "--workers", "2"])
+    err = capsys.readouterr().err
+    assert "paper001-heatmap: failed" in err and f"{FIG}: done" in err and "paper002-users: done" in err
+    prio = dict(seen)
+    assert prio[FIG] > prio["paper002-users"]
+    for n in names[:2]:
+        assert (tmp_path / "out" / f"{n}.csv").read_bytes() == (tmp_path / "ref" / f"{n}.csv").read_bytes()
+    # the rerun keeps the finished figures and reports only the broken one again
+    with pytest.raises(RuntimeError, match="broken figure"):
+        main(["figure", "all", "--quick", "--out", str(tmp_path / "out"), "--dask", "local", "--workers", "2"])
+    err = capsys.readouterr().err
+    assert f"{FIG}: already in" in err and "[1/1] paper001-heatmap: failed" in err

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,6 +38,7 @@ class FigureSpec:
     title: str = ""
     plot: Callable | None = None   # custom plot(df, path) instead of the default lines
     ci: bool = True                # the table carries ci_low / ci_high
+    task_s: float = 1.0            # rough CPU seconds of one Dask task at full size (run_figures' order)
 
 
 _FIGURES: dict[str, FigureSpec] = {}
@@ -56,10 +58,13 @@ def track(iterable, desc: str = "", total: int | None = None):
 
 
 def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bool = False,
-           title: str = "", plot: Callable | None = None, ci: bool = True):
-    """Register ``func(quick: bool, seed: int) -> DataFrame`` as figure ``name``."""
+           title: str = "", plot: Callable | None = None, ci: bool = True, task_s: float = 1.0):
+    """Register ``func(quick: bool, seed: int) -> DataFrame`` as figure ``name``.
+    ``task_s``: rough CPU seconds of one of its Dask tasks at full size (a drop, or a drop's
+    points), only used to start the longest tasks first when figures run together
+    (:func:`run_figures`)."""
     def deco(func):
-        _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot, ci)
+        _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot, ci, float(task_s))
         return func
     return deco
 
@@ -71,11 +76,13 @@ def available() -> dict[str, FigureSpec]:
 
 
 def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 0,
-               progress: bool = False, cache: bool = False, client=None) -> pd.DataFrame:
+               progress: bool = False, cache: bool = False, client=None, bar=None,
+               priority: int = 0) -> pd.DataFrame:
     """Compute figure ``name`` and write ``NAME.csv`` and ``NAME.png`` into ``out_dir``
     (``progress``: a bar per drop map on stderr; ``cache``: every drop stored under
     ``out_dir/.drops/NAME/`` and reused; ``client``: a ``distributed.Client`` running the
-    drops, see :func:`dask_client`)."""
+    drops, see :func:`dask_client`, as tasks of Dask ``priority``; ``bar``: a
+    :class:`~.drops.SharedBar` to count the drops on instead)."""
     figs = available()
     if name not in figs:
         raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
@@ -83,7 +90,7 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
     spec = figs[name]
     _PROGRESS.update(on=bool(progress), figure=name)
     try:
-        with running(name, Path(out_dir) if cache else None, client, progress):
+        with running(name, Path(out_dir) if cache else None, client, progress, bar, priority):
             df = spec.func(quick=quick, seed=seed)
     finally:
         _PROGRESS["on"] = False
@@ -91,10 +98,64 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
         if col not in df.columns:
             raise RuntimeError(f"figure {name} did not produce column {col!r}")
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out / f"{name}.csv", index=False)
-    (spec.plot or _default_plot)(df, out / f"{name}.png", spec)
+    with _WRITE:                   # matplotlib's state is not thread-safe (run_figures)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out / f"{name}.csv", index=False)
+        (spec.plot or _default_plot)(df, out / f"{name}.png", spec)
     return df
+
+
+_WRITE = threading.Lock()
+
+
+def run_figures(names: list[str], out_dir: str | Path, client, quick: bool = False, seed: int = 0,
+                on_done: Callable | None = None) -> dict:
+    """Run figures ``names`` at once on the Dask ``client``, each in a thread of this
+    process, with the drop cache of :func:`run_figure` and one progress bar for all of
+    them. Every figure's tasks are on the cluster from the start, the longest first (Dask
+    priority by :attr:`FigureSpec.task_s`), so no worker waits for the last drops of one
+    figure while another's are queued: only the end of the whole run can leave a core
+    idle. ``on_done(name, df or None, counts, error or None)`` is called as each figure
+    finishes. A figure that raises does not stop the others (its finished drops are kept);
+    returns {name: exception} of the figures that raised. An interruption (Ctrl-C) cancels
+    the cluster's tasks and re-raises once every thread has returned."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from twin.experiments.figures.drops import SharedBar, allow_tasks, cancel_all
+
+    figs = available()
+    unknown = [n for n in names if n not in figs]
+    if unknown:
+        raise ConfigError("figure", "NAME", f"unknown figure {unknown[0]!r}", f"choose one of: {', '.join(figs)}")
+    ranks = {n: r for r, n in enumerate(sorted(names, key=lambda n: figs[n].task_s))}   # longest: highest
+
+    def one(name):
+        df = run_figure(name, out_dir, quick=quick, seed=seed, cache=True, client=client, bar=bar,
+                        priority=ranks[name])
+        return df, last_counts()
+
+    errors = {}
+    allow_tasks()
+    bar = SharedBar("all figures")
+    ex = ThreadPoolExecutor(max_workers=max(1, len(names)), thread_name_prefix="figure")
+    try:
+        futs = {ex.submit(one, n): n for n in sorted(names, key=lambda n: -figs[n].task_s)}
+        for fut in as_completed(futs):
+            name = futs[fut]
+            try:
+                df, counts = fut.result()
+            except Exception as e:            # reported; the other figures go on
+                errors[name] = e
+                df, counts = None, {"computed": 0, "cached": 0}
+            if on_done is not None:
+                on_done(name, df, counts, errors.get(name))
+    except BaseException:
+        cancel_all()
+        raise
+    finally:
+        ex.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+    return errors
 
 
 def _default_plot(df: pd.DataFrame, path: Path, spec: FigureSpec) -> None:

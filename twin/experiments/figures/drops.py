@@ -27,6 +27,7 @@ import itertools
 import os
 import pickle
 import re
+import threading
 import warnings
 from contextlib import contextmanager
 from functools import lru_cache
@@ -39,30 +40,70 @@ from twin.errors import ConfigError
 #: Seconds to wait for an existing Dask scheduler before ``--dask ADDRESS`` fails.
 CONNECT_TIMEOUT_S = 10
 
-# The running figure (set by run_figure): name, cache directory, Dask client, progress bar
-# switch, and the counts of computed / cached drops of the current run.
-_RUN: dict = {"figure": "", "cache": None, "client": None, "progress": False, "computed": 0, "cached": 0}
+# The running figure of this thread (set by run_figure; `pass-twin figure all --dask` runs
+# the figures in threads of one process): name, cache directory, Dask client, progress bar
+# switch or shared bar, the Dask priority of its tasks, and the counts of computed / cached
+# drops of the current run.
+_DEFAULT = {"figure": "", "cache": None, "client": None, "progress": False, "bar": None, "priority": 0,
+            "computed": 0, "cached": 0}
+_LOCAL = threading.local()
+
+
+def _run() -> dict:
+    """This thread's running-figure state."""
+    st = getattr(_LOCAL, "run", None)
+    if st is None:
+        st = _LOCAL.run = dict(_DEFAULT)
+    return st
 
 
 @contextmanager
-def running(figure: str, cache: Path | None = None, client=None, progress: bool = False):
-    """Context of one figure: its drops are cached under ``cache/.drops/<figure>`` (None:
-    no cache) and run on ``client`` (None: in this process)."""
-    saved = dict(_RUN)
-    _RUN.update(figure=figure, cache=Path(cache) if cache is not None else None, client=client,
-                progress=bool(progress), computed=0, cached=0)
+def running(figure: str, cache: Path | None = None, client=None, progress: bool = False, bar=None,
+            priority: int = 0):
+    """Context of one figure in this thread: its drops are cached under
+    ``cache/.drops/<figure>`` (None: no cache) and run on ``client`` (None: in this
+    process) as Dask tasks of ``priority`` (higher first); ``bar``: a :class:`SharedBar`
+    counting the drops instead of a bar of the figure's own (``progress``)."""
+    st = _run()
+    saved = dict(st)
+    st.update(figure=figure, cache=Path(cache) if cache is not None else None, client=client,
+              progress=bool(progress), bar=bar, priority=int(priority), computed=0, cached=0)
     try:
-        yield _RUN
+        yield st
     finally:
-        counts = {"computed": _RUN["computed"], "cached": _RUN["cached"]}
-        _RUN.clear()
-        _RUN.update(saved)
-        _RUN["last"] = counts
+        counts = {"computed": st["computed"], "cached": st["cached"]}
+        st.clear()
+        st.update(saved)
+        st["last"] = counts
 
 
 def last_counts() -> dict:
-    """{"computed": n, "cached": m} drops of the last figure run."""
-    return dict(_RUN.get("last", {"computed": 0, "cached": 0}))
+    """{"computed": n, "cached": m} drops of the last figure run in this thread."""
+    return dict(_run().get("last", {"computed": 0, "cached": 0}))
+
+
+class SharedBar:
+    """One progress bar for the drops of several figures running at once (threads): each
+    drop map adds its drops to the total, its stored drops as done, and ticks per drop."""
+
+    def __init__(self, desc: str = "all figures"):
+        from tqdm import tqdm
+
+        self._lock = threading.Lock()
+        self._bar = tqdm(total=0, desc=desc, unit="drop", dynamic_ncols=True)
+
+    def add(self, total: int, done: int) -> None:
+        with self._lock:
+            self._bar.total += int(total)
+            self._bar.update(int(done))
+
+    def tick(self) -> None:
+        with self._lock:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        with self._lock:
+            self._bar.close()
 
 
 # --- keys ---------------------------------------------------------------------------------
@@ -136,9 +177,10 @@ def per_process(func):
 
 # --- the store ----------------------------------------------------------------------------
 def _dir() -> Path | None:
-    if _RUN["cache"] is None:
+    st = _run()
+    if st["cache"] is None:
         return None
-    return _RUN["cache"] / ".drops" / (_RUN["figure"] or "_")
+    return st["cache"] / ".drops" / (st["figure"] or "_")
 
 
 def _load(path: Path):
@@ -180,23 +222,29 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             out[i] = value
         else:
             todo.append(i)
-    _RUN["cached"] += len(items) - len(todo)
-    bar = _bar(len(items), len(items) - len(todo), desc)
+    st = _run()
+    st["cached"] += len(items) - len(todo)
+    shared = st["bar"]
+    if shared is not None:
+        shared.add(len(items), len(items) - len(todo))
+    bar = _bar(len(items), len(items) - len(todo), desc) if shared is None else None
     try:
         def done(i, value):
             if keys[i] is not None:
                 _store(d / f"{keys[i]}.pkl", value)
             out[i] = value
-            _RUN["computed"] += 1
+            st["computed"] += 1
             if bar is not None:
                 bar.update(1)
+            elif shared is not None:
+                shared.tick()
 
-        client = _RUN["client"]
+        client = st["client"]
         if client is None or not todo:
             for i in todo:
                 done(i, func(*items[i]))
         else:
-            _dask_map(client, func, items, keys, todo, done, group)
+            _dask_map(client, func, items, keys, todo, done, group, st["priority"])
     finally:
         if bar is not None:
             bar.close()
@@ -204,11 +252,12 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
 
 
 def _bar(total, initial, desc):
-    if not _RUN["progress"]:
+    st = _run()
+    if not st["progress"]:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=f"{_RUN['figure']} {desc}".strip(), leave=False, unit="drop")
+    return tqdm(total=total, initial=initial, desc=f"{st['figure']} {desc}".strip(), leave=False, unit="drop")
 
 
 def _run_group(func, *columns) -> list:
@@ -225,7 +274,7 @@ def task_groups(members: dict[str, list[int]], group: int) -> list[list[str]]:
     return [list(c) for _, c in itertools.groupby(members, key=lambda n: members[n][0] // group)]
 
 
-def _dask_map(client, func, items, keys, todo, done, group: int = 1):
+def _dask_map(client, func, items, keys, todo, done, group: int = 1, priority: int = 0):
     from distributed import as_completed
 
     members: dict[str, list[int]] = {}        # item key -> the items it answers (equal items: one computation)
@@ -233,12 +282,18 @@ def _dask_map(client, func, items, keys, todo, done, group: int = 1):
         members.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
     chunks = task_groups(members, group)
     futs = {client.submit(_run_group, func, *[list(c) for c in zip(*(items[members[n][0]] for n in chunk))],
-                          key=chunk[0], pure=False, retries=0): chunk
+                          key=chunk[0], pure=False, retries=0, priority=priority): chunk
             for chunk in chunks}
     from distributed.client import FutureCancelledError
     from distributed.comm.core import CommClosedError
 
+    with _LIVE_LOCK:
+        _LIVE.update(futs)
+        stopped = _STOP.is_set()
     try:
+        if stopped:                           # cancel_all ran while these were being submitted
+            for f in futs:
+                f.cancel()
         for fut in as_completed(list(futs)):
             try:
                 value = fut.result()
@@ -257,6 +312,30 @@ def _dask_map(client, func, items, keys, todo, done, group: int = 1):
     finally:
         for f in futs:
             f.cancel()
+        with _LIVE_LOCK:
+            _LIVE.difference_update(futs)
+
+
+# the Dask futures of every drop map in flight (all threads), for cancel_all
+_LIVE: set = set()
+_LIVE_LOCK = threading.Lock()
+_STOP = threading.Event()
+
+
+def cancel_all() -> None:
+    """Cancel every Dask task a drop map of this process is waiting for or is about to
+    submit (until :func:`allow_tasks`): the waiting threads' drop maps then end with the
+    "lost the connection" error (finished drops are kept)."""
+    with _LIVE_LOCK:
+        _STOP.set()
+        futs = list(_LIVE)
+    for f in futs:
+        f.cancel()
+
+
+def allow_tasks() -> None:
+    """Undo :func:`cancel_all` for the drop maps that start from now on."""
+    _STOP.clear()
 
 
 # --- Dask clients -------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def _power_values(quick):
 
 
 @figure("paper001-power", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
-        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 3: outage vs P")
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 3: outage vs P", task_s=12)
 def power(quick: bool, seed: int) -> pd.DataFrame:
     schemes = [(proposed(T), R_MIN, None, None) for T in (2, 3, 4)]
     schemes.append((proposed_mm(), R_MIN, None, None))
@@ -207,7 +207,7 @@ def power(quick: bool, seed: int) -> pd.DataFrame:
 
 
 @figure("paper001-rate", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
-        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 4: outage vs P for several R_min")
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 4: outage vs P for several R_min", task_s=3.5)
 def rate(quick: bool, seed: int) -> pd.DataFrame:
     schemes = [(proposed(), r, f"{proposed().label}-Rmin{r:g}", None) for r in (1.0, 4.0, 7.0)]
     schemes += [(b, 1.0, None, None) for b in baselines()]
@@ -216,7 +216,7 @@ def rate(quick: bool, seed: int) -> pd.DataFrame:
 
 
 @figure("paper001-correlation", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
-        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 5: RCS correlation")
+        ylabel="sensing outage probability", logy=True, title="Paper 001 Fig. 5: RCS correlation", task_s=3.5)
 def correlation(quick: bool, seed: int) -> pd.DataFrame:
     schemes = [(proposed(decay=d), 1.0, f"{proposed().label}-{name}", None)
                for name, d in (("fully-correlated", 0.0), ("partial", 1.0), ("uncorrelated", 1e4))]
@@ -236,7 +236,7 @@ def pas_values(quick: bool) -> list[int]:
 
 @figure("paper001-pas", x="tx_power_dbm", metric="outage_probability", xlabel="transmit power P [dBm]",
         ylabel="sensing outage probability", logy=True,
-        title="Paper 001 Fig. 6: outage vs P for several N_c (PAs per cluster)")
+        title="Paper 001 Fig. 6: outage vs P for several N_c (PAs per cluster)", task_s=6)
 def pas(quick: bool, seed: int) -> pd.DataFrame:
     """The paper's axes: one curve of the proposed scheme per N_c, the proposed scheme
     without intra-cluster beamforming (``clustered-nobf``) at the largest N_c, and
@@ -312,7 +312,7 @@ def _heatmap_plot(df, path, spec):
 
 
 @figure("paper001-heatmap", x="x_m", metric="power_db", xlabel="x [m]", ylabel="y [m]", ci=False,
-        plot=_heatmap_plot, title="Paper 001 Fig. 7")
+        plot=_heatmap_plot, title="Paper 001 Fig. 7", task_s=0)
 def heatmap(quick: bool, seed: int) -> pd.DataFrame:
     df, at_target, meta = heatmap_table(seed, nx=60 if quick else 160)
     df.attrs["meta"] = meta

@@ -135,14 +135,14 @@ def _all_guides(key, value):
 
 
 @figure("paper002-resolution", x="Q", metric="sum_rate_bps_hz", xlabel="search resolution Q (samples per guide)",
-        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 2: sum rate vs resolution")
+        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 2: sum rate vs resolution", task_s=0.5)
 def resolution(quick: bool, seed: int) -> pd.DataFrame:
     values = [11, 51, 201] if quick else [11, 26, 51, 101, 201, 501, 1001]
     return _sweep("Q", values, lambda v: None, "downlink", quick, seed, Q=lambda v: v)
 
 
 @figure("paper002-power", x="tx_power_dbm", metric="sum_rate_bps_hz", xlabel="BS transmit power P [dBm]",
-        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 3(a): downlink sum rate vs P")
+        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 3(a): downlink sum rate vs P", task_s=0.5)
 def power(quick: bool, seed: int) -> pd.DataFrame:
     """Full mode reaches down to −30 dBm: the low-SNR regime where hMIMO-MRT beats
     hMIMO-ZF (paper §V-B)."""
@@ -152,7 +152,7 @@ def power(quick: bool, seed: int) -> pd.DataFrame:
 
 @figure("paper002-uplink-power", x="user_tx_power_dbm", metric="sum_rate_bps_hz",
         xlabel="per-user transmit power p [dBm]", ylabel="uplink sum rate [bit/s/Hz]",
-        title="Paper 002 Fig. 3(b): uplink sum rate vs p")
+        title="Paper 002 Fig. 3(b): uplink sum rate vs p", task_s=0.5)
 def uplink_power(quick: bool, seed: int) -> pd.DataFrame:
     values = [-10, 10, 30] if quick else list(range(-30, 35, 5))
     return _sweep("user_tx_power_dbm", values, lambda v: {"radio.user_tx_power_dbm": v}, "uplink", quick, seed)
@@ -170,20 +170,20 @@ def side_values(quick: bool) -> list[float]:
 
 
 @figure("paper002-side", x="side_m", metric="sum_rate_bps_hz", xlabel="region side length D_x [m]",
-        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(a): downlink sum rate vs D_x")
+        ylabel="downlink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(a): downlink sum rate vs D_x", task_s=0.4)
 def side(quick: bool, seed: int) -> pd.DataFrame:
     return _sweep("side_m", side_values(quick), _side, "downlink", quick, seed)
 
 
 @figure("paper002-uplink-side", x="side_m", metric="sum_rate_bps_hz", xlabel="region side length D_x [m]",
-        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(b): uplink sum rate vs D_x")
+        ylabel="uplink sum rate [bit/s/Hz]", title="Paper 002 Fig. 4(b): uplink sum rate vs D_x", task_s=0.4)
 def uplink_side(quick: bool, seed: int) -> pd.DataFrame:
     return _sweep("side_m", side_values(quick), _side, "uplink", quick, seed)
 
 
 @figure("paper002-uplink-resolution", x="Q", metric="sum_rate_bps_hz",
         xlabel="search resolution Q (samples per guide)", ylabel="uplink sum rate [bit/s/Hz]",
-        title="Paper 002 Fig. 2(b): uplink sum rate vs resolution")
+        title="Paper 002 Fig. 2(b): uplink sum rate vs resolution", task_s=0.5)
 def uplink_resolution(quick: bool, seed: int) -> pd.DataFrame:
     values = [11, 51, 201] if quick else [11, 26, 51, 101, 201, 501, 1001]
     return _sweep("Q", values, lambda v: None, "uplink", quick, seed, Q=lambda v: v)
@@ -207,7 +207,7 @@ def _register_link_pair(name: str, x: str, xlabel: str, fig: str, what: str, val
             return func
         figure(f"paper002-{prefix}{name}", x=x, metric="sum_rate_bps_hz", xlabel=xlabel,
                ylabel=f"{link} sum rate [bit/s/Hz]",
-               title=f"Paper 002 Fig. {fig}({panel}): {link} sum rate vs {what}")(make())
+               title=f"Paper 002 Fig. {fig}({panel}): {link} sum rate vs {what}", task_s=0.4)(make())
 
 
 _register_link_pair("pas", "pas_per_guide", "PAs per waveguide M", "5", "M", _pas_values,
