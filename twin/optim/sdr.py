@@ -273,11 +273,12 @@ class CrbSdr:
     def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",
                  solver_opts: dict | None = None, direct: bool = True, n_targets: int = 1,
                  objective: str = "sum", backend: str | None = None, restrict_rs: bool = False,
-                 reduce_span: bool = False):
+                 reduce_span: bool = False, retries: bool = True):
         N, K, L = int(n_rf), int(n_users), int(n_targets)
         # the same relaxation on the span of the channels when it is smaller (see _reduced)
         self._kw = dict(n_users=K, solver=solver, solver_opts=solver_opts, direct=direct, n_targets=L,
-                        objective=objective, backend=backend, restrict_rs=restrict_rs)
+                        objective=objective, backend=backend, restrict_rs=restrict_rs, retries=retries)
+        self.retries = bool(retries)
         self.reduce_span, self._subs = bool(reduce_span), {}
         if N < 1 or K < 1 or L < 1:
             raise ValueError(f"CrbSdr needs N ≥ 1 RF chains, K ≥ 1 users and ≥ 1 target, got N={N}, K={K}, "
@@ -439,7 +440,7 @@ class CrbSdr:
             res.info["attempts"] = attempt + 1
             if res.ok or res.status is Status.INFEASIBLE:
                 break
-        if self.backend == "conic" and not res.ok and res.status is not Status.INFEASIBLE:
+        if self.backend == "conic" and self.retries and not res.ok and res.status is not Status.INFEASIBLE:
             res = self._cvxpy_fallback(res, (H, h_t, dh_t, target, setup, sinr_target, power_w, noise_w), t0)
         return res
 
@@ -474,7 +475,7 @@ class CrbSdr:
         plan = [(RETRY_SETTINGS[0], restrict)]
         if restrict and self.solver_opts.get("equilibrate_enable", True) is False:
             plan.append((EQUILIBRATE_RETRY, True))
-        return plan + [(extra, False) for extra in RETRY_SETTINGS[1:]]
+        return plan + [(extra, False) for extra in RETRY_SETTINGS[1:]] if self.retries else plan
 
     def _cvxpy_fallback(self, res, args, t0):
         """After every conic attempt failed: the same solve through the cvxpy model (built
@@ -623,6 +624,13 @@ class CrbSdr:
                          time.perf_counter() - t0, status, (), info)
 
 
+#: Clarabel's iteration limit for :class:`FastFirstSdr`'s fast solve (its default: 200). A
+#: fast solve that converges takes 10-25 iterations; one that does not (no equilibration,
+#: no refinement: an infeasible or badly scaled instance) used to run to the limit and
+#: through every retry setting before the defaults were tried
+FAST_FIRST_MAX_ITER = 50
+
+
 class FastFirstSdr:
     """The CRB SDR as the twin solves it by default: ``fast`` (a :class:`CrbSdr` with
     :func:`~twin.optim.sdr_conic.fast_solver_opts`) first, the same problem repeated with
@@ -648,8 +656,8 @@ class FastFirstSdr:
         smaller than N, :meth:`CrbSdr._reduced`; ``retry_infeasible``: an infeasible verdict
         of the fast solve is checked with the defaults too, which at N = K = 8 took 3.3 s to
         agree after the fast solve's 0.5 s)."""
-        return cls(CrbSdr(n_rf, n_users, solver_opts=fast_solver_opts(), restrict_rs=restrict_rs,
-                          reduce_span=reduce_span),
+        return cls(CrbSdr(n_rf, n_users, solver_opts={**fast_solver_opts(), "max_iter": FAST_FIRST_MAX_ITER},
+                          restrict_rs=restrict_rs, reduce_span=reduce_span, retries=False),
                    CrbSdr(n_rf, n_users, restrict_rs=restrict_rs, reduce_span=reduce_span), retry_infeasible)
 
     def solve(self, *args) -> SdrResult:
