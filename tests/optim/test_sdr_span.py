@@ -128,3 +128,34 @@ def test_fast_first_build_solves_paper000_at_n8_like_the_defaults(world):
     res = FastFirstSdr.build(8, 2).solve(*args)
     assert ref.ok and res.ok and res.info["span_dim"] == 5
     assert res.objective == pytest.approx(ref.objective, rel=1e-4)
+
+
+def test_fast_first_fast_solve_gives_up_early_and_leaves_hard_instances_to_the_defaults(world, monkeypatch):
+    """The fast member tries only its own settings (restricted, then restricted with
+    equilibration) within FAST_FIRST_MAX_ITER iterations and never the retry settings or
+    the cvxpy model: a failing instance goes to the default member, which keeps them all."""
+    from twin.optim import sdr as sdr_mod
+
+    ff = FastFirstSdr.build(8, 2)
+    assert ff.fast.solver_opts["max_iter"] == sdr_mod.FAST_FIRST_MAX_ITER < 200
+    assert ff.fast._attempts() == [({}, True), (sdr_mod.EQUILIBRATE_RETRY, True)]
+    assert len(ff.default._attempts()) == len(sdr_mod.RETRY_SETTINGS)
+    calls = []
+    real = sdr_mod.CrbSdr._attempt
+
+    def failing(self, extra, restricted, *rest):          # every fast attempt fails numerically
+        calls.append((self is ff.fast or self in ff.fast._subs.values(), extra))
+        if self is ff.fast or self in ff.fast._subs.values():
+            return sdr_mod._failed(Status.SOLVER_FAILED, 0.0, "forced")
+        return real(self, extra, restricted, *rest)
+
+    def no_cvxpy(self, res, args, t0):
+        assert not (self is ff.fast or self in ff.fast._subs.values()), "the fast member fell back to cvxpy"
+        return res
+
+    monkeypatch.setattr(sdr_mod.CrbSdr, "_attempt", failing)
+    monkeypatch.setattr(sdr_mod.CrbSdr, "_cvxpy_fallback", no_cvxpy)
+    res = ff.solve(*_pass_instance(world, 5))
+    assert res.ok
+    fast_calls = [e for own, e in calls if own]
+    assert fast_calls == [{}, sdr_mod.EQUILIBRATE_RETRY]             # then straight to the defaults

@@ -268,6 +268,10 @@ class CrbSdr:
     for one target), the same relaxation is solved in the d coordinates of that span and
     lifted back (:meth:`_reduced`; exact, ``info["span_dim"]`` = d). At N = 8, K = 3: d = 6,
     16 instead of 43 ms per solve, objectives within the solver's tolerance.
+
+    ``retries = False`` (:class:`FastFirstSdr`'s fast member): only the first attempt (and
+    its equilibrated retry) is tried, never :data:`RETRY_SETTINGS`' others or the cvxpy
+    model; a failure is returned for a more robust solver to take over.
     """
 
     def __init__(self, n_rf: int, n_users: int, *, solver: str = "CLARABEL",
