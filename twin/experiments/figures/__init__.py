@@ -155,6 +155,7 @@ def run_figures(names: list[str], out_dir: str | Path, client, quick: bool = Fal
     finally:
         ex.shutdown(wait=True, cancel_futures=True)
         bar.close()
+        allow_tasks()                         # a later figure in this process may submit again
     return errors
 
 

@@ -278,8 +278,9 @@ def _dask_map(client, func, items, keys, todo, done, group: int = 1, priority: i
     from distributed import as_completed
 
     members: dict[str, list[int]] = {}        # item key -> the items it answers (equal items: one computation)
+    fig = _run()["figure"] or "_"             # figures running at once never share a task (or its cancel)
     for i in todo:
-        members.setdefault(f"{func.__name__}-{keys[i] or drop_key(func, items[i])}", []).append(i)
+        members.setdefault(f"{func.__name__}-{fig}-{keys[i] or drop_key(func, items[i])}", []).append(i)
     chunks = task_groups(members, group)
     futs = {client.submit(_run_group, func, *[list(c) for c in zip(*(items[members[n][0]] for n in chunk))],
                           key=chunk[0], pure=False, retries=0, priority=priority): chunk
