@@ -26,13 +26,3 @@ def test_figure_all_keeps_figures_already_written(tmp_path, capsys, monkeypatch)
     err = capsys.readouterr().err
     assert f"[{names.index('paper002-power') + 1}/{len(names)}] paper002-power:" in err
     assert "already in" in err
-
-
-def test_track_is_silent_unless_a_figure_runs_with_progress():
-    assert figures.track(range(3)) == range(3)
-    figures._PROGRESS.update(on=True, figure="f")
-    try:
-        bar = figures.track(range(3), "x")
-        assert list(bar) == [0, 1, 2] and hasattr(bar, "close")
-    finally:
-        figures._PROGRESS["on"] = False

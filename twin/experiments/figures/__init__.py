@@ -42,19 +42,6 @@ class FigureSpec:
 
 
 _FIGURES: dict[str, FigureSpec] = {}
-_PROGRESS = {"on": False, "figure": ""}
-
-
-def track(iterable, desc: str = "", total: int | None = None):
-    """``iterable`` with a progress bar on stderr while :func:`run_figure` runs with
-    ``progress=True`` (``pass-twin figure`` does); plain ``iterable`` otherwise. Figure
-    modules wrap their drop loops in it."""
-    if not _PROGRESS["on"]:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc=f"{_PROGRESS['figure']} {desc}".strip(), total=total, leave=False,
-                unit="drop")
 
 
 def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bool = False,
@@ -88,12 +75,8 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
         raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
                           f"choose one of: {', '.join(figs)}")
     spec = figs[name]
-    _PROGRESS.update(on=bool(progress), figure=name)
-    try:
-        with running(name, Path(out_dir) if cache else None, client, progress, bar, priority):
-            df = spec.func(quick=quick, seed=seed)
-    finally:
-        _PROGRESS["on"] = False
+    with running(name, Path(out_dir) if cache else None, client, progress, bar, priority):
+        df = spec.func(quick=quick, seed=seed)
     for col in (spec.x, "scheme", spec.metric) + (("ci_low", "ci_high") if spec.ci else ()):
         if col not in df.columns:
             raise RuntimeError(f"figure {name} did not produce column {col!r}")
