@@ -250,8 +250,7 @@ def cmd_figure(args) -> int:
             return 0
         for i, name in enumerate(names, 1):
             tag = f"[{i}/{len(names)}] {name}" if args.name == "all" else name
-            if args.name == "all" and (Path(args.out) / f"{name}.csv").exists() \
-                    and (Path(args.out) / f"{name}.png").exists():
+            if args.name == "all" and _figure_done(Path(args.out), name):
                 print(f"{tag}: already in {args.out}, kept", file=sys.stderr)
                 continue
             t0, c0 = time.perf_counter(), time.process_time()
@@ -269,6 +268,11 @@ def cmd_figure(args) -> int:
     return 0
 
 
+def _figure_done(out: Path, name: str) -> bool:
+    """Figure ``name``'s CSV and PNG are both in ``out`` (``figure all`` keeps it)."""
+    return (out / f"{name}.csv").exists() and (out / f"{name}.png").exists()
+
+
 def _figures_at_once(names, args, client) -> None:
     """``figure all`` on Dask: the figures not yet in OUT run together
     (:func:`twin.experiments.figures.run_figures`), a line per figure as it finishes; the
@@ -278,7 +282,7 @@ def _figures_at_once(names, args, client) -> None:
     from twin.experiments.figures import run_figures
 
     out = Path(args.out)
-    kept = [n for n in names if (out / f"{n}.csv").exists() and (out / f"{n}.png").exists()]
+    kept = [n for n in names if _figure_done(out, n)]
     for n in kept:
         print(f"{n}: already in {out}, kept", file=sys.stderr)
     todo = [n for n in names if n not in kept]
