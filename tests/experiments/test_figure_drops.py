@@ -121,6 +121,33 @@ def test_dask_tasks_group_the_points_of_a_drop_even_after_a_resume():
     assert drops.task_groups(members, 1) == [[n] for n in members]
 
 
+def _double(x):
+    return 2 * x
+
+
+def test_shared_bar_advances_by_each_drops_share_of_its_figures_task_cpu(tmp_path):
+    """The one bar of `figure all --dask` weighs a drop by its figure's ``task_s`` over the
+    drops of a task, so its percentage and time left follow the work, not the drop count:
+    3 drops of 4-s tasks are 12 units, a 1-s task's 2 points 0.5 each; a stored drop
+    counts as done when its map starts."""
+    bar = drops.SharedBar("test")
+    try:
+        with drops.running("long", bar=bar, task_s=4.0):
+            assert drops.drop_map(_double, [(1,), (2,), (3,)]) == [2, 4, 6]
+        assert bar.work == (12.0, 12.0) and (bar.drops, bar.total_drops) == (3, 3)
+        with drops.running("short", tmp_path, bar=bar, task_s=1.0):
+            drops.drop_map(_double, [(5,)], group=2)                  # computed and stored
+        with drops.running("short", tmp_path, bar=bar, task_s=1.0):
+            added = []
+            real_add = bar.add
+            bar.add = lambda total, done, weight=1.0: (added.append((total, done, weight)), real_add(total, done, weight))
+            assert drops.drop_map(_double, [(4,), (5,), (6,), (7,)], group=2) == [8, 10, 12, 14]
+        assert added == [(4, 1, 0.5)]                                 # (5,) was found stored
+        assert bar.work == (14.5, 14.5) and (bar.drops, bar.total_drops) == (8, 8)
+    finally:
+        bar.close()
+
+
 @pytest.mark.slow          # a LocalCluster of 2 processes: ~10 s idle, a minute on a loaded machine
 def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
     assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "a")]) == 0

@@ -38,7 +38,7 @@ class FigureSpec:
     title: str = ""
     plot: Callable | None = None   # custom plot(df, path) instead of the default lines
     ci: bool = True                # the table carries ci_low / ci_high
-    task_s: float = 1.0            # rough CPU seconds of one Dask task at full size (run_figures' order)
+    task_s: float = 1.0            # rough CPU seconds of one Dask task at full size (run_figures' order, its bar)
 
 
 _FIGURES: dict[str, FigureSpec] = {}
@@ -48,8 +48,8 @@ def figure(name: str, *, x: str, metric: str, xlabel: str, ylabel: str, logy: bo
            title: str = "", plot: Callable | None = None, ci: bool = True, task_s: float = 1.0):
     """Register ``func(quick: bool, seed: int) -> DataFrame`` as figure ``name``.
     ``task_s``: rough CPU seconds of one of its Dask tasks at full size (a drop, or a drop's
-    points), only used to start the longest tasks first when figures run together
-    (:func:`run_figures`)."""
+    points), only used when figures run together (:func:`run_figures`): to start the
+    longest tasks first and to weigh its drops on the shared progress bar."""
     def deco(func):
         _FIGURES[name] = FigureSpec(name, func, x, metric, xlabel, ylabel, logy, title, plot, ci, float(task_s))
         return func
@@ -75,7 +75,7 @@ def run_figure(name: str, out_dir: str | Path, quick: bool = False, seed: int = 
         raise ConfigError("figure", "NAME", f"unknown figure {name!r}",
                           f"choose one of: {', '.join(figs)}")
     spec = figs[name]
-    with running(name, Path(out_dir) if cache else None, client, progress, bar, priority):
+    with running(name, Path(out_dir) if cache else None, client, progress, bar, priority, spec.task_s):
         df = spec.func(quick=quick, seed=seed)
     for col in (spec.x, "scheme", spec.metric) + (("ci_low", "ci_high") if spec.ci else ()):
         if col not in df.columns:

@@ -42,10 +42,10 @@ CONNECT_TIMEOUT_S = 10
 
 # The running figure of this thread (set by run_figure; `pass-twin figure all --dask` runs
 # the figures in threads of one process): name, cache directory, Dask client, progress bar
-# switch or shared bar, the Dask priority of its tasks, and the counts of computed / cached
-# drops of the current run.
+# switch or shared bar, the Dask priority of its tasks, the rough CPU seconds of one of its
+# tasks (the shared bar's weight), and the counts of computed / cached drops of the current run.
 _DEFAULT = {"figure": "", "cache": None, "client": None, "progress": False, "bar": None, "priority": 0,
-            "computed": 0, "cached": 0}
+            "task_s": 1.0, "computed": 0, "cached": 0}
 _LOCAL = threading.local()
 
 
@@ -59,15 +59,17 @@ def _run() -> dict:
 
 @contextmanager
 def running(figure: str, cache: Path | None = None, client=None, progress: bool = False, bar=None,
-            priority: int = 0):
+            priority: int = 0, task_s: float = 1.0):
     """Context of one figure in this thread: its drops are cached under
     ``cache/.drops/<figure>`` (None: no cache) and run on ``client`` (None: in this
     process) as Dask tasks of ``priority`` (higher first); ``bar``: a :class:`SharedBar`
-    counting the drops instead of a bar of the figure's own (``progress``)."""
+    counting the drops instead of a bar of the figure's own (``progress``), each drop
+    weighted by its share of ``task_s``, the rough CPU seconds of one of the figure's tasks."""
     st = _run()
     saved = dict(st)
     st.update(figure=figure, cache=Path(cache) if cache is not None else None, client=client,
-              progress=bool(progress), bar=bar, priority=int(priority), computed=0, cached=0)
+              progress=bool(progress), bar=bar, priority=int(priority), task_s=float(task_s),
+              computed=0, cached=0)
     try:
         yield st
     finally:
@@ -84,22 +86,42 @@ def last_counts() -> dict:
 
 class SharedBar:
     """One progress bar for the drops of several figures running at once (threads): each
-    drop map adds its drops to the total, its stored drops as done, and ticks per drop."""
+    drop map adds its drops to the total, its stored drops as done, and ticks per drop.
+
+    The figures' drops differ in cost by up to 10⁴× (a 0.05-s placement drop, a 50-s users
+    chain), so a bar counting drops would give a meaningless rate and time left (the long
+    drops run first, hours predicted at the start). The bar advances instead by each drop's
+    ``weight``, its rough CPU seconds (a figure's ``task_s`` shared among the drops of a
+    task): its percentage and time left follow the work, and the drops done / total are
+    shown beside it."""
 
     def __init__(self, desc: str = "all figures"):
         from tqdm import tqdm
 
         self._lock = threading.Lock()
-        self._bar = tqdm(total=0, desc=desc, unit="drop", dynamic_ncols=True)
+        self.drops, self.total_drops = 0, 0
+        self._bar = tqdm(total=0, desc=desc, dynamic_ncols=True,
+                         bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
+        self._bar.set_postfix_str("0/0 drops", refresh=False)
 
-    def add(self, total: int, done: int) -> None:
-        with self._lock:
-            self._bar.total += int(total)
-            self._bar.update(int(done))
+    @property
+    def work(self) -> tuple[float, float]:
+        """(weighted drops done, weighted drops in all) so far."""
+        return float(self._bar.n), float(self._bar.total)
 
-    def tick(self) -> None:
+    def add(self, total: int, done: int, weight: float = 1.0) -> None:
         with self._lock:
-            self._bar.update(1)
+            self.total_drops += int(total)
+            self.drops += int(done)
+            self._bar.total += int(total) * float(weight)
+            self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
+            self._bar.update(int(done) * float(weight))
+
+    def tick(self, weight: float = 1.0) -> None:
+        with self._lock:
+            self.drops += 1
+            self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
+            self._bar.update(float(weight))
 
     def close(self) -> None:
         with self._lock:
@@ -225,8 +247,9 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
     st = _run()
     st["cached"] += len(items) - len(todo)
     shared = st["bar"]
+    weight = max(st["task_s"], 1e-3) / max(1, int(group))      # a drop's share of its task's CPU (SharedBar)
     if shared is not None:
-        shared.add(len(items), len(items) - len(todo))
+        shared.add(len(items), len(items) - len(todo), weight)
     bar = _bar(len(items), len(items) - len(todo), desc) if shared is None else None
     try:
         def done(i, value):
@@ -237,7 +260,7 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             if bar is not None:
                 bar.update(1)
             elif shared is not None:
-                shared.tick()
+                shared.tick(weight)
 
         client = st["client"]
         if client is None or not todo:
