@@ -297,9 +297,36 @@ def _figures_at_once(names, args, client) -> None:
         print(f"{head}: done at {time.perf_counter() - t0:.1f} s ({counts['computed']} drops computed, "
               f"{counts['cached']} from {out / '.drops'})", file=sys.stderr)
 
+    c0, (w0, _) = time.process_time(), _workers_cpu(client)
     errors = run_figures(todo, out, client, quick=args.quick, seed=args.seed, on_done=report)
+    w1, n_workers = _workers_cpu(client)
+    if todo:
+        cpu = time.process_time() - c0 + w1 - w0
+        print(f"{len(todo)} figures: {_min_s(time.perf_counter() - t0)} wall"
+              + (f", {_min_s(cpu)} CPU (this process and {n_workers} workers)" if cpu == cpu else ""),
+              file=sys.stderr)
     if errors:
         raise next(iter(errors.values()))
+
+
+def _min_s(seconds: float) -> str:
+    """``71 min 4 s`` (a minute or more) or ``2.4 s``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m} min {s} s"
+
+
+def _workers_cpu(client) -> tuple[float, int]:
+    """(CPU seconds of the Dask workers' processes so far, number of workers); NaN when the
+    workers cannot tell (then only the wall time of ``figure all`` is reported)."""
+    import time
+
+    try:
+        per = client.run(time.process_time)
+        return float(sum(per.values())), len(per)
+    except Exception:                   # a scheduler that refuses client.run: no CPU figure
+        return float("nan"), 0
 
 
 def int_at_least(text: str, lo: int, what: str) -> int:

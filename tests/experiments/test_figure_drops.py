@@ -4,6 +4,7 @@ reuse the stored drops (identical CSV), Dask workers give the in-process answers
 import dataclasses
 import functools
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -183,6 +184,12 @@ def test_figures_at_once_on_dask_give_the_in_process_csvs_longest_tasks_first(tm
         main(["figure", "all", "--quick", "--out", str(tmp_path / "out"), "--dask", "local", "--workers", "2"])
     err = capsys.readouterr().err
     assert "paper001-heatmap: failed" in err and f"{FIG}: done" in err and "paper002-users: done" in err
+    # the run's summary: its CPU (this process and the workers) within what 3 processes can spend
+    t = r"(?:(\d+) min )?([\d.]+) s"
+    m = re.search(rf"3 figures: {t} wall, {t} CPU \(this process and 2 workers\)", err)
+    assert m, err
+    wall, cpu = (60 * float(m[i] or 0) + float(m[i + 1]) for i in (1, 3))
+    assert 0 < cpu <= 3 * wall + 0.1
     prio = dict(seen)
     assert prio[FIG] > prio["paper002-users"]
     for n in names[:2]:
