@@ -100,7 +100,10 @@ class SharedBar:
 
         self._lock = threading.Lock()
         self.drops, self.total_drops = 0, 0
-        self._bar = tqdm(total=0, desc=desc, dynamic_ncols=True,
+        # smoothing=0: the time left from the run's average rate; tqdm's default (recent
+        # rate) jumped between 8 and 50 minutes left in one full run as figures whose
+        # task_s is off in either direction took turns, the average stayed within 67-73
+        self._bar = tqdm(total=0, desc=desc, dynamic_ncols=True, smoothing=0,
                          bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
         self._bar.set_postfix_str("0/0 drops", refresh=False)
 
