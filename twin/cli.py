@@ -297,13 +297,15 @@ def _figures_at_once(names, args, client) -> None:
         print(f"{head}: done at {time.perf_counter() - t0:.1f} s ({counts['computed']} drops computed, "
               f"{counts['cached']} from {out / '.drops'})", file=sys.stderr)
 
+    import math
+
     c0, (w0, _) = time.process_time(), _workers_cpu(client)
     errors = run_figures(todo, out, client, quick=args.quick, seed=args.seed, on_done=report)
     w1, n_workers = _workers_cpu(client)
     if todo:
         cpu = time.process_time() - c0 + w1 - w0
         print(f"{len(todo)} figures: {_min_s(time.perf_counter() - t0)} wall"
-              + (f", {_min_s(cpu)} CPU (this process and {n_workers} workers)" if cpu == cpu else ""),
+              + (f", {_min_s(cpu)} CPU (this process and {n_workers} workers)" if math.isfinite(cpu) else ""),
               file=sys.stderr)
     if errors:
         raise next(iter(errors.values()))

@@ -113,18 +113,21 @@ class SharedBar:
         return float(self._bar.n), float(self._bar.total)
 
     def add(self, total: int, done: int, weight: float = 1.0) -> None:
+        """A drop map's ``total`` drops of ``weight`` each, ``done`` of them already stored."""
         with self._lock:
             self.total_drops += int(total)
-            self.drops += int(done)
             self._bar.total += int(total) * float(weight)
-            self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
-            self._bar.update(int(done) * float(weight))
+            self._advance(int(done), weight)
 
     def tick(self, weight: float = 1.0) -> None:
+        """One drop of ``weight`` done."""
         with self._lock:
-            self.drops += 1
-            self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
-            self._bar.update(float(weight))
+            self._advance(1, weight)
+
+    def _advance(self, drops: int, weight: float) -> None:
+        self.drops += drops
+        self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
+        self._bar.update(drops * float(weight))
 
     def close(self) -> None:
         with self._lock:
