@@ -3,6 +3,8 @@ computation: the closed-form rate-infeasibility test never contradicts the feasi
 LP (and catches what it should), the geometry memo returns what focusing computes, and
 Proposed-MM's block memo leaves its result bit-identical."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -132,3 +134,26 @@ def test_the_stacked_batch_cdf_gives_the_loops_floats(monkeypatch):
         assert np.array_equal(stacked, loop), (B, n, x)
         b = int(rng.integers(B))
         assert stacked[b] == pytest.approx(_exact_cdf(lam[b], x), rel=1e-9, abs=1e-12)
+
+
+def test_duration_starts_are_solved_once_per_schedule_with_the_answers_of_a_fresh_problem(monkeypatch):
+    """optimise_durations keeps, per problem, the margin LP of a schedule and each SLSQP
+    run of a (schedule, start): asked again from another τ0, it solves neither the LP nor
+    the shared starts again, and every answer is the one a fresh problem gives."""
+    ctrl = controller(proposed(3), 2.0, {"radio.tx_power_dbm": 12})
+    pb = schedule(ctrl, USERS, TARGET).problem
+    clusters, configs, users = np.array([0, 3, 5]), np.zeros(3, int), np.array([0, 1, 1])
+    lps, runs = [], []
+    real_lp, real_min = scipy.optimize.linprog, scipy.optimize.minimize
+    monkeypatch.setattr(scipy.optimize, "linprog", lambda *a, **k: lps.append(1) or real_lp(*a, **k))
+    monkeypatch.setattr(scipy.optimize, "minimize", lambda f, x0, **k: runs.append(x0.copy()) or real_min(f, x0, **k))
+    t_tot = pb.t_tot
+    starts = [None, np.array([0.5, 0.3, 0.2]) * t_tot, np.array([0.2, 0.4, 0.4]) * t_tot]
+    got = [cl.optimise_durations(pb, clusters, configs, users, t0) for t0 in starts]
+    assert len(lps) == 1                                           # one LP for the schedule
+    assert len(runs) == len({r.tobytes() for r in runs})           # no start run twice
+    for t0, (tau, p) in zip(starts, got):
+        fresh = dataclasses.replace(pb, cache={})
+        tau_f, p_f = cl.optimise_durations(fresh, clusters, configs, users, t0)
+        assert p == p_f
+        np.testing.assert_array_equal(tau, tau_f)

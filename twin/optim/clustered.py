@@ -546,18 +546,11 @@ def _optimise_durations(pb, clusters, configs, users, tau0, objective):
         return None, 1.0
     A_rate = np.zeros((K, T))
     A_rate[users, np.arange(T)] = r / pb.t_tot
-    starts = []
-    # a feasible point: LP maximising the smallest rate margin
-    c = np.zeros(T + 1)
-    c[-1] = -1.0
-    A_ub = np.hstack([-A_rate, np.ones((K, 1))])
-    b_ub = -np.full(K, pb.r_min)
-    A_eq = np.hstack([np.ones((1, T)), np.zeros((1, 1))])
-    lp = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[pb.t_tot],
-                                bounds=[(pb.tau_min, pb.t_tot)] * T + [(None, None)], method="highs")
-    if lp.status != 0 or lp.x[-1] < -1e-9:
+    sched = (T, np.asarray(clusters).tobytes(), np.asarray(configs).tobytes(), np.asarray(users).tobytes())
+    lp_x = _margin_lp(pb, sched, A_rate)
+    if lp_x is None:
         return None, 1.0
-    starts.append(lp.x[:T])
+    starts = [lp_x]
     if tau0 is not None and _feasible(pb, clusters, configs, users, tau0):
         starts.append(np.asarray(tau0, float))
     eq = np.full(T, pb.t_tot / T)
@@ -570,13 +563,40 @@ def _optimise_durations(pb, clusters, configs, users, tau0, objective):
         val0 = f(t0)
         if val0 < best:
             best_tau, best = t0, val0
-        res = scipy.optimize.minimize(f, t0, method="SLSQP", jac=jac, bounds=[(pb.tau_min, pb.t_tot)] * T,
-                                      constraints=cons, options={"maxiter": 60, "ftol": 1e-10})
-        t = np.clip(res.x, pb.tau_min, pb.t_tot)
+        key = ("slsqp", objective) + sched + (t0.tobytes(),)
+        x = pb.cache.get(key)
+        if x is None:
+            x = pb.cache[key] = scipy.optimize.minimize(
+                f, t0, method="SLSQP", jac=jac, bounds=[(pb.tau_min, pb.t_tot)] * T, constraints=cons,
+                options={"maxiter": 60, "ftol": 1e-10}).x
+        t = np.clip(x, pb.tau_min, pb.t_tot)
         t = t * pb.t_tot / t.sum()
         if _feasible(pb, clusters, configs, users, t) and np.all(t >= pb.tau_min * (1 - 1e-9)) and f(t) < best:
             best_tau, best = t, f(t)
     return best_tau, float(np.exp(best))
+
+
+def _margin_lp(pb, sched: tuple, A_rate):
+    """The rate-feasible start of :func:`_optimise_durations`: durations maximising the
+    smallest rate margin (an LP, HiGHS), or None when the margin is negative (no
+    durations meet R_min). It depends on the schedule alone, not on the durations the
+    caller starts from, so it is kept per problem on the schedule's bytes ``sched``
+    (a fifth of the LPs of a ``paper001-power`` drop re-posed one already solved)."""
+    key = ("margin-lp",) + sched
+    if key in pb.cache:
+        x = pb.cache[key]
+        return None if x is None else x.copy()
+    K, T = A_rate.shape
+    c = np.zeros(T + 1)
+    c[-1] = -1.0
+    A_ub = np.hstack([-A_rate, np.ones((K, 1))])
+    b_ub = -np.full(K, pb.r_min)
+    A_eq = np.hstack([np.ones((1, T)), np.zeros((1, 1))])
+    lp = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[pb.t_tot],
+                                bounds=[(pb.tau_min, pb.t_tot)] * T + [(None, None)], method="highs")
+    x = None if lp.status != 0 or lp.x[-1] < -1e-9 else lp.x[:T].copy()
+    pb.cache[key] = x
+    return None if x is None else x.copy()
 
 
 def _finish(pb, clusters, configs, users, tau, t0, history, status=Status.OK, sweeps=0):
