@@ -149,6 +149,100 @@ def test_shared_bar_advances_by_each_drops_share_of_its_figures_task_cpu(tmp_pat
         bar.close()
 
 
+def test_a_drop_another_figure_stored_is_read_from_its_cache_not_computed(tmp_path, monkeypatch):
+    """paper002-uplink-users (K = 2, 4, 6 at CI size) and paper002-uplink-pas (M = 1, 4, 8)
+    both pass through the scene itself (K = M = 4): those 6 drops are the same computation
+    (one key), so the second figure reads them from the first's cache and stores them in
+    its own; its CSV is the one it gives alone."""
+    alone = figures.run_figure("paper002-uplink-pas", tmp_path / "alone", quick="ci")
+    figures.run_figure(FIG, tmp_path / "out", quick="ci", cache=True)
+    calls = _counting(monkeypatch, paper002, "sweep_drop")
+    df = figures.run_figure("paper002-uplink-pas", tmp_path / "out", quick="ci", cache=True)
+    assert figures.last_counts() == {"computed": 12, "cached": 6}
+    assert len(calls) == 12 and all(c[0] is not None for c in calls)      # the default point: not computed
+    assert len(list((tmp_path / "out" / ".drops" / "paper002-uplink-pas").glob("*.pkl"))) == 18
+    assert df.equals(alone)
+
+
+def test_default_points_are_one_drop_whatever_override_names_them():
+    """A sweep point at the scene's own value has no overrides (the same drop key in every
+    figure), and its drop gives what the explicit override gives."""
+    for ov in ({"radio.tx_power_dbm": 20}, paper002._side(10.0), {"users.count": 4},
+               {f"waveguides.{n}.pas": 4 for n in range(4)}, {"radio.user_tx_power_dbm": 10.0}):
+        assert paper002._canonical(ov) is None
+    assert paper002._canonical({"radio.tx_power_dbm": 25}) == {"radio.tx_power_dbm": 25}
+    explicit = paper002.sweep_drop.__wrapped__ if hasattr(paper002.sweep_drop, "__wrapped__") else paper002.sweep_drop
+    assert explicit({"users.count": 4}, "downlink", 50, 0, 3) == explicit(None, "downlink", 50, 0, 3)
+    from twin.experiments.figures import paper000
+    assert paper000.canonical_kw({"guides": 4}) == paper000.canonical_kw({"pas": 4}) == {}
+    assert paper000.canonical_kw({"guides": 5}) == {"guides": 5}
+
+
+_SLOW_CALLS: list = []
+
+
+def _slow_square(x, fail=False):
+    """A drop of the sharing tests: 0.3 s, raising instead when ``fail``."""
+    import time
+
+    time.sleep(0.3)
+    if fail:
+        raise RuntimeError("owner failed")
+    _SLOW_CALLS.append(x)
+    return x * x
+
+
+def _two_figures_at_once(tmp_path, first, second):
+    """Drop maps of figures "a" (items ``first``) and "b" (``second``) in two threads of
+    this process, "b" starting 0.1 s after "a". Returns (results, errors, counts) by figure."""
+    import threading
+    import time
+
+    res, err, counts = {}, {}, {}
+
+    def run(name, items):
+        try:
+            with drops.running(name, tmp_path):
+                res[name] = drops.drop_map(_slow_square, items)
+        except Exception as e:        # noqa: BLE001 - reported to the test
+            err[name] = e
+        counts[name] = drops._run()["last"]
+
+    ta = threading.Thread(target=run, args=("a", first))
+    tb = threading.Thread(target=run, args=("b", second))
+    ta.start()
+    time.sleep(0.1)
+    tb.start()
+    ta.join()
+    tb.join()
+    return res, err, counts
+
+
+def test_figures_running_at_once_compute_a_shared_drop_once(tmp_path):
+    """Figure b needs drop (2,) while figure a is computing it: b waits for a's result
+    instead of computing it again (whatever the timing: had a finished first, b would
+    read it from a's cache), and both caches hold it."""
+    _SLOW_CALLS.clear()
+    res, err, counts = _two_figures_at_once(tmp_path, [(1,), (2,)], [(2,), (3,)])
+    assert not err and res == {"a": [1, 4], "b": [4, 9]}
+    assert sorted(_SLOW_CALLS) == [1, 2, 3]
+    assert counts["b"] == {"computed": 1, "cached": 1}
+    key = drops.drop_key(_slow_square, (2,))
+    assert all((tmp_path / ".drops" / f / f"{key}.pkl").exists() for f in "ab")
+    assert not drops._INFLIGHT
+
+
+def test_a_shared_drop_whose_owner_fails_is_computed_by_the_figure_waiting_for_it(tmp_path):
+    """Figure a fails on its first drop, before the drop (2,) that b waits for: a's claim
+    is released and b computes (2,) itself."""
+    _SLOW_CALLS.clear()
+    res, err, counts = _two_figures_at_once(tmp_path, [(1, True), (2,)], [(2,), (3,)])
+    assert isinstance(err.get("a"), RuntimeError) and res == {"b": [4, 9]}
+    assert sorted(_SLOW_CALLS) == [2, 3]
+    assert counts["b"] == {"computed": 2, "cached": 0}
+    assert not drops._INFLIGHT
+
+
 @pytest.mark.slow          # a LocalCluster of 2 processes: ~10 s idle, a minute on a loaded machine
 def test_dask_local_two_workers_give_the_in_process_csv(tmp_path, capsys):
     assert main(["figure", FIG, "--quick", "--out", str(tmp_path / "a")]) == 0

@@ -238,7 +238,15 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
     ``group`` consecutive items still to compute go to a worker as one task (a figure passes
     its sweep points per drop: the points of a drop share its geometry memo,
     :mod:`twin.optim.drop_memo`, and a task's scheduling costs are paid once); each item's
-    result is still stored on its own."""
+    result is still stored on its own.
+
+    With a cache, a drop is computed once for all figures: the key names the computation
+    (function, arguments, code), not the figure, so a drop that another figure has stored
+    (``DIR/.drops/<other>/``) is read from there, and one that a figure running at the same
+    time in this process is computing is waited for instead of computed again
+    (:class:`_Shared`; e.g. the default point of paper 002's downlink sweeps over P, D_x, M
+    and K, the same 400 drops four times). If that figure fails or is cancelled first,
+    the drop is computed here after all."""
     items = [tuple(a) for a in items]
     d = _dir()
     keys = [drop_key(func, a) for a in items] if d is not None else [None] * len(items)
@@ -250,17 +258,24 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             out[i] = value
         else:
             todo.append(i)
+    mine: dict = {}                   # key -> the _Shared entry this map owns
+    waits: dict = {}                  # item -> another map's _Shared entry
+    if d is not None and todo:
+        todo, mine, waits = _claim(todo, keys)
+        todo = _from_other_figures(d, todo, keys, out, mine)
     st = _run()
-    st["cached"] += len(items) - len(todo)
+    reused = len(items) - len(todo) - len(waits)
+    st["cached"] += reused + len(waits)
     shared = st["bar"]
     weight = max(st["task_s"], 1e-3) / max(1, int(group))      # a drop's share of its task's CPU (SharedBar)
     if shared is not None:
-        shared.add(len(items), len(items) - len(todo), weight)
-    bar = _bar(len(items), len(items) - len(todo), desc) if shared is None else None
+        shared.add(len(items), reused + len(waits), weight)   # waited-for drops tick on their own figure's bar share
+    bar = _bar(len(items), reused, desc) if shared is None else None
     try:
         def done(i, value):
             if keys[i] is not None:
                 _store(d / f"{keys[i]}.pkl", value)
+                _resolve(mine, keys[i], value)
             out[i] = value
             st["computed"] += 1
             if bar is not None:
@@ -268,16 +283,128 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             elif shared is not None:
                 shared.tick(weight)
 
-        client = st["client"]
-        if client is None or not todo:
-            for i in todo:
-                done(i, func(*items[i]))
-        else:
-            _dask_map(client, func, items, keys, todo, done, group, st["priority"])
+        _compute(func, items, keys, todo, done, group, st)
+        late = []                     # waited-for drops whose owner stopped before computing them
+        for i, e in waits.items():
+            ok, value = e.wait()
+            if ok:
+                if keys[i] is not None:
+                    _store(d / f"{keys[i]}.pkl", value)
+                out[i] = value
+                if bar is not None:
+                    bar.update(1)
+            else:
+                late.append(i)
+        if late:
+            st["cached"] -= len(late)
+            if shared is not None:
+                shared.add(0, -len(late), weight)
+            _compute(func, items, keys, late, done, group, st)
     finally:
         if bar is not None:
             bar.close()
+        _release(mine)
     return out
+
+
+def _compute(func, items, keys, todo, done, group, st) -> None:
+    client = st["client"]
+    if client is None or not todo:
+        for i in todo:
+            done(i, func(*items[i]))
+    else:
+        _dask_map(client, func, items, keys, todo, done, group, st["priority"])
+
+
+class _Shared:
+    """A drop one drop map of this process is computing, which the drop maps of other
+    figures running at the same time wait for (:func:`drop_map`)."""
+
+    def __init__(self):
+        self._event = threading.Event()
+        self._ok, self._value = False, None
+
+    def resolve(self, value) -> None:
+        self._ok, self._value = True, value
+        self._event.set()
+
+    def abandon(self) -> None:
+        self._event.set()
+
+    def wait(self) -> tuple[bool, object]:
+        """(True, value) once computed; (False, None) if its owner stopped without it."""
+        self._event.wait()
+        return self._ok, self._value
+
+
+# drop key -> _Shared, for every drop a drop map of this process is computing (all threads)
+_INFLIGHT: dict = {}
+_INFLIGHT_LOCK = threading.Lock()
+
+
+def _claim(todo: list, keys: list) -> tuple[list, dict, dict]:
+    """Split the drops to compute into (still to compute here, {key: entry} now owned by
+    this map, {item: entry} another map is computing)."""
+    mine, waits, own = {}, {}, []
+    with _INFLIGHT_LOCK:
+        for i in todo:
+            k = keys[i]
+            e = _INFLIGHT.get(k)
+            if e is None:
+                e = _INFLIGHT[k] = mine[k] = _Shared()
+            if k in mine:
+                own.append(i)
+            else:
+                waits[i] = e
+    return own, mine, waits
+
+
+def _resolve(mine: dict, key: str, value) -> None:
+    """This map's drop ``key`` is computed (and stored): its waiters get ``value``, and
+    it leaves the in-flight registry (a later map finds it in the store)."""
+    e = mine.pop(key, None)
+    if e is None:
+        return
+    with _INFLIGHT_LOCK:
+        if _INFLIGHT.get(key) is e:
+            del _INFLIGHT[key]
+    e.resolve(value)
+
+
+def _release(mine: dict) -> None:
+    """Drop this map's in-flight entries; those never computed are abandoned (their
+    waiters compute them themselves)."""
+    with _INFLIGHT_LOCK:
+        for k, e in mine.items():
+            if _INFLIGHT.get(k) is e:
+                del _INFLIGHT[k]
+    for e in mine.values():
+        e.abandon()
+
+
+def _from_other_figures(d: Path, todo: list, keys: list, out: list, mine: dict) -> list:
+    """The drops of ``todo`` that another figure's cache (a sibling of ``d``) holds: read
+    into ``out``, copied into ``d``, their entries resolved. Returns the rest."""
+    others = [p for p in d.parent.iterdir() if p.is_dir() and p != d] if d.parent.is_dir() else []
+    if not others:
+        return todo
+    names = {}
+    for p in others:
+        with os.scandir(p) as it:
+            for f in it:
+                if f.name.endswith(".pkl"):
+                    names.setdefault(f.name[:-4], p)
+    rest = []
+    for i in todo:
+        k = keys[i]
+        hit, value = _load(names[k] / f"{k}.pkl") if k in names else (False, None)
+        if hit:
+            _store(d / f"{k}.pkl", value)
+            out[i] = value
+            _resolve(mine, k, value)
+        else:
+            rest.append(i)
+    return rest
 
 
 def _bar(total, initial, desc):
