@@ -66,6 +66,21 @@ def schemes(quick: bool = False, plain: bool = False) -> list[Scheme]:
 def paper000_world(power_dbm=None, users=None, guides=None, pas=None, sinr_db=None) -> World:
     """The §IV-A set-up (scenes/paper000.toml) with one parameter changed. N guides sit at
     the centres of N equal strips across D_y (as the scene file does for N = 4)."""
+    return World(paper000_scene(power_dbm, users, guides, pas, sinr_db))
+
+
+def canonical_kw(kw: dict) -> dict:
+    """:func:`paper000_world`'s arguments ``kw``, or {} when they give the scene as it is:
+    the point at the scene's own value of a sweep (N = 4 guides, M = 4 PAs) is then the
+    same drop in every figure that sweeps through it, computed once
+    (:func:`twin.experiments.figures.drop_map`)."""
+    if kw and paper000_scene(**kw).model_dump() == paper000_scene().model_dump():
+        return {}
+    return kw
+
+
+def paper000_scene(power_dbm=None, users=None, guides=None, pas=None, sinr_db=None) -> Scene:
+    """The scene of :func:`paper000_world`."""
     base = load_scene("paper000").model_dump()
     if power_dbm is not None:
         base["radio"]["tx_power_dbm"] = float(power_dbm)
@@ -79,7 +94,7 @@ def paper000_world(power_dbm=None, users=None, guides=None, pas=None, sinr_db=No
     y0, y1 = min(ys), max(ys)
     base["waveguides"] = [dict(g0, feed=(g0["feed"][0], y0 + (n + 0.5) * (y1 - y0) / N, g0["feed"][2]),
                                pas=int(pas) if pas is not None else g0["pas"]) for n in range(N)]
-    return World(Scene.model_validate(base))
+    return Scene.model_validate(base)
 
 
 def draw(world: World, rng: np.random.Generator):
@@ -236,12 +251,13 @@ def sweep(x_name: str, values, world_kw, quick: bool, seed: int, drops: int,
     whole chain of points is one drop of the figure's drop map (:func:`drop_chain`);
     otherwise every (point, drop) is one."""
     order = sorted(values, key=harder_first) if harder_first is not None else list(values)
+    kws = [canonical_kw(world_kw(v)) for v in order]
     if harder_first is not None:
-        items = [([world_kw(v) for v in order], quick, seed, d, plain) for d in range(drops)]
+        items = [(kws, quick, seed, d, plain) for d in range(drops)]
         chains = drop_map(drop_chain, items, desc=x_name)
         result = {(v, d): chains[d][i] for i, v in enumerate(order) for d in range(drops)}
     else:
-        items = [([world_kw(v)], quick, seed, d, plain) for v in order for d in range(drops)]
+        items = [([kw], quick, seed, d, plain) for kw in kws for d in range(drops)]
         chains = drop_map(drop_chain, items, desc=x_name)
         result = {(v, d): chains[i * drops + d][0] for i, v in enumerate(order) for d in range(drops)}
     rows = []
