@@ -513,9 +513,21 @@ def dask_client(address: str | None, workers: int | None = None):
     # a loaded shared machine can starve a process's event loop for longer than Dask's
     # default 30 s TCP timeout (seen: the client's link to its own LocalCluster dropped
     # at load 28 on 2 cores); drops are long, so a patient link costs nothing
-    with dask.config.set({"distributed.comm.timeouts.tcp": "300s"}):
+    with dask.config.set({"distributed.comm.timeouts.tcp": "300s", **QUIET_LOOP}):
         with _client(address, workers) as client:
             yield client
+
+
+#: Dask settings of :func:`dask_client` that only change how often its processes look at
+#: themselves: with ``--dask local`` the scheduler and the workers' nannies share this
+#: process's event loop, and at Dask's defaults their monitors (the loop-blocking tick
+#: every 20 ms, system and memory monitors, work stealing's balancing) took 5-7 % of a core
+#: with the workers busy on two long tasks and nothing else to do (1 % with these), a
+#: core the workers could use: ``benchmarks/bench_dask_overhead.py``. Stealing has no work
+#: here (the scheduler queues tasks and hands them to idle workers, priority first); the
+#: memory limit still holds, checked once a second.
+QUIET_LOOP = {"distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "10s",
+              "distributed.worker.memory.monitor-interval": "1s", "distributed.scheduler.work-stealing": False}
 
 
 @contextmanager
