@@ -5,11 +5,14 @@ import dataclasses
 import functools
 import pickle
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
 
 from twin.cli import main
+from twin.errors import ConfigError
 from twin.experiments import figures
 from twin.experiments.figures import drops, paper002
 
@@ -178,56 +181,70 @@ def test_default_points_are_one_drop_whatever_override_names_them():
     assert paper000.canonical_kw({"guides": 5}) == {"guides": 5}
 
 
-_SLOW_CALLS: list = []
+_CALLS: list = []
+_GATE = threading.Event()
+_ENDED: set = set()            # the figures of the running _two_figures that have returned
 
 
-def _slow_square(x, fail=False):
-    """A drop of the sharing tests: 0.3 s, raising instead when ``fail``."""
-    import time
-
-    time.sleep(0.3)
-    if fail:
-        raise RuntimeError("owner failed")
-    _SLOW_CALLS.append(x)
+def _gated(x, fail=False):
+    """A drop of the sharing tests: x², recorded; drop 1 first waits for ``_GATE`` (and
+    then raises when ``fail``), so a test decides when figure "a" gets past it."""
+    if x == 1:
+        assert _GATE.wait(60)
+        if fail:
+            raise RuntimeError("owner failed")
+    _CALLS.append(x)
     return x * x
 
 
-def _two_figures_at_once(tmp_path, first, second):
-    """Drop maps of figures "a" (items ``first``) and "b" (``second``) in two threads of
-    this process, "b" starting 0.1 s after "a". Returns (results, errors, counts) by figure."""
-    import threading
-    import time
+def _until(cond, what):
+    deadline = time.monotonic() + 60
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
 
+
+def _two_figures(tmp_path, first, second, between=None):
+    """Figures "a" (drops ``first``, drop 1 first) and "b" (``second``) in two threads:
+    b starts once a has claimed its drops, and a gets past drop 1 once b has computed its
+    own drop 3 (so b has claimed everything and waits for what a holds); ``between()``
+    runs at that moment. Returns (results, errors, counts) by figure."""
     res, err, counts = {}, {}, {}
+    _CALLS.clear()
+    _GATE.clear()
+    _ENDED.clear()
 
     def run(name, items):
         try:
             with drops.running(name, tmp_path):
-                res[name] = drops.drop_map(_slow_square, items)
+                res[name] = drops.drop_map(_gated, items)
         except Exception as e:        # noqa: BLE001 - reported to the test
             err[name] = e
         counts[name] = drops._run()["last"]
+        _ENDED.add(name)
 
     ta = threading.Thread(target=run, args=("a", first))
     tb = threading.Thread(target=run, args=("b", second))
     ta.start()
-    time.sleep(0.1)
+    _until(lambda: drops.drop_key(_gated, first[-1]) in drops._INFLIGHT, "a claims its drops")
     tb.start()
+    _until(lambda: 3 in _CALLS, "b computes its own drop")
+    if between is not None:
+        between()
+    _GATE.set()
     ta.join()
     tb.join()
     return res, err, counts
 
 
 def test_figures_running_at_once_compute_a_shared_drop_once(tmp_path):
-    """Figure b needs drop (2,) while figure a is computing it: b waits for a's result
-    instead of computing it again (whatever the timing: had a finished first, b would
-    read it from a's cache), and both caches hold it."""
-    _SLOW_CALLS.clear()
-    res, err, counts = _two_figures_at_once(tmp_path, [(1,), (2,)], [(2,), (3,)])
+    """Figure b needs drop (2,) while figure a holds it: b waits for a's result instead of
+    computing it again, and both caches hold it."""
+    res, err, counts = _two_figures(tmp_path, [(1,), (2,)], [(2,), (3,)])
     assert not err and res == {"a": [1, 4], "b": [4, 9]}
-    assert sorted(_SLOW_CALLS) == [1, 2, 3]
+    assert sorted(_CALLS) == [1, 2, 3]
     assert counts["b"] == {"computed": 1, "cached": 1}
-    key = drops.drop_key(_slow_square, (2,))
+    key = drops.drop_key(_gated, (2,))
     assert all((tmp_path / ".drops" / f / f"{key}.pkl").exists() for f in "ab")
     assert not drops._INFLIGHT
 
@@ -235,11 +252,34 @@ def test_figures_running_at_once_compute_a_shared_drop_once(tmp_path):
 def test_a_shared_drop_whose_owner_fails_is_computed_by_the_figure_waiting_for_it(tmp_path):
     """Figure a fails on its first drop, before the drop (2,) that b waits for: a's claim
     is released and b computes (2,) itself."""
-    _SLOW_CALLS.clear()
-    res, err, counts = _two_figures_at_once(tmp_path, [(1, True), (2,)], [(2,), (3,)])
+    res, err, counts = _two_figures(tmp_path, [(1, True), (2,)], [(2,), (3,)])
     assert isinstance(err.get("a"), RuntimeError) and res == {"b": [4, 9]}
-    assert sorted(_SLOW_CALLS) == [2, 3]
+    assert sorted(_CALLS) == [2, 3]
     assert counts["b"] == {"computed": 2, "cached": 0}
+    assert not drops._INFLIGHT
+
+
+def test_a_figure_waiting_for_a_shared_drop_stops_with_the_run(tmp_path):
+    """cancel_all (Ctrl-C, `figure all`) ends a figure that waits for another's drop with
+    the resumable error, as it ends the figures waiting for Dask futures."""
+    try:
+        res, err, _ = _two_figures(tmp_path, [(1,), (2,)], [(2,), (3,)],
+                                   between=lambda: (drops.cancel_all(), _until(lambda: "b" in _ENDED, "b stops")))
+    finally:
+        drops.allow_tasks()
+    assert isinstance(err["b"], ConfigError) and "resumes" in str(err["b"])
+    assert res == {"a": [1, 4]} and not drops._INFLIGHT
+
+
+def test_a_drop_map_that_fails_before_computing_leaves_no_claim(tmp_path, monkeypatch):
+    """Whatever fails between claiming drops and computing them (here: reading another
+    figure's store), the claims are released: no later figure waits for them forever."""
+    def broken(*a):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(drops, "_from_other_figures", broken)
+    with pytest.raises(OSError), drops.running("a", tmp_path):
+        drops.drop_map(_double, [(7,), (8,)])
     assert not drops._INFLIGHT
 
 

@@ -258,20 +258,22 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             out[i] = value
         else:
             todo.append(i)
-    mine: dict = {}                   # key -> the _Shared entry this map owns
-    waits: dict = {}                  # item -> another map's _Shared entry
-    if d is not None and todo:
-        todo, mine, waits = _claim(todo, keys)
-        todo = _from_other_figures(d, todo, keys, out, mine)
     st = _run()
-    reused = len(items) - len(todo) - len(waits)
-    st["cached"] += reused + len(waits)
     shared = st["bar"]
     weight = max(st["task_s"], 1e-3) / max(1, int(group))      # a drop's share of its task's CPU (SharedBar)
-    if shared is not None:
-        shared.add(len(items), reused + len(waits), weight)   # waited-for drops tick on their own figure's bar share
-    bar = _bar(len(items), reused, desc) if shared is None else None
+    mine: dict = {}                   # key -> the _Shared entry this map owns (released in any case)
+    bar = None
     try:
+        waits: dict = {}              # item -> another map's _Shared entry
+        if d is not None and todo:
+            todo, waits = _claim(todo, keys, mine)
+            todo = _from_other_figures(d, todo, keys, out, mine)
+        reused = len(items) - len(todo) - len(waits)
+        st["cached"] += reused + len(waits)
+        if shared is not None:        # a waited-for drop is done here: its owner's figure counts its work
+            shared.add(len(items), reused + len(waits), weight)
+        bar = _bar(len(items), reused, desc) if shared is None else None
+
         def done(i, value):
             if keys[i] is not None:
                 _store(d / f"{keys[i]}.pkl", value)
@@ -283,23 +285,30 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             elif shared is not None:
                 shared.tick(weight)
 
-        _compute(func, items, keys, todo, done, group, st)
-        late = []                     # waited-for drops whose owner stopped before computing them
-        for i, e in waits.items():
-            ok, value = e.wait()
-            if ok:
-                if keys[i] is not None:
+        while True:
+            _compute(func, items, keys, todo, done, group, st)
+            late = []                 # waited-for drops whose owner stopped before computing them
+            for i, e in waits.items():
+                ok, value = _wait(e)
+                if ok:
                     _store(d / f"{keys[i]}.pkl", value)
-                out[i] = value
-                if bar is not None:
-                    bar.update(1)
-            else:
-                late.append(i)
-        if late:
+                    out[i] = value
+                    if bar is not None:
+                        bar.update(1)
+                else:
+                    late.append(i)
+            if not late:
+                break
+            # claimed again: another figure may have taken them up meanwhile (then wait
+            # for it), else this map computes them
             st["cached"] -= len(late)
             if shared is not None:
                 shared.add(0, -len(late), weight)
-            _compute(func, items, keys, late, done, group, st)
+            todo, waits = _claim(late, keys, mine)
+            todo = _from_other_figures(d, todo, keys, out, mine)
+            st["cached"] += len(late) - len(todo)
+            if shared is not None:
+                shared.add(0, len(late) - len(todo), weight)
     finally:
         if bar is not None:
             bar.close()
@@ -310,8 +319,16 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
 def _compute(func, items, keys, todo, done, group, st) -> None:
     client = st["client"]
     if client is None or not todo:
+        first = {}                    # key -> the value of its first item (equal items: one computation)
         for i in todo:
-            done(i, func(*items[i]))
+            k = keys[i]
+            if k is not None and k in first:
+                done(i, first[k])
+                continue
+            value = func(*items[i])
+            if k is not None:
+                first[k] = value
+            done(i, value)
     else:
         _dask_map(client, func, items, keys, todo, done, group, st["priority"])
 
@@ -331,9 +348,11 @@ class _Shared:
     def abandon(self) -> None:
         self._event.set()
 
-    def wait(self) -> tuple[bool, object]:
-        """(True, value) once computed; (False, None) if its owner stopped without it."""
-        self._event.wait()
+    def wait(self, timeout: float | None = None) -> tuple[bool, object] | None:
+        """(True, value) once computed; (False, None) if its owner stopped without it;
+        None if neither happened within ``timeout`` seconds."""
+        if not self._event.wait(timeout):
+            return None
         return self._ok, self._value
 
 
@@ -342,10 +361,11 @@ _INFLIGHT: dict = {}
 _INFLIGHT_LOCK = threading.Lock()
 
 
-def _claim(todo: list, keys: list) -> tuple[list, dict, dict]:
-    """Split the drops to compute into (still to compute here, {key: entry} now owned by
-    this map, {item: entry} another map is computing)."""
-    mine, waits, own = {}, {}, []
+def _claim(todo: list, keys: list, mine: dict) -> tuple[list, dict]:
+    """Split the drops to compute into (still to compute here, {item: entry} another map
+    is computing); the entries of the first are added to ``mine`` (key → entry owned by
+    this map)."""
+    waits, own = {}, []
     with _INFLIGHT_LOCK:
         for i in todo:
             k = keys[i]
@@ -356,7 +376,19 @@ def _claim(todo: list, keys: list) -> tuple[list, dict, dict]:
                 own.append(i)
             else:
                 waits[i] = e
-    return own, mine, waits
+    return own, waits
+
+
+def _wait(e: "_Shared") -> tuple[bool, object]:
+    """:meth:`_Shared.wait`, ended by :func:`cancel_all` as a drop map's Dask futures are."""
+    while True:
+        got = e.wait(timeout=1.0)
+        if got is not None:
+            return got
+        if _STOP.is_set():
+            raise ConfigError("--dask", "scheduler", "the run was stopped while this figure waited for a drop "
+                              "another figure computes (finished drops are kept)",
+                              "run the same command again: it resumes from the finished drops")
 
 
 def _resolve(mine: dict, key: str, value) -> None:
