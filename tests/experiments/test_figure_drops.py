@@ -174,8 +174,8 @@ def test_default_points_are_one_drop_whatever_override_names_them():
                {f"waveguides.{n}.pas": 4 for n in range(4)}, {"radio.user_tx_power_dbm": 10.0}):
         assert paper002._canonical(ov) is None
     assert paper002._canonical({"radio.tx_power_dbm": 25}) == {"radio.tx_power_dbm": 25}
-    explicit = paper002.sweep_drop.__wrapped__ if hasattr(paper002.sweep_drop, "__wrapped__") else paper002.sweep_drop
-    assert explicit({"users.count": 4}, "downlink", 50, 0, 3) == explicit(None, "downlink", 50, 0, 3)
+    drop = paper002.sweep_drop
+    assert drop({"users.count": 4}, "downlink", 50, 0, 3) == drop(None, "downlink", 50, 0, 3)
     from twin.experiments.figures import paper000
     assert paper000.canonical_kw({"guides": 4}) == paper000.canonical_kw({"pas": 4}) == {}
     assert paper000.canonical_kw({"guides": 5}) == {"guides": 5}
@@ -204,7 +204,7 @@ def _until(cond, what):
         time.sleep(0.01)
 
 
-def _two_figures(tmp_path, first, second, between=None):
+def _two_figures(tmp_path, first, second, between=None, bar=None):
     """Figures "a" (drops ``first``, drop 1 first) and "b" (``second``) in two threads:
     b starts once a has claimed its drops, and a gets past drop 1 once b has computed its
     own drop 3 (so b has claimed everything and waits for what a holds); ``between()``
@@ -216,7 +216,7 @@ def _two_figures(tmp_path, first, second, between=None):
 
     def run(name, items):
         try:
-            with drops.running(name, tmp_path):
+            with drops.running(name, tmp_path, bar=bar):
                 res[name] = drops.drop_map(_gated, items)
         except Exception as e:        # noqa: BLE001 - reported to the test
             err[name] = e
@@ -252,10 +252,17 @@ def test_figures_running_at_once_compute_a_shared_drop_once(tmp_path):
 def test_a_shared_drop_whose_owner_fails_is_computed_by_the_figure_waiting_for_it(tmp_path):
     """Figure a fails on its first drop, before the drop (2,) that b waits for: a's claim
     is released and b computes (2,) itself."""
-    res, err, counts = _two_figures(tmp_path, [(1, True), (2,)], [(2,), (3,)])
+    bar = drops.SharedBar("test")
+    try:
+        res, err, counts = _two_figures(tmp_path, [(1, True), (2,)], [(2,), (3,)], bar=bar)
+    finally:
+        bar.close()
     assert isinstance(err.get("a"), RuntimeError) and res == {"b": [4, 9]}
     assert sorted(_CALLS) == [2, 3]
     assert counts["b"] == {"computed": 2, "cached": 0}
+    # the shared bar: b's two drops done once each (the one it waited for was taken back
+    # when a gave up, then ticked when b computed it); a's two never
+    assert (bar.drops, bar.total_drops) == (2, 4) and bar.work == (2.0, 4.0)
     assert not drops._INFLIGHT
 
 

@@ -461,13 +461,20 @@ def optimise_durations(pb, clusters, configs, users, tau0=None, objective: str =
     """Durations minimising the exact outage s.t. rates and time (SLSQP on log outage,
     from τ0 and from a rate-feasible LP point). Returns (tau, outage) or (None, 1.0).
     Memoised per problem on (schedule, τ0, objective): a deterministic function of them."""
-    key = ("tau", objective, np.asarray(clusters).tobytes(), np.asarray(configs).tobytes(),
-           np.asarray(users).tobytes(), None if tau0 is None else np.asarray(tau0, float).tobytes())
+    key = ("tau", objective) + _schedule_key(clusters, configs, users) + (
+        None if tau0 is None else np.asarray(tau0, float).tobytes(),)
     hit = pb.cache.get(key)
     if hit is None:
         hit = pb.cache[key] = _optimise_durations(pb, clusters, configs, users, tau0, objective)
     tau, p = hit
     return (None if tau is None else tau.copy()), p
+
+
+def _schedule_key(clusters, configs, users) -> tuple:
+    """A schedule's part of the keys of ``pb.cache`` (its slots' clusters, configurations
+    and users, with the slot count: arrays of other lengths never share bytes)."""
+    clusters = np.asarray(clusters)
+    return (clusters.size, clusters.tobytes(), np.asarray(configs).tobytes(), np.asarray(users).tobytes())
 
 
 def _duration_fns(pb, clusters, configs, A_rate, objective, outages=None):
@@ -546,7 +553,7 @@ def _optimise_durations(pb, clusters, configs, users, tau0, objective):
         return None, 1.0
     A_rate = np.zeros((K, T))
     A_rate[users, np.arange(T)] = r / pb.t_tot
-    sched = (T, np.asarray(clusters).tobytes(), np.asarray(configs).tobytes(), np.asarray(users).tobytes())
+    sched = _schedule_key(clusters, configs, users)
     lp_x = _margin_lp(pb, sched, A_rate)
     if lp_x is None:
         return None, 1.0
@@ -584,8 +591,7 @@ def _margin_lp(pb, sched: tuple, A_rate):
     (a fifth of the LPs of a ``paper001-power`` drop re-posed one already solved)."""
     key = ("margin-lp",) + sched
     if key in pb.cache:
-        x = pb.cache[key]
-        return None if x is None else x.copy()
+        return pb.cache[key]
     K, T = A_rate.shape
     c = np.zeros(T + 1)
     c[-1] = -1.0
@@ -594,9 +600,12 @@ def _margin_lp(pb, sched: tuple, A_rate):
     A_eq = np.hstack([np.ones((1, T)), np.zeros((1, 1))])
     lp = scipy.optimize.linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=[pb.t_tot],
                                 bounds=[(pb.tau_min, pb.t_tot)] * T + [(None, None)], method="highs")
-    x = None if lp.status != 0 or lp.x[-1] < -1e-9 else lp.x[:T].copy()
+    x = None
+    if lp.status == 0 and lp.x[-1] >= -1e-9:
+        x = lp.x[:T].copy()
+        x.flags.writeable = False                 # shared by every later call for the schedule
     pb.cache[key] = x
-    return None if x is None else x.copy()
+    return x
 
 
 def _finish(pb, clusters, configs, users, tau, t0, history, status=Status.OK, sweeps=0):

@@ -6,14 +6,13 @@ means are the eigenvalues of ``Σ^{1/2} D Σ^{1/2}``; ``P_out = Pr(Γ < Γ_th)``
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 import scipy.special
 import scipy.optimize
-import scipy.stats
+
+from twin.experiments.stats import wilson_ci
 
 
 def rcs_covariance(look_angles, mean_rcs_m2, decay):
@@ -109,20 +108,8 @@ def outage_monte_carlo(weights, cov, threshold, rng, samples=100_000, level=0.95
     xb *= xb
     xa += xb
     gamma = xa @ (0.5 * w[on])
-    k = int(np.count_nonzero(gamma < threshold))
-    p = k / samples
-    zq = _normal_quantile(0.5 + level / 2.0)
-    denom = 1.0 + zq**2 / samples
-    centre = (p + zq**2 / (2 * samples)) / denom
-    half = zq * np.sqrt(p * (1 - p) / samples + zq**2 / (4 * samples**2)) / denom
-    return p, max(0.0, centre - half), min(1.0, centre + half)
-
-
-@functools.lru_cache(maxsize=8)
-def _normal_quantile(u: float) -> float:
-    """Φ⁻¹(u) of the standard normal (the Wilson interval's z), kept per level: scipy's
-    distribution call costs half a millisecond."""
-    return float(scipy.stats.norm.ppf(u))
+    p = int(np.count_nonzero(gamma < threshold)) / samples
+    return (p, *wilson_ci(p, samples, level))
 
 
 def outage_probability(weights, cov, threshold, *, method="exact", rng=None, samples=100_000):

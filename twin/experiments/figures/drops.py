@@ -268,11 +268,12 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
         if d is not None and todo:
             todo, waits = _claim(todo, keys, mine)
             todo = _from_other_figures(d, todo, keys, out, mine)
-        reused = len(items) - len(todo) - len(waits)
-        st["cached"] += reused + len(waits)
-        if shared is not None:        # a waited-for drop is done here: its owner's figure counts its work
-            shared.add(len(items), reused + len(waits), weight)
-        bar = _bar(len(items), reused, desc) if shared is None else None
+        # a drop another figure computes counts as cached here, and on the shared bar as
+        # done (its owner's figure counts its work); a figure's own bar ticks it on arrival
+        st["cached"] += len(items) - len(todo)
+        if shared is not None:
+            shared.add(len(items), len(items) - len(todo), weight)
+        bar = _bar(len(items), len(items) - len(todo) - len(waits), desc) if shared is None else None
 
         def done(i, value):
             if keys[i] is not None:
@@ -300,15 +301,12 @@ def drop_map(func, items, desc: str = "", group: int = 1) -> list:
             if not late:
                 break
             # claimed again: another figure may have taken them up meanwhile (then wait
-            # for it), else this map computes them
-            st["cached"] -= len(late)
-            if shared is not None:
-                shared.add(0, -len(late), weight)
+            # for it) or stored them, else this map computes them (no longer cached)
             todo, waits = _claim(late, keys, mine)
             todo = _from_other_figures(d, todo, keys, out, mine)
-            st["cached"] += len(late) - len(todo)
+            st["cached"] -= len(todo)
             if shared is not None:
-                shared.add(0, len(late) - len(todo), weight)
+                shared.add(0, -len(todo), weight)
     finally:
         if bar is not None:
             bar.close()
