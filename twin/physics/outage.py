@@ -12,7 +12,7 @@ import scipy.sparse.linalg
 import scipy.special
 import scipy.optimize
 
-from twin.experiments.stats import wilson_ci
+from twin.intervals import wilson_ci
 
 
 def rcs_covariance(look_angles, mean_rcs_m2, decay):
