@@ -221,3 +221,111 @@ def test_fast_ao_equals_the_previous_ao(worlds, monkeypatch):
         ref, fast = out
         assert np.max(np.abs(fast.s - ref.s)) <= 1e-12 and fast.steps == ref.steps
         assert fast.objective == pytest.approx(ref.objective, rel=1e-12, abs=0)
+
+
+def ref_sca(P, Q0, W, Rs, sinr_target, noise_w, max_iter=20, tol=1e-4):
+    """The previous Algorithm 1: every one of the 90 bisection steps taken."""
+    sig = np.sqrt(noise_w)
+    p, q, W = np.asarray(P, complex) / sig, np.asarray(Q0, complex) / sig, np.asarray(W, complex)
+    N, K = W.shape
+    gamma = np.broadcast_to(np.asarray(sinr_target, float), (K,))
+    WW = np.einsum("nk,mk->knm", W, W.conj())
+    B = WW.sum(0)[None] - WW + np.asarray(Rs)[None]
+    lam, V = np.linalg.eigh(B)
+    lam = np.clip(lam, 0.0, None)
+    pt = np.einsum("knm,mk->kn", V.conj().transpose(0, 2, 1), p)
+    hist = [float(np.sum(np.abs(q - p) ** 2)) * noise_w]
+    for _ in range(max_iter):
+        c = np.einsum("nk,nk->k", W.conj(), q)
+        b = W * (c / gamma)[None, :]
+        d = 1.0 + np.abs(c) ** 2 / gamma
+        bt = np.einsum("knm,mk->kn", V.conj().transpose(0, 2, 1), b)
+
+        def q_of(mu):
+            return np.einsum("knm,km->nk", V, (pt + mu[:, None] * bt) / (1.0 + mu[:, None] * lam))
+
+        def g_of(x):
+            return np.real(np.einsum("nk,knm,mk->k", x.conj(), B, x)) - 2.0 * np.real(
+                np.einsum("nk,nk->k", b.conj(), x)) + d
+
+        new = p.copy()
+        viol = g_of(p) > 0
+        if np.any(viol):
+            lo, hi = np.full(K, -30.0), np.full(K, 30.0)
+            feas_hi = g_of(q_of(10.0 ** hi)) <= 0
+            for _ in range(90):
+                mid = 0.5 * (lo + hi)
+                ok = g_of(q_of(10.0 ** mid)) <= 0
+                hi = np.where(ok, mid, hi)
+                lo = np.where(ok, lo, mid)
+            new = np.where(viol[None, :], np.where(feas_hi[None, :], q_of(10.0 ** hi), q), p)
+        q = new
+        hist.append(float(np.sum(np.abs(q - p) ** 2)) * noise_w)
+        if abs(hist[-2] - hist[-1]) <= tol * max(hist[-2], 1e-300):
+            break
+    return q * sig, hist
+
+
+def test_sca_bisection_stopped_at_its_fixed_point_returns_the_full_bisection_bit_for_bit(worlds):
+    """Algorithm 1's bisection on log10 μ stops once a step leaves its bracket as it was (the
+    bracket's ends adjacent doubles: every later step would repeat it). Seeded targets far
+    and near the feasible set, N = 4 and N = 8: the same Q and history, bit for bit, as the
+    90 steps taken every time."""
+    compared = 0
+    for wi, (w, setup, sdr, draw) in enumerate(worlds):
+        lay = PassLayout(w.deployment, w.floor)
+        for seed in range(3):
+            rng = np.random.default_rng([13, wi, seed])
+            users, q = draw(w, rng)
+            s = _start(w, rng)
+            res = sdr_at(lay, sdr, s, users, q, setup, w.sinr_target, w.power_w, w.noise_w)
+            if not res.ok:
+                continue
+            H = lay.terms(s, users).sum(axis=1)
+            for spread in (0.05, 0.5, 3.0):
+                noise = rng.standard_normal(H.shape) + 1j * rng.standard_normal(H.shape)
+                P = H * (1 + spread * noise)
+                want = ref_sca(P, H, res.W, res.Rs, w.sinr_target, w.noise_w)
+                got = cp.sca_sinr_projection(P, H, res.W, res.Rs, w.sinr_target, w.noise_w)
+                assert np.array_equal(got[0], want[0]) and got[1] == want[1], (wi, seed, spread)
+                compared += 1
+    assert compared >= 12
+
+
+@pytest.mark.parametrize("grid", [SearchGrid(), SearchGrid(grid=301, zoom=33), SearchGrid(lattice_z=15),
+                                  ReachGrid(points=21, zoom=9)], ids=["601", "301", "lattice", "reach"])
+def test_kept_guide_points_give_the_candidate_sets_built_on_every_call(grid):
+    """A search grid's candidates from the guide's kept points and one sort (``_sorted_set``)
+    are the arrays ``np.linspace`` / ``np.arange`` and ``np.unique`` built on every call,
+    bit for bit: intervals cut anywhere, the current point on a grid point, at an end or
+    between, zooms overlapping each other and the interval's ends."""
+    rng = np.random.default_rng(5)
+    L = 11.37
+    for _ in range(200):
+        lo, hi = np.sort(rng.uniform(0, L, 2))
+        x = rng.choice([lo, hi, rng.uniform(lo, hi), L * rng.integers(0, 16) / 15])
+        if isinstance(grid, ReachGrid):
+            want = np.unique(np.concatenate([np.linspace(lo, hi, grid.points), [lo, hi, x]]))
+        elif grid.lattice_z is not None:
+            pts = np.arange(grid.lattice_z + 1) * (L / grid.lattice_z)
+            want = np.unique(np.concatenate([pts[(pts >= lo - 1e-9) & (pts <= hi + 1e-9)], [x]]))
+        else:
+            pts = np.linspace(0.0, L, grid.grid)
+            want = np.unique(np.concatenate([pts[(pts >= lo) & (pts <= hi)], [lo, hi, x]]))
+        got = grid.coarse(L, lo, hi, x)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        centres = [got[rng.integers(got.size)], x]
+        fine = 0.003
+        if isinstance(grid, ReachGrid):
+            half = max((hi - lo) / (grid.points - 1), fine * grid.zoom / 2)
+            want2 = np.unique(np.clip((np.asarray(centres)[:, None] + np.linspace(-half, half, grid.zoom)).ravel(), lo, hi))
+            got2 = grid.refine(centres, L, lo, hi, fine)
+        elif grid.lattice_z is None:
+            half = max(L / (grid.grid - 1), fine * grid.zoom / 2)
+            want2 = np.unique(np.clip((np.asarray(centres)[:, None] + np.linspace(-half, half, grid.zoom)).ravel(), lo, hi))
+            got2 = grid.refine(centres, L, lo, hi, fine)
+        else:
+            continue
+        assert np.array_equal(got2, want2)
+    if isinstance(grid, SearchGrid):                   # the kept points cannot be changed by a caller
+        assert not cp._guide_points(L, grid.lattice_z, grid.grid).flags.writeable

@@ -32,6 +32,7 @@ non-increasing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from dataclasses import dataclass
 
@@ -104,8 +105,12 @@ def sca_sinr_projection(P, Q0, W, Rs, sinr_target, noise_w, *, max_iter: int = 2
             for _ in range(90):
                 mid = 0.5 * (lo + hi)
                 ok = g_of(q_of(10.0 ** mid)) <= 0
-                hi = np.where(ok, mid, hi)
-                lo = np.where(ok, lo, mid)
+                lo2, hi2 = np.where(ok, lo, mid), np.where(ok, mid, hi)
+                if np.array_equal(lo2, lo) and np.array_equal(hi2, hi):
+                    # no midpoint between adjacent doubles is left: every further step
+                    # would evaluate the same mid, decide the same and change nothing
+                    break
+                lo, hi = lo2, hi2
             qs = q_of(10.0 ** hi)
             new = np.where(viol[None, :], np.where(feas_hi[None, :], qs, q), p)
         q = new
@@ -130,21 +135,32 @@ class SearchGrid:
     zoom: int = 97
 
     def coarse(self, length, lo, hi, current):
+        pts = _guide_points(float(length), self.lattice_z, self.grid)
         if self.lattice_z is not None:
-            pts = np.arange(self.lattice_z + 1) * (length / self.lattice_z)
             pts = pts[(pts >= lo - 1e-9) & (pts <= hi + 1e-9)]
-            return np.unique(np.concatenate([pts, [current]]))
-        pts = np.linspace(0.0, length, self.grid)
+            return _sorted_set(np.concatenate([pts, [current]]))
         pts = pts[(pts >= lo) & (pts <= hi)]
-        return np.unique(np.concatenate([pts, [lo, hi, current]]))
+        return _sorted_set(np.concatenate([pts, [lo, hi, current]]))
 
     def refine(self, centres, length, lo, hi, fine):
         if self.lattice_z is not None:
             return np.empty(0)
         half = max(length / max(self.grid - 1, 1), fine * self.zoom / 2)
-        off = np.linspace(-half, half, self.zoom)
+        off = _linspace(-half, half, self.zoom)
         pts = (np.asarray(centres, float)[:, None] + off[None, :]).ravel()
-        return np.unique(np.clip(pts, lo, hi))
+        return _sorted_set(np.clip(pts, lo, hi))
+
+
+@functools.lru_cache(maxsize=64)
+def _guide_points(length: float, lattice_z: int | None, grid: int) -> np.ndarray:
+    """A guide's candidate points before its PA's interval cuts them: the Z+1 lattice
+    points ``arange(Z+1) · L/Z`` or the ``grid`` uniform points ``linspace(0, L, grid)``
+    (read-only). The same arrays :meth:`SearchGrid.coarse` built on every call, kept: a
+    search asks for them tens of thousands of times per drop."""
+    pts = (np.arange(lattice_z + 1) * (length / lattice_z) if lattice_z is not None
+           else np.linspace(0.0, length, grid))
+    pts.flags.writeable = False
+    return pts
 
 
 class _TargetMemo(CrbSetup):
@@ -189,17 +205,17 @@ class ReachGrid:
     lattice_z = None
 
     def coarse(self, length, lo, hi, current):
-        pts = np.linspace(lo, hi, max(int(self.points), 2))
-        return np.unique(np.concatenate([pts, [lo, hi, current]]))
+        pts = _linspace(lo, hi, max(int(self.points), 2))
+        return _sorted_set(np.concatenate([pts, [lo, hi, current]]))
 
     def refine(self, centres, length, lo, hi, fine, width=None):
         if self.zoom <= 1 or hi <= lo:
             return np.empty(0)
         width = hi - lo if width is None else width
         half = max(width / max(int(self.points) - 1, 1), fine * self.zoom / 2)
-        off = np.linspace(-half, half, self.zoom)
+        off = _linspace(-half, half, self.zoom)
         pts = (np.asarray(centres, float)[:, None] + off[None, :]).ravel()
-        return np.unique(np.clip(pts, lo, hi))
+        return _sorted_set(np.clip(pts, lo, hi))
 
     def coarse_far(self, a, b, current, lo, hi, far: int):
         """:meth:`coarse` over the window [a, b] plus ``far`` uniform points over the
