@@ -67,8 +67,10 @@ def sca_sinr_projection(P, Q0, W, Rs, sinr_target, noise_w, *, max_iter: int = 2
     P, Q0 (N,K), W (N,K), Rs (N,N)  ->  (Q (N,K), history of ‖Q − P‖²). Each convexified
     problem ``min ‖q − p‖²`` s.t. ``q^H B q − 2 Re(b^H q) + d ≤ 0`` (B = Σ_{i≠k} w_i w_i^H
     + R_s, b = W_k q^{(t)}/γ, d = σ² + q^{(t)H} W_k q^{(t)}/γ) is solved exactly: KKT gives
-    ``q(μ) = (I + μB)^{-1}(p + μb)``, μ ≥ 0 found by bisection; a user whose convexified
-    set is empty keeps its point.
+    ``q(μ) = (I + μB)^{-1}(p + μb)``, μ ≥ 0 found by bisection on log10 μ ∈ [−30, 30]
+    (at most 90 steps; it stops when a step leaves the bracket as it was, i.e. its ends
+    are adjacent doubles and every further step would repeat it); a user whose
+    convexified set is empty keeps its point.
     """
     sig = np.sqrt(noise_w)
     p = np.asarray(P, complex) / sig                       # scaled: noise power 1
