@@ -155,12 +155,11 @@ class SearchGrid:
 
 @functools.lru_cache(maxsize=64)
 def _guide_points(length: float, lattice_z: int | None, grid: int) -> np.ndarray:
-    """A guide's candidate points before its PA's interval cuts them: the Z+1 lattice
-    points ``arange(Z+1) · L/Z`` or the ``grid`` uniform points ``linspace(0, L, grid)``
-    (read-only). The same arrays :meth:`SearchGrid.coarse` built on every call, kept: a
-    search asks for them tens of thousands of times per drop."""
-    pts = (np.arange(lattice_z + 1) * (length / lattice_z) if lattice_z is not None
-           else np.linspace(0.0, length, grid))
+    """A guide's candidate points before its PA's interval cuts them: the Z+1 points of
+    :func:`~twin.optim.legal.lattice` or the ``grid`` uniform points ``linspace(0, L,
+    grid)`` (read-only). The same arrays :meth:`SearchGrid.coarse` built on every call,
+    kept: a search asks for them tens of thousands of times per drop."""
+    pts = lattice(length, lattice_z) if lattice_z is not None else np.linspace(0.0, length, grid)
     pts.flags.writeable = False
     return pts
 
