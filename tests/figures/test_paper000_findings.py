@@ -13,7 +13,9 @@ are asserted in test_paper000_deployment.py (a second file, so that pytest -n 2
 
 Size (tests/figures/conftest.py): CI size (``quick="ci"``) by default, the paper's
 averaging with PASS_TWIN_FULL=1 (hours). CI size = the quick sweep values (3 per sweep), 2
-seeded drops (1 for K at N = 8 and for the convergence figure; quick: 3, 2 and 3), a
+seeded drops for the N and M sweeps, 1 for the nested P, K (N = 8) and γ sweeps, whose
+optimised schemes are monotone drop by drop, and for the convergence figure (quick: 3, 2
+for K, 3), a
 101-point continuous grid (quick 301, full 601), AO ≤ 8 iterations and penalty loops 2 × 2
 as in quick mode (fewer AO steps left Discrete-PASS-15 stuck before the lattice restarts:
 11.6 µm at N = 4 against 9.1 µm at N = 3 on drop 0). Full size: 20 drops (10 for
@@ -23,10 +25,10 @@ quick-size means there at the CI grid.
 
 Measured at CI size (seed 0; Continuous / Disc-30 / Disc-15 / Uniform in µm, mMIMO / MIMO
 in m; with the figure's lattice restarts), the margins these tests assert on:
-- P = 10, 20, 30 dBm: 57.1, 16.1, 5.07 / 62.8, 19.7, 6.18 / 71.4, 21.9, 6.93 / 195, 61.5,
-  19.5 / 258, 53.8, 11.0 / 2602, 795, 251 (Algorithm-4 = Uniform-PASS);
-- γ = 0, 10, 20 dB: 5.03, 5.18, 5.38 / 5.76, 6.02, 6.83 / 6.86, 8.17, 9.26 / 19.2, 20.0,
-  21.7 / 10.2, 12.3, 20.5 / 219, 272, 310;
+- P = 10, 20, 30 dBm (1 drop): 48.7, 15.3, 4.84 / 52.4, 16.5, 5.16 / 61.9, 19.2, 6.05 /
+  120, 37.8, 11.9 / 186, 57.7, 6.67 / 532, 154, 48.5 (Algorithm-4 = Uniform-PASS);
+- γ = 0, 10, 20 dB (1 drop): 4.60, 4.62, 4.71 / 5.20, 5.23, 5.31 / 6.61, 7.71, 7.95 / 11.7,
+  12.3, 13.1 / 6.44, 7.69, 21.7 / 44.3, 51.5, 58.3;
 - K = 2, 4, 6 (N = 8, 1 drop): 2.94, 2.99, 3.22 / 3.52, 3.64, 4.04 / 4.00, 4.13, 4.50 /
   8.21, 8.77, 10.8 / 1.04, 1.13, 1.18 / 18.8, 19.1, 23.9;
 - N = 3, 4, 6: 6.17, 5.20, 3.69 / 7.43, 6.48, 4.95 / 8.73, 6.51, 5.57 / 21.4, 19.5, 14.1 /
@@ -35,8 +37,10 @@ in m; with the figure's lattice restarts), the margins these tests assert on:
   62.5, 11.0, 4.37 / 251 (no M): Disc-15 rises past M = 4 (docs/paper000.md,
   "Discrete-PASS trends");
 - convergence (1 drop, 8 iterations, µm): 37.8 → 21.5 at 20 dBm, 11.9 → 7.49 at 30 dBm.
-The narrowest steps are Disc-30 against Disc-15 at M = 4 (6.48 / 6.51; the ordering holds
-drop by drop by construction) and Continuous in K (2.94 → 2.99)."""
+The narrowest steps are Continuous in γ (4.60 → 4.62; monotone drop by drop by
+construction), Disc-30 against Disc-15 at M = 4 (6.48 / 6.51; the ordering holds drop by
+drop by construction) and Continuous in K (2.94 → 2.99). The N and M sweeps are not nested
+and keep 2 drops: on drop 0 alone Uniform-PASS rises with M (11.5, 11.9, 13.8 µm)."""
 
 import numpy as np
 import pytest

@@ -3,6 +3,7 @@ dashed), CDFs, every PA on the timeline, guide tones never a user's colour, outa
 shaded, figures closed after saving, and no backend forced on import (issue 15 items
 6 and 9)."""
 
+import io
 import os
 import subprocess
 import sys
@@ -133,9 +134,12 @@ def test_dashboard_for_every_policy(policy, tmp_path):
     assert len(ax["pas"].lines) == 2 * n_pas
     for panel in panels:                                  # finite SINRs were plotted
         assert np.isfinite(panel.lines[0].get_ydata()).any()
-    plt.close(fig)
-    out = plot_runs([tmp_path / "run"], tmp_path / "d.png")
-    assert out.stat().st_size > 20_000
+    png = io.BytesIO()                                    # drawn as plot_run saves it (its file: above)
+    try:
+        fig.savefig(png, dpi=100)
+    finally:
+        plt.close(fig)
+    assert len(png.getvalue()) > 20_000
 
 
 def test_dashboard_shows_the_schedule_and_the_channel_knowledge(tmp_path):

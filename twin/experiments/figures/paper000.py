@@ -110,8 +110,9 @@ def draw(world: World, rng: np.random.Generator):
 
 
 # Sizes. ``quick`` is False (full: the paper's averaging), True (``--quick``) or "ci" (the
-# findings tests, tests/figures: the quick sweep values, 2 drops (1 for the K sweep at
-# N = 8 and for the convergence figure) and a 101-point continuous grid; the Z = 15 / 30
+# findings tests, tests/figures: the quick sweep values, 2 drops for the N and M sweeps, 1
+# for the nested P, K and γ sweeps, whose optimised schemes are monotone drop by drop, and
+# for the convergence figure, and a 101-point continuous grid; the Z = 15 / 30
 # lattices, the refinement zoom around the best candidate and the AO / penalty iteration
 # limits stay those of quick mode: fewer AO steps leave Discrete-PASS-15 in local optima
 # that break its N and M trends).
@@ -346,7 +347,7 @@ def convergence_drop(p: float, sc: Scheme, quick, iters: int, seed: int, d: int)
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 4: RCRB vs P", task_s=20)
 def power(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [10.0, 20.0, 30.0] if quick else [10.0, 15.0, 20.0, 25.0, 30.0, 35.0]
-    return sweep("power_dbm", values, lambda v: {"power_dbm": v}, quick, seed, _drops(quick),
+    return sweep("power_dbm", values, lambda v: {"power_dbm": v}, quick, seed, _drops(quick, ci=1),
                  harder_first=lambda v: v, plain=True)
 
 
@@ -376,7 +377,7 @@ def pas(quick: bool = False, seed: int = 0) -> pd.DataFrame:
         ylabel="RCRB (m)", logy=True, title="Paper 000 Fig. 8: RCRB vs γ", task_s=18)
 def sinr(quick: bool = False, seed: int = 0) -> pd.DataFrame:
     values = [0.0, 10.0, 20.0] if quick else [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
-    return sweep("sinr_db", values, lambda v: {"sinr_db": v}, quick, seed, _drops(quick),
+    return sweep("sinr_db", values, lambda v: {"sinr_db": v}, quick, seed, _drops(quick, ci=1),
                  harder_first=lambda v: -v)
 
 
