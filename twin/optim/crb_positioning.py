@@ -129,7 +129,9 @@ def _smallest_feasible_log_mu(pt, bt, lam, d):
     keeps the interval between the last infeasible and the first feasible one, 32× shorter;
     it stops when a round leaves every bracket as it was (its ends neighbouring doubles),
     after about 13 rounds where bisection took about 60 sequential steps. The constraint
-    is monotone in μ (it falls along the KKT path), so this is bisection's answer.
+    is monotone in μ (it falls along the KKT path), so this is bisection's answer, up to
+    where rounding makes its sign flicker over the last doubles: there either may stop
+    at another sign change, ~1e-14 away in log10 μ (tests/optim/test_crb_search_fast.py).
     -> (hi (K,), feasible at 10^30 (K,))."""
     K = pt.shape[0]
     lo, hi = np.full(K, -30.0), np.full(K, 30.0)
