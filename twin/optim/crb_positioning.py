@@ -96,8 +96,7 @@ def sca_sinr_projection(P, Q0, W, Rs, sinr_target, noise_w, *, max_iter: int = 2
         viol = _convexified_g(np.zeros((K, 1)), pt, bt, lam, d)[:, 0] > 0
         if np.any(viol):
             hi, feas = _smallest_feasible_log_mu(pt, bt, lam, d)
-            z = (pt + (10.0 ** hi)[:, None] * bt) / (1.0 + (10.0 ** hi)[:, None] * lam)
-            qs = np.einsum("knm,km->nk", V, z)
+            qs = np.einsum("knm,km->nk", V, _kkt_z((10.0 ** hi)[:, None], pt, bt, lam)[:, 0])
             new = np.where(viol[None, :], np.where(feas[None, :], qs, q), p)
         q = new
         hist.append(float(np.sum(np.abs(q - p) ** 2)) * noise_w)
@@ -106,12 +105,19 @@ def sca_sinr_projection(P, Q0, W, Rs, sinr_target, noise_w, *, max_iter: int = 2
     return q * sig, hist
 
 
-def _convexified_g(mu, pt, bt, lam, d):
-    """The convexified SINR constraint of Algorithm 1 (eq. 44) at ``q(μ)`` for every user
-    and every trial multiplier: mu (K,S), pt and bt (K,N) = Vᴴp, Vᴴb, lam (K,N), d (K,)
-    -> (K,S); ≤ 0 where q(μ) meets it. In B's eigenbasis (see :func:`sca_sinr_projection`)."""
+def _kkt_z(mu, pt, bt, lam):
+    """Algorithm 1's KKT point in B's eigenbasis, ``z = Vᴴ q(μ) = (Vᴴp + μ Vᴴb) / (1 + μλ)``,
+    for every user and trial multiplier: mu (K,S), pt and bt (K,N) = Vᴴp, Vᴴb, lam (K,N)
+    -> (K,S,N)."""
     m = mu[:, :, None]
-    z = (pt[:, None, :] + m * bt[:, None, :]) / (1.0 + m * lam[:, None, :])    # (K,S,N)
+    return (pt[:, None, :] + m * bt[:, None, :]) / (1.0 + m * lam[:, None, :])
+
+
+def _convexified_g(mu, pt, bt, lam, d):
+    """The convexified SINR constraint of Algorithm 1 (eq. 44) at ``q(μ)`` (:func:`_kkt_z`)
+    for every user and trial multiplier: mu (K,S), d (K,) -> (K,S); ≤ 0 where q(μ) meets
+    it. In B's eigenbasis (see :func:`sca_sinr_projection`)."""
+    z = _kkt_z(mu, pt, bt, lam)                                                 # (K,S,N)
     zr, zi = z.real, z.imag
     quad = np.sum(lam[:, None, :] * (zr * zr + zi * zi), axis=2)
     lin = np.sum(bt.real[:, None, :] * zr + bt.imag[:, None, :] * zi, axis=2)
