@@ -37,6 +37,7 @@ import functools
 import time
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from twin.optim.layout import PassLayout
@@ -330,7 +331,8 @@ def _crb_trace(setup, R, h, dh, q):
 
 
 def _rx_consts(setup, q):
-    """Receive-side constants of the Gram tr CRB (MODEL §2.4, §3.3) for target q:
+    """Receive-side constants of the Gram tr CRB (MODEL §2.4, §3.3) for target q, as the
+    compiled kernels take them (Python floats and complex, contiguous complex arrays):
     ``(c = 2L/σ², aᴴa, aᴴȧ_j (2,), ȧ_iᴴȧ_j (2,2), c|β|², β*, (aᴴȧ_j)*)``. A
     :class:`_TargetMemo` keeps them with its receiver terms (once per target instead of
     once per candidate batch)."""
@@ -340,8 +342,9 @@ def _rx_consts(setup, q):
         return memo[1]
     a, da, beta = rx
     c = 2.0 * setup.snapshots / setup.noise_w
-    e1 = da @ a.conj()
-    vals = (c, np.real(np.vdot(a, a)), e1, da.conj() @ da.T, c * abs(beta) ** 2, np.conj(beta), np.conj(e1))
+    e1 = np.ascontiguousarray(da @ a.conj(), dtype=complex)
+    vals = (float(c), float(np.real(np.vdot(a, a))), e1, np.ascontiguousarray(da.conj() @ da.T, dtype=complex),
+            float(c * abs(beta) ** 2), complex(np.conj(beta)), np.conj(e1))
     if isinstance(setup, _TargetMemo):
         setup.__dict__["_rxc"] = (rx, vals)
     return vals
@@ -351,57 +354,126 @@ def _crb_trace_gram(setup, R, h, dh, q):
     """:func:`_crb_trace` for the plain :class:`CrbSetup` with the transmit quadratic forms of
     :meth:`CrbSetup.fisher` (``hᴴRh``, ``hᴴRḣ_i``, ``ḣ_jᴴRh``, ``ḣ_jᴴRḣ_i``, gauged ḣ) read
     off one 3×3 Gram matrix ``Xᴴ R X``, ``X = [h, ḣ_x, ḣ_y]``, per candidate, and the Schur
-    complement of the nuisance written out entrywise (MODEL §3.3); see :func:`_gram_trace_t`.
+    complement of the nuisance written out entrywise (MODEL §3.3); see :func:`_gram_tr`.
     Same formulas as the Fisher blocks; the sums run in another order, so values agree to
     rounding (~1e-15 relative). h (…,N), dh (…,2,N), R (N,N) or (…,N,N) -> (…)."""
     h, dh, R = np.asarray(h), np.asarray(dh), np.asarray(R)
     lead, N = h.shape[:-1], h.shape[-1]
-    Xt = np.empty((3, N, int(np.prod(lead, dtype=int))), complex)           # candidates last
-    Xt[0] = h.reshape(-1, N).T
-    Xt[1:] = dh.reshape(-1, 2, N).transpose(1, 2, 0)
-    if R.ndim > 2:
-        R = np.broadcast_to(R, lead + (N, N)).reshape(-1, N, N)
-    return _gram_trace_t(_rx_consts(setup, q), R, Xt).reshape(lead)
+    Q = int(np.prod(lead, dtype=int))
+    R = np.ascontiguousarray(R, dtype=complex)
+    R = R[None] if R.ndim == 2 else np.ascontiguousarray(np.broadcast_to(R, lead + (N, N)).reshape(Q, N, N))
+    return _gram_trace_kernel(np.ascontiguousarray(h.reshape(Q, N), dtype=complex),
+                              np.ascontiguousarray(dh.reshape(Q, 2, N), dtype=complex), R,
+                              *_rx_consts(setup, q)).reshape(lead)
 
 
-def _gram_trace_t(cst, R, Xt):
-    """tr CRB of Q candidates from ``Xt`` (3,N,Q) = ``[h, ḣ_x, ḣ_y]`` (raw gradient; gauged
-    here in place, :func:`~twin.physics.sensing.nuisance_gauge`), candidates on the last
-    axis so every step is one contiguous numpy operation over all of them: the gauge, ``R
-    x_b`` (one product), the Gram ``G[a,b] = x_aᴴ R x_b`` (3,3,Q), the Fisher entries
-    J11 (2,2,Q) and J12 (2,Q) from ``G`` and the receive constants ``cst``
-    (:func:`_rx_consts`), the Schur complement ``S`` of the nuisance and ``tr S⁻¹ = tr S /
-    det S`` (inf where :func:`crb_from_fisher` calls the information singular: J22 ≤ 0,
-    non-finite, or condition number of S above 1e14). MODEL §3.3. R (N,N) or (Q,N,N)."""
-    c, e0, e1, e2, k1, cbeta, e1c = cst
-    h = Xt[0]
-    hc = h.conj()
-    nrm = np.real(np.sum(hc * h, axis=0))
-    kappa = np.sum(Xt[1:] * hc, axis=1) / np.where(nrm > 0, nrm, 1.0)       # (2,Q): h^H ḣ_i/‖h‖²
-    Xt[1:] -= kappa[:, None, :] * h
-    RX = R @ Xt if R.ndim == 2 else np.einsum("qnm,bmq->bnq", R, Xt)          # (3,N,Q): R x_b
-    G = np.sum(Xt.conj()[:, None] * RX[None], axis=2)                         # (3,3,Q)
-    q0, q1, q1b = G[0, 0], G[0, 1:], G[1:, 0]
-    # J11[i,j] = c|β|² Re(ȧ_iᴴȧ_j hᴴRh + hᴴRḣ_i aᴴȧ_j + (aᴴȧ_i)* ḣ_jᴴRh + aᴴa ḣ_jᴴRḣ_i)
-    J = k1 * np.real(e2[:, :, None] * q0 + q1[:, None, :] * e1[None, :, None]
-                     + e1c[:, None, None] * q1b[None, :, :] + e0 * G[1:, 1:].transpose(1, 0, 2))
-    u = cbeta * (e1c[:, None] * q0 + e0 * q1)                                # (2,Q): β* tr(A R Ȧ_iᴴ)
-    j22 = c * np.real(e0 * q0)
+@nb.njit(cache=True, error_model="numpy")
+def _gram_tr(x, rx, R, c, e0, e1, e2, k1, cbeta, e1c):
+    """tr CRB of one candidate, ``x`` (3,N) = ``[h, ḣ_x, ḣ_y]`` (overwritten: the gradient is
+    gauged in place, ``ḣ_i − (hᴴḣ_i/‖h‖²) h``), ``rx`` (3,N) scratch, R (N,N). The Gram
+    ``G[a,b] = x_aᴴ R x_b`` (3×3) gives every transmit quadratic form of
+    :meth:`CrbSetup.fisher`; with the receive constants (``c = 2L/σ², aᴴa, aᴴȧ_j, ȧ_iᴴȧ_j,
+    c|β|², β*, (aᴴȧ_j)*``, :func:`_rx_consts`) the Fisher entries are
+    ``J11[i,j] = c|β|² Re(ȧ_iᴴȧ_j hᴴRh + hᴴRḣ_i aᴴȧ_j + (aᴴȧ_i)* ḣ_jᴴRh + aᴴa ḣ_jᴴRḣ_i)``,
+    ``J12[i] = c Re/Im of β* (aᴴȧ_i)* hᴴRh + aᴴa hᴴRḣ_i``, ``J22 = c aᴴa hᴴRh``; the Schur
+    complement ``S = J11 − J12 J12ᵀ/J22`` and ``tr S⁻¹ = tr S / det S``, inf where
+    :func:`crb_from_fisher` calls the information singular (J22 ≤ 0, non-finite, or
+    condition number of S above 1e14). MODEL §3.3."""
+    N = x.shape[1]
+    nrm = 0.0
+    for i in range(N):
+        nrm += x[0, i].real * x[0, i].real + x[0, i].imag * x[0, i].imag
+    den = nrm if nrm > 0 else 1.0
+    for b in range(1, 3):
+        s = 0j
+        for i in range(N):
+            s += x[b, i] * np.conj(x[0, i])
+        kap = s / den
+        for i in range(N):
+            x[b, i] = x[b, i] - kap * x[0, i]
+    for b in range(3):
+        for i in range(N):
+            s = 0j
+            for j in range(N):
+                s += R[i, j] * x[b, j]
+            rx[b, i] = s
+    g00 = 0j
+    g01 = 0j
+    g02 = 0j
+    g10 = 0j
+    g20 = 0j
+    g11 = 0j
+    g12 = 0j
+    g21 = 0j
+    g22 = 0j
+    for i in range(N):
+        x0, x1, x2 = np.conj(x[0, i]), np.conj(x[1, i]), np.conj(x[2, i])
+        g00 += x0 * rx[0, i]
+        g01 += x0 * rx[1, i]
+        g02 += x0 * rx[2, i]
+        g10 += x1 * rx[0, i]
+        g20 += x2 * rx[0, i]
+        g11 += x1 * rx[1, i]
+        g12 += x1 * rx[2, i]
+        g21 += x2 * rx[1, i]
+        g22 += x2 * rx[2, i]
+    j00 = k1 * (e2[0, 0] * g00 + g01 * e1[0] + e1c[0] * g10 + e0 * g11).real
+    j01 = k1 * (e2[0, 1] * g00 + g01 * e1[1] + e1c[0] * g20 + e0 * g21).real
+    j10 = k1 * (e2[1, 0] * g00 + g02 * e1[0] + e1c[1] * g10 + e0 * g12).real
+    j11 = k1 * (e2[1, 1] * g00 + g02 * e1[1] + e1c[1] * g20 + e0 * g22).real
+    u0 = cbeta * (e1c[0] * g00 + e0 * g01)
+    u1 = cbeta * (e1c[1] * g00 + e0 * g02)
+    j22 = c * (e0 * g00).real
     ok = j22 > 0
-    den = np.where(ok, j22, 1.0)
+    dd = j22 if ok else 1.0
     cc = c * c
-    ur, ui = np.real(u), np.imag(u)
-    S = J - cc * (ur[:, None] * ur[None] + ui[:, None] * ui[None]) / den    # (2,2,Q) Schur complement
-    a_, d_ = S[0, 0], S[1, 1]
-    b_ = 0.5 * (S[0, 1] + S[1, 0])
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        ok = ok & np.isfinite(a_) & np.isfinite(b_) & np.isfinite(d_)
-        m, r = 0.5 * (a_ + d_), np.hypot(0.5 * (a_ - d_), b_)
-        big = np.abs(m) + r
-        det = a_ * d_ - b_ * b_
-        small = np.abs(det) / np.where(big > 0, big, 1.0)
-        ok = ok & (big > 0) & (small * 1e14 >= big)
-        return np.where(ok, (a_ + d_) / np.where(ok, det, 1.0), np.inf)
+    a_ = j00 - cc * (u0.real * u0.real + u0.imag * u0.imag) / dd
+    d_ = j11 - cc * (u1.real * u1.real + u1.imag * u1.imag) / dd
+    b_ = 0.5 * ((j01 - cc * (u0.real * u1.real + u0.imag * u1.imag) / dd)
+                + (j10 - cc * (u1.real * u0.real + u1.imag * u0.imag) / dd))
+    ok = ok and np.isfinite(a_) and np.isfinite(b_) and np.isfinite(d_)
+    big = abs(0.5 * (a_ + d_)) + np.hypot(0.5 * (a_ - d_), b_)      # |λ| largest
+    det = a_ * d_ - b_ * b_
+    small = abs(det) / (big if big > 0 else 1.0)                    # |λ| smallest
+    if ok and big > 0 and small * 1e14 >= big:
+        return (a_ + d_) / det
+    return np.inf
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _gram_trace_kernel(h, dh, R, c, e0, e1, e2, k1, cbeta, e1c):
+    """:func:`_gram_tr` of every candidate q: h (Q,N), dh (Q,2,N); R (1,N,N) shared or (Q,N,N)."""
+    Q, N = h.shape
+    out = np.empty(Q)
+    x = np.empty((3, N), np.complex128)
+    rx = np.empty((3, N), np.complex128)
+    for q in range(Q):
+        for i in range(N):
+            x[0, i] = h[q, i]
+            x[1, i] = dh[q, 0, i]
+            x[2, i] = dh[q, 1, i]
+        out[q] = _gram_tr(x, rx, R[q if R.shape[0] > 1 else 0], c, e0, e1, e2, k1, cbeta, e1c)
+    return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _gram_trace_row(h, dh, n, hc, dhc, R, c, e0, e1, e2, k1, cbeta, e1c):
+    """:func:`_gram_tr` of the candidates of one PA of guide n: ``[h, ḣ_x, ḣ_y]`` of the
+    current layout (h (N,), dh (2,N)) with entry n replaced by ``hc[q]``, ``dhc[:, q]``."""
+    N, Q = h.size, hc.size
+    out = np.empty(Q)
+    x = np.empty((3, N), np.complex128)
+    rx = np.empty((3, N), np.complex128)
+    for q in range(Q):
+        for i in range(N):
+            x[0, i] = h[i]
+            x[1, i] = dh[0, i]
+            x[2, i] = dh[1, i]
+        x[0, n] = hc[q]
+        x[1, n] = dhc[0, q]
+        x[2, n] = dhc[1, q]
+        out[q] = _gram_tr(x, rx, R, c, e0, e1, e2, k1, cbeta, e1c)
+    return out
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
@@ -515,25 +587,8 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     e = np.exp(-1j * psi)
     hc, dhc = hc * e, dhc * e[None, :]
     if type(setup) in (CrbSetup, _TargetMemo) and np.ndim(R) == 2:
-        # the tr CRB of a batch is a function of the data in ``key`` only; the penalty
-        # method's inner iterations and the AO's repeated starts score the same batch with
-        # the same R again (1 in 3 batches of a paper 000 drop): a _TargetMemo keeps them
-        R = np.asarray(R)
-        memo = setup.__dict__.setdefault("_trace_memo", {}) if type(setup) is _TargetMemo else None
-        key = None if memo is None else (n, psi.tobytes(), hc.tobytes(), dhc.tobytes(), h.tobytes(),
-                                         dh.tobytes(), R.tobytes(), np.asarray(q, float).tobytes())
-        tr = None if key is None else memo.get(key)
-        if tr is None:
-            Xt = np.empty((3, h.size, Qn), complex)               # the batch, candidates last
-            Xt[0] = h[:, None]
-            Xt[1:] = dh[:, :, None]
-            Xt[0, n] = hc
-            Xt[1:, n] = dhc
-            tr = _gram_trace_t(_rx_consts(setup, q), R, Xt)
-            if key is not None:
-                if len(memo) >= _TRACE_MEMO_CAP:
-                    memo.clear()
-                memo[key] = tr
+        tr = _gram_trace_row(h, dh, int(n), hc, dhc, np.ascontiguousarray(R, dtype=complex),
+                             *_rx_consts(setup, q))
         val = tr / crb_ref
     else:
         hb = np.repeat(h[None], Qn, axis=0)
@@ -557,25 +612,50 @@ def _row_sinr(H, n, rows, W, noise_w, Rs):
     """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
     row n replaced by each of ``rows`` (Q,K), without Q copies of H: the sums over the
     other rows (``Σ_{n'≠n} h*_{n'k} w_{n'i}``, the quadratic form of R_s on them, its
-    cross column) are formed once, each candidate adds its row's terms. Nothing is
-    subtracted, so the values equal the direct evaluation to rounding. -> (Q,K)."""
+    cross column) are formed once, each candidate adds its row's terms
+    (:func:`_row_sinr_kernel`). Nothing is subtracted, so the values equal the direct
+    evaluation to rounding. -> (Q,K)."""
     Hs = np.array(H, complex)
     Hs[n] = 0.0                                                    # the rows that stay
-    B = (Hs.conj().T @ W)[None] + rows.conj()[:, :, None] * W[n][None, None, :]   # (Q,K,K): h_kᴴ w_i
-    G = np.abs(B) ** 2
-    signal = np.diagonal(G, axis1=-2, axis2=-1)
-    interference = G.sum(axis=-1) - signal
-    if Rs is not None:
-        Rs = np.asarray(Rs)
+    W = np.asarray(W, complex)
+    K = Hs.shape[1]
+    if Rs is None:
+        stay, RHn, v, rnn = np.zeros(K), np.zeros(K, complex), np.zeros(K, complex), 0.0
+    else:
+        Rs = np.asarray(Rs, complex)
         RH = Rs @ Hs
         stay = np.real(np.sum(Hs.conj() * RH, axis=0))              # (K,) the other rows' h_kᴴ R_s h_k
-        cross = rows.conj() * RH[n] + (Hs.conj().T @ Rs[:, n]) * rows
-        interference = interference + (stay + np.real(cross) + np.real(Rs[n, n]) * np.abs(rows) ** 2)
-    return signal / (interference + noise_w)
+        RHn, v, rnn = RH[n], Hs.conj().T @ Rs[:, n], float(np.real(Rs[n, n]))
+    return _row_sinr_kernel(np.ascontiguousarray(rows, dtype=complex), np.ascontiguousarray(Hs.conj().T @ W),
+                            np.ascontiguousarray(W[n]), Rs is not None, stay, np.ascontiguousarray(RHn),
+                            np.ascontiguousarray(v), rnn, float(noise_w))
 
 
-#: candidate batches whose tr CRB a :class:`_TargetMemo` keeps (:func:`_score_candidates`)
-_TRACE_MEMO_CAP = 2048
+@nb.njit(cache=True, error_model="numpy")
+def _row_sinr_kernel(rows, C0, wn, sensing, stay, RHn, v, rnn, noise_w):
+    """SINR (Q,K) of user k for candidate row ``r = rows[q]``: ``b_ki = C0[k,i] + conj(r_k)
+    w_{n,i}`` (``C0 = H_sᴴ W`` of the rows that stay), signal ``|b_kk|²``, interference
+    ``Σ_{i≠k} |b_ki|²`` plus, with sensing, ``stay_k + Re(conj(r_k) [R_s H_s]_{nk} +
+    v_k r_k) + Re([R_s]_nn) |r_k|²`` (``v = H_sᴴ R_s[:, n]``)."""
+    Q, K = rows.shape
+    out = np.empty((Q, K))
+    for q in range(Q):
+        for k in range(K):
+            rc = np.conj(rows[q, k])
+            sig = 0.0
+            tot = 0.0
+            for i in range(K):
+                b = C0[k, i] + rc * wn[i]
+                g = b.real * b.real + b.imag * b.imag
+                tot += g
+                if i == k:
+                    sig = g
+            intf = tot - sig
+            if sensing:
+                r = rows[q, k]
+                intf = intf + (stay[k] + (rc * RHn[k] + v[k] * r).real + rnn * (r.real * r.real + r.imag * r.imag))
+            out[q, k] = sig / (intf + noise_w)
+    return out
 
 
 # ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ reference. ``bT``: the conjugated change of row n, ``conj(δ)ᵀ`` (K,Q), C-cont
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 _F = np.float64
@@ -81,75 +82,179 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
     ``alpha``: its regularisation (0 for ZF, Kσ²/P downlink MMSE, σ²/p uplink MMSE);
     ``A = (G + αI)⁻¹`` (ZF/MMSE) and ``G = Hᴴ H`` (MRT/MRC) as the search keeps them;
     ``fro2_h`` = ‖H‖²_F (downlink MRT); ``consts``: :func:`row_constants` of the same
-    arguments if the caller keeps them (else computed here: the same numbers)."""
-    K = H.shape[1]
-    s2 = noise_w
+    arguments if the caller keeps them (else computed here: the same numbers).
+
+    The per-candidate arithmetic runs in one compiled loop over the candidates
+    (:func:`_mrt_rates`, :func:`_linear_rates`): the figures' batches are a few hundred
+    candidates of K ≤ 8 users, where numpy's cost per operation, not the arithmetic, set
+    the time."""
+    bT = np.ascontiguousarray(bT, dtype=complex)
     if consts is None:
         consts = row_constants(H, n, kind, link, A, G, fro2_h)
     if kind in ("mrt", "mrc"):
         a, G0, g0d, g0r, rest = consts
-        c = bT + a                                              # (K,Q) new row, conjugated
-        c2 = _re_conj_mul(c, c)                                 # |c|²
-        cn2 = np.sum(c2, axis=0)
-        diag = c2 + g0d                                         # G'_kk
-        rows = c2 * cn2
-        rows += g0r
-        rows += 2.0 * _re_conj_mul(c, G0 @ c)                   # Σ_i |G'_ki|²
-        sig = diag * diag
-        intf = np.maximum(rows - sig, 0.0)
-        if link == "downlink":
-            k2 = power_w / (rest + cn2)
-            return _rate(1.0 + np.maximum(k2 * sig / (k2 * intf + s2), 0.0))
-        p = user_power_w
-        return _rate(1.0 + np.maximum(p * sig / (p * intf + s2 * diag), 0.0))
+        return _mrt_rates(bT, np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(G0, dtype=complex),
+                          np.ascontiguousarray(g0d[:, 0]), np.ascontiguousarray(g0r[:, 0]),
+                          np.nan if rest is None else float(rest), link == "downlink",
+                          float(power_w), float(user_power_w), float(noise_w))
     ac, Aa, Aac, dA, s00, m00, aa = consts[:7]
-    Ab = A @ bT                                                 # (K,Q)
-    s01 = 1.0 + ac @ Ab
-    s11 = _rdot(bT, Ab)
-    det = s00 * s11 - (s01.real * s01.real + s01.imag * s01.imag)
-    i00, i11 = s11 / det, s00 / det
-    i01 = -s01 / det
-    if link == "downlink" and kind == "zf":                     # tr A' only
-        m01 = Aac @ Ab                                          # Σ_k Ab_k conj(Aa_k)
-        m11 = _rdot(Ab, Ab)
-        tr = np.sum(dA) - (i00 * m00 + i11 * m11 + 2.0 * (i01.real * m01.real + i01.imag * m01.imag))
-        return K * np.log2(1.0 + power_w / (s2 * tr))
-    R = _re_conj_mul(Ab, Ab)                                    # |Ab|²
-    ci = 2.0 * i01
-    W = Aa[:, None] * ci                                        # 2 i₀₁ Aa: Re(conj(W) Ab) = 2 Re(conj(i₀₁) Ab conj(Aa))
-    d = dA[:, None] - aa * i00
-    d -= R * i11
-    d -= _re_conj_mul(W, Ab)                                    # diag A'
-    if link == "uplink":
-        if kind == "zf":                                        # 1 + p/(σ² d)
-            x = np.maximum(np.divide(user_power_w / s2, d), 0.0)
-            x += 1.0
-            return _rate(x)
-        # 1 + max(1/(αd) − 1, 0) = max(1/(αd), 1), also for αd ≤ 0 (rounding): 1
-        return _rate(np.maximum(np.divide(1.0 / alpha, d), 1.0))
-    # downlink MMSE: [A'²]_kk = [A²]_kk − 2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + [(AU) T (AU)ᴴ]_kk with
-    # T = S⁻¹ M S⁻¹, M = Uᴴ A² U = [[m₀₀, m₀₁], [conj m₀₁, m₁₁]] (S⁻¹, M Hermitian: T in closed form)
-    A2a, ka, dA2 = consts[7:]
-    A2b = A @ Ab
-    m01 = Aac @ Ab                                              # Σ_k Ab_k conj(Aa_k)
-    m11 = np.sum(R, axis=0)
-    r = i01.real * m01.real + i01.imag * m01.imag               # Re(i₀₁ conj(m₀₁))
-    u2 = i01.real * i01.real + i01.imag * i01.imag
-    t00 = i00 * (i00 * m00 + 2.0 * r) + m11 * u2
-    t11 = i11 * (i11 * m11 + 2.0 * r) + m00 * u2
-    t01 = i01 * (i00 * m00 + i11 * m11 + i01 * np.conj(m01)) + (i00 * i11) * m01
-    # −2 Re[(A²U) S⁻¹ (AU)ᴴ]_kk + 2 Re(conj(t₀₁) Ab conj(Aa)) = −2 i₀₀ ka − 2 i₁₁ Re(conj(Ab) A²b)
-    #   + Re(conj(V) Ab) − Re(conj(W) A²b),  V = Aa ⊗ 2t₀₁ − A²a ⊗ 2i₀₁
-    V = Aa[:, None] * (2.0 * t01)
-    V -= A2a[:, None] * ci
-    d2 = dA2 + aa * t00
-    d2 -= ka * (2.0 * i00)
-    d2 += R * t11
-    d2 -= _re_conj_mul(Ab, A2b) * (2.0 * i11)
-    d2 += _re_conj_mul(V, Ab)
-    d2 -= _re_conj_mul(W, A2b)                                  # diag A'²
-    ad = alpha * d
-    e2 = (1.0 - ad) ** 2
-    rows = 1.0 - 2.0 * ad + alpha ** 2 * d2
-    k2 = power_w / (np.sum(d, axis=0) - alpha * np.sum(d2, axis=0))
-    return _rate(1.0 + np.maximum(e2 / (np.maximum(rows - e2, 0.0) + s2 / k2), 0.0))
+    mode = {("downlink", "zf"): 0, ("uplink", "zf"): 1, ("uplink", "mmse"): 2, ("downlink", "mmse"): 3}[link, kind]
+    if mode == 3:
+        A2a, ka, dA2 = consts[7:]
+        A2a, ka, dA2 = A2a, ka[:, 0], dA2[:, 0]
+    else:
+        A2a, ka, dA2 = Aa, aa[:, 0], dA
+    c = np.ascontiguousarray
+    return _linear_rates(bT, c(A, dtype=complex), mode, c(ac), c(Aa), c(dA), float(s00), float(m00),
+                         c(aa[:, 0]), c(A2a), c(ka), c(dA2), float(power_w), float(user_power_w), float(noise_w),
+                         float(alpha))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _log2_prod(x):
+    """Σ_k log₂ x_k of x = 1 + max(SINR, 0) ≥ 1 (K,): one log₂ of the product over users; a
+    product that leaves the finite range (SINRs beyond ~1e300 in total) gets the sum of
+    the logs. A negative SINR (the numerical breakdown of a near-singular candidate)
+    counts 0; NaN stays NaN."""
+    p = 1.0
+    for k in range(x.size):
+        p *= x[k]
+    out = np.log2(p)
+    if not np.isfinite(out):
+        out = 0.0
+        for k in range(x.size):
+            out += np.log2(x[k])
+    return out
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _pos(v):
+    """max(v, 0) as numpy's maximum: NaN stays NaN."""
+    return v if not v < 0.0 else 0.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _mrt_rates(bT, a, G0, g0d, g0r, rest, downlink, power_w, user_power_w, s2):
+    """MRT (downlink) / MRC (uplink) sum rates of the candidates (columns of bT): the new
+    row's conjugate ``c = a + b`` gives ``G' = G₀ + c cᴴ``, ``G'_kk = |c_k|² + [G₀]_kk`` and
+    ``Σ_i |G'_ki|² = |c_k|² ‖c‖² + [G₀G₀ᴴ]_kk + 2 Re(conj(c_k) [G₀ c]_k)`` (signal
+    ``G'_kk²``, interference the rest); downlink power normalised by ``‖H'‖²_F = rest +
+    ‖c‖²``."""
+    K, Q = bT.shape
+    out = np.empty(Q)
+    c = np.empty(K, np.complex128)
+    c2 = np.empty(K)
+    x = np.empty(K)
+    for q in range(Q):
+        cn2 = 0.0
+        for k in range(K):
+            c[k] = bT[k, q] + a[k]
+            c2[k] = c[k].real * c[k].real + c[k].imag * c[k].imag
+            cn2 += c2[k]
+        k2 = power_w / (rest + cn2)
+        for k in range(K):
+            gc = 0j
+            for i in range(K):
+                gc += G0[k, i] * c[i]
+            diag = c2[k] + g0d[k]
+            rows = c2[k] * cn2 + g0r[k] + 2.0 * (c[k].real * gc.real + c[k].imag * gc.imag)
+            sig = diag * diag
+            intf = rows - sig
+            intf = intf if not intf < 0.0 else 0.0
+            if downlink:
+                x[k] = 1.0 + _pos(k2 * sig / (k2 * intf + s2))
+            else:
+                x[k] = 1.0 + _pos(user_power_w * sig / (user_power_w * intf + s2 * diag))
+        out[q] = _log2_prod(x)
+    return out
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _linear_rates(bT, A, mode, ac, Aa, dA, s00, m00, aa, A2a, ka, dA2, power_w, user_power_w, s2, alpha):
+    """ZF / MMSE sum rates of the candidates (columns b of bT) from ``A' = (G' + αI)⁻¹`` by
+    Woodbury with the 2×2 core ``S = [[s₀₀, s₀₁], [conj s₀₁, s₁₁]]`` (``s₀₁ = 1 + aᴴAb``,
+    ``s₁₁ = bᴴAb``) and its inverse ``[[i₀₀, i₀₁], [conj i₀₁, i₁₁]]``:
+    ``[A']_kk = [A]_kk − i₀₀|Aa_k|² − i₁₁|Ab_k|² − 2 Re(conj(i₀₁) Ab_k conj(Aa_k))``.
+    ``mode`` 0: downlink ZF (``tr A'`` only); 1: uplink ZF ``1 + p/(σ²[A']_kk)``; 2: uplink
+    MMSE ``max(1/(α[A']_kk), 1)``; 3: downlink MMSE, also ``[A'²]_kk`` (module docstring)."""
+    K, Q = bT.shape
+    out = np.empty(Q)
+    Ab = np.empty(K, np.complex128)
+    A2b = np.empty(K, np.complex128)
+    d = np.empty(K)
+    x = np.empty(K)
+    sum_dA = 0.0
+    for k in range(K):
+        sum_dA += dA[k]
+    for q in range(Q):
+        for k in range(K):
+            s = 0j
+            for i in range(K):
+                s += A[k, i] * bT[i, q]
+            Ab[k] = s
+        s01 = 1.0 + 0j
+        s11 = 0.0
+        m01 = 0j
+        m11 = 0.0
+        for k in range(K):
+            s01 += ac[k] * Ab[k]
+            s11 += bT[k, q].real * Ab[k].real + bT[k, q].imag * Ab[k].imag
+            m01 += np.conj(Aa[k]) * Ab[k]
+            m11 += Ab[k].real * Ab[k].real + Ab[k].imag * Ab[k].imag
+        det = s00 * s11 - (s01.real * s01.real + s01.imag * s01.imag)
+        i00 = s11 / det
+        i11 = s00 / det
+        i01 = -s01 / det
+        if mode == 0:
+            tr = sum_dA - (i00 * m00 + i11 * m11 + 2.0 * (i01.real * m01.real + i01.imag * m01.imag))
+            out[q] = K * np.log2(1.0 + power_w / (s2 * tr))
+            continue
+        ci = 2.0 * i01
+        for k in range(K):
+            w = Aa[k] * ci
+            R = Ab[k].real * Ab[k].real + Ab[k].imag * Ab[k].imag
+            d[k] = dA[k] - aa[k] * i00 - R * i11 - (w.real * Ab[k].real + w.imag * Ab[k].imag)
+        if mode == 1:
+            for k in range(K):
+                x[k] = _pos(user_power_w / s2 / d[k]) + 1.0
+            out[q] = _log2_prod(x)
+            continue
+        if mode == 2:
+            for k in range(K):
+                v = 1.0 / alpha / d[k]
+                x[k] = v if not v < 1.0 else 1.0
+            out[q] = _log2_prod(x)
+            continue
+        for k in range(K):
+            s = 0j
+            for i in range(K):
+                s += A[k, i] * Ab[i]
+            A2b[k] = s
+        r = i01.real * m01.real + i01.imag * m01.imag
+        u2 = i01.real * i01.real + i01.imag * i01.imag
+        t00 = i00 * (i00 * m00 + 2.0 * r) + m11 * u2
+        t11 = i11 * (i11 * m11 + 2.0 * r) + m00 * u2
+        t01 = i01 * (i00 * m00 + i11 * m11 + i01 * np.conj(m01)) + (i00 * i11) * m01
+        sd = 0.0
+        sd2 = 0.0
+        for k in range(K):
+            w = Aa[k] * ci
+            v = Aa[k] * (2.0 * t01) - A2a[k] * ci
+            R = Ab[k].real * Ab[k].real + Ab[k].imag * Ab[k].imag
+            d2 = (dA2[k] + aa[k] * t00 - ka[k] * (2.0 * i00) + R * t11
+                  - (Ab[k].real * A2b[k].real + Ab[k].imag * A2b[k].imag) * (2.0 * i11)
+                  + (v.real * Ab[k].real + v.imag * Ab[k].imag)
+                  - (w.real * A2b[k].real + w.imag * A2b[k].imag))
+            sd += d[k]
+            sd2 += d2
+            x[k] = d2                                  # kept until the power is known
+        k2 = power_w / (sd - alpha * sd2)
+        for k in range(K):
+            ad = alpha * d[k]
+            e2 = (1.0 - ad) ** 2
+            rows = 1.0 - 2.0 * ad + alpha * alpha * x[k]
+            v = rows - e2
+            v = v if not v < 0.0 else 0.0
+            x[k] = 1.0 + _pos(e2 / (v + s2 / k2))
+        out[q] = _log2_prod(x)
+    return out
