@@ -115,25 +115,54 @@ def test_proposed_mm_block_memo_changes_nothing(monkeypatch):
     np.testing.assert_array_equal(fast.problem.positions, slow.problem.positions)
 
 
-def test_the_stacked_batch_cdf_gives_the_loops_floats(monkeypatch):
-    """``_cdf_batch``'s stacked form (batches of ≤ CDF_STACK_ROWS rows) and its term-by-term
-    loop give the same floats, bit for bit, on random batches of sums of exponentials
-    (1-11 rows, 1-6 terms, means over five decades, thresholds over 2.5 decades), and
-    both the CDF of the sum (scalar routine of twin.physics.outage, MODEL §3.4)."""
-    from twin.physics.outage import _exact_cdf
+def _dense_cdf(lam, x, max_step=8.0, tail=(10.0, 30)):
+    """The exact CDF as MODEL §3.4 writes it, with dense numpy matrices: ``[e^{Qx}]_{0,n}``
+    by uniformisation of ``P = I + Q/Λ`` (Λh ≤ max_step, the Poisson series to Λh +
+    tail[0]√(Λh) + tail[1] terms), then the squarings."""
+    n = lam.size
+    mu = 1.0 / lam
+    Lam = float(mu.max())
+    m = max(0, int(np.ceil(np.log2(max(Lam * x / max_step, 1.0)))))
+    h = x / 2.0 ** m
+    P = np.eye(n + 1)
+    P[np.arange(n), np.arange(n)] -= mu / Lam
+    P[np.arange(n), np.arange(1, n + 1)] += mu / Lam
+    lh = Lam * h
+    weight, term = np.exp(-lh), np.eye(n + 1)
+    E = weight * term
+    for k in range(1, int(lh + tail[0] * np.sqrt(lh) + tail[1]) + 1):
+        term = term @ P
+        weight *= lh / k
+        E += weight * term
+    for _ in range(m):
+        E = E @ E
+    return float(np.clip(E[0, n], 0.0, 1.0))
+
+
+def test_the_compiled_cdf_is_the_dense_uniformisation_row_by_row():
+    """``cdf_rows`` (one compiled loop, bidiagonal powers, triangular squarings) gives each
+    row the CDF of the dense uniformisation to rounding, on random batches of sums of
+    exponentials (1-11 rows, 1-6 terms, means over five decades, thresholds over 2.5
+    decades; tails down to 1e-15), whatever the other rows of its batch; the scalar exact
+    outage is its one-row case."""
+    from twin.physics.outage import _exact_cdf, cdf_rows
 
     rng = np.random.default_rng(13)
+    small = 0
     for _ in range(400):
         B, n = int(rng.integers(1, 12)), int(rng.integers(1, 7))
         lam = np.sort(rng.uniform(0.01, 1.0, (B, n)) * 10 ** rng.uniform(-3, 2, (B, 1)), axis=1)
         x = float(10 ** rng.uniform(-1, 1.5))
-        monkeypatch.setattr(cl, "CDF_STACK_ROWS", 64)
-        stacked = cl._cdf_batch(lam, x)
-        monkeypatch.setattr(cl, "CDF_STACK_ROWS", 0)
-        loop = cl._cdf_batch(lam, x)
-        assert np.array_equal(stacked, loop), (B, n, x)
-        b = int(rng.integers(B))
-        assert stacked[b] == pytest.approx(_exact_cdf(lam[b], x), rel=1e-9, abs=1e-12)
+        for kw in ({}, {"max_step": 2.0, "tail": (6.0, 15)}):
+            got = cdf_rows(lam, x, **kw)
+            for b in range(B):
+                ref = _dense_cdf(lam[b], x, **kw)
+                assert got[b] == pytest.approx(ref, rel=1e-12, abs=1e-300), (B, n, x, b)
+                small += ref < 1e-6
+            b = int(rng.integers(B))
+            assert cdf_rows(lam[b:b + 1], x, **kw)[0] == got[b]         # its batch does not matter
+        assert cl._cdf_batch(lam, x)[0] == _exact_cdf(lam[0], x)
+    assert small > 50                                                 # the deep tail was exercised
 
 
 def test_duration_starts_are_solved_once_per_schedule_with_the_answers_of_a_fresh_problem(monkeypatch):

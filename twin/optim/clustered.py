@@ -54,7 +54,7 @@ from twin.optim.result import OptResult, Status
 from twin.optim.search1d import coordinate_search
 from twin.physics.channel import free_space_gain
 from twin.physics.clusters import look_angles
-from twin.physics.outage import outage_eigenvalues, outage_probability, rcs_covariance
+from twin.physics.outage import cdf_rows, outage_eigenvalues, outage_probability, rcs_covariance
 from twin.physics.sensing import radar_gain
 from twin.units import db_to_lin, wavelength
 
@@ -353,61 +353,10 @@ def _outage(pb, w, objective: str = "exact"):
 
 
 def _cdf_batch(lam, x, max_step: float = 8.0, tail: tuple = (10.0, 30)):
-    """CDF at ``x`` of sums of independent exponentials, one sum per row of ``lam``
-    (B,n) of positive means: :func:`twin.physics.outage._exact_cdf` (non-negative
-    uniformisation of the pure-birth chain, then squarings) for B sums at once, with one
-    step h = x/2^m for all rows (m from the largest rate, so every row's Λh ≤
-    ``max_step``, 8 as the scalar routine requires) and the longest Poisson series of the
-    batch (Λh + tail[0]·√(Λh) + tail[1] terms)."""
-    B, n = lam.shape
-    mu = 1.0 / lam
-    Lam = mu.max(axis=1)
-    m = max(0, int(np.ceil(np.log2(max(float(Lam.max()) * x / max_step, 1.0)))))
-    h = x / 2.0 ** m
-    ar = np.arange(n)
-    P = np.zeros((B, n + 1, n + 1))
-    P[:, np.arange(n + 1), np.arange(n + 1)] = 1.0
-    P[:, ar, ar] -= mu / Lam[:, None]
-    P[:, ar, ar + 1] += mu / Lam[:, None]
-    lh = Lam * h
-    k_max = int(lh.max() + tail[0] * np.sqrt(lh.max()) + tail[1])
-    if B <= CDF_STACK_ROWS:
-        # the same floats with half the numpy calls: the powers P^k one product after
-        # another into a stack, the weights likewise, then every w_k P^k in one product and
-        # their sum in order (np.add.reduce over the leading axis of a C-contiguous stack
-        # adds the slices one after another; numpy's pairwise summation is only along the
-        # innermost axis) — tests/optim/test_clustered_fast.py checks the bits
-        W = np.empty((k_max + 1, B))
-        W[0] = np.exp(-lh)
-        terms = np.empty((k_max + 1, B, n + 1, n + 1))
-        terms[0] = np.eye(n + 1)
-        for k in range(1, k_max + 1):
-            np.matmul(terms[k - 1], P, out=terms[k])
-            W[k] = W[k - 1] * lh / k
-        E = np.add.reduce(W[:, :, None, None] * terms, axis=0)
-    else:
-        E = _uniformised_sum(P, lh, k_max)
-    for _ in range(m):
-        E = E @ E
-    return np.clip(E[:, 0, n], 0.0, 1.0)
-
-
-#: batches of at most this many rows take :func:`_cdf_batch`'s stacked form (≈ 18 % less CPU
-#: at 1-32 rows, the sizes of paper 001's drops); larger ones the loop, whose temporaries
-#: stay small (the stack costs more from ≈ 60 rows on)
-CDF_STACK_ROWS = 32
-
-
-def _uniformised_sum(P, lh, k_max):
-    """Σ_k Poisson(k; λh) P^k for k ≤ k_max, accumulated term by term (MODEL §3.4)."""
-    weight = np.exp(-lh)
-    term = np.broadcast_to(np.eye(P.shape[-1]), P.shape).copy()
-    E = weight[:, None, None] * term
-    for k in range(1, k_max + 1):
-        term = term @ P
-        weight = weight * lh / k
-        E += weight[:, None, None] * term
-    return E
+    """CDF at ``x`` of sums of independent exponentials, one sum per row of ``lam`` (B,n)
+    of positive means: :func:`twin.physics.outage.cdf_rows` (each row as the scalar
+    exact outage computes it)."""
+    return cdf_rows(lam, x, max_step, tail)
 
 
 def _outages(pb, W, objective: str = "exact"):
