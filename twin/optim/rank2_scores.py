@@ -1,77 +1,53 @@
-"""Rank-two candidate sum rates with the candidates on the last axis (paper 002 §III-IV;
+"""Rank-two candidate sum rates, one compiled loop over the candidates (paper 002 §III-IV;
 MODEL §4.2).
 
 The same quantities as :func:`twin.optim.elementwise.candidate_sum_rates` (whose docstring
 gives the algebra: ``G' = G₀ + c cᴴ`` for MRT/MRC, Woodbury with the 2×2 core
-``S = C⁻¹ + Uᴴ A U`` for ZF/MMSE), laid out and grouped for numpy's cost on the figures'
-sizes (Q ≈ 1000 candidates, K ≤ 8 users):
+``S = C⁻¹ + Uᴴ A U`` for ZF/MMSE), per candidate and user:
 
-* arrays are (K,Q), candidates last, so a sum over users adds K contiguous rows and a
-  per-candidate factor (Q,) broadcasts along rows (on (Q,K) both are strided loops of
-  K elements, ≈ 10× slower per element);
-* ``Aᴴ = A`` (Hermitian): ``Re(conj(x) y)`` of complex arrays is the product of their
-  real views with the pairs added, and every sum over users that the old scorer formed
-  as a (Q,K) array first is a (Q,) expression in the 2×2 core:
+* ``Aᴴ = A`` (Hermitian): every sum over users is a scalar expression in the 2×2 core:
   ``diag A' = diag A − i₀₀|Aa|² − i₁₁|Ab|² − 2 Re(conj(i₀₁) Ab conj(Aa))``
   (S⁻¹ = [[i₀₀, i₀₁], [conj i₀₁, i₁₁]]), ``tr A'`` the same with the sums
   ``‖Aa‖², ‖Ab‖², ⟨Ab, Aa⟩``: downlink ZF needs only ``tr A'``;
-* ``diag A'²`` (downlink MMSE) from the same products and ``A²b = A(Ab)``.
+* ``diag A'²`` (downlink MMSE) from the same products and ``A²b = A(Ab)``;
+* the sum rate as one log₂ of the product over users.
 
-Equal to the reference scorer to rounding (another summation order; BLAS products of
-another shape): ``tests/optim/test_rank2_scores.py`` bounds the difference and keeps the
-reference. ``bT``: the conjugated change of row n, ``conj(δ)ᵀ`` (K,Q), C-contiguous."""
+The figures' batches are up to Q ≈ 1000 candidates of K ≤ 8 users: numpy's cost per
+operation, not the arithmetic, set the time of the vectorised form this replaced (issue
+13, thirteenth round). Equal to the reference scorer to rounding (another summation
+order): ``tests/optim/test_rank2_scores.py`` bounds the difference and keeps the
+reference. ``bT``: the conjugated change of row n, ``conj(δ)ᵀ`` (K,Q)."""
 
 from __future__ import annotations
 
 import numba as nb
 import numpy as np
 
-_F = np.float64
-
-
-def _re_conj_mul(X, Y):
-    """Re(conj(X) Y) elementwise, X and Y (K,Q) complex C-contiguous."""
-    w = X.view(_F) * Y.view(_F)
-    return w[:, 0::2] + w[:, 1::2]
-
-
-def _rdot(X, Y):
-    """Re Σ_k conj(X_k) Y_k (Q,) of two (K,Q) complex arrays."""
-    w = np.sum(X.view(_F) * Y.view(_F), axis=0)
-    return w[0::2] + w[1::2]
-
-
-def _rate(one_plus):
-    """Σ_k log₂ x_k (Q,) of x = 1 + max(SINR, 0) ≥ 1 (K,Q) (a negative SINR, the numerical
-    breakdown of a near-singular candidate, counts 0 as in the reference): one log₂ of
-    the product over users (K − 1 row products and Q logs instead of KQ logs); a column
-    whose product leaves the finite range (SINRs beyond ~1e300 in total) gets the sum of
-    its logs."""
-    out = np.log2(np.prod(one_plus, axis=0))
-    if not np.isfinite(out).all():
-        bad = ~np.isfinite(out)
-        out[bad] = np.sum(np.log2(one_plus[:, bad]), axis=0)
-    return out
+#: the ZF / MMSE kernel's modes by (link, kind)
+_MODES = {("downlink", "zf"): 0, ("uplink", "zf"): 1, ("uplink", "mmse"): 2, ("downlink", "mmse"): 3}
 
 
 def row_constants(H, n: int, kind: str, link: str, A=None, G=None, fro2_h: float | None = None) -> tuple:
     """What :func:`reduced_sum_rates` needs of H, A, G and row n besides the candidates (K
-    and K×K values): the same for every PA of guide n until H changes, so the search keeps
-    them per guide between moves."""
-    a = np.conj(H[n])                                           # (K,) old row, conjugated
+    and K×K values, as the kernels take them): the same for every PA of guide n until H
+    changes, so the search keeps them per guide between moves."""
+    a = np.ascontiguousarray(np.conj(H[n]), dtype=complex)      # (K,) old row, conjugated
     if kind in ("mrt", "mrc"):
-        G0 = G - np.outer(a, a.conj())
+        G0 = np.ascontiguousarray(G - np.outer(a, a.conj()), dtype=complex)
         g0r = np.sum(np.abs(G0) ** 2, axis=1)                   # [G₀G₀ᴴ]_kk
-        rest = None if fro2_h is None else fro2_h - np.sum(np.abs(a) ** 2)   # ‖H‖² without row n
-        return a[:, None], G0, np.real(np.diag(G0))[:, None], g0r[:, None], rest
+        rest = np.nan if fro2_h is None else float(fro2_h - np.sum(np.abs(a) ** 2))   # ‖H‖² without row n
+        return a, G0, np.ascontiguousarray(np.real(np.diag(G0))), g0r, rest
+    A = np.ascontiguousarray(A, dtype=complex)
     Aa = A @ a
-    dA = np.real(np.diag(A))
-    consts = (a.conj(), Aa, Aa.conj(), dA, -1.0 + np.real(np.vdot(a, Aa)), np.real(np.vdot(Aa, Aa)),
-              (Aa.real * Aa.real + Aa.imag * Aa.imag)[:, None])
+    dA = np.ascontiguousarray(np.real(np.diag(A)))
+    aa = Aa.real * Aa.real + Aa.imag * Aa.imag
     if link == "downlink" and kind == "mmse":
         A2a = A @ Aa
-        consts += (A2a, np.real(A2a * np.conj(Aa))[:, None], np.real(np.diag(A @ A))[:, None])
-    return consts
+        extra = (A2a, np.real(A2a * np.conj(Aa)), np.ascontiguousarray(np.real(np.diag(A @ A))))
+    else:
+        extra = (Aa, aa, dA)                                    # not read
+    return (A, _MODES[link, kind], a.conj(), Aa, dA, float(-1.0 + np.real(np.vdot(a, Aa))),
+            float(np.real(np.vdot(Aa, Aa))), aa) + extra
 
 
 def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, user_power_w: float,
@@ -82,32 +58,14 @@ def reduced_sum_rates(H, n: int, bT, kind: str, link: str, *, power_w: float, us
     ``alpha``: its regularisation (0 for ZF, Kσ²/P downlink MMSE, σ²/p uplink MMSE);
     ``A = (G + αI)⁻¹`` (ZF/MMSE) and ``G = Hᴴ H`` (MRT/MRC) as the search keeps them;
     ``fro2_h`` = ‖H‖²_F (downlink MRT); ``consts``: :func:`row_constants` of the same
-    arguments if the caller keeps them (else computed here: the same numbers).
-
-    The per-candidate arithmetic runs in one compiled loop over the candidates
-    (:func:`_mrt_rates`, :func:`_linear_rates`): the figures' batches are a few hundred
-    candidates of K ≤ 8 users, where numpy's cost per operation, not the arithmetic, set
-    the time."""
+    arguments if the caller keeps them (else computed here: the same numbers). The
+    arithmetic: :func:`_mrt_rates`, :func:`_linear_rates`."""
     bT = np.ascontiguousarray(bT, dtype=complex)
     if consts is None:
         consts = row_constants(H, n, kind, link, A, G, fro2_h)
     if kind in ("mrt", "mrc"):
-        a, G0, g0d, g0r, rest = consts
-        return _mrt_rates(bT, np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(G0, dtype=complex),
-                          np.ascontiguousarray(g0d[:, 0]), np.ascontiguousarray(g0r[:, 0]),
-                          np.nan if rest is None else float(rest), link == "downlink",
-                          float(power_w), float(user_power_w), float(noise_w))
-    ac, Aa, Aac, dA, s00, m00, aa = consts[:7]
-    mode = {("downlink", "zf"): 0, ("uplink", "zf"): 1, ("uplink", "mmse"): 2, ("downlink", "mmse"): 3}[link, kind]
-    if mode == 3:
-        A2a, ka, dA2 = consts[7:]
-        A2a, ka, dA2 = A2a, ka[:, 0], dA2[:, 0]
-    else:
-        A2a, ka, dA2 = Aa, aa[:, 0], dA
-    c = np.ascontiguousarray
-    return _linear_rates(bT, c(A, dtype=complex), mode, c(ac), c(Aa), c(dA), float(s00), float(m00),
-                         c(aa[:, 0]), c(A2a), c(ka), c(dA2), float(power_w), float(user_power_w), float(noise_w),
-                         float(alpha))
+        return _mrt_rates(bT, *consts, link == "downlink", float(power_w), float(user_power_w), float(noise_w))
+    return _linear_rates(bT, *consts, float(power_w), float(user_power_w), float(noise_w), float(alpha))
 
 
 @nb.njit(cache=True, error_model="numpy")
