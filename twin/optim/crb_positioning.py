@@ -482,23 +482,38 @@ def _gram_trace_kernel(h, dh, R, c, e0, e1, e2, k1, cbeta, e1c):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _gram_trace_row(h, dh, n, hc, dhc, R, c, e0, e1, e2, k1, cbeta, e1c):
-    """:func:`_gram_tr` of the candidates of one PA of guide n: ``[h, ḣ_x, ḣ_y]`` of the
-    current layout (h (N,), dh (2,N)) with entry n replaced by ``hc[q]``, ``dhc[:, q]``."""
+def _phased_trace_row(h, dh, n, hc, dhc, rephase, rot_n, R, c, e0, e1, e2, k1, cbeta, e1c, crb_ref):
+    """The tr CRB term of (51) for the candidates of one PA of guide n (:func:`_gram_tr`):
+    ``[h, ḣ_x, ḣ_y]`` of the current layout (h (N,), dh (2,N), in the frame of the guide
+    phases) with entry n replaced by candidate q's ``hc[q]``, ``dhc[:, q]`` turned by the
+    guide phase ψ_q (``e^{−jψ}``): ψ_q = arg hc[q] − arg h[n] with ``rephase`` (the
+    candidate keeps h_t[n]'s phase), else ``rot_n``. Returns (tr CRB / crb_ref, +inf
+    where not finite; the turned hc, dhc; ψ; e^{−jψ})."""
     N, Q = h.size, hc.size
-    out = np.empty(Q)
+    val = np.empty(Q)
+    hc2 = np.empty(Q, np.complex128)
+    dhc2 = np.empty((2, Q), np.complex128)
+    psi = np.empty(Q)
+    e = np.empty(Q, np.complex128)
     x = np.empty((3, N), np.complex128)
     rx = np.empty((3, N), np.complex128)
+    ang_n = np.angle(h[n])
     for q in range(Q):
+        psi[q] = np.angle(hc[q]) - ang_n if rephase else rot_n
+        e[q] = np.exp(-1j * psi[q])
+        hc2[q] = hc[q] * e[q]
+        dhc2[0, q] = dhc[0, q] * e[q]
+        dhc2[1, q] = dhc[1, q] * e[q]
         for i in range(N):
             x[0, i] = h[i]
             x[1, i] = dh[0, i]
             x[2, i] = dh[1, i]
-        x[0, n] = hc[q]
-        x[1, n] = dhc[0, q]
-        x[2, n] = dhc[1, q]
-        out[q] = _gram_tr(x, rx, R, c, e0, e1, e2, k1, cbeta, e1c)
-    return out
+        x[0, n] = hc2[q]
+        x[1, n] = dhc2[0, q]
+        x[2, n] = dhc2[1, q]
+        v = _gram_tr(x, rx, R, c, e0, e1, e2, k1, cbeta, e1c) / crb_ref
+        val[q] = v if np.isfinite(v) else np.inf
+    return val, hc2, dhc2, psi, e
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
@@ -544,6 +559,7 @@ def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetu
         st["dh"] = st["dh"].copy(); st["dh"][:, n] = dhc[:, j]
         if st["H"] is not None:
             st["H"] = st["H"].copy(); st["H"][n] = Hrow[j]
+            st["sinr_consts"] = {}
         st["rot"][n] = psi[j]
 
     s_now = s.copy()           # the search's current point, as the scorer sees it
@@ -605,30 +621,33 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     Um, Hrow, hc, dhc = layout.candidate_rows(s, n, m, cand, users, q, lines=lines,   # (Q,K), (Q,K), (Q,), (2,Q)
                                               need_users=guard is not None or pen)
     Qn = len(cand)
-    if rephase and abs(h[n]) > 0:
-        psi = np.angle(hc) - np.angle(h[n])
-    else:
-        psi = np.full(Qn, st["rot"][n])
-    e = np.exp(-1j * psi)
-    hc, dhc = hc * e, dhc * e[None, :]
     if type(setup) in (CrbSetup, _TargetMemo) and np.ndim(R) == 2:
-        tr = _gram_trace_row(h, dh, int(n), hc, dhc, np.ascontiguousarray(R, dtype=complex),
-                             *_rx_consts(setup, q))
-        val = tr / crb_ref
+        val, hc, dhc, psi, e = _phased_trace_row(h, dh, int(n), hc, dhc, bool(rephase and abs(h[n]) > 0),
+                                                 float(st["rot"][n]), np.ascontiguousarray(R, dtype=complex),
+                                                 *_rx_consts(setup, q), float(crb_ref))
     else:
+        if rephase and abs(h[n]) > 0:
+            psi = np.angle(hc) - np.angle(h[n])
+        else:
+            psi = np.full(Qn, st["rot"][n])
+        e = np.exp(-1j * psi)
+        hc, dhc = hc * e, dhc * e[None, :]
         hb = np.repeat(h[None], Qn, axis=0)
         hb[:, n] = hc
         dhb = np.repeat(dh[None], Qn, axis=0)
         dhb[:, :, n] = dhc.T
         val = _crb_trace(setup, R, hb, dhb, q) / crb_ref
-    val = np.where(np.isfinite(val), val, np.inf)
+        val = np.where(np.isfinite(val), val, np.inf)
     if pen:
         val = val + weight * np.sum(np.abs(Qm[m, n][None, :] - Um) ** 2, axis=1) / pen_ref
     if Hrow is not None:
         Hrow = Hrow * e[:, None]                                 # (Q,K) row n of H
     if guard is not None:
         W, Rs, gamma, noise = guard
-        sinr = _row_sinr(H, n, Hrow, W, noise, Rs)
+        memo = st.setdefault("sinr_consts", {})                  # per guide until a move changes H
+        if n not in memo:
+            memo[n] = _row_sinr_consts(H, n, W, Rs)
+        sinr = _row_sinr_kernel(np.ascontiguousarray(Hrow, dtype=complex), *memo[n], float(noise))
         val = np.where(np.all(sinr >= gamma * (1 - 1e-9), axis=1), val, np.inf)
     return val, (hc, dhc, Hrow, psi)
 
@@ -636,10 +655,17 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
 def _row_sinr(H, n, rows, W, noise_w, Rs):
     """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
     row n replaced by each of ``rows`` (Q,K), without Q copies of H: the sums over the
-    other rows (``Σ_{n'≠n} h*_{n'k} w_{n'i}``, the quadratic form of R_s on them, its
-    cross column) are formed once, each candidate adds its row's terms
-    (:func:`_row_sinr_kernel`). Nothing is subtracted, so the values equal the direct
-    evaluation to rounding. -> (Q,K)."""
+    other rows (:func:`_row_sinr_consts`) are formed once, each candidate adds its row's
+    terms (:func:`_row_sinr_kernel`). Nothing is subtracted, so the values equal the
+    direct evaluation to rounding. -> (Q,K)."""
+    return _row_sinr_kernel(np.ascontiguousarray(rows, dtype=complex), *_row_sinr_consts(H, n, W, Rs),
+                            float(noise_w))
+
+
+def _row_sinr_consts(H, n, W, Rs) -> tuple:
+    """What :func:`_row_sinr_kernel` needs of the rows of H other than n: ``C0 = H_sᴴ W``
+    (``Σ_{n'≠n} h*_{n'k} w_{n'i}``), ``w_n``, and with R_s the other rows' ``h_kᴴ R_s h_k``,
+    ``[R_s H_s]_{n·}``, ``H_sᴴ R_s[:, n]`` and ``Re [R_s]_nn``."""
     Hs = np.array(H, complex)
     Hs[n] = 0.0                                                    # the rows that stay
     W = np.asarray(W, complex)
@@ -651,9 +677,8 @@ def _row_sinr(H, n, rows, W, noise_w, Rs):
         RH = Rs @ Hs
         stay = np.real(np.sum(Hs.conj() * RH, axis=0))              # (K,) the other rows' h_kᴴ R_s h_k
         RHn, v, rnn = RH[n], Hs.conj().T @ Rs[:, n], float(np.real(Rs[n, n]))
-    return _row_sinr_kernel(np.ascontiguousarray(rows, dtype=complex), np.ascontiguousarray(Hs.conj().T @ W),
-                            np.ascontiguousarray(W[n]), Rs is not None, stay, np.ascontiguousarray(RHn),
-                            np.ascontiguousarray(v), rnn, float(noise_w))
+    return (np.ascontiguousarray(Hs.conj().T @ W), np.ascontiguousarray(W[n]), Rs is not None, stay,
+            np.ascontiguousarray(RHn), np.ascontiguousarray(v), rnn)
 
 
 @nb.njit(cache=True, error_model="numpy")
