@@ -630,9 +630,14 @@ def solve_schedule(pb: ClusterProblem, *, same_cluster: bool = False, equal_dura
         raise ValueError(f"distinct clusters per slot need T ≤ C; got T = {T} slots for C = {C} clusters")
 
     def consistent(cl, cf):
+        """Distinct clusters per slot, or else one configuration per cluster."""
         if distinct:
             return len(set(cl.tolist())) == T
-        return all(len({int(cf[i]) for i in range(T) if cl[i] == c}) <= 1 for c in set(cl.tolist()))
+        first = {}
+        for c, f in zip(cl.tolist(), cf.tolist()):
+            if first.setdefault(c, f) != f:
+                return False
+        return True
 
     extra = list(starts)
     # starts: clusters spread for diversity (top gains, look angles apart) or all on the best
