@@ -152,6 +152,28 @@ def test_shared_bar_advances_by_each_drops_share_of_its_figures_task_cpu(tmp_pat
         bar.close()
 
 
+def test_shared_bar_never_passes_its_total_by_rounding():
+    """15 drops of weight 0.1 added one at a time sum to 2e-16 past their total of 1.5
+    (the full run's bar ended with tqdm's "clamping frac to range [0, 1]" warning): the
+    bar stops at its total, so no warning, and the drops are all counted."""
+    import warnings
+
+    bar = drops.SharedBar("test")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for n, w in ((15, 0.1), (400, 0.7 / 3), (7, 0.35 / 6)):
+                bar.add(n, 0, w)
+                for _ in range(n):
+                    bar.tick(w)
+                done, total = bar.work
+                assert done <= total and done == pytest.approx(total, rel=1e-12)
+            bar.close()
+        assert bar.drops == bar.total_drops == 422
+    finally:
+        bar.close()
+
+
 def test_a_drop_another_figure_stored_is_read_from_its_cache_not_computed(tmp_path, monkeypatch):
     """paper002-uplink-users (K = 2, 4, 6 at CI size) and paper002-uplink-pas (M = 1, 4, 8)
     both pass through the scene itself (K = M = 4): those 6 drops are the same computation

@@ -127,7 +127,10 @@ class SharedBar:
     def _advance(self, drops: int, weight: float) -> None:
         self.drops += drops
         self._bar.set_postfix_str(f"{self.drops}/{self.total_drops} drops", refresh=False)
-        self._bar.update(drops * float(weight))
+        # the weights added one drop at a time overshoot their total by rounding (15 drops
+        # of 0.1: 2e-16 past 1.5), and tqdm warns when its fraction passes 1: capped
+        step = min(drops * float(weight), max(0.0, float(self._bar.total) - float(self._bar.n)))
+        self._bar.update(step)
 
     def close(self) -> None:
         with self._lock:
