@@ -88,7 +88,7 @@ def cdf_batch(lam, x):
     h = x/2^m with Λh ≤ 2 instead of ≤ 8 (two more squarings) and the series stops at
     Λh + 6√(Λh) + 15 terms (≤ 25 instead of ≤ 66): the omitted Poisson mass is below
     1e-19, so the two agree to rounding (tested at 1e-13 relative). The same
-    non-negative uniformisation of the pure-birth chain; fewer numpy calls per batch."""
+    non-negative uniformisation of the pure-birth chain; fewer terms per sum."""
     return cl._cdf_batch(lam, x, max_step=2.0, tail=(6.0, 15))
 
 

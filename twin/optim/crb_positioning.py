@@ -652,18 +652,11 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     return val, (hc, dhc, Hrow, psi)
 
 
-def _row_sinr(H, n, rows, W, noise_w, Rs):
-    """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
-    row n replaced by each of ``rows`` (Q,K), without Q copies of H: the sums over the
-    other rows (:func:`_row_sinr_consts`) are formed once, each candidate adds its row's
-    terms (:func:`_row_sinr_kernel`). Nothing is subtracted, so the values equal the
-    direct evaluation to rounding. -> (Q,K)."""
-    return _row_sinr_kernel(np.ascontiguousarray(rows, dtype=complex), *_row_sinr_consts(H, n, W, Rs),
-                            float(noise_w))
-
-
 def _row_sinr_consts(H, n, W, Rs) -> tuple:
-    """What :func:`_row_sinr_kernel` needs of the rows of H other than n: ``C0 = H_sᴴ W``
+    """:func:`~twin.physics.sinr.sinr_downlink` (MODEL §3.1) of the channels H (N,K) with
+    row n replaced by each candidate row is :func:`_row_sinr_kernel` of these sums over
+    the other rows, formed once (no Q copies of H; nothing is subtracted, so the values
+    equal the direct evaluation to rounding): ``C0 = H_sᴴ W``
     (``Σ_{n'≠n} h*_{n'k} w_{n'i}``), ``w_n``, and with R_s the other rows' ``h_kᴴ R_s h_k``,
     ``[R_s H_s]_{n·}``, ``H_sᴴ R_s[:, n]`` and ``Re [R_s]_nn``."""
     Hs = np.array(H, complex)
