@@ -352,17 +352,10 @@ def _outage(pb, w, objective: str = "exact"):
     return val
 
 
-def _cdf_batch(lam, x, max_step: float = 8.0, tail: tuple = (10.0, 30)):
-    """CDF at ``x`` of sums of independent exponentials, one sum per row of ``lam`` (B,n)
-    of positive means: :func:`twin.physics.outage.cdf_rows` (each row as the scalar
-    exact outage computes it)."""
-    return cdf_rows(lam, x, max_step, tail)
-
-
 def _outages(pb, W, objective: str = "exact"):
     """:func:`_outage` of every row of ``W`` (B,C) at once (same memo). Exact outages of
     rows with the same support are batched: one batched eigenproblem and one batched
-    :func:`_cdf_batch`; rows whose eigenvalues need the scalar routine's filtering (a
+    :func:`~twin.physics.outage.cdf_rows`; rows whose eigenvalues need the scalar routine's filtering (a
     singular covariance, e.g. full correlation) and the surrogates go one by one."""
     W = np.asarray(W, float)
     out = np.empty(len(W))
@@ -390,12 +383,12 @@ def fill_outages(pb, W, rows, sw, cov, objective, out, cdf=None):
     """``out[b]`` = exact outage of weight rows ``W[rows]`` whose supports give square-root
     weights ``sw`` (B,n) and covariance blocks ``cov`` ((B or 1),n,n): the eigenvalues of
     Σ^{1/2} D Σ^{1/2} (MODEL §3.4) in one batch, the batch CDF (``cdf``, default
-    :func:`_cdf_batch`) where they are well conditioned, the scalar routine elsewhere;
+    :func:`~twin.physics.outage.cdf_rows`) where they are well conditioned, the scalar routine elsewhere;
     results memoised in ``pb.cache``."""
     lam = np.linalg.eigvalsh(sw[:, :, None] * cov * sw[:, None, :])
     good = lam.min(axis=1) > 1e-12 * lam.max(axis=1)
     if good.any():
-        vals = (cdf or _cdf_batch)(np.sort(lam[good], axis=1), float(pb.threshold))
+        vals = (cdf or cdf_rows)(np.sort(lam[good], axis=1), float(pb.threshold))
         for b, v in zip(rows[good], vals):
             out[b] = pb.cache[(objective, W[b].tobytes())] = float(v)
     for b in rows[~good]:

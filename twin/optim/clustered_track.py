@@ -45,7 +45,7 @@ import numpy as np
 from twin.optim import clustered as cl
 from twin.optim.result import Status
 from twin.physics.clusters import look_angles
-from twin.physics.outage import outage_probability, rcs_covariance
+from twin.physics.outage import cdf_rows, outage_probability, rcs_covariance
 from twin.units import wavelength
 
 
@@ -83,13 +83,13 @@ class TrackSettings:
 
 # --- batched exact outage ------------------------------------------------------------
 def cdf_batch(lam, x):
-    """:func:`twin.optim.clustered._cdf_batch` (CDF at x of B sums of independent
+    """:func:`twin.physics.outage.cdf_rows` (CDF at x of B sums of independent
     exponentials, means ``lam`` (B,n)) with a shorter Poisson series: the step is
     h = x/2^m with Λh ≤ 2 instead of ≤ 8 (two more squarings) and the series stops at
     Λh + 6√(Λh) + 15 terms (≤ 25 instead of ≤ 66): the omitted Poisson mass is below
     1e-19, so the two agree to rounding (tested at 1e-13 relative). The same
     non-negative uniformisation of the pure-birth chain; fewer terms per sum."""
-    return cl._cdf_batch(lam, x, max_step=2.0, tail=(6.0, 15))
+    return cdf_rows(lam, x, max_step=2.0, tail=(6.0, 15))
 
 
 def outages_by_size(pb: cl.ClusterProblem, W, objective: str = "exact") -> np.ndarray:

@@ -661,6 +661,7 @@ def _row_sinr_consts(H, n, W, Rs) -> tuple:
     ``[R_s H_s]_{n·}``, ``H_sᴴ R_s[:, n]`` and ``Re [R_s]_nn``."""
     Hs = np.array(H, complex)
     Hs[n] = 0.0                                                    # the rows that stay
+    Hc = Hs.conj()
     W = np.asarray(W, complex)
     K = Hs.shape[1]
     if Rs is None:
@@ -668,9 +669,9 @@ def _row_sinr_consts(H, n, W, Rs) -> tuple:
     else:
         Rs = np.asarray(Rs, complex)
         RH = Rs @ Hs
-        stay = np.real(np.sum(Hs.conj() * RH, axis=0))              # (K,) the other rows' h_kᴴ R_s h_k
-        RHn, v, rnn = RH[n], Hs.conj().T @ Rs[:, n], float(np.real(Rs[n, n]))
-    return (np.ascontiguousarray(Hs.conj().T @ W), np.ascontiguousarray(W[n]), Rs is not None, stay,
+        stay = np.real(np.sum(Hc * RH, axis=0))                     # (K,) the other rows' h_kᴴ R_s h_k
+        RHn, v, rnn = RH[n], Hc.T @ Rs[:, n], float(np.real(Rs[n, n]))
+    return (np.ascontiguousarray(Hc.T @ W), np.ascontiguousarray(W[n]), Rs is not None, stay,
             np.ascontiguousarray(RHn), np.ascontiguousarray(v), rnn)
 
 
