@@ -1,7 +1,7 @@
 """The element-wise CRB search's fast scorer (issue 13: speed from doing less, not worse)
 chooses what the previous scorer chose: candidates on the last axis of one (3,N,Q) batch
 for the tr CRB Gram (MODEL §3.3; since the thirteenth round one compiled loop over the
-candidates, their guide phase included), candidate rows without the (Q,M) copies of the
+candidates, the guide phase in a compiled loop of its own), candidate rows without the (Q,M) copies of the
 guide (MODEL §2.3), and the geometry of a batch kept per drop when it comes again. The reference below is the previous scorer, written out: the (Q,3,N) Gram
 einsum, ``PassLayout.candidates`` and repeated channel copies. Same formulas, another
 summation order, so scores agree to rounding and the chosen positions are the same (bit

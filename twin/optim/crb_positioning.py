@@ -482,38 +482,48 @@ def _gram_trace_kernel(h, dh, R, c, e0, e1, e2, k1, cbeta, e1c):
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _phased_trace_row(h, dh, n, hc, dhc, rephase, rot_n, R, c, e0, e1, e2, k1, cbeta, e1c, crb_ref):
-    """The tr CRB term of (51) for the candidates of one PA of guide n (:func:`_gram_tr`):
-    ``[h, ḣ_x, ḣ_y]`` of the current layout (h (N,), dh (2,N), in the frame of the guide
-    phases) with entry n replaced by candidate q's ``hc[q]``, ``dhc[:, q]`` turned by the
-    guide phase ψ_q (``e^{−jψ}``): ψ_q = arg hc[q] − arg h[n] with ``rephase`` (the
-    candidate keeps h_t[n]'s phase), else ``rot_n``. Returns (tr CRB / crb_ref, +inf
-    where not finite; the turned hc, dhc; ψ; e^{−jψ})."""
-    N, Q = h.size, hc.size
-    val = np.empty(Q)
+def _guide_phase(h_n, hc, dhc, rephase, rot_n):
+    """The guide phase ψ_q of each candidate of guide n and the candidate's h and ḣ turned
+    into the frame of the guide phases (``· e^{−jψ_q}``): ψ_q = arg hc[q] − arg h[n] with
+    ``rephase`` (the candidate keeps h_t[n]'s phase, so the CRB and SINR are those of
+    ``D R Dᴴ``, which the SDR can always realise), else the guide's current ``rot_n``.
+    hc (Q,), dhc (2,Q) -> (hc, dhc turned; ψ (Q,); e^{−jψ} (Q,))."""
+    Q = hc.size
     hc2 = np.empty(Q, np.complex128)
     dhc2 = np.empty((2, Q), np.complex128)
     psi = np.empty(Q)
     e = np.empty(Q, np.complex128)
-    x = np.empty((3, N), np.complex128)
-    rx = np.empty((3, N), np.complex128)
-    ang_n = np.angle(h[n])
+    ang_n = np.angle(h_n)
     for q in range(Q):
         psi[q] = np.angle(hc[q]) - ang_n if rephase else rot_n
         e[q] = np.exp(-1j * psi[q])
         hc2[q] = hc[q] * e[q]
         dhc2[0, q] = dhc[0, q] * e[q]
         dhc2[1, q] = dhc[1, q] * e[q]
+    return hc2, dhc2, psi, e
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _trace_row(h, dh, n, hc, dhc, R, c, e0, e1, e2, k1, cbeta, e1c, crb_ref):
+    """The tr CRB term of (51) for the candidates of one PA of guide n (:func:`_gram_tr`):
+    ``[h, ḣ_x, ḣ_y]`` of the current layout (h (N,), dh (2,N)) with entry n replaced by
+    candidate q's ``hc[q]``, ``dhc[:, q]`` (all in the frame of the guide phases). Returns
+    tr CRB / crb_ref (Q,), +inf where not finite."""
+    N, Q = h.size, hc.size
+    val = np.empty(Q)
+    x = np.empty((3, N), np.complex128)
+    rx = np.empty((3, N), np.complex128)
+    for q in range(Q):
         for i in range(N):
             x[0, i] = h[i]
             x[1, i] = dh[0, i]
             x[2, i] = dh[1, i]
-        x[0, n] = hc2[q]
-        x[1, n] = dhc2[0, q]
-        x[2, n] = dhc2[1, q]
+        x[0, n] = hc[q]
+        x[1, n] = dhc[0, q]
+        x[2, n] = dhc[1, q]
         v = _gram_tr(x, rx, R, c, e0, e1, e2, k1, cbeta, e1c) / crb_ref
         val[q] = v if np.isfinite(v) else np.inf
-    return val, hc2, dhc2, psi, e
+    return val
 
 
 def crb_elementwise_positions(layout: PassLayout, s, users, q, R, setup: CrbSetup, grid: SearchGrid, *,
@@ -621,17 +631,13 @@ def _score_candidates(layout, s, n, m, cand, users, q, R, setup, st, Qm, weight,
     Um, Hrow, hc, dhc = layout.candidate_rows(s, n, m, cand, users, q, lines=lines,   # (Q,K), (Q,K), (Q,), (2,Q)
                                               need_users=guard is not None or pen)
     Qn = len(cand)
+    hc, dhc, psi, e = _guide_phase(complex(h[n]), np.ascontiguousarray(hc, dtype=complex),
+                                   np.ascontiguousarray(dhc, dtype=complex), bool(rephase and abs(h[n]) > 0),
+                                   float(st["rot"][n]))
     if type(setup) in (CrbSetup, _TargetMemo) and np.ndim(R) == 2:
-        val, hc, dhc, psi, e = _phased_trace_row(h, dh, int(n), hc, dhc, bool(rephase and abs(h[n]) > 0),
-                                                 float(st["rot"][n]), np.ascontiguousarray(R, dtype=complex),
-                                                 *_rx_consts(setup, q), float(crb_ref))
+        val = _trace_row(h, dh, int(n), hc, dhc, np.ascontiguousarray(R, dtype=complex),
+                         *_rx_consts(setup, q), float(crb_ref))
     else:
-        if rephase and abs(h[n]) > 0:
-            psi = np.angle(hc) - np.angle(h[n])
-        else:
-            psi = np.full(Qn, st["rot"][n])
-        e = np.exp(-1j * psi)
-        hc, dhc = hc * e, dhc * e[None, :]
         hb = np.repeat(h[None], Qn, axis=0)
         hb[:, n] = hc
         dhb = np.repeat(dh[None], Qn, axis=0)

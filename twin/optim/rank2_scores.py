@@ -117,8 +117,7 @@ def _mrt_rates(bT, a, G0, g0d, g0r, rest, downlink, power_w, user_power_w, s2):
             diag = c2[k] + g0d[k]
             rows = c2[k] * cn2 + g0r[k] + 2.0 * (c[k].real * gc.real + c[k].imag * gc.imag)
             sig = diag * diag
-            intf = rows - sig
-            intf = intf if not intf < 0.0 else 0.0
+            intf = _pos(rows - sig)
             if downlink:
                 x[k] = 1.0 + _pos(k2 * sig / (k2 * intf + s2))
             else:
@@ -211,8 +210,6 @@ def _linear_rates(bT, A, mode, ac, Aa, dA, s00, m00, aa, A2a, ka, dA2, power_w, 
             ad = alpha * d[k]
             e2 = (1.0 - ad) ** 2
             rows = 1.0 - 2.0 * ad + alpha * alpha * x[k]
-            v = rows - e2
-            v = v if not v < 0.0 else 0.0
-            x[k] = 1.0 + _pos(e2 / (v + s2 / k2))
+            x[k] = 1.0 + _pos(e2 / (_pos(rows - e2) + s2 / k2))
         out[q] = _log2_prod(x)
     return out
